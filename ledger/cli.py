@@ -1,0 +1,65 @@
+"""The command line: click commands only. Each parses options, calls one library function, renders.
+
+No SQL, no Webex calls and no business logic here. Heavy modules (wxc_sdk, the sandbox, the
+worker) are imported inside the commands that need them, so `ledger import` stays fast.
+Errors from the library (``ledger.errors.LedgerError``) are turned into one line on stderr and
+an exit code at exactly one place: :meth:`LedgerGroup.invoke`.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from ledger.errors import ExitCode, LedgerError
+
+EXIT_CODES_HELP = """\b
+Exit codes:
+  0  every claimable row reached a final state (partial success included)
+  1  other fatal error
+  2  usage error
+  3  FAILED_SYSTEMIC: the breaker opened and did not recover, or the token was rejected
+  4  interrupted by a signal (run `ledger work` again to resume)
+"""
+
+
+class LedgerGroup(click.Group):
+    """Translates library errors into one clear line and an exit code (the only such seam)."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except LedgerError as exc:
+            click.echo(f"ledger: error: {exc.message}", err=True)
+            ctx.exit(int(exc.exit_code))
+
+
+@click.group(cls=LedgerGroup, epilog=EXIT_CODES_HELP)
+@click.option(
+    "--db",
+    "db_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default="ledger.db",
+    show_default=True,
+    envvar="LEDGER_DB",
+    help="The SQLite ledger file (created and migrated automatically). Env: LEDGER_DB.",
+)
+@click.version_option(package_name="ledger")
+@click.pass_context
+def cli(ctx: click.Context, db_path: Path) -> None:
+    """ledger: apply one Webex Calling operation per CSV row, resumably, from a SQLite ledger."""
+    from ledger.logsetup import configure_logging
+
+    ctx.obj = db_path
+    configure_logging(db_path)
+
+
+def main() -> None:
+    cli(prog_name="ledger")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

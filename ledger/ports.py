@@ -1,0 +1,97 @@
+"""The seam between the engine (store, worker, policy) and the Webex actions.
+
+The engine only knows these shapes; the actions (``ledger.actions``, the only code that imports
+wxc_sdk) implement them. Neither side imports the other; ``ledger.cli`` wires them together.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal, Protocol, TypeVar
+
+from ledger.spec import ActionSpec
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class RowInput:
+    """One claimed ledger row, as an action sees it."""
+
+    row_id: int
+    line_no: int
+    action: str
+    payload: Mapping[str, Any]  # the normalised CSV row (global.csv merged under it)
+    attempt: int = 1  # 1 for the first execution attempt of this row in this run
+    recovered: bool = False  # reclaimed from a dead run: its write may already have reached Webex
+
+
+@dataclass(frozen=True)
+class ActionResult:
+    """A row's successful outcome. Failures are raised as ``ledger.errors.ActionError``."""
+
+    status: Literal["succeeded", "skipped"]
+    result: Mapping[str, Any] = field(default_factory=dict)  # stored as JSON in ledger.result
+    # --dry-run: what the row would change (nothing was written); None on a real run
+    planned: Mapping[str, Any] | None = None
+
+
+class Executor(Protocol):
+    """Executes one row: resolve names → ids, read, compare, write the minimum."""
+
+    spec: ActionSpec
+
+    def execute(self, row: RowInput) -> ActionResult: ...
+
+
+class BulkExecutor(Executor, Protocol):
+    """An action that can execute up to ``spec.bulk_size`` rows in one Webex call.
+
+    Returns one entry per input row id: its result, or the ActionError that failed it.
+    """
+
+    def execute_many(self, rows: Sequence[RowInput]) -> Mapping[int, ActionResult | Exception]: ...
+
+
+class RequestHooks(Protocol):
+    """Called by the Webex client around every HTTP request (run-wide pause, rate, attempts log)."""
+
+    def before_request(self) -> None:
+        """Block while the run is paused (Retry-After) or over its rate; may raise to abort."""
+
+    def after_response(self, status: int | None, headers: Mapping[str, str], elapsed_s: float) -> None:
+        """Report the answer (status None = no answer: timeout or connection error)."""
+
+
+class NoHooks:
+    def before_request(self) -> None:
+        return None
+
+    def after_response(self, status: int | None, headers: Mapping[str, str], elapsed_s: float) -> None:
+        return None
+
+
+class ResolveCache:
+    """Per-run cache for name → id lookups; one loader call per key even under concurrency."""
+
+    def __init__(self) -> None:
+        self._values: dict[Any, Any] = {}
+        self._locks: dict[Any, threading.Lock] = {}
+        self._guard = threading.Lock()
+        self.loads = 0  # number of loader calls (for tests and stats)
+
+    def get_or_load(self, key: Any, loader: Callable[[], T]) -> T:
+        if key in self._values:
+            return self._values[key]  # type: ignore[no-any-return]
+        with self._guard:
+            lock = self._locks.setdefault(key, threading.Lock())
+        with lock:
+            if key not in self._values:
+                self._values[key] = loader()
+                self.loads += 1
+            return self._values[key]  # type: ignore[no-any-return]
+
+    def invalidate(self, key: Any) -> None:
+        self._values.pop(key, None)

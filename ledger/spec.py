@@ -1,0 +1,93 @@
+"""How an action declares its input: columns, types and cross-column rules.
+
+Pure data, no I/O and no Webex imports: ``ledger import`` validates rows against an
+:class:`ActionSpec` without loading the SDK, and the README's action table is generated from it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+
+class ColType(StrEnum):
+    STRING = "string"
+    BOOL = "boolean"  # TRUE/FALSE/true/false/1/0/sí/si/yes/no
+    E164 = "e164"  # phone number, normalised to +E.164 (leading + restored)
+    E164_LIST = "e164_list"  # quoted comma list of numbers: "+34..., +34..."
+    EMAIL = "email"  # lower-cased, validated
+    WEBEX_ID = "webex_id"  # base64 ciscospark:// id, stored without '=' padding
+    ID_LIST = "id_list"  # quoted comma list of Webex ids
+    LIST = "list"  # quoted comma list of strings
+    INT = "int"
+    EXTENSION = "extension"  # digits, leading zeros kept, stored as text
+    ENUM = "enum"  # one of Column.choices (case-insensitive, stored upper-case)
+
+
+@dataclass(frozen=True)
+class Column:
+    name: str
+    type: ColType = ColType.STRING
+    required: bool = False
+    help: str = ""
+    choices: tuple[str, ...] = ()
+    default: str | None = None  # applied (before normalising) when the cell is empty
+    aliases: tuple[str, ...] = ()  # other header names accepted for this column
+
+
+@dataclass(frozen=True)
+class ActionSpec:
+    """Everything ``ledger import`` and the README need to know about an action."""
+
+    name: str  # e.g. "user.create"
+    summary: str
+    columns: tuple[Column, ...]
+    aliases: tuple[str, ...] = ()  # v21 script names, e.g. "usuarios_alta_people"
+    # groups of columns of which at least one must be non-empty, e.g. ("person_id", "email")
+    one_of: tuple[tuple[str, ...], ...] = ()
+    # pairs of list columns that must not share a value, e.g. ("add_license_ids", "remove_license_ids")
+    disjoint: tuple[tuple[str, str], ...] = ()
+    # (column, (columns...)): when `column` is non-empty, at least one of `columns` must be too
+    requires: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    # columns forming the business key: the same key twice in one file is invalid on the later line
+    key: tuple[str, ...] = ()
+    # columns naming the location a row concerns (for ordering across imports; first non-empty wins)
+    location_key: tuple[str, ...] = ()
+    # values taken from global.csv (merged under every row)
+    globals_used: tuple[str, ...] = ("org_id",)
+    # rows executed together in one Webex call (1 = one row per call)
+    bulk_size: int = 1
+    # "module:Class" of the executor (imported only by `ledger work`)
+    executor: str = ""
+    read_only: bool = False
+    # accepts `ledger import --profile FILE` (an outgoing-permission profile, stored under payload["profile"])
+    accepts_profile: bool = False
+
+    @property
+    def column_names(self) -> tuple[str, ...]:
+        return tuple(c.name for c in self.columns)
+
+    def column(self, name: str) -> Column:
+        for col in self.columns:
+            if col.name == name:
+                return col
+        raise KeyError(name)
+
+
+@dataclass(frozen=True)
+class Registry:
+    specs: tuple[ActionSpec, ...]
+    _by_name: dict[str, ActionSpec] = field(default_factory=dict, compare=False, repr=False)
+
+    def __post_init__(self) -> None:
+        for spec in self.specs:
+            for key in (spec.name, *spec.aliases):
+                if key in self._by_name:
+                    raise ValueError(f"duplicate action name or alias: {key}")
+                self._by_name[key] = spec
+
+    def get(self, name: str) -> ActionSpec | None:
+        return self._by_name.get(name.strip())
+
+    def names(self) -> list[str]:
+        return [s.name for s in self.specs]
