@@ -1,0 +1,204 @@
+"""Shared machinery for executors: the Webex error ladder, name → id resolution, helpers.
+
+Every executor derives from :class:`BaseExecutor`. It receives the run's one ``WebexSimpleApi``
+(built by :func:`ledger.actions.client.make_api`), a per-run :class:`~ledger.ports.ResolveCache`
+and the dry-run flag. Executors raise ``ledger.errors`` ActionErrors, never SDK exceptions:
+wrap Webex calls in ``with self.webex("what"):`` to translate them with :func:`translate`.
+"""
+
+from __future__ import annotations
+
+import base64
+import email.utils
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import requests
+from wxc_sdk import WebexSimpleApi
+from wxc_sdk.rest import RestError
+
+from ledger.actions.client import ForeignHostError
+from ledger.errors import (
+    ActionError,
+    AuthFailure,
+    RowFailure,
+    SystemicFailure,
+    Throttled,
+    TransientFailure,
+)
+from ledger.ports import ActionResult, ResolveCache, RowInput
+from ledger.spec import ActionSpec
+
+TRANSIENT_STATUSES = frozenset({408, 500, 502, 503, 504})
+THROTTLE_STATUSES = frozenset({429, 423})
+
+
+def parse_retry_after(value: str | None, now: float | None = None) -> float | None:
+    """Retry-After as seconds: an integer/float number of seconds or an HTTP date."""
+    if not value:
+        return None
+    value = value.strip()
+    try:
+        return max(float(value), 0.0)
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(when.timestamp() - (time.time() if now is None else now), 0.0)
+
+
+def rest_error_parts(exc: RestError) -> dict[str, Any]:
+    """The safe, useful parts of a RestError (never the request, its headers or the URL)."""
+    response = exc.response
+    detail = exc.detail
+    tracking = response.headers.get("TrackingID") if response is not None else None
+    if not isinstance(detail, str) and detail is not None:
+        tracking = getattr(detail, "tracking_id", None) or tracking
+    description = (detail or "")[:300] if isinstance(detail, str) else exc.description
+    return {
+        "http_status": response.status_code if response is not None else None,
+        "code": exc.code or None,
+        "description": description or (response.reason if response is not None else ""),
+        "tracking_id": tracking,
+        "retry_after": parse_retry_after(response.headers.get("Retry-After")) if response is not None else None,
+    }
+
+
+def translate(exc: BaseException, what: str, *, ambiguous_write: bool = False) -> ActionError:
+    """The generic ladder: SDK/HTTP exception → row / transient / throttled / systemic.
+
+    Actions may catch a RowFailure/ActionError first for their own codes; this is the default.
+    ``ambiguous_write``: the call was a write, so a timeout/5xx leaves its effect unknown.
+    """
+    if isinstance(exc, ActionError):
+        return exc
+    if isinstance(exc, RestError):
+        p = rest_error_parts(exc)
+        status = p["http_status"] or 0
+        msg = f"{what}: HTTP {status}" + (f" {p['code']}" if p["code"] else "") + f" {p['description']}".rstrip()
+        kw = {"code": p["code"], "http_status": status, "tracking_id": p["tracking_id"]}
+        if status == 401:
+            return AuthFailure(f"{what}: Webex rejected the access token (HTTP 401)", **kw)
+        if status in THROTTLE_STATUSES:
+            return Throttled(msg, retry_after=p["retry_after"], **kw)
+        if status in TRANSIENT_STATUSES or status >= 500:
+            return TransientFailure(msg, ambiguous=ambiguous_write, retry_after=p["retry_after"], **kw)
+        if status == 403:
+            return SystemicFailure(f"{msg} (the token lacks a scope or admin role)", **kw)
+        return RowFailure(msg, **kw)
+    if isinstance(exc, ForeignHostError):
+        return SystemicFailure(str(exc))
+    if isinstance(exc, requests.Timeout):
+        return TransientFailure(f"{what}: timed out", ambiguous=ambiguous_write, code="timeout")
+    if isinstance(exc, requests.ConnectionError):
+        return TransientFailure(f"{what}: connection error", ambiguous=ambiguous_write, code="connection")
+    if isinstance(exc, ValueError):  # pydantic ValidationError is a ValueError: bad data or response
+        return RowFailure(f"{what}: {type(exc).__name__}: {str(exc).splitlines()[0][:200]}")
+    return TransientFailure(f"{what}: {type(exc).__name__}", ambiguous=ambiguous_write)
+
+
+def strip_padding(webex_id: str | None) -> str:
+    return (webex_id or "").strip().rstrip("=")
+
+
+def same_id(a: str | None, b: str | None) -> bool:
+    return bool(a) and bool(b) and strip_padding(a) == strip_padding(b)
+
+
+def pad(webex_id: str) -> str:
+    webex_id = strip_padding(webex_id)
+    return webex_id + "=" * (-len(webex_id) % 4)
+
+
+def decode_id(webex_id: str) -> str:
+    """'ciscospark://us/LOCATION/<uuid>' (or '' when not a Webex id)."""
+    try:
+        return base64.b64decode(pad(webex_id)).decode("utf-8")
+    except (ValueError, UnicodeDecodeError):
+        return ""
+
+
+def id_uuid(webex_id: str) -> str:
+    decoded = decode_id(webex_id)
+    return decoded.rsplit("/", 1)[-1] if decoded else webex_id
+
+
+class BaseExecutor:
+    """Common state and helpers; subclasses implement ``execute(row)``."""
+
+    spec: ActionSpec
+
+    def __init__(self, spec: ActionSpec, api: WebexSimpleApi, *, cache: ResolveCache, dry_run: bool = False):
+        self.spec = spec
+        self.api = api
+        self.cache = cache
+        self.dry_run = dry_run
+
+    # --- error translation ------------------------------------------------------------------
+    @contextmanager
+    def webex(self, what: str, *, write: bool = False) -> Iterator[None]:
+        """Translate any exception raised inside into an ActionError (ladder above)."""
+        try:
+            yield
+        except ActionError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - the one translation point for SDK errors
+            raise translate(exc, what, ambiguous_write=write) from None
+
+    # --- results ----------------------------------------------------------------------------
+    def done(self, changes: dict[str, Any], **result: Any) -> ActionResult:
+        """Succeeded after writing ``changes`` (or, in a dry run, would have)."""
+        if self.dry_run:
+            return ActionResult("succeeded", {"dry_run": True, **result}, planned=changes)
+        return ActionResult("succeeded", {"changed": changes, **result})
+
+    @staticmethod
+    def skipped(reason: str, **result: Any) -> ActionResult:
+        return ActionResult("skipped", {"reason": reason, **result})
+
+    # --- resolution (cached per run) ----------------------------------------------------------
+    def person_id(self, row: RowInput) -> str:
+        p = row.payload
+        if p.get("person_id"):
+            return str(p["person_id"])
+        email = str(p.get("email") or "")
+        if not email:
+            raise RowFailure("no person_id or email in the row", code="missing_person")
+        found = self.cache.get_or_load(("person", email), lambda: self._lookup_person(email))
+        if not found:
+            raise RowFailure(f"unknown user {email!r}: no Webex person has this email", code="unknown_user")
+        return found
+
+    def _lookup_person(self, email: str) -> str | None:
+        with self.webex(f"look up user {email}"):
+            people = list(self.api.people.list(email=email))
+        match = [p for p in people if email.lower() in {e.lower() for e in (p.emails or [])}]
+        return match[0].person_id if match else None
+
+    def location_id(self, row: RowInput, id_col: str = "location_id", name_col: str = "location_name") -> str:
+        p = row.payload
+        if p.get(id_col):
+            return str(p[id_col])
+        name = str(p.get(name_col) or "")
+        if not name:
+            raise RowFailure(f"no {id_col} or {name_col} in the row", code="missing_location")
+        org_id = self.org_id(row)
+        found = self.cache.get_or_load(("location", org_id, name), lambda: self._lookup_location(name, org_id))
+        if not found:
+            raise RowFailure(f"unknown location {name!r}: no Webex location has this name", code="unknown_location")
+        return found
+
+    def _lookup_location(self, name: str, org_id: str | None) -> str | None:
+        with self.webex(f"look up location {name}"):
+            locations = list(self.api.locations.list(name=name, org_id=org_id))
+        match = [loc for loc in locations if (loc.name or "").strip() == name]
+        return match[0].location_id if match else None
+
+    @staticmethod
+    def org_id(row: RowInput) -> str | None:
+        """The org from global.csv, when given (sent as orgId on the calls that take it)."""
+        return str(row.payload.get("org_id") or "") or None
