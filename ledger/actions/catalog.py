@@ -76,7 +76,7 @@ SPECS: tuple[ActionSpec, ...] = (
         ),
         key=("email",),
         location_key=("location_id", "location_name"),
-        executor="ledger.actions.users:UserCreate",
+        executor="ledger.actions.user_create:UserCreate",
     ),
     ActionSpec(
         name="user.scim_create",
