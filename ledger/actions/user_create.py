@@ -1,0 +1,74 @@
+"""``user.create`` [usuarios_alta_people]: create a user with the People API.
+
+Read before write: a person with the row's email already existing ends the row ``skipped``
+(with its person id). This is also what makes the action crash-safe: a row reclaimed after a
+crash, or retried after an ambiguous write (timeout or 5xx after the POST was sent), is looked
+up by email first and never created twice. Webex may answer 400 to a create with calling data
+although it created the person, and 409 when the email exists: both are re-checked by email.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from wxc_sdk.people import Person, PhoneNumber, PhoneNumberType
+
+from ledger.actions.base import BaseExecutor
+from ledger.errors import RowFailure
+from ledger.ports import ActionResult, RowInput
+
+RECHECK_STATUSES = frozenset({400, 409})
+
+
+class UserCreate(BaseExecutor):
+    def execute(self, row: RowInput) -> ActionResult:
+        p = row.payload
+        email = str(p["email"])
+        existing = self._find(email)
+        if existing is not None:
+            return self.skipped("user_already_exists", person_id=existing.person_id)
+        settings = self._desired(row)
+        calling = bool(settings.location_id or settings.extension or settings.licenses or settings.phone_numbers)
+        changes = settings.create_update()
+        if self.dry_run:
+            return self.done(changes)
+        try:
+            with self.webex(f"create user {email}", write=True):
+                created = self.api.people.create(settings, calling_data=calling)
+        except RowFailure as exc:
+            if exc.http_status not in RECHECK_STATUSES:
+                raise
+            # Webex may have created the person although it answered 400 (calling data) or 409.
+            again = self._find(email)
+            if again is None:
+                raise
+            note = "created although Webex answered HTTP 400" if exc.http_status == 400 else None
+            if exc.http_status == 409:
+                return self.skipped("user_already_exists", person_id=again.person_id)
+            return self.done(changes, person_id=again.person_id, note=note, tracking_id=exc.tracking_id)
+        return self.done(changes, person_id=created.person_id)
+
+    def _find(self, email: str) -> Person | None:
+        with self.webex(f"look up user {email}"):
+            people = list(self.api.people.list(email=email))
+        wanted = email.lower()
+        return next((x for x in people if wanted in {e.lower() for e in (x.emails or [])}), None)
+
+    def _desired(self, row: RowInput) -> Person:
+        p = row.payload
+        first, last = str(p["first_name"]), str(p["last_name"])
+        fields: dict[str, Any] = {
+            "emails": [str(p["email"])],
+            "first_name": first,
+            "last_name": last,
+            "display_name": p.get("display_name") or f"{first} {last}",
+        }
+        if p.get("location_id") or p.get("location_name"):
+            fields["location_id"] = self.location_id(row)
+        if p.get("extension"):
+            fields["extension"] = str(p["extension"])
+        if p.get("licenses"):
+            fields["licenses"] = list(p["licenses"])
+        if p.get("phone_number"):
+            fields["phone_numbers"] = [PhoneNumber(number_type=PhoneNumberType.work, value=str(p["phone_number"]))]
+        return Person(**fields)
