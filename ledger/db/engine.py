@@ -1,0 +1,160 @@
+"""Opening the ledger file: permissions, PRAGMAs, write-locking transactions, automatic migration.
+
+Every command goes through :func:`open_ledger`. The common case (a ledger already at the head
+revision) costs one ``SELECT`` and never imports alembic, so ``ledger import``/``report``/``status``
+start fast. ``alembic`` runs only when the file is new or older than the code.
+
+Transactions: the pysqlite driver is put in autocommit mode at connect time and every
+``engine.begin()`` emits ``BEGIN IMMEDIATE`` (SQLAlchemy's "Serializable isolation / Savepoints /
+Transactional DDL" recipe), so a transaction holds SQLite's write lock from its first statement and
+two writers never deadlock on a lock upgrade. Read-only engines emit a plain ``BEGIN`` (a consistent
+WAL snapshot, no lock held against writers).
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+import sqlalchemy as sa
+from sqlalchemy import event
+
+from ledger.errors import SchemaError
+
+#: Revisions of ``migrations/versions`` in order; the last is the head. Keep in sync with the
+#: migrations (``tests/test_migrations.py`` checks it), so the fast path needs no alembic import.
+KNOWN_REVISIONS: tuple[str, ...] = ("0001",)
+HEAD_REVISION = KNOWN_REVISIONS[-1]
+
+BUSY_TIMEOUT_MS = 30_000
+MIGRATIONS_DIR = Path(__file__).resolve().parents[2] / "migrations"
+
+
+def utcnow() -> str:
+    """Now as ISO-8601 UTC text with microseconds and ``Z``: the format of every timestamp column."""
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def create_file(path: Path) -> None:
+    """Create an empty ledger file readable by its owner only (0600), before SQLite touches it.
+
+    SQLite gives the ``-wal``/``-shm`` files the permissions of the main file.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return
+    os.close(fd)
+
+
+def make_engine(path: Path | str, *, readonly: bool = False) -> sa.Engine:
+    """An engine on ``path`` with the ledger's PRAGMAs and transaction mode; no migration.
+
+    Used by :func:`open_ledger` and by ``migrations/env.py`` when alembic is run by hand.
+    """
+    path = Path(path)
+    if readonly:
+        url = f"sqlite:///file:{quote(str(path.resolve()))}?mode=ro&uri=true"
+    else:
+        create_file(path)
+        url = f"sqlite:///{path}"
+    engine = sa.create_engine(url, connect_args={"timeout": BUSY_TIMEOUT_MS / 1000})
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_conn: sqlite3.Connection, _record: Any) -> None:
+        dbapi_conn.isolation_level = None  # autocommit: we emit BEGIN ourselves
+        cur = dbapi_conn.cursor()
+        cur.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        if not readonly:
+            cur.execute("PRAGMA journal_mode = WAL")
+        cur.execute("PRAGMA synchronous = FULL")
+        cur.execute("PRAGMA foreign_keys = ON")
+        cur.close()
+
+    begin_sql = "BEGIN" if readonly else "BEGIN IMMEDIATE"
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: sa.Connection) -> None:
+        conn.exec_driver_sql(begin_sql)
+
+    return engine
+
+
+def current_revision(engine: sa.Engine) -> str | None:
+    """The ``alembic_version`` of the file; None for an empty file. Raises SchemaError on a non-ledger."""
+    raw = engine.raw_connection()
+    try:
+        cur = raw.cursor()
+        tables = {r[0] for r in cur.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        if "alembic_version" not in tables:
+            if tables - {"sqlite_sequence"}:
+                raise SchemaError("the file is an SQLite database but not a ledger (no alembic_version table)")
+            return None
+        row = cur.execute("SELECT version_num FROM alembic_version").fetchone()
+        cur.close()
+        return None if row is None else str(row[0])
+    finally:
+        raw.close()
+
+
+def migrate(engine: sa.Engine, revision: str = "head") -> None:
+    """Run the alembic migrations on ``engine``'s file, in one write-locking transaction."""
+    from alembic import command
+    from alembic.config import Config
+
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
+    with engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, revision)
+
+
+def open_ledger(path: Path | str, *, readonly: bool = False) -> sa.Engine:
+    """Open (creating and migrating as needed) the ledger at ``path``.
+
+    - Missing file: created 0600 and migrated to head (``readonly=True``: SchemaError instead).
+    - At head: nothing else happens (alembic is not imported).
+    - Older known revision: upgraded (also for ``readonly``, through a short write connection).
+    - Unknown revision (a newer ledger wrote it) or not a ledger at all: SchemaError.
+    """
+    path = Path(path)
+    if readonly and not path.exists():
+        raise SchemaError(f"{path}: no ledger here yet; run `ledger import` first")
+    engine = make_engine(path, readonly=readonly)
+    try:
+        revision = current_revision(engine)
+    except SchemaError as exc:
+        engine.dispose()
+        raise SchemaError(f"{path}: {exc.message}") from None
+    except (sa.exc.DBAPIError, sqlite3.DatabaseError) as exc:
+        engine.dispose()
+        reason = exc.orig if isinstance(exc, sa.exc.DBAPIError) else exc
+        raise SchemaError(f"{path}: not a usable SQLite ledger ({reason})") from None
+    if revision == HEAD_REVISION:
+        return engine
+    if revision is not None and revision not in KNOWN_REVISIONS:
+        engine.dispose()
+        raise SchemaError(
+            f"{path}: written by a newer ledger (schema revision {revision!r}, this ledger knows up to "
+            f"{HEAD_REVISION!r}); upgrade ledger"
+        )
+    if readonly:
+        if revision is None:
+            engine.dispose()
+            raise SchemaError(f"{path}: empty file, no ledger here yet; run `ledger import` first")
+        writer = make_engine(path)
+        try:
+            migrate(writer)
+        finally:
+            writer.dispose()
+    else:
+        migrate(engine)
+    return engine
+
+
+__all__ = ["HEAD_REVISION", "KNOWN_REVISIONS", "make_engine", "migrate", "open_ledger", "utcnow"]
