@@ -1,0 +1,11 @@
+"""A local, stateful, fault-injecting fake of the Webex APIs that ``ledger`` uses.
+
+Standalone on purpose: it imports neither wxc_sdk nor other ``ledger`` modules.
+"""
+
+from .app import RequestRecord
+from .faults import FaultConfig
+from .server import Sandbox, serve
+from .state import SandboxState
+
+__all__ = ["Sandbox", "FaultConfig", "SandboxState", "RequestRecord", "serve"]

@@ -1,0 +1,208 @@
+"""Fault configuration, its string grammar and the seeded per-server fault decisions."""
+
+from __future__ import annotations
+
+import collections
+import dataclasses
+import math
+import random
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass
+class FaultConfig:
+    """What to inject. Every field defaults to "off"; probabilities are per request (0..1)."""
+
+    p429: float = 0.0
+    p423: float = 0.0
+    p500: float = 0.0
+    p502: float = 0.0
+    p503: float = 0.0
+    phang: float = 0.0
+    preset: float = 0.0
+    retry_after: int = 1  # seconds sent with 429/423 (integer, as the SDK needs)
+    hang_seconds: float = 120.0
+    latency_ms: float = 0.0
+    latency_jitter_ms: float = 0.0
+    outage: bool = False  # live toggle: every request answers 503
+    outage_start: float | None = None  # seconds after server start
+    outage_end: float | None = None
+    rate_limit_per_s: float | None = None
+    rate_limit_per_min: float | None = None
+    row_errors: set[str] = field(default_factory=set)
+    row_error_code: int = 25008
+
+    # ----------------------------------------------------------------- grammar
+    _PROB_KEYS = {"429": "p429", "423": "p423", "500": "p500", "502": "p502", "503": "p503",
+                  "hang": "phang", "reset": "preset"}
+
+    @classmethod
+    def parse(cls, spec: str | None) -> "FaultConfig":
+        """Parse ``"429=0.1,503=0.05,hang=0.02,reset=0.02,retry_after=1,outage=10-50,rate=5/s,
+        row_error=a@x.com|b@x.com"``. Raises ValueError naming the bad token."""
+        cfg = cls()
+        if not spec or not spec.strip():
+            return cfg
+        for raw in spec.split(","):
+            token = raw.strip()
+            if not token:
+                continue
+            if "=" not in token:
+                if token == "outage":
+                    cfg.outage = True
+                    continue
+                raise ValueError(f"bad fault token {token!r}: expected key=value")
+            k, v = (x.strip() for x in token.split("=", 1))
+            k = k.lower()
+            try:
+                if k in cls._PROB_KEYS:
+                    p = float(v)
+                    if not 0.0 <= p <= 1.0:
+                        raise ValueError("probability out of [0, 1]")
+                    setattr(cfg, cls._PROB_KEYS[k], p)
+                elif k in ("retry_after", "retry-after"):
+                    cfg.retry_after = int(v)
+                    if cfg.retry_after < 0:
+                        raise ValueError("negative")
+                elif k in ("hang_s", "hang_seconds"):
+                    cfg.hang_seconds = float(v)
+                elif k in ("latency", "latency_ms"):
+                    if "~" in v or "+-" in v:
+                        a, b = v.replace("+-", "~").split("~", 1)
+                        cfg.latency_ms, cfg.latency_jitter_ms = float(a or 0), float(b)
+                    else:
+                        cfg.latency_ms = float(v)
+                elif k in ("jitter", "latency_jitter_ms"):
+                    cfg.latency_jitter_ms = float(v)
+                elif k == "outage":
+                    if v.lower() in ("on", "true", "1"):
+                        cfg.outage = True
+                    elif v.lower() in ("off", "false", "0"):
+                        cfg.outage = False
+                    else:
+                        a, b = v.split("-", 1)
+                        cfg.outage_start, cfg.outage_end = float(a), float(b)
+                        if cfg.outage_end < cfg.outage_start:
+                            raise ValueError("end before start")
+                elif k == "rate":
+                    n, _, unit = v.partition("/")
+                    unit = (unit or "s").lower()
+                    if unit in ("s", "sec", "second"):
+                        cfg.rate_limit_per_s = float(n)
+                    elif unit in ("m", "min", "minute"):
+                        cfg.rate_limit_per_min = float(n)
+                    else:
+                        raise ValueError("unit must be /s or /min")
+                    if float(n) <= 0:
+                        raise ValueError("rate must be > 0")
+                elif k in ("row_error", "row_errors"):
+                    cfg.row_errors |= {x.strip() for x in v.split("|") if x.strip()}
+                elif k in ("row_error_code",):
+                    cfg.row_error_code = int(v)
+                else:
+                    raise ValueError("unknown key")
+            except ValueError as e:
+                raise ValueError(f"bad fault token {token!r}: {e}") from None
+        cfg.validate()
+        return cfg
+
+    def validate(self) -> None:
+        total = self.p429 + self.p423 + self.p500 + self.p502 + self.p503 + self.phang + self.preset
+        if total > 1.0 + 1e-9:
+            raise ValueError(f"fault probabilities add up to {total:.3f} > 1")
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "FaultConfig":
+        names = {f.name for f in dataclasses.fields(cls)}
+        bad = set(d) - names
+        if bad:
+            raise ValueError(f"unknown fault fields: {sorted(bad)}")
+        d = dict(d)
+        if "row_errors" in d:
+            d["row_errors"] = set(d["row_errors"] or ())
+        cfg = cls(**d)
+        cfg.validate()
+        return cfg
+
+    def to_dict(self) -> dict[str, Any]:
+        d = dataclasses.asdict(self)
+        d["row_errors"] = sorted(self.row_errors)
+        return d
+
+
+@dataclass
+class Decision:
+    fault: str | None = None  # "429", "423", "500", "502", "503", "hang", "reset", "outage", "rate_limit"
+    status: int | None = None
+    retry_after: float | None = None
+    latency_s: float = 0.0
+
+
+class FaultEngine:
+    """Seeded decisions: one random draw per faultable request, so a fixed seed and a fixed request
+    sequence give the same faults."""
+
+    def __init__(self, seed: int | None = None):
+        self.rng = random.Random(seed)
+        self.lock = threading.Lock()
+        self.started = time.monotonic()
+        self._accepted: collections.deque[float] = collections.deque()
+
+    def decide(self, cfg: FaultConfig) -> Decision:
+        with self.lock:
+            now = time.monotonic()
+            d = Decision()
+            # one draw for the fault, one for the jitter (always drawn -> stable sequences)
+            u = self.rng.random()
+            j = self.rng.random()
+            d.latency_s = max(0.0, (cfg.latency_ms + cfg.latency_jitter_ms * j) / 1000.0)
+            elapsed = now - self.started
+            if cfg.outage or (cfg.outage_start is not None and cfg.outage_end is not None
+                              and cfg.outage_start <= elapsed < cfg.outage_end):
+                d.fault, d.status = "outage", 503
+                if cfg.outage_end is not None and not cfg.outage:
+                    d.retry_after = max(1, math.ceil(cfg.outage_end - elapsed))
+                return d
+            ra = self._rate_limit(cfg, now)
+            if ra is not None:
+                d.fault, d.status, d.retry_after = "rate_limit", 429, ra
+                return d
+            acc = 0.0
+            for name, p, status in (("429", cfg.p429, 429), ("423", cfg.p423, 423), ("500", cfg.p500, 500),
+                                    ("502", cfg.p502, 502), ("503", cfg.p503, 503), ("hang", cfg.phang, None),
+                                    ("reset", cfg.preset, None)):
+                acc += p
+                if p and u < acc:
+                    d.fault, d.status = name, status
+                    if status in (429, 423):
+                        d.retry_after = int(cfg.retry_after)
+                    break
+            if d.fault is None or d.fault in ("hang", "reset"):
+                pass
+            return d
+
+    def _rate_limit(self, cfg: FaultConfig, now: float) -> int | None:
+        limits = []
+        if cfg.rate_limit_per_s:
+            limits.append((1.0, cfg.rate_limit_per_s))
+        if cfg.rate_limit_per_min:
+            limits.append((60.0, cfg.rate_limit_per_min))
+        if not limits:
+            return None
+        horizon = max(w for w, _ in limits)
+        while self._accepted and self._accepted[0] <= now - horizon:
+            self._accepted.popleft()
+        wait = 0.0
+        for window, n in limits:
+            inside = [t for t in self._accepted if t > now - window]
+            if len(inside) >= n:
+                # the slot frees up when the oldest request that keeps us at the limit leaves the window
+                oldest = inside[len(inside) - int(n)] if n >= 1 else inside[0]
+                wait = max(wait, oldest + window - now)
+        if wait > 0:
+            return max(1, math.ceil(wait))
+        self._accepted.append(now)
+        return None

@@ -1,0 +1,37 @@
+"""Pytest fixtures: ``from ledger.sandbox.testing import sandbox, sandbox_factory`` in a conftest."""
+
+from __future__ import annotations
+
+from typing import Any, Callable, Iterator
+
+import pytest
+
+from .server import Sandbox
+
+
+@pytest.fixture
+def sandbox() -> Iterator[Sandbox]:
+    """A fresh Sandbox (default org + licences, token "test-token") on a free port."""
+    sb = Sandbox(token="test-token", seed=1).start()
+    try:
+        yield sb
+    finally:
+        sb.stop()
+
+
+@pytest.fixture
+def sandbox_factory() -> Iterator[Callable[..., Sandbox]]:
+    """A callable taking Sandbox kwargs and returning a started Sandbox; all are stopped at teardown."""
+    started: list[Sandbox] = []
+
+    def make(**kwargs: Any) -> Sandbox:
+        kwargs.setdefault("token", "test-token")
+        sb = Sandbox(**kwargs).start()
+        started.append(sb)
+        return sb
+
+    try:
+        yield make
+    finally:
+        for sb in started:
+            sb.stop()
