@@ -39,8 +39,10 @@ def run_migrations_online() -> None:
     db = context.get_x_argument(as_dictionary=True).get("db") or os.environ.get("LEDGER_DB") or "ledger.db"
     engine = make_engine(db)
     try:
-        with engine.begin() as conn:
-            _configure_and_run(conn)
+        with engine.connect() as conn:
+            conn.connection.driver_connection.execute("PRAGMA foreign_keys = OFF")  # type: ignore[union-attr]
+            with conn.begin():  # batch mode rebuilds tables: foreign keys off meanwhile
+                _configure_and_run(conn)
     finally:
         engine.dispose()
 

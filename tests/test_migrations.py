@@ -14,7 +14,7 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 
 from ledger.db import schema
-from ledger.db.engine import KNOWN_REVISIONS, MIGRATIONS_DIR, make_engine, migrate
+from ledger.db.engine import KNOWN_REVISIONS, MIGRATIONS_DIR, make_engine, migrate, open_ledger
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -77,4 +77,27 @@ def test_alembic_by_hand(tmp_path: Path) -> None:
     engine = make_engine(db)
     with engine.connect() as conn:
         assert conn.exec_driver_sql("SELECT version_num FROM alembic_version").scalar() == KNOWN_REVISIONS[-1]
+    engine.dispose()
+
+
+def test_upgrade_from_0001_keeps_rows(tmp_path: Path) -> None:
+    """A populated ledger at the first revision upgrades in place (batch rebuild, FKs, the view)."""
+    path = tmp_path / "old.db"
+    engine = make_engine(path)
+    migrate(engine, "0001")
+    with engine.begin() as conn:
+        conn.exec_driver_sql(
+            "INSERT INTO imports (id, path, sha256, action, created_at) VALUES (1, 'u.csv', 'abc', 'user.create', 'x')"
+        )
+        conn.exec_driver_sql(
+            "INSERT INTO ledger (import_id, line_no, action, status, error_kind, error_message, payload,"
+            " created_at, updated_at) VALUES (1, 2, 'user.create', 'invalid', 'invalid', 'bad', '{}', 'x', 'x')"
+        )
+    engine.dispose()
+    engine = open_ledger(path)
+    with engine.connect() as conn:
+        assert conn.exec_driver_sql("SELECT version_num FROM alembic_version").scalar() == KNOWN_REVISIONS[-1]
+        assert conn.exec_driver_sql("SELECT file, line_no FROM failed_rows").all() == [("u.csv", 2)]
+        assert conn.exec_driver_sql("SELECT profile_sha256 FROM imports").scalar() is None
+        assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
     engine.dispose()

@@ -27,7 +27,7 @@ from ledger.errors import SchemaError
 
 #: Revisions of ``migrations/versions`` in order; the last is the head. Keep in sync with the
 #: migrations (``tests/test_migrations.py`` checks it), so the fast path needs no alembic import.
-KNOWN_REVISIONS: tuple[str, ...] = ("0001",)
+KNOWN_REVISIONS: tuple[str, ...] = ("0001", "0002")
 HEAD_REVISION = KNOWN_REVISIONS[-1]
 
 BUSY_TIMEOUT_MS = 30_000
@@ -109,9 +109,21 @@ def migrate(engine: sa.Engine, revision: str = "head") -> None:
 
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
-    with engine.begin() as conn:
-        cfg.attributes["connection"] = conn
-        command.upgrade(cfg, revision)
+    with engine.connect() as conn:
+        # batch mode rebuilds tables (copy, drop, rename): foreign keys must be off meanwhile, and
+        # that PRAGMA only works outside a transaction (SQLite's documented ALTER procedure).
+        raw = conn.connection.driver_connection
+        assert raw is not None
+        raw.execute("PRAGMA foreign_keys = OFF")
+        try:
+            with conn.begin():
+                cfg.attributes["connection"] = conn
+                command.upgrade(cfg, revision)
+                broken = conn.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
+                if broken:
+                    raise SchemaError(f"migration left {len(broken)} broken foreign key(s); nothing was changed")
+        finally:
+            raw.execute("PRAGMA foreign_keys = ON")
 
 
 def open_ledger(path: Path | str, *, readonly: bool = False) -> sa.Engine:

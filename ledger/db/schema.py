@@ -38,11 +38,12 @@ imports = sa.Table(
     sa.Column("action", sa.String(64), nullable=False),
     sa.Column("global_path", sa.Text),
     sa.Column("global_sha256", sa.String(64)),
+    sa.Column("profile_sha256", sa.String(64)),  # sha256 of the normalised --profile JSON (rev 0002)
     sa.Column("rows_total", sa.Integer, nullable=False, server_default="0"),
     sa.Column("rows_valid", sa.Integer, nullable=False, server_default="0"),
     sa.Column("rows_invalid", sa.Integer, nullable=False, server_default="0"),
     sa.Column("created_at", sa.String(32), nullable=False),
-    sa.UniqueConstraint("sha256", "action", "global_sha256"),
+    sa.UniqueConstraint("sha256", "action", "global_sha256", "profile_sha256"),
 )
 
 # import_id's rows wait until the rows of depends_on_import_id for the same location are final
