@@ -21,6 +21,12 @@ from .state import SandboxState
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 FAULTABLE_PREFIXES = ("/v1/", "/identity/")
+
+SANDBOX = web.AppKey("sandbox", object)
+_RequestKey = getattr(web, "RequestKey", None)
+TRACKING_KEY = _RequestKey("tracking_id", str) if _RequestKey else "tracking_id"
+JSON_KEY = _RequestKey("json", object) if _RequestKey else "json"
+
 WRITE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
 
 
@@ -61,11 +67,16 @@ class RequestLog:
 
 # ---------------------------------------------------------------------------- response helpers
 def tracking_id_of(request: web.Request) -> str:
-    tid = request.get("tracking_id")
+    tid = request.get(TRACKING_KEY)
     if not tid:
         tid = request.headers.get("TrackingID") or f"SANDBOX_{uuid.uuid4()}"
-        request["tracking_id"] = tid
+        request[TRACKING_KEY] = tid
     return tid
+
+
+def request_json(request: web.Request) -> Any:
+    """The parsed JSON body (None when empty)."""
+    return request.get(JSON_KEY)
 
 
 def json_response(request: web.Request, data: Any, status: int = 200,
@@ -105,7 +116,7 @@ def qbool(request: web.Request, *names: str) -> bool:
 
 
 def body_of(request: web.Request) -> dict:
-    b = request.get("json")
+    b = request_json(request)
     if b is None:
         return {}
     if not isinstance(b, dict):
@@ -170,7 +181,7 @@ def row_error_hit(state: SandboxState, cfg: FaultConfig, request: web.Request, b
 
 @web.middleware
 async def main_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-    sb = request.app["sandbox"]
+    sb = request.app[SANDBOX]
     t0 = time.time()
     tid = tracking_id_of(request)
     raw = await request.read() if request.can_read_body else b""
@@ -181,7 +192,7 @@ async def main_middleware(request: web.Request, handler: Handler) -> web.StreamR
             parsed = json.loads(raw)
         except ValueError:
             bad_json = True
-    request["json"] = parsed
+    request[JSON_KEY] = parsed
     rec = RequestRecord(t=t0, method=request.method, path=request.path, query=dict(request.query),
                         tracking_id=tid, body=parsed)
     try:
@@ -268,7 +279,7 @@ def build_app(sandbox: Any) -> web.Application:
     from . import routes_admin, routes_locations, routes_people, routes_scim, routes_telephony, routes_workspaces
 
     app = web.Application(middlewares=[main_middleware], client_max_size=32 * 1024 * 1024)
-    app["sandbox"] = sandbox
+    app[SANDBOX] = sandbox
     for mod in (routes_admin, routes_people, routes_scim, routes_locations, routes_telephony, routes_workspaces):
         mod.setup(app)
     return app

@@ -6,25 +6,25 @@ import json
 
 from aiohttp import web
 
-from .app import json_response
+from .app import SANDBOX, tracking_id_of, request_json, json_response
 from .faults import FaultConfig
 
 
 async def admin_state(request: web.Request) -> web.Response:
-    return json_response(request, request.app["sandbox"].state.dump())
+    return json_response(request, request.app[SANDBOX].state.dump())
 
 
 async def admin_requests(request: web.Request) -> web.Response:
-    return json_response(request, [r.to_dict() for r in request.app["sandbox"].requests()])
+    return json_response(request, [r.to_dict() for r in request.app[SANDBOX].requests()])
 
 
 async def admin_faults_get(request: web.Request) -> web.Response:
-    return json_response(request, request.app["sandbox"].faults.to_dict())
+    return json_response(request, request.app[SANDBOX].faults.to_dict())
 
 
 async def admin_faults(request: web.Request) -> web.Response:
-    sb = request.app["sandbox"]
-    body = request.get("json")
+    sb = request.app[SANDBOX]
+    body = request_json(request)
     try:
         if isinstance(body, dict) and "spec" in body and len(body) == 1:
             cfg = FaultConfig.parse(body["spec"])
@@ -32,25 +32,25 @@ async def admin_faults(request: web.Request) -> web.Response:
             cfg = FaultConfig.from_dict(body or {})
     except (TypeError, ValueError) as e:
         return json_response(request, {"message": str(e), "errors": [{"description": str(e)}],
-                                       "trackingId": request["tracking_id"]}, status=400)
+                                       "trackingId": tracking_id_of(request)}, status=400)
     sb.faults = cfg
     return json_response(request, cfg.to_dict())
 
 
 async def admin_seed(request: web.Request) -> web.Response:
-    sb = request.app["sandbox"]
-    body = request.get("json") or {}
+    sb = request.app[SANDBOX]
+    body = request_json(request) or {}
     try:
         out = sb.state.seed_from_dict(body)
     except (KeyError, TypeError, ValueError) as e:
         return json_response(request, {"message": f"bad seed: {e}", "errors": [{"description": str(e)}],
-                                       "trackingId": request["tracking_id"]}, status=400)
+                                       "trackingId": tracking_id_of(request)}, status=400)
     return json_response(request, out)
 
 
 async def admin_reset(request: web.Request) -> web.Response:
-    sb = request.app["sandbox"]
-    body = request.get("json") or {}
+    sb = request.app[SANDBOX]
+    body = request_json(request) or {}
     sb.reset(defaults=bool(body.get("defaults", False)))
     return json_response(request, {"orgId": sb.state.org_id})
 

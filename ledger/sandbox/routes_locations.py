@@ -8,12 +8,12 @@ from aiohttp import web
 
 from . import errors as E
 from . import ids
-from .app import body_of, json_response, paginate, q, route
+from .app import SANDBOX, tracking_id_of, body_of, json_response, paginate, q, route
 from .state import public
 
 
 def _st(request):
-    return request.app["sandbox"].state
+    return request.app[SANDBOX].state
 
 
 def _location_view(loc: dict) -> dict:
@@ -104,7 +104,7 @@ async def add_numbers(request: web.Request) -> web.Response:
     st = _st(request)
     status, body = st.api_add_numbers(request.match_info["lid"], body_of(request))
     if body is None:
-        return web.Response(status=201, headers={"TrackingID": request["tracking_id"]})
+        return web.Response(status=201, headers={"TrackingID": tracking_id_of(request)})
     return json_response(request, body, status=status)
 
 

@@ -6,12 +6,12 @@ from aiohttp import web
 
 from . import errors as E
 from . import ids
-from .app import body_of, json_response, paginate, q, qbool, route
+from .app import SANDBOX, tracking_id_of, body_of, json_response, paginate, q, qbool, route
 from .state import public
 
 
 def _st(request):
-    return request.app["sandbox"].state
+    return request.app[SANDBOX].state
 
 
 async def list_people(request: web.Request) -> web.Response:
@@ -69,7 +69,7 @@ async def delete_person(request: web.Request) -> web.Response:
             if ids.key(lid) in st.licenses:
                 st.licenses[ids.key(lid)]["consumedUnits"] -= 1
         del st.people[ids.key(p["id"])]
-    return web.Response(status=204, headers={"TrackingID": request["tracking_id"]})
+    return web.Response(status=204, headers={"TrackingID": tracking_id_of(request)})
 
 
 async def list_licenses(request: web.Request) -> web.Response:

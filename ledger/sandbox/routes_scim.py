@@ -9,7 +9,7 @@ from aiohttp import web
 
 from . import errors as E
 from . import ids
-from .app import body_of, json_response, q, route, row_error_hit, tracking_id_of
+from .app import SANDBOX, body_of, json_response, q, route, row_error_hit, tracking_id_of
 
 CORE = "urn:ietf:params:scim:schemas:core:2.0:User"
 ENTERPRISE = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"
@@ -20,7 +20,7 @@ FILTER_RE = re.compile(r'^\s*(userName|emails\.value|emails|id|displayName)\s+(e
 
 
 def _st(request):
-    return request.app["sandbox"].state
+    return request.app[SANDBOX].state
 
 
 def _org(request) -> str:
@@ -131,7 +131,7 @@ async def get_user(request: web.Request) -> web.Response:
 
 
 async def bulk(request: web.Request) -> web.Response:
-    sb = request.app["sandbox"]
+    sb = request.app[SANDBOX]
     _org(request)
     body = body_of(request)
     ops = body.get("Operations", body.get("operations"))

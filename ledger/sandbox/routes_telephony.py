@@ -9,12 +9,12 @@ from aiohttp import web
 
 from . import errors as E
 from . import ids
-from .app import body_of, json_response, paginate, q, qbool, route, tracking_id_of
+from .app import SANDBOX, body_of, json_response, paginate, q, qbool, route, tracking_id_of
 from .state import public
 
 
 def _st(request):
-    return request.app["sandbox"].state
+    return request.app[SANDBOX].state
 
 
 async def list_numbers(request: web.Request) -> web.Response:

@@ -5,11 +5,11 @@ from __future__ import annotations
 from aiohttp import web
 
 from . import ids
-from .app import body_of, json_response, paginate, q, route
+from .app import SANDBOX, body_of, json_response, paginate, q, route
 
 
 def _st(request):
-    return request.app["sandbox"].state
+    return request.app[SANDBOX].state
 
 
 async def list_workspaces(request: web.Request) -> web.Response:
