@@ -8,8 +8,11 @@ from __future__ import annotations
 from ledger.spec import ActionSpec, Column
 from ledger.spec import ColType as T
 
+# wxc_sdk's OutgoingPermissionCallType values (tests/actions/test_user_permissions.py keeps them equal)
 CALL_TYPES = (
     "INTERNAL_CALL",
+    "LOCAL",
+    "TOLL",
     "TOLL_FREE",
     "INTERNATIONAL",
     "OPERATOR_ASSISTED",
@@ -100,8 +103,8 @@ SPECS: tuple[ActionSpec, ...] = (
         aliases=("usuarios_modificar_licencias", "usuarios_remover_licencias"),
         columns=(
             *PERSON,
-            Column("add_license_ids", T.ID_LIST, help="licences to add (quoted comma list)"),
-            Column("remove_license_ids", T.ID_LIST, aliases=("remove_license_id",), help="licences to remove"),
+            Column("add_license_ids", T.LIST, help="licence ids or names to add (quoted comma list)"),
+            Column("remove_license_ids", T.LIST, aliases=("remove_license_id",), help="licence ids or names to remove"),
             *USER_LOCATION,
             Column("extension", T.EXTENSION),
             Column("phone_number", T.E164),

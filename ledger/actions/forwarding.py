@@ -1,0 +1,91 @@
+"""Unconditional ("always") call forwarding, shared by users and workspaces.
+
+Webex requires the FULL forwarding object on PUT (``callForwarding.always``, ``.busy``, ``.noAnswer``
+and ``businessContinuity``): v21 built only ``always`` and failed with a ValidationError before
+writing anything. We read the current settings, change ``always`` only, and send everything else
+back exactly as read.
+
+Destination: the row's ``destination``, else ``53`` + ``extension`` (the operators' prefix to reach
+the legacy PBX). Quirk of the operators' sample: their ``destination`` is ``53`` + the extension
+*without its leading 8* (extension ``80347245`` → ``530347245``), not the default rule's
+``5380347245``; when a row gives ``destination`` it is used verbatim.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from wxc_sdk.person_settings.forwarding import CallForwardingAlways, PersonForwardingSetting
+
+from ledger.actions.permissions import as_bool
+from ledger.errors import RowFailure
+
+LEGACY_PREFIX = "53"
+# Webex's answer when the forwarding settings cannot be written (errors[0] of the 400)
+FORWARDING_BUSY_CODE = 4003
+FORWARDING_BUSY_TEXT = "UserCallForwardingBusy"
+
+
+def forward_destination(payload: Mapping[str, Any]) -> str:
+    """The row's destination, else 53 + extension; RowFailure when neither is given."""
+    destination = str(payload.get("destination") or "").strip()
+    if destination:
+        return destination
+    extension = str(payload.get("extension") or "").strip()
+    if extension:
+        return LEGACY_PREFIX + extension
+    raise RowFailure("no destination and no extension: cannot build the forward destination", code="missing_destination")
+
+
+def _same_destination(a: str | None, b: str | None) -> bool:
+    def norm(x: str | None) -> str:
+        return "".join((x or "").split())
+
+    return norm(a) == norm(b)
+
+
+def forwarding_changes(current: PersonForwardingSetting, payload: Mapping[str, Any]) -> dict[str, Any]:
+    """What the row changes in ``callForwarding.always`` ({} when it already holds)."""
+    enabled = as_bool(payload.get("enabled"))
+    enabled = True if enabled is None else enabled
+    always = current.call_forwarding.always
+    if not enabled:
+        return {"always": {"enabled": False}} if always.enabled else {}
+    destination = forward_destination(payload)
+    if always.enabled and _same_destination(always.destination, destination):
+        return {}
+    return {"always": {"enabled": True, "destination": destination}}
+
+
+def desired_forwarding(current: PersonForwardingSetting, payload: Mapping[str, Any]) -> PersonForwardingSetting | None:
+    """The full settings to PUT (current with ``always`` changed), or None when nothing differs."""
+    changes = forwarding_changes(current, payload)
+    if not changes:
+        return None
+    wanted = changes["always"]
+    now = current.call_forwarding.always
+    desired = current.model_copy(deep=True)
+    desired.call_forwarding.always = CallForwardingAlways(
+        enabled=wanted["enabled"],
+        destination=wanted.get("destination", now.destination or ""),
+        destination_voicemail_enabled=bool(now.destination_voicemail_enabled),
+        ring_reminder_enabled=bool(now.ring_reminder_enabled),
+    )
+    return desired
+
+
+def is_forwarding_busy(exc: RowFailure) -> bool:
+    """Webex's 4003 ``UserCallForwardingBusy`` (v21 fell back to an undocumented endpoint on it)."""
+    return str(exc.code) == str(FORWARDING_BUSY_CODE) and FORWARDING_BUSY_TEXT.lower() in str(exc).lower()
+
+
+def forwarding_busy_failure(exc: RowFailure, who: str) -> RowFailure:
+    return RowFailure(
+        f"Webex refused to change call forwarding of {who} (4003 UserCallForwardingBusy): its forwarding "
+        "cannot be changed right now; check the user's calling licence and forwarding in Control Hub, "
+        "then `ledger retry` the row",
+        code=FORWARDING_BUSY_CODE,
+        http_status=exc.http_status,
+        tracking_id=exc.tracking_id,
+    )

@@ -1,0 +1,396 @@
+"""The user actions (v21 ``usuarios_*``): licences, move, secondary number, forwarding, permissions.
+
+Every executor follows the same shape: resolve the user (``person_id`` or ``email`` → id, cached
+per run), read the current state, compare it with what the row asks, and write only the
+difference. When the target already holds the row ends ``skipped`` and nothing is written; this
+is what makes a reclaimed row (crash) or a retried ambiguous write safe: ``execute`` reads again
+before any write. In a dry run the read and comparison happen, the write never does.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+from wxc_sdk.common import PatternAction
+from wxc_sdk.licenses import License, LicenseProperties, LicenseRequest, LicenseRequestOperation
+from wxc_sdk.people import Person
+from wxc_sdk.person_settings.numbers import UpdatePersonNumbers, UpdatePersonPhoneNumber
+from wxc_sdk.telephony.jobs import MoveUser, MoveUsersList, StartMoveUsersJobResponse
+
+from ledger.actions.base import BaseExecutor, decode_id, id_uuid, same_id, strip_padding
+from ledger.actions.forwarding import desired_forwarding, forwarding_busy_failure, forwarding_changes, is_forwarding_busy
+from ledger.actions.permissions import desired_permissions, permission_changes, target_from_payload
+from ledger.errors import ActionError, RowFailure, TransientFailure
+from ledger.ports import ActionResult, RowInput
+
+# Webex error codes (errors[0].errorCode) that concern the row, with the explanation we show.
+KNOWN_ROW_ERRORS: dict[int, str] = {
+    25378: "the target location is the user's current location",
+    1026010: "the user is not a valid Webex Calling user",
+    4003: "Webex refused the change for this user",
+}
+# fragments of Webex error descriptions worth naming (matched case-insensitively)
+KNOWN_ROW_TEXTS: dict[str, str] = {
+    "extension already": "extension_in_use",
+    "already in use": "already_in_use",
+    "not available": "number_not_available",
+    "not a calling user": "not_calling_user",
+    "not a valid calling user": "not_calling_user",
+}
+CALLING_LICENSE_SKUS = ("BCSTD", "BCBASIC", "BCBAS", "BCCA")
+MOVE_JOB_DONE = frozenset({"COMPLETED", "FAILED", "ABANDONED"})
+
+
+def classify_row_error(exc: ActionError) -> ActionError:
+    """Give known Webex row errors a readable reason; everything else is left to the generic ladder."""
+    if not isinstance(exc, RowFailure):
+        return exc
+    code = int(exc.code) if exc.code and str(exc.code).isdigit() else None
+    text = str(exc).lower()
+    label = next((name for frag, name in KNOWN_ROW_TEXTS.items() if frag in text), None)
+    if code in KNOWN_ROW_ERRORS and KNOWN_ROW_ERRORS[code].lower() not in text:
+        exc = RowFailure(
+            f"{exc} ({KNOWN_ROW_ERRORS[code]})",
+            code=exc.code,
+            http_status=exc.http_status,
+            tracking_id=exc.tracking_id,
+            detail=exc.detail,
+        )
+    if label and "reason" not in exc.detail:
+        exc.detail = {**exc.detail, "reason": label}
+    return exc
+
+
+def same_number(a: str | None, b: str | None) -> bool:
+    def norm(x: str | None) -> str:
+        return "".join(ch for ch in (x or "") if ch.isdigit())
+
+    return bool(norm(a)) and norm(a) == norm(b)
+
+
+def same_location(a: str | None, b: str | None) -> bool:
+    """Location ids compared padding-insensitively, and base64 vs UUID form."""
+    return same_id(a, b) or (bool(a) and bool(b) and id_uuid(a or "").lower() == id_uuid(b or "").lower())
+
+
+class UserExecutor(BaseExecutor):
+    """Shared helpers of the user actions."""
+
+    def call(self, what: str, fn: Callable[[], Any], *, write: bool = False) -> Any:
+        """Run one Webex call; translate its errors and name the known row errors."""
+        try:
+            with self.webex(what, write=write):
+                return fn()
+        except ActionError as exc:
+            raise classify_row_error(exc) from None
+
+    def who(self, row: RowInput) -> str:
+        return str(row.payload.get("email") or row.payload.get("person_id") or "the user")
+
+    def person(self, row: RowInput, person_id: str) -> Person:
+        """GET /people/{id}?callingData=true (no org_id: people.details has none, the v21 TypeError)."""
+        try:
+            return self.call(f"read user {self.who(row)}", lambda: self.api.people.details(person_id, calling_data=True))
+        except RowFailure as exc:
+            if exc.http_status == 404:
+                raise RowFailure(
+                    f"unknown user {self.who(row)}: Webex has no person with id {person_id}",
+                    code="unknown_user",
+                    http_status=404,
+                    tracking_id=exc.tracking_id,
+                ) from None
+            raise
+
+    def no_calling(self, row: RowInput, exc: RowFailure) -> RowFailure:
+        """A 404 on a calling feature: unknown id or not a Webex Calling user."""
+        if exc.http_status != 404:
+            return exc
+        return RowFailure(
+            f"user {self.who(row)} has no Webex Calling settings (unknown person id, or not a calling user)",
+            code="not_calling_user",
+            http_status=404,
+            tracking_id=exc.tracking_id,
+        )
+
+
+# --- user.licenses ---------------------------------------------------------------------------------
+
+
+class UserLicenses(UserExecutor):
+    """Add and/or remove licences; adds already present and removes already absent are dropped."""
+
+    def execute(self, row: RowInput) -> ActionResult:
+        p = row.payload
+        org_id = self.org_id(row)
+        adds = [self.license_id(v, org_id) for v in _as_list(p.get("add_license_ids"))]
+        removes = [self.license_id(v, org_id) for v in _as_list(p.get("remove_license_ids"))]
+        clash = [a for a in adds if any(same_id(a, r) for r in removes)]
+        if clash:
+            raise RowFailure(f"licence {clash[0]} is both added and removed", code="add_remove_overlap")
+        person_id = self.person_id(row)
+        person = self.person(row, person_id)
+        held = person.licenses or []
+        to_add = [a for a in adds if not any(same_id(a, h) for h in held)]
+        to_remove = [r for r in removes if any(same_id(r, h) for h in held)]
+        if not to_add and not to_remove:
+            return self.skipped("licenses_already_as_requested", person_id=person_id)
+        requests = [self._add_request(row, lic, org_id) for lic in to_add]
+        requests += [LicenseRequest(id=lic, operation=LicenseRequestOperation.remove) for lic in to_remove]
+        changes = {"add": to_add, "remove": to_remove}
+        result = {
+            "person_id": person_id,
+            "already_present": [a for a in adds if a not in to_add],
+            "already_absent": [r for r in removes if r not in to_remove],
+        }
+        if self.dry_run:
+            return self.done(changes, **result)
+        self.call(
+            f"assign licences of {self.who(row)}",
+            lambda: self.api.licenses.assign_licenses_to_users(person_id=person_id, licenses=requests, org_id=org_id),
+            write=True,
+        )
+        return self.done(changes, **result)
+
+    def _add_request(self, row: RowInput, license_id: str, org_id: str | None) -> LicenseRequest:
+        if not self.is_calling_license(license_id, org_id):
+            return LicenseRequest(id=license_id, operation=LicenseRequestOperation.add)
+        p = row.payload
+        extension = str(p.get("extension") or "") or None
+        phone = str(p.get("phone_number") or "") or None
+        has_location = bool(p.get("location_id") or p.get("location_name"))
+        if not phone and not (extension and has_location):
+            raise RowFailure(
+                "a Webex Calling licence add needs phone_number, or extension with location_id/location_name "
+                "(Webex rule); fill them in and import again",
+                code="calling_license_needs_location",
+            )
+        location = self.location_id(row) if has_location else None
+        return LicenseRequest(
+            id=license_id,
+            operation=LicenseRequestOperation.add,
+            properties=LicenseProperties(location_id=location, extension=extension, phone_number=phone),
+        )
+
+    # licence resolution: ids as given, names through the org's licence list (read once per run)
+    def licenses(self, org_id: str | None) -> list[License]:
+        def load() -> list[License]:
+            return list(self.call("list licences", lambda: self.api.licenses.list(org_id=org_id)))
+
+        return self.cache.get_or_load(("licenses", org_id), load)
+
+    def license_id(self, value: str, org_id: str | None) -> str:
+        value = str(value).strip()
+        if "/LICENSE/" in decode_id(value):
+            return strip_padding(value)
+        matches = [lic for lic in self.licenses(org_id) if (lic.name or "").strip().lower() == value.lower()]
+        if not matches:
+            raise RowFailure(f"unknown licence {value!r}: neither a licence id nor a licence name in the org", code="unknown_license")
+        if len(matches) > 1:
+            raise RowFailure(
+                f"licence name {value!r} matches {len(matches)} licences (several subscriptions); give the licence id",
+                code="ambiguous_license",
+            )
+        return strip_padding(matches[0].license_id)
+
+    def is_calling_license(self, license_id: str, org_id: str | None) -> bool:
+        for lic in self.licenses(org_id):
+            if same_id(lic.license_id, license_id):
+                return lic.webex_calling or _sku(license_id) in CALLING_LICENSE_SKUS
+        return _sku(license_id) in CALLING_LICENSE_SKUS
+
+
+def _sku(license_id: str) -> str:
+    """'BCSTD' from base64('ciscospark://us/LICENSE/<org>:BCSTD_<uuid>')."""
+    tail = decode_id(license_id).rsplit("/", 1)[-1]
+    return tail.split(":")[-1].split("_")[0].upper() if ":" in tail else ""
+
+
+def _as_list(value: Any) -> list[str]:
+    if not value:
+        return []
+    if isinstance(value, str):
+        return [v.strip() for v in value.split(",") if v.strip()]
+    return [str(v).strip() for v in value if str(v).strip()]
+
+
+# --- user.move_location ----------------------------------------------------------------------------
+
+
+class UserMoveLocation(UserExecutor):
+    """Calling users move through the move-users job; others get a People update of locationId."""
+
+    poll_timeout_s = 30.0
+    poll_interval_s = 0.5
+    sleep: Callable[[float], None] = staticmethod(time.sleep)
+
+    def execute(self, row: RowInput) -> ActionResult:
+        person_id = self.person_id(row)
+        target = self.location_id(row)
+        person = self.person(row, person_id)
+        if same_location(person.location_id, target):
+            return self.skipped("already_in_target_location", person_id=person_id, location_id=target)
+        calling = bool(person.location_id or person.extension)
+        changes = {"location_id": target, "from_location_id": person.location_id, "via": "move_job" if calling else "people_update"}
+        if self.dry_run:
+            return self.done(changes, person_id=person_id)
+        if calling:
+            return self._move_job(row, person, target, changes)
+        person.location_id = target
+        self.call(f"update location of {self.who(row)}", lambda: self.api.people.update(person, calling_data=True), write=True)
+        return self.done(changes, person_id=person_id)
+
+    def _move_job(self, row: RowInput, person: Person, target: str, changes: dict[str, Any]) -> ActionResult:
+        person_id = str(person.person_id)
+        extension = str(row.payload.get("extension") or "") or person.extension
+        users = [MoveUsersList(location_id=target, validate_only=False, users=[MoveUser(user_id=person_id, extension=extension)])]
+        try:
+            response: StartMoveUsersJobResponse = self.call(
+                f"move {self.who(row)}",
+                lambda: self.api.telephony.jobs.move_users.validate_or_initiate(users, org_id=self.org_id(row)),
+                write=True,
+            )
+        except RowFailure as exc:
+            if exc.http_status == 409:  # another move job runs in the org: try again later
+                raise TransientFailure(f"{exc} (another move-users job is running)", code=exc.code, http_status=409, tracking_id=exc.tracking_id) from None
+            raise
+        self._raise_user_errors(response, person_id)
+        job = response.job_details
+        result: dict[str, Any] = {"person_id": person_id}
+        if job is not None:
+            result["job_id"] = job.id
+            result["job_status"] = self._poll(row, job.id, job.latest_execution_status)
+            if result["job_status"] == "FAILED":
+                raise RowFailure(f"move-users job {job.id} for {self.who(row)} ended FAILED", code="move_job_failed")
+        impacts = [f"{i.code}: {i.message}" for u in response.users_list or [] for i in (u.impacts or [])]
+        if impacts:
+            result["impacts"] = impacts
+        return self.done(changes, **result)
+
+    @staticmethod
+    def _raise_user_errors(response: StartMoveUsersJobResponse, person_id: str) -> None:
+        for item in response.users_list or []:
+            if item.user_id and not same_id(item.user_id, person_id):
+                continue
+            for err in item.errors or []:
+                raise classify_row_error(RowFailure(f"move refused by Webex: {err.code} {err.message}", code=err.code))
+
+    def _poll(self, row: RowInput, job_id: str, status: str | None) -> str | None:
+        """Poll the job until it ends or the budget runs out (its last status is stored either way)."""
+        deadline = time.monotonic() + self.poll_timeout_s
+        while (status or "").upper() not in MOVE_JOB_DONE and time.monotonic() < deadline:
+            self.sleep(self.poll_interval_s)
+            details = self.call(
+                f"read move job {job_id}",
+                lambda: self.api.telephony.jobs.move_users.status(job_id, org_id=self.org_id(row)),
+            )
+            status = details.latest_execution_status
+        return status
+
+
+# --- user.secondary_number -------------------------------------------------------------------------
+
+
+class UserSecondaryNumber(UserExecutor):
+    """Add ``legacy_phone_number`` as a non-primary number (PUT telephony/config/people/{id}/numbers)."""
+
+    def execute(self, row: RowInput) -> ActionResult:
+        number = str(row.payload.get("legacy_phone_number") or "")
+        if not number:
+            raise RowFailure("legacy_phone_number is empty", code="missing_number")
+        person_id = self.person_id(row)
+        org_id = self.org_id(row)
+        try:
+            current = self.call(f"read numbers of {self.who(row)}", lambda: self.api.person_settings.numbers.read(person_id, org_id=org_id))
+        except RowFailure as exc:
+            raise self.no_calling(row, exc) from None
+        if any(self._holds(n, number) for n in current.phone_numbers):
+            return self.skipped("number_already_present", person_id=person_id, number=number)
+        update = UpdatePersonNumbers(phone_numbers=[UpdatePersonPhoneNumber(primary=False, action=PatternAction.add, external=number)])
+        changes = {"add_number": number, "primary": False}
+        if self.dry_run:
+            return self.done(changes, person_id=person_id)
+        self.call(
+            f"add number {number} to {self.who(row)}",
+            lambda: self.api.person_settings.numbers.update(person_id, update, org_id=org_id),
+            write=True,
+        )
+        return self.done(changes, person_id=person_id)
+
+    @staticmethod
+    def _holds(entry: Any, number: str) -> bool:
+        """The number may be reported as directNumber or (like workspaces) external."""
+        extra = getattr(entry, "model_extra", None) or {}
+        return any(same_number(v, number) for v in (entry.direct_number, extra.get("external")))
+
+
+# --- user.forwarding -------------------------------------------------------------------------------
+
+
+class UserForwarding(UserExecutor):
+    """Unconditional forwarding; the full forwarding object is sent (see ledger.actions.forwarding)."""
+
+    def execute(self, row: RowInput) -> ActionResult:
+        person_id = self.person_id(row)
+        org_id = self.org_id(row)
+        api = self.api.person_settings.forwarding
+        try:
+            current = self.call(f"read forwarding of {self.who(row)}", lambda: api.read(person_id, org_id=org_id))
+        except RowFailure as exc:
+            raise self.no_calling(row, exc) from None
+        desired = desired_forwarding(current, row.payload)
+        if desired is None:
+            always = current.call_forwarding.always
+            return self.skipped("forwarding_already_set", person_id=person_id, enabled=always.enabled, destination=always.destination)
+        changes = forwarding_changes(current, row.payload)
+        if self.dry_run:
+            return self.done(changes, person_id=person_id)
+        try:
+            self.call(f"set forwarding of {self.who(row)}", lambda: api.configure(person_id, desired, org_id=org_id), write=True)
+        except RowFailure as exc:
+            if is_forwarding_busy(exc):
+                raise forwarding_busy_failure(exc, self.who(row)) from None
+            raise
+        return self.done(changes, person_id=person_id)
+
+
+# --- user.outgoing_permissions ---------------------------------------------------------------------
+
+
+class UserOutgoingPermissions(UserExecutor):
+    """Custom outgoing-call permissions from the row's columns and/or the import's profile."""
+
+    def execute(self, row: RowInput) -> ActionResult:
+        target_from_payload(row.payload)  # validate call types/profile before any call
+        person_id = self.person_id(row)
+        org_id = self.org_id(row)
+        api = self.api.person_settings.permissions_out
+        try:
+            current = self.call(f"read outgoing permissions of {self.who(row)}", lambda: api.read(person_id, org_id=org_id))
+        except RowFailure as exc:
+            raise self.no_calling(row, exc) from None
+        desired = desired_permissions(current, row.payload)
+        if desired is None:
+            return self.skipped("permissions_already_set", person_id=person_id)
+        changes = permission_changes(current, target_from_payload(row.payload))
+        if self.dry_run:
+            return self.done(changes, person_id=person_id)
+        self.call(
+            f"set outgoing permissions of {self.who(row)}",
+            lambda: api.configure(person_id, desired, org_id=org_id),
+            write=True,
+        )
+        return self.done(changes, person_id=person_id)
+
+
+__all__ = [
+    "UserLicenses",
+    "UserMoveLocation",
+    "UserSecondaryNumber",
+    "UserForwarding",
+    "UserOutgoingPermissions",
+    "classify_row_error",
+    "same_location",
+    "same_number",
+]

@@ -1,0 +1,94 @@
+"""Fixtures for the action tests: a real sandbox, the real wxc_sdk, real executors.
+
+``act(sb, "user.forwarding")`` builds the action's executor (as ``ledger work`` does: spec from the
+registry, ``make_api(token, sb.base_url)``, a per-run ``ResolveCache``) and runs raw CSV-like rows
+through the importer's normalisers, so the executor sees production-shaped payloads.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from typing import Any
+
+import pytest
+
+from ledger.actions import get_spec
+from ledger.actions.client import make_api
+from ledger.normalize import normalizer_for
+from ledger.ports import ActionResult, ResolveCache, RowInput
+from ledger.sandbox import Sandbox
+from ledger.sandbox.testing import sandbox, sandbox_factory  # noqa: F401 - fixtures
+
+WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+
+
+def normalise(action: str, raw: Mapping[str, Any], global_row: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """Like ``ledger import``: global values under the row, defaults applied, cells normalised."""
+    spec = get_spec(action)
+    out: dict[str, Any] = {}
+    for key, value in {**(global_row or {}), **raw}.items():
+        try:
+            col = spec.column(key)
+        except KeyError:
+            out[key] = value
+            continue
+        if isinstance(value, str):
+            value = value.strip() or col.default
+            if value is None:
+                continue
+            value = normalizer_for(col)(value)
+        out[key] = value
+    for col in spec.columns:
+        if col.name not in out and col.default is not None:
+            out[col.name] = normalizer_for(col)(col.default)
+    return out
+
+
+class Act:
+    """One run of one action against one sandbox (a new Act = a new run with a fresh cache)."""
+
+    def __init__(self, sb: Sandbox, action: str, *, dry_run: bool = False, cache: ResolveCache | None = None):
+        self.sb = sb
+        self.spec = get_spec(action)
+        module, cls = self.spec.executor.split(":")
+        self.cache = cache or ResolveCache()
+        self.api = make_api(sb.token, sb.base_url)
+        self.executor = getattr(importlib.import_module(module), cls)(
+            self.spec, self.api, cache=self.cache, dry_run=dry_run
+        )
+        self._next = 0
+
+    def row(self, raw: Mapping[str, Any], global_row: Mapping[str, Any] | None = None, *, line_no: int | None = None,
+            row_id: int | None = None) -> RowInput:
+        self._next += 1
+        return RowInput(
+            row_id=row_id if row_id is not None else self._next,
+            line_no=line_no if line_no is not None else self._next + 1,
+            action=self.spec.name,
+            payload=normalise(self.spec.name, raw, global_row),
+        )
+
+    def run(self, raw: Mapping[str, Any], global_row: Mapping[str, Any] | None = None, **kw: Any) -> ActionResult:
+        return self.executor.execute(self.row(raw, global_row, **kw))
+
+    def run_many(self, rows: Sequence[RowInput]) -> Mapping[int, ActionResult | Exception]:
+        return self.executor.execute_many(rows)
+
+    # --- what the sandbox received ----------------------------------------------------------
+    def writes(self) -> list[tuple[str, str, Any]]:
+        return [(r.method, r.path, r.body) for r in self.sb.requests() if r.method in WRITE_METHODS]
+
+    def bodies(self, method: str, suffix: str) -> list[Any]:
+        return [r.body for r in self.sb.requests() if r.method == method and r.path.rstrip("/").endswith(suffix)]
+
+
+@pytest.fixture
+def act() -> Callable[..., Act]:
+    return Act
+
+
+@pytest.fixture
+def fresh_log() -> Iterator[Callable[[Sandbox], None]]:
+    """Clear a sandbox's request log (after seeding through the API, before the step under test)."""
+    yield lambda sb: sb.log.clear()
