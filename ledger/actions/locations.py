@@ -1,0 +1,365 @@
+"""The location actions (v21 ``ubicacion_*``): PSTN, numbers, main number, internal dialing, permissions.
+
+Every executor resolves the row's location (``location_id``, or the location ``name`` looked up
+once per run through the ResolveCache), reads the current Webex state, compares it with the row's
+intent and writes only when they differ (``skipped`` otherwise). A dry run stops after the
+comparison and reports what it would change.
+
+Sharp edges handled here (see shared/reference/v21_actions.md §3.1–3.5):
+
+- ``location.pstn``: ``GET telephony/config/locations/{id}`` answers 400/404 for a location that is
+  not calling-enabled; the location is then enabled first. The connection option is chosen by its
+  ``pstnConnectionType``, never by display name.
+- ``location.numbers``: wxc_sdk posts with ``ignore_status=400``, so a rejected add does not raise.
+  The per-number errors of the answer are read AND the inventory is read again: a number that is
+  still missing fails the row with its error.
+- ``location.main_number``: the number must already be in the location's inventory.
+- ``location.outgoing_permissions``: the path takes the location UUID (v21 #125); the sandbox and
+  Webex accept both forms.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from wxc_sdk.common import NumberState, RouteIdentity
+from wxc_sdk.person_settings.permissions_out import OutgoingPermissions
+from wxc_sdk.telephony.location import CallingLineId, TelephonyLocation
+from wxc_sdk.telephony.location.internal_dialing import InternalDialing
+from wxc_sdk.telephony.location.numbers import NumberAddResponse
+from wxc_sdk.telephony.pstn import PSTNConnectionOption
+
+from ledger.actions.base import BaseExecutor, decode_id, id_uuid, same_id
+from ledger.actions.permissions import model_from_changes, permission_changes, target_from_payload
+from ledger.errors import RowFailure
+from ledger.ports import ActionResult, RowInput
+
+NOT_CALLING_STATUSES = frozenset({400, 404})
+ROUTE_KINDS = {"ROUTE_GROUP": ("ROUTE_GROUP", "ROUTEGROUP"), "TRUNK": ("TRUNK",)}
+
+
+def enum_value(value: Any) -> str | None:
+    """The wire value of an SDK enum (or plain string); None stays None."""
+    if value is None:
+        return None
+    return str(getattr(value, "value", value))
+
+
+def check_route(route_type: str, route_id: str) -> None:
+    """The route id must decode to the declared kind (v21 validated this too)."""
+    decoded = decode_id(route_id)
+    kind = decoded.split("/")[-2].upper() if decoded.count("/") >= 2 else ""
+    if kind and kind not in ROUTE_KINDS.get(route_type, ()):
+        raise RowFailure(
+            f"premise_route_id is a {kind} id but premise_route_type is {route_type}; fix one of them",
+            code="route_type_mismatch",
+        )
+
+
+class LocationExecutor(BaseExecutor):
+    """Shared steps of the location actions."""
+
+    def loc(self, row: RowInput) -> str:
+        return self.location_id(row, "location_id", "name")
+
+    def telephony_details(self, location_id: str, org_id: str | None) -> TelephonyLocation | None:
+        """The location's Webex Calling details, or None when it is not calling-enabled (400/404)."""
+        try:
+            with self.webex("read the location's calling details"):
+                return self.api.telephony.location.details(location_id, org_id=org_id)
+        except RowFailure as exc:
+            if exc.http_status in NOT_CALLING_STATUSES:
+                return None
+            raise
+
+    def require_calling(self, location_id: str, org_id: str | None) -> TelephonyLocation:
+        details = self.telephony_details(location_id, org_id)
+        if details is None:
+            raise RowFailure(
+                "the location is not enabled for Webex Calling; run location.pstn for it first",
+                code="location_not_calling",
+            )
+        return details
+
+    def inventory(self, location_id: str, org_id: str | None, number: str | None = None) -> set[str]:
+        """The PSTN numbers in the location's inventory (optionally only ``number``)."""
+        with self.webex("read the location's numbers"):
+            items = list(
+                self.api.telephony.phone_numbers(location_id=location_id, phone_number=number, org_id=org_id)
+            )
+        return {
+            n.phone_number
+            for n in items
+            if n.phone_number and (n.location is None or same_id(n.location.id, location_id))
+        }
+
+
+# --- location.pstn ---------------------------------------------------------------------------------
+
+
+class LocationPstn(LocationExecutor):
+    """Enable calling when needed, then point the PSTN connection at the premises route."""
+
+    def execute(self, row: RowInput) -> ActionResult:
+        p = row.payload
+        loc_id, org = self.loc(row), self.org_id(row)
+        ctype = str(p.get("pstn_connection_type") or "LOCAL_GATEWAY")
+        route_type = str(p.get("premise_route_type") or "ROUTE_GROUP")
+        route_id = str(p.get("premise_route_id") or "")
+        local = ctype == "LOCAL_GATEWAY"
+        if local:
+            if not route_id:
+                raise RowFailure("premise_route_id is required for a LOCAL_GATEWAY connection", code="missing_route")
+            check_route(route_type, route_id)
+        target = {"pstnConnectionType": ctype}
+        if local:
+            target |= {"routeType": route_type, "routeId": route_id}
+
+        enabled = self.telephony_details(loc_id, org) is not None
+        if enabled:
+            current = self._current(loc_id, org)
+            if current is not None and self._equal(current, ctype, route_type, route_id, local):
+                return self.skipped("pstn_already_configured", location_id=loc_id, connection=target)
+        changes: dict[str, Any] = {"connection": target}
+        if not enabled:
+            changes["enable_calling"] = True
+            if self.dry_run:
+                return self.done(changes, location_id=loc_id)
+            self._enable(loc_id, org)
+        option = self._choose(loc_id, org, ctype)
+        changes["connection"] = {"id": option.id, **target}
+        if self.dry_run:
+            return self.done(changes, location_id=loc_id)
+        with self.webex("set the PSTN connection", write=True):
+            self.api.telephony.pstn.configure(
+                loc_id,
+                id=option.id,
+                premise_route_type=route_type if local else None,
+                premise_route_id=route_id if local else None,
+                org_id=org,
+            )
+        return self.done(changes, location_id=loc_id)
+
+    def _current(self, loc_id: str, org: str | None) -> PSTNConnectionOption | None:
+        try:
+            with self.webex("read the PSTN connection"):
+                return self.api.telephony.pstn.read(loc_id, org_id=org)
+        except RowFailure as exc:
+            if exc.http_status == 404:  # no connection configured yet
+                return None
+            raise
+
+    @staticmethod
+    def _equal(cur: PSTNConnectionOption, ctype: str, route_type: str, route_id: str, local: bool) -> bool:
+        if enum_value(cur.pstn_connection_type) != ctype:
+            return False
+        if not local:
+            return True
+        return enum_value(cur.route_type) == route_type and same_id(cur.route_id, route_id)
+
+    def _enable(self, loc_id: str, org: str | None) -> None:
+        with self.webex("read the location"):
+            location = self.api.locations.details(loc_id, org_id=org)
+        try:
+            with self.webex("enable the location for Webex Calling", write=True):
+                self.api.telephony.location.enable_for_calling(location, org_id=org)
+        except RowFailure as exc:
+            # 409 = already enabled (e.g. our own earlier attempt whose answer was lost): fine.
+            if exc.http_status == 409 and self.telephony_details(loc_id, org) is not None:
+                return
+            raise RowFailure(
+                f"could not enable the location for Webex Calling: {exc.message}",
+                code=exc.code or "enable_calling_failed",
+                http_status=exc.http_status,
+                tracking_id=exc.tracking_id,
+            ) from None
+
+    def _choose(self, loc_id: str, org: str | None, ctype: str) -> PSTNConnectionOption:
+        with self.webex("list the PSTN connection options"):
+            options = self.api.telephony.pstn.list(loc_id, org_id=org)
+        match = [o for o in options if enum_value(o.pstn_connection_type) == ctype and o.id]
+        if not match:
+            available = sorted({enum_value(o.pstn_connection_type) or "?" for o in options})
+            raise RowFailure(
+                f"no PSTN connection option of type {ctype} for this location"
+                f" (available: {', '.join(available) or 'none'})",
+                code="pstn_option_not_found",
+            )
+        return match[0]
+
+
+# --- location.numbers ------------------------------------------------------------------------------
+
+
+class LocationNumbers(LocationExecutor):
+    """Add the row's numbers (state INACTIVE); only those not yet in the location are sent."""
+
+    def execute(self, row: RowInput) -> ActionResult:
+        p = row.payload
+        loc_id, org = self.loc(row), self.org_id(row)
+        wanted = [str(n) for n in (p.get("phone_numbers") or [])]
+        if not wanted:
+            raise RowFailure("phone_numbers is empty", code="missing_numbers")
+        number_type = str(p.get("number_type") or "DID")
+        present = self.inventory(loc_id, org)
+        missing = [n for n in wanted if n not in present]
+        if not missing:
+            return self.skipped("numbers_already_present", location_id=loc_id, numbers=wanted)
+        changes = {"add": missing, "numberType": number_type, "state": "INACTIVE"}
+        if self.dry_run:
+            return self.done(changes, location_id=loc_id, already_present=[n for n in wanted if n in present])
+        with self.webex("add numbers to the location", write=True):
+            answer = self.api.telephony.location.number.add(
+                loc_id, missing, number_type=number_type, state=NumberState.inactive, org_id=org
+            )
+        # wxc_sdk swallows HTTP 400 here: trust the inventory, not the absence of an exception.
+        after = self.inventory(loc_id, org)
+        failed = [n for n in missing if n not in after]
+        if failed:
+            raise self._failure(failed, answer, [n for n in missing if n in after])
+        return self.done(changes, location_id=loc_id)
+
+    @staticmethod
+    def _failure(failed: list[str], answer: NumberAddResponse, added: list[str]) -> RowFailure:
+        errors = {e.number: e for e in answer.errors if e.number}
+        parts, detail = [], {}
+        for n in failed:
+            e = errors.get(n)
+            why = f"{e.error_code}: {e.error_message or e.error_title}" if e else "no error returned by Webex"
+            parts.append(f"{n} ({why})")
+            detail[n] = {"code": e.error_code, "message": e.error_message, "title": e.error_title} if e else None
+        codes = {e.error_code for e in errors.values() if e.error_code}
+        return RowFailure(
+            f"{len(failed)} of {len(failed) + len(added)} numbers were not added: " + "; ".join(parts),
+            code=codes.pop() if len(codes) == 1 else "numbers_not_added",
+            http_status=400 if errors else None,
+            detail={"failed": detail, "added": added},
+        )
+
+
+# --- location.main_number --------------------------------------------------------------------------
+
+
+class LocationMainNumber(LocationExecutor):
+    """Set the location's calling line id (main number); the number must be in the location."""
+
+    def execute(self, row: RowInput) -> ActionResult:
+        p = row.payload
+        number = str(p.get("calling_line_id") or p.get("phone_number") or "")
+        if not number:
+            raise RowFailure("no calling_line_id or phone_number in the row", code="missing_number")
+        loc_id, org = self.loc(row), self.org_id(row)
+        details = self.require_calling(loc_id, org)
+        current = details.calling_line_id.phone_number if details.calling_line_id else None
+        if current == number:
+            return self.skipped("main_number_already_set", location_id=loc_id, phone_number=number)
+        if number not in self.inventory(loc_id, org, number):
+            raise RowFailure(
+                f"{number} is not in the location's number inventory; add it first (location.numbers)",
+                code="number_not_in_location",
+            )
+        changes = {"callingLineId": {"phoneNumber": number}, "previous": current}
+        if self.dry_run:
+            return self.done(changes, location_id=loc_id)
+        settings = TelephonyLocation(calling_line_id=CallingLineId(phone_number=number))
+        with self.webex("set the location's main number", write=True):
+            job = self.api.telephony.location.update(loc_id, settings, org_id=org)
+        return self.done(changes, location_id=loc_id, batch_job_id=job)
+
+
+# --- location.internal_dialing ---------------------------------------------------------------------
+
+
+class LocationInternalDialing(LocationExecutor):
+    """Route unknown extensions to the premises route group/trunk (or turn the policy off)."""
+
+    def execute(self, row: RowInput) -> ActionResult:
+        p = row.payload
+        enable = bool(p.get("enable_unknown_extension_route_policy"))
+        route_type = str(p.get("premise_route_type") or "ROUTE_GROUP")
+        route_id = str(p.get("premise_route_id") or "")
+        if enable and not route_id:
+            raise RowFailure(
+                "premise_route_id is required when enable_unknown_extension_route_policy is TRUE",
+                code="missing_route",
+            )
+        if route_id:
+            check_route(route_type, route_id)
+        loc_id, org = self.loc(row), self.org_id(row)
+        with self.webex("read the internal dialing settings"):
+            current = self.api.telephony.location.internal_dialing.read(loc_id, org_id=org)
+        cur_ident = current.unknown_extension_route_identity
+        if current.enable_unknown_extension_route_policy == enable and (
+            not route_id
+            or (cur_ident is not None and enum_value(cur_ident.route_type) == route_type and same_id(cur_ident.route_id, route_id))
+        ):
+            return self.skipped("internal_dialing_already_set", location_id=loc_id)
+        # the row's route, or (turning the policy off without one) the route already configured
+        ident = RouteIdentity(id=route_id, type=route_type) if route_id else cur_ident
+        changes = {
+            "enableUnknownExtensionRoutePolicy": enable,
+            "unknownExtensionRouteIdentity": {"id": ident.route_id, "type": enum_value(ident.route_type)} if ident else None,
+        }
+        if self.dry_run:
+            return self.done(changes, location_id=loc_id)
+        update = InternalDialing(
+            enable_unknown_extension_route_policy=enable,
+            unknown_extension_route_identity=RouteIdentity(id=ident.route_id, type=ident.route_type) if ident else None,
+        )
+        with self.webex("set the internal dialing settings", write=True):
+            self.api.telephony.location.internal_dialing.update(loc_id, update, org_id=org)
+        return self.done(changes, location_id=loc_id)
+
+
+# --- location.outgoing_permissions -----------------------------------------------------------------
+
+
+class LocationOutgoingPermissions(LocationExecutor):
+    """Default outgoing-call permissions of the location (row columns and/or the import's profile).
+
+    The path carries the location UUID, as v21 settled on after base64 ids failed in production
+    (v21 #125); when Webex answers 400/404 to that form the base64 id is tried, and the form that
+    worked is remembered for the rest of the run.
+    """
+
+    FORMS = ("uuid", "base64")
+
+    def execute(self, row: RowInput) -> ActionResult:
+        target = target_from_payload(row.payload)  # validates before any call
+        loc_id, org = self.loc(row), self.org_id(row)
+        path_id, current = self._read(loc_id, org)
+        changes = permission_changes(current, target)
+        if not changes:
+            return self.skipped("permissions_already_set", location_id=loc_id)
+        if self.dry_run:
+            return self.done(changes, location_id=loc_id)
+        settings = model_from_changes(current, changes)
+        with self.webex("set the location's outgoing permissions", write=True):
+            self.api.telephony.location.permissions_out.configure(path_id, settings, org_id=org)
+        return self.done(changes, location_id=loc_id)
+
+    def _read(self, loc_id: str, org: str | None) -> tuple[str, OutgoingPermissions]:
+        preferred = self.cache.get_or_load(("location_permissions_path_form",), lambda: ["uuid"])
+        forms = [preferred[0], *(f for f in self.FORMS if f != preferred[0])]
+        first: RowFailure | None = None
+        for form in forms:
+            path_id = id_uuid(loc_id) if form == "uuid" else loc_id
+            try:
+                with self.webex("read the location's outgoing permissions"):
+                    current = self.api.telephony.location.permissions_out.read(path_id, org_id=org)
+            except RowFailure as exc:
+                if exc.http_status not in NOT_CALLING_STATUSES:
+                    raise
+                first = first or exc
+                continue
+            preferred[0] = form
+            return path_id, current
+        assert first is not None
+        if self.telephony_details(loc_id, org) is None:
+            raise RowFailure(
+                "the location is not enabled for Webex Calling; run location.pstn for it first",
+                code="location_not_calling",
+                http_status=first.http_status,
+                tracking_id=first.tracking_id,
+            )
+        raise first
