@@ -9,6 +9,7 @@ before any write. In a dry run the read and comparison happen, the write never d
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Callable
 from typing import Any
@@ -31,14 +32,17 @@ KNOWN_ROW_ERRORS: dict[int, str] = {
     1026010: "the user is not a valid Webex Calling user",
     4003: "Webex refused the change for this user",
 }
-# fragments of Webex error descriptions worth naming (matched case-insensitively)
-KNOWN_ROW_TEXTS: dict[str, str] = {
-    "extension already": "extension_in_use",
-    "already in use": "already_in_use",
-    "not available": "number_not_available",
-    "not a calling user": "not_calling_user",
-    "not a valid calling user": "not_calling_user",
-}
+# Webex error descriptions worth naming (searched case-insensitively), first match wins
+KNOWN_ROW_TEXTS: tuple[tuple[re.Pattern[str], str], ...] = tuple(
+    (re.compile(pattern, re.I), reason)
+    for pattern, reason in (
+        (r"extension\b.*\b(already|in use)", "extension_in_use"),
+        (r"number\b.*\bnot (found|available)|not available|not in the location", "number_not_available"),
+        (r"number\b.*\b(already|in use|assigned)", "number_in_use"),
+        (r"not a (valid )?(webex )?calling (user|location)|not enabled for webex calling", "not_calling"),
+        (r"already in use", "already_in_use"),
+    )
+)
 CALLING_LICENSE_SKUS = ("BCSTD", "BCBASIC", "BCBAS", "BCCA")
 MOVE_JOB_DONE = frozenset({"COMPLETED", "FAILED", "ABANDONED"})
 
@@ -49,7 +53,7 @@ def classify_row_error(exc: ActionError) -> ActionError:
         return exc
     code = int(exc.code) if exc.code and str(exc.code).isdigit() else None
     text = str(exc).lower()
-    label = next((name for frag, name in KNOWN_ROW_TEXTS.items() if frag in text), None)
+    label = next((name for pattern, name in KNOWN_ROW_TEXTS if pattern.search(text)), None)
     if code in KNOWN_ROW_ERRORS and KNOWN_ROW_ERRORS[code].lower() not in text:
         exc = RowFailure(
             f"{exc} ({KNOWN_ROW_ERRORS[code]})",

@@ -1,0 +1,180 @@
+"""user.outgoing_permissions against the sandbox, and the shared permission logic."""
+
+from __future__ import annotations
+
+import pytest
+from wxc_sdk.person_settings.permissions_out import OutgoingPermissionCallType, OutgoingPermissions
+
+from ledger.actions import get_spec
+from ledger.actions.catalog import CALL_TYPES
+from ledger.actions.permissions import desired_permissions, parse_profile
+from ledger.errors import RowFailure
+
+
+@pytest.fixture
+def calling_user(sandbox):
+    loc = sandbox.state.add_location("HQ", calling_enabled=True)
+    pid = sandbox.state.add_person("ana@example.com", "Ana", "Ruiz", location_id=loc, extension="1001", calling=True)
+    sandbox.log.clear()
+    return pid
+
+
+def _perm(state: dict, call_type: str) -> tuple[str, bool]:
+    entry = next(p for p in state["callingPermissions"] if p["callType"] == call_type)
+    return entry["action"], entry["transferEnabled"]
+
+
+def test_catalog_call_types_are_the_sdk_enum():
+    assert set(CALL_TYPES) == {ct.value for ct in OutgoingPermissionCallType}
+    assert get_spec("user.outgoing_permissions").column("call_type").choices == CALL_TYPES
+
+
+def test_row_columns_write_only_what_differs(sandbox, act, calling_user):
+    # sandbox default: INTERNATIONAL BLOCK without transfer, use_custom_* FALSE
+    a = act(sandbox, "user.outgoing_permissions")
+    res = a.run(
+        {"email": "ana@example.com", "call_type": "INTERNATIONAL", "transfer_enabled": "TRUE",
+         "use_custom_enabled": "FALSE", "use_custom_permissions": "TRUE"}
+    )
+
+    assert res.status == "succeeded"
+    assert res.result["changed"] == {
+        "use_custom_permissions": True,
+        "calling_permissions": {"INTERNATIONAL": {"action": "BLOCK", "transfer_enabled": True}},
+    }
+    assert a.bodies("PUT", f"/people/{calling_user}/outgoingPermission") == [
+        {
+            "useCustomEnabled": False,
+            "useCustomPermissions": True,
+            "callingPermissions": [
+                {"action": "BLOCK", "transferEnabled": True, "isCallTypeRestrictionEnabled": None, "callType": "INTERNATIONAL"}
+            ],
+        }
+    ]
+    state = sandbox.state.permissions_of(calling_user)
+    assert state["useCustomPermissions"] is True and state["useCustomEnabled"] is False
+    assert _perm(state, "INTERNATIONAL") == ("BLOCK", True)
+    assert _perm(state, "NATIONAL") == ("ALLOW", True)  # untouched
+
+
+def test_second_run_writes_nothing(sandbox, act, calling_user):
+    row = {"email": "ana@example.com", "call_type": "NATIONAL", "action": "BLOCK", "transfer_enabled": "FALSE",
+           "use_custom_permissions": "TRUE"}
+    assert act(sandbox, "user.outgoing_permissions").run(row).status == "succeeded"
+    sandbox.log.clear()
+    again = act(sandbox, "user.outgoing_permissions")
+    res = again.run(row)
+    assert res.status == "skipped" and res.result["reason"] == "permissions_already_set"
+    assert again.writes() == []
+
+
+def test_profile_applies_and_row_columns_override_it(sandbox, act, calling_user):
+    profile = {
+        "use_custom_enabled": True,
+        "use_custom_permissions": True,
+        "calling_permissions": [
+            {"call_type": "INTERNAL_CALL", "action": "ALLOW", "transfer_enabled": True},
+            {"call_type": "TOLL_FREE", "action": "BLOCK", "transfer_enabled": False},
+            {"call_type": "PREMIUM_SERVICES_I", "action": "BLOCK", "transfer_enabled": False},  # already so
+        ],
+    }
+    a = act(sandbox, "user.outgoing_permissions")
+    res = a.run({"email": "ana@example.com", "profile": profile, "use_custom_enabled": "FALSE"})
+
+    assert res.status == "succeeded"
+    (body,) = a.bodies("PUT", "/outgoingPermission")
+    assert body["useCustomEnabled"] is False  # the row's column beat the profile's true
+    assert body["useCustomPermissions"] is True
+    assert [p["callType"] for p in body["callingPermissions"]] == ["TOLL_FREE"]  # only what differs
+    state = sandbox.state.permissions_of(calling_user)
+    assert _perm(state, "TOLL_FREE") == ("BLOCK", False)
+    sandbox.log.clear()
+    assert a.run({"email": "ana@example.com", "profile": profile, "use_custom_enabled": "FALSE"}).status == "skipped"
+    assert a.writes() == []
+
+
+def test_v21_profile_call_types_are_rejected_before_any_call(sandbox, act, calling_user):
+    profile = {"calling_permissions": [{"call_type": "INTERNAL", "action": "ALLOW", "transfer_enabled": True}]}
+    with pytest.raises(RowFailure, match="INTERNAL_CALL") as err:
+        act(sandbox, "user.outgoing_permissions").run({"email": "ana@example.com", "profile": profile})
+    assert err.value.code == "invalid_call_type"
+    assert sandbox.requests() == []
+
+
+def test_nothing_to_set_is_a_row_failure(sandbox, act, calling_user):
+    with pytest.raises(RowFailure, match="nothing to set"):
+        act(sandbox, "user.outgoing_permissions").run({"email": "ana@example.com"})
+
+
+def test_dry_run_writes_nothing(sandbox, act, calling_user):
+    a = act(sandbox, "user.outgoing_permissions", dry_run=True)
+    res = a.run({"email": "ana@example.com", "call_type": "INTERNATIONAL", "action": "ALLOW", "transfer_enabled": "TRUE"})
+    assert res.status == "succeeded"
+    assert res.planned == {"calling_permissions": {"INTERNATIONAL": {"action": "ALLOW", "transfer_enabled": True}}}
+    assert a.writes() == []
+    assert _perm(sandbox.state.permissions_of(calling_user), "INTERNATIONAL") == ("BLOCK", False)
+
+
+def test_unknown_user_is_a_row_failure(sandbox, act, calling_user):
+    with pytest.raises(RowFailure, match="unknown user 'ghost@example.com'"):
+        act(sandbox, "user.outgoing_permissions").run({"email": "ghost@example.com", "call_type": "NATIONAL"})
+
+
+def test_unknown_person_id_is_a_row_failure(sandbox, act, calling_user):
+    from ledger.sandbox.ids import make_id
+
+    with pytest.raises(RowFailure) as err:
+        act(sandbox, "user.outgoing_permissions").run({"person_id": make_id("PEOPLE"), "call_type": "NATIONAL"})
+    assert err.value.http_status == 404
+
+
+# --- the shared, entity-agnostic logic -------------------------------------------------------------
+
+
+def _current(**overrides):
+    data = {
+        "useCustomEnabled": True,
+        "useCustomPermissions": True,
+        "callingPermissions": [
+            {"callType": "INTERNATIONAL", "action": "BLOCK", "transferEnabled": False},
+            {"callType": "NATIONAL", "action": "ALLOW", "transferEnabled": True},
+        ],
+    }
+    data.update(overrides)
+    return OutgoingPermissions.model_validate(data)
+
+
+def test_desired_is_none_when_equal_and_missing_transfer_keeps_current():
+    assert desired_permissions(_current(), {"call_type": "NATIONAL", "action": "ALLOW"}) is None
+    assert desired_permissions(_current(), {"use_custom_enabled": True}) is None
+
+
+def test_desired_for_a_call_type_absent_from_the_current_settings():
+    desired = desired_permissions(_current(), {"call_type": "TOLL", "action": "ALLOW"})
+    assert desired is not None
+    assert desired.model_dump()["callingPermissions"] == [
+        {"action": "ALLOW", "transferEnabled": True, "isCallTypeRestrictionEnabled": None, "callType": "TOLL"}
+    ]
+
+
+def test_camel_case_profile_dumped_from_webex_is_accepted():
+    target = parse_profile(
+        {"useCustomEnabled": True, "callingPermissions": [{"callType": "LOCAL", "action": "BLOCK", "transferEnabled": False}]}
+    )
+    assert target.use_custom_enabled is True
+    assert target.calling_permissions["LOCAL"].action == "BLOCK"
+
+
+@pytest.mark.parametrize(
+    "profile, message",
+    [
+        ([], "JSON object"),
+        ({"calling_permissions": {"x": 1}}, "must be a list"),
+        ({"calling_permissions": [{"call_type": "MOBILE", "action": "ALLOW"}]}, "MOBILE"),
+        ({"calling_permissions": [{"call_type": "LOCAL", "action": "MAYBE"}]}, "unknown permission action"),
+        ({"use_custom_enabled": "perhaps"}, "not a boolean"),
+    ],
+)
+def test_invalid_profiles_are_row_failures(profile, message):
+    with pytest.raises(RowFailure, match=message):
+        parse_profile(profile)
