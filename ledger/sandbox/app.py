@@ -182,6 +182,15 @@ def row_error_hit(state: SandboxState, cfg: FaultConfig, request: web.Request, b
 @web.middleware
 async def main_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     sb = request.app[SANDBOX]
+    if request.path.startswith("/_admin"):
+        # out-of-band: no auth, no faults, not logged
+        if request.can_read_body:
+            raw_admin = await request.read()
+            try:
+                request[JSON_KEY] = json.loads(raw_admin) if raw_admin else None
+            except ValueError:
+                return error_response(request, 400, "Invalid JSON body", E.INVALID)
+        return await _call(request, handler)
     t0 = time.time()
     tid = tracking_id_of(request)
     raw = await request.read() if request.can_read_body else b""
@@ -214,8 +223,6 @@ async def main_middleware(request: web.Request, handler: Handler) -> web.StreamR
 async def _dispatch(request: web.Request, handler: Handler, sb: Any, rec: RequestRecord,
                     bad_json: bool) -> web.StreamResponse | None:
     path = request.path
-    if path.startswith("/_admin"):
-        return await _call(request, handler)
     cfg: FaultConfig = sb.faults
     if path.startswith(FAULTABLE_PREFIXES):
         d = sb.engine.decide(cfg)
