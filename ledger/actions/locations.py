@@ -102,7 +102,6 @@ class LocationPstn(LocationExecutor):
 
     def execute(self, row: RowInput) -> ActionResult:
         p = row.payload
-        loc_id, org = self.loc(row), self.org_id(row)
         ctype = str(p.get("pstn_connection_type") or "LOCAL_GATEWAY")
         route_type = str(p.get("premise_route_type") or "ROUTE_GROUP")
         route_id = str(p.get("premise_route_id") or "")
@@ -114,7 +113,7 @@ class LocationPstn(LocationExecutor):
         target = {"pstnConnectionType": ctype}
         if local:
             target |= {"routeType": route_type, "routeId": route_id}
-
+        loc_id, org = self.loc(row), self.org_id(row)
         enabled = self.telephony_details(loc_id, org) is not None
         if enabled:
             current = self._current(loc_id, org)
