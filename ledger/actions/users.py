@@ -283,13 +283,15 @@ class UserMoveLocation(UserExecutor):
     def _poll(self, row: RowInput, job_id: str, status: str | None) -> str | None:
         """Poll the job until it ends or the budget runs out (its last status is stored either way)."""
         deadline = time.monotonic() + self.poll_timeout_s
-        while (status or "").upper() not in MOVE_JOB_DONE and time.monotonic() < deadline:
-            self.sleep(self.poll_interval_s)
+        while (status or "").upper() not in MOVE_JOB_DONE:
             details = self.call(
                 f"read move job {job_id}",
                 lambda: self.api.telephony.jobs.move_users.status(job_id, org_id=self.org_id(row)),
             )
             status = details.latest_execution_status
+            if (status or "").upper() in MOVE_JOB_DONE or time.monotonic() >= deadline:
+                break
+            self.sleep(self.poll_interval_s)
         return status
 
 
