@@ -42,6 +42,7 @@ class RequestRecord:
     fault: str | None = None
     retry_after: float | None = None
     t_end: float | None = None  # when the answer was sent (or the connection dropped)
+    applied_status: int | None = None  # for fault "lost": the status the request was processed with
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -242,11 +243,24 @@ async def _dispatch(request: web.Request, handler: Handler, sb: Any, rec: Reques
                 if request.transport is not None:
                     request.transport.abort()
                 return None
+            if d.fault == "lost":
+                # process normally (auth included), then drop the answer: an ambiguous outcome
+                resp = await _after_faults(request, handler, sb, cfg, rec, bad_json)
+                rec.fault, rec.applied_status = "lost", resp.status
+                if request.transport is not None:
+                    request.transport.abort()
+                return None
             headers = {"Retry-After": str(int(d.retry_after))} if d.retry_after is not None else None
             msgs = {429: "Too Many Requests", 423: "Locked", 500: "Internal Server Error", 502: "Bad Gateway",
                     503: "Service Unavailable"}
             return error_response(request, d.status, msgs.get(d.status, "Error"),
                                   description=f"Sandbox injected fault: {d.fault}", headers=headers)
+    return await _after_faults(request, handler, sb, cfg, rec, bad_json)
+
+
+async def _after_faults(request: web.Request, handler: Handler, sb: Any, cfg: FaultConfig, rec: RequestRecord,
+                        bad_json: bool) -> web.StreamResponse:
+    path = request.path
     auth = request.headers.get("Authorization", "")
     if auth != f"Bearer {sb.token}":
         return error_response(request, 401, "The request requires a valid access token set in the "
@@ -261,6 +275,12 @@ async def _dispatch(request: web.Request, handler: Handler, sb: Any, rec: Reques
             msg = f"Sandbox row error for {hit}"
             return error_response(request, 400, msg, cfg.row_error_code,
                                   f"[Error {cfg.row_error_code}] Invalid request for {hit}")
+        if cfg.forwarding_busy and request.method == "PUT" and path.endswith("/features/callForwarding"):
+            keys = sb.state.touch_keys([s for s in path.split("/") if s])
+            if any(k.strip().lower() in keys or ids.key(k) in keys for k in cfg.forwarding_busy):
+                rec.fault = "forwarding_busy"
+                return error_response(request, 400, "Call forwarding busy settings could not be changed", 4003,
+                                      "[Error 4003] UserCallForwardingBusy: CFB settings cannot be modified.")
     return await _call(request, handler)
 
 

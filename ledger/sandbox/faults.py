@@ -23,6 +23,7 @@ class FaultConfig:
     p503: float = 0.0
     phang: float = 0.0
     preset: float = 0.0
+    plost: float = 0.0  # the request IS processed (writes committed), then the connection is reset
     retry_after: int = 1  # seconds sent with 429/423 (integer, as the SDK needs)
     hang_seconds: float = 120.0
     latency_ms: float = 0.0
@@ -34,10 +35,13 @@ class FaultConfig:
     rate_limit_per_min: float | None = None
     row_errors: set[str] = field(default_factory=set)
     row_error_code: int = 25008
+    # entities (emails / ids / workspace names) whose forwarding PUT answers 400 + errorCode 4003
+    # "...UserCallForwardingBusy..." (the fallback path of the v21 scripts)
+    forwarding_busy: set[str] = field(default_factory=set)
 
     # ----------------------------------------------------------------- grammar
     _PROB_KEYS = {"429": "p429", "423": "p423", "500": "p500", "502": "p502", "503": "p503",
-                  "hang": "phang", "reset": "preset"}
+                  "hang": "phang", "reset": "preset", "lost": "plost"}
 
     @classmethod
     def parse(cls, spec: str | None) -> "FaultConfig":
@@ -100,6 +104,8 @@ class FaultConfig:
                         raise ValueError("rate must be > 0")
                 elif k in ("row_error", "row_errors"):
                     cfg.row_errors |= {x.strip() for x in v.split("|") if x.strip()}
+                elif k in ("fwd_busy", "forwarding_busy"):
+                    cfg.forwarding_busy |= {x.strip() for x in v.split("|") if x.strip()}
                 elif k in ("row_error_code",):
                     cfg.row_error_code = int(v)
                 else:
@@ -110,7 +116,7 @@ class FaultConfig:
         return cfg
 
     def validate(self) -> None:
-        total = self.p429 + self.p423 + self.p500 + self.p502 + self.p503 + self.phang + self.preset
+        total = self.p429 + self.p423 + self.p500 + self.p502 + self.p503 + self.phang + self.preset + self.plost
         if total > 1.0 + 1e-9:
             raise ValueError(f"fault probabilities add up to {total:.3f} > 1")
 
@@ -121,8 +127,9 @@ class FaultConfig:
         if bad:
             raise ValueError(f"unknown fault fields: {sorted(bad)}")
         d = dict(d)
-        if "row_errors" in d:
-            d["row_errors"] = set(d["row_errors"] or ())
+        for k in ("row_errors", "forwarding_busy"):
+            if k in d:
+                d[k] = set(d[k] or ())
         cfg = cls(**d)
         cfg.validate()
         return cfg
@@ -130,6 +137,7 @@ class FaultConfig:
     def to_dict(self) -> dict[str, Any]:
         d = dataclasses.asdict(self)
         d["row_errors"] = sorted(self.row_errors)
+        d["forwarding_busy"] = sorted(self.forwarding_busy)
         return d
 
 
@@ -173,15 +181,13 @@ class FaultEngine:
             acc = 0.0
             for name, p, status in (("429", cfg.p429, 429), ("423", cfg.p423, 423), ("500", cfg.p500, 500),
                                     ("502", cfg.p502, 502), ("503", cfg.p503, 503), ("hang", cfg.phang, None),
-                                    ("reset", cfg.preset, None)):
+                                    ("reset", cfg.preset, None), ("lost", cfg.plost, None)):
                 acc += p
                 if p and u < acc:
                     d.fault, d.status = name, status
                     if status in (429, 423):
                         d.retry_after = int(cfg.retry_after)
                     break
-            if d.fault is None or d.fault in ("hang", "reset"):
-                pass
             return d
 
     def _rate_limit(self, cfg: FaultConfig, now: float) -> int | None:

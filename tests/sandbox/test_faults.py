@@ -195,3 +195,29 @@ def test_parse_grammar():
             FaultConfig.parse(bad)
         if bad != "429=0.6,503=0.6":
             assert repr(bad.split(",")[0]) in str(ei.value)
+
+
+def test_lost_answer_write_is_applied(sandbox, api):
+    sandbox.faults = FaultConfig(plost=1.0)
+    with pytest.raises(requests.ConnectionError):
+        api.people.create(Person(emails=["amb@x.com"], display_name="A"))
+    assert sandbox.state.create_count("amb@x.com") == 1  # the create happened although the client saw an error
+    rec = sandbox.requests()[-1]
+    assert rec.fault == "lost" and rec.applied_status == 200 and rec.status is None
+    sandbox.faults = FaultConfig()
+    with pytest.raises(RestError) as ei:  # a blind retry hits 409
+        api.people.create(Person(emails=["amb@x.com"], display_name="A"))
+    assert ei.value.response.status_code == 409
+
+
+def test_forwarding_busy_4003(sandbox, api, calling_loc):
+    pid = sandbox.state.add_person("busy@x.com", location_id=calling_loc, extension="9", calling=True)
+    sandbox.faults = FaultConfig.parse("fwd_busy=busy@x.com")
+    fwd = api.person_settings.forwarding.read(pid)
+    with pytest.raises(RestError) as ei:
+        api.person_settings.forwarding.configure(pid, fwd)
+    assert ei.value.code == 4003 and "UserCallForwardingBusy" in ei.value.description
+    r = requests.put(f"{sandbox.base_url}/telephony/config/people/{pid}/callForwarding", headers=H,
+                     json={"enabled": True, "destination": "539", "ringReminderEnabled": False,
+                           "destinationVoicemailEnabled": False})
+    assert r.status_code == 204
