@@ -57,6 +57,31 @@ def cli(ctx: click.Context, db_path: Path) -> None:
     configure_logging(db_path)
 
 
+# --- input ------------------------------------------------------------------------------------
+
+
+@cli.command("import")
+@click.argument("file", type=click.Path(path_type=Path))
+@click.option("--action", "action_name", required=True, help="Action name or v21 alias (see `ledger actions`).")
+@click.option("--global", "global_path", type=click.Path(path_type=Path), help="A one-row global.csv merged under every row.")
+@click.option("--profile", "profile_path", type=click.Path(path_type=Path), help="Outgoing-permission profile JSON (permission actions).")
+@click.option("--after", type=int, multiple=True, help="Import id whose rows (same location) must be final first; repeatable.")
+@click.pass_obj
+def import_cmd(db_path: Path, file: Path, action_name: str, global_path: Path | None, profile_path: Path | None, after: tuple[int, ...]) -> None:
+    """Load FILE into the ledger as one row per CSV line (one transaction; re-import adds nothing)."""
+    from ledger.actions import get_spec
+    from ledger.actions.catalog import CALL_TYPES, PERMISSION_ACTIONS
+    from ledger.db.engine import open_ledger
+    from ledger.importer import import_file
+    from ledger.report import render_import
+    from ledger.validate import parse_profile
+
+    spec = get_spec(action_name)
+    profile = None if profile_path is None else parse_profile(profile_path, call_types=CALL_TYPES, actions=PERMISSION_ACTIONS)
+    result = import_file(open_ledger(db_path), spec, file, global_path=global_path, profile=profile, after=after)
+    click.echo(render_import(result))
+
+
 def main() -> None:
     cli(prog_name="ledger")
 

@@ -1,9 +1,122 @@
-"""structlog configuration, called once by the CLI. (Placeholder until the foundation lands.)"""
+"""structlog configuration, called once by the CLI group (:func:`configure_logging`).
+
+- Console (stderr): readable ``ConsoleRenderer`` on a TTY, JSON lines otherwise; warnings and
+  errors only, so command output stays clean.
+- File: every event from INFO up as JSON lines in ``<db>.log`` next to the ledger (``ledger.log``
+  for ``ledger.db``), created 0600, opened on the first event.
+- A redaction processor removes the access token anywhere in the event (``WEBEX_ACCESS_TOKEN``'s
+  value, ``Bearer …``, any ``Authorization``/token-like key), including rendered tracebacks.
+  Tracebacks are plain text: never ``dict_tracebacks`` with locals.
+
+:func:`redact` is public: use it on any text that might carry the token before it is stored.
+"""
 
 from __future__ import annotations
 
+import json
+import logging
+import os
+import re
+import sys
+from collections.abc import MutableMapping
 from pathlib import Path
+from typing import IO, Any
+
+import structlog
+
+REDACTED = "[REDACTED]"
+TOKEN_ENV = "WEBEX_ACCESS_TOKEN"
+SECRET_KEYS = re.compile(r"(?i)^(authorization|proxy-authorization|.*token.*|.*secret.*|password|cookie)$")
+_BEARER = re.compile(r"(?i)\b(bearer|basic)\s+[A-Za-z0-9._~+/=-]+")
+_TOKEN_PARAM = re.compile(r"(?i)\b(access_token|token)=([^&\s\"']+)")
+_SECRET_KEYS_ALLOWED = frozenset({"tracking_id", "token_env"})
 
 
-def configure_logging(db_path: Path) -> None:
-    return None
+def redact(text: str) -> str:
+    """``text`` with the access token, ``Bearer xxx`` and ``access_token=xxx`` masked."""
+    token = os.environ.get(TOKEN_ENV, "").strip()
+    if len(token) >= 8 and token in text:
+        text = text.replace(token, REDACTED)
+    text = _BEARER.sub(lambda m: f"{m.group(1)} {REDACTED}", text)
+    return _TOKEN_PARAM.sub(lambda m: f"{m.group(1)}={REDACTED}", text)
+
+
+def _scrub(value: Any) -> Any:
+    if isinstance(value, str):
+        return redact(value)
+    if isinstance(value, dict):
+        return {k: REDACTED if _secret_key(k) else _scrub(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return type(value)(_scrub(v) for v in value)
+    if isinstance(value, BaseException):
+        return redact(repr(value))
+    return value
+
+
+def _secret_key(key: object) -> bool:
+    return isinstance(key, str) and key not in _SECRET_KEYS_ALLOWED and bool(SECRET_KEYS.match(key))
+
+
+def redact_processor(_logger: Any, _method: str, event_dict: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
+    """structlog processor: :func:`redact` every string, mask secret-named keys, at any depth."""
+    for key in list(event_dict):
+        event_dict[key] = REDACTED if _secret_key(key) else _scrub(event_dict[key])
+    return event_dict
+
+
+class _FileTee:
+    """Writes each event (INFO and up) as a JSON line to the ledger's log file, then passes it on."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._fh: IO[str] | None = None
+
+    def _open(self) -> IO[str]:
+        if self._fh is None:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+            self._fh = os.fdopen(fd, "a", encoding="utf-8", buffering=1)
+        return self._fh
+
+    def __call__(self, _logger: Any, _method: str, event_dict: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
+        try:
+            self._open().write(json.dumps(dict(event_dict), default=str, ensure_ascii=False) + "\n")
+        except OSError:
+            pass  # a log file we cannot write must not stop the migration; stderr still gets errors
+        return event_dict
+
+
+def _console_filter(min_level: int) -> Any:
+    def drop_below(_logger: Any, method: str, event_dict: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
+        if logging.getLevelName(method.upper()) < min_level:
+            raise structlog.DropEvent
+        return event_dict
+
+    return drop_below
+
+
+def log_path_for(db_path: Path) -> Path:
+    """``ledger.db`` → ``ledger.log`` (same directory)."""
+    return Path(db_path).with_suffix(".log")
+
+
+def configure_logging(db_path: Path, *, console_level: int = logging.WARNING, stream: IO[str] | None = None) -> None:
+    """Configure structlog for this process (idempotent; the last call wins)."""
+    out = stream or sys.stderr
+    tty = hasattr(out, "isatty") and out.isatty()
+    renderer: Any = structlog.dev.ConsoleRenderer(colors=False) if tty else structlog.processors.JSONRenderer()
+    structlog.configure(
+        processors=[
+            structlog.contextvars.merge_contextvars,
+            structlog.processors.add_log_level,
+            structlog.processors.TimeStamper(fmt="iso", utc=True),
+            structlog.processors.format_exc_info,
+            redact_processor,
+            _FileTee(log_path_for(db_path)),
+            _console_filter(console_level),
+            renderer,
+        ],
+        wrapper_class=structlog.make_filtering_bound_logger(logging.INFO),
+        logger_factory=structlog.PrintLoggerFactory(file=out),
+        cache_logger_on_first_use=False,
+    )

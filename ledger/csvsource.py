@@ -1,0 +1,147 @@
+"""Streaming CSV reading: one row at a time, with the spreadsheet line number of each row.
+
+- UTF-8 with or without BOM; any undecodable byte is a whole-file error naming its line.
+- The delimiter (``,`` ``;`` or tab) is detected from the header line.
+- Quoted fields may hold delimiters and newlines; a row's ``line_no`` is the physical line its
+  FIRST line is on (the header is line 1), as a spreadsheet shows it.
+- A quote left open (which would swallow the rest of the file) and a header naming a column twice
+  are whole-file errors with their line numbers.
+
+Nothing here knows about actions, Webex or the database. Errors are :class:`ledger.errors.InputError`
+with messages ``FILE: line N: reason``.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+from collections.abc import Iterator
+from pathlib import Path
+from types import TracebackType
+from typing import BinaryIO
+
+from ledger.errors import InputError
+
+BOM = b"\xef\xbb\xbf"
+DELIMITERS = (",", ";", "\t")
+#: a quoted field running over more physical lines than this is taken for a quote left open
+MAX_ROW_LINES = 50
+
+csv.field_size_limit(16 * 1024 * 1024)
+
+
+def header_key(name: str) -> str:
+    """How header names are compared: trimmed, lower-case, inner spaces as ``_``."""
+    return "_".join(name.strip().lower().split())
+
+
+def sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def detect_delimiter(header_line: str) -> str:
+    counts = [(header_line.count(d), -i, d) for i, d in enumerate(DELIMITERS)]
+    return max(counts)[2]
+
+
+class CsvSource:
+    """``with CsvSource(path) as src:`` → ``src.header`` (the names as written), then
+    ``for line_no, cells in src:`` (cells untrimmed; blank lines skipped)."""
+
+    def __init__(self, path: Path | str) -> None:
+        self.path = Path(path)
+        self.header: list[str] = []
+        self.delimiter = ","
+        self._file: BinaryIO | None = None
+        self._physical = 0  # physical lines handed to the csv reader so far
+
+    # --- context manager ---------------------------------------------------------------------
+    def __enter__(self) -> CsvSource:
+        try:
+            self._file = open(self.path, "rb")  # noqa: SIM115 (closed in __exit__)
+        except FileNotFoundError:
+            raise InputError(f"{self.path}: file not found") from None
+        except IsADirectoryError:
+            raise InputError(f"{self.path}: is a directory, not a CSV file") from None
+        except OSError as exc:
+            raise InputError(f"{self.path}: cannot read ({exc.strerror})") from None
+        self._read_header()
+        return self
+
+    def __exit__(self, et: type[BaseException] | None, ev: BaseException | None, tb: TracebackType | None) -> None:
+        if self._file is not None:
+            self._file.close()
+
+    def fail(self, line_no: int, reason: str) -> InputError:
+        return InputError(f"{self.path}: line {line_no}: {reason}")
+
+    # --- reading --------------------------------------------------------------------------------
+    def _lines(self) -> Iterator[str]:
+        assert self._file is not None
+        for raw in self._file:
+            self._physical += 1
+            if self._physical == 1 and raw.startswith(BOM):
+                raw = raw[3:]
+            try:
+                yield raw.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                raise self.fail(
+                    self._physical,
+                    f"not UTF-8 text (byte 0x{raw[exc.start]:02x} at column {exc.start + 1}); "
+                    "save the file as 'CSV UTF-8'",
+                ) from None
+
+    def _read_header(self) -> None:
+        lines = self._lines()
+        first = next(lines, None)
+        while first is not None and not first.strip():
+            first = next(lines, None)
+        if first is None:
+            raise InputError(f"{self.path}: empty file (no header line)")
+        self.delimiter = detect_delimiter(first)
+        header_at = self._physical
+        try:
+            header = next(csv.reader([first], delimiter=self.delimiter, strict=True))
+        except csv.Error as exc:
+            raise self.fail(header_at, f"malformed header ({exc})") from None
+        seen: dict[str, int] = {}
+        for i, name in enumerate(header, start=1):
+            key = header_key(name)
+            if not key:
+                continue
+            if key in seen:
+                raise self.fail(
+                    header_at, f"column {key!r} appears twice in the header (columns {seen[key]} and {i})"
+                )
+            seen[key] = i
+        self.header = header
+        self._rest = lines
+
+    def __iter__(self) -> Iterator[tuple[int, list[str]]]:
+        reader = csv.reader(self._rest, delimiter=self.delimiter, strict=True)
+        end = self._physical  # last physical line of the previous record
+        while True:
+            try:
+                cells = next(reader)
+            except StopIteration:
+                return
+            except csv.Error as exc:
+                start = end + 1
+                if "unexpected end of data" in str(exc):
+                    raise self.fail(
+                        start, "a quoted field is never closed (it would swallow the rest of the file)"
+                    ) from None
+                raise self.fail(self._physical, f"malformed CSV ({exc})") from None
+            start, end = end + 1, self._physical
+            if end - start >= MAX_ROW_LINES:
+                raise self.fail(
+                    start,
+                    f"a quoted field runs over {end - start + 1} lines, up to line {end} (a quote left open?)",
+                )
+            if not cells or not any(c.strip() for c in cells):
+                continue  # blank line or a row of empty cells
+            yield start, cells

@@ -1,0 +1,153 @@
+"""``ledger import``: stream a CSV through the validator into the ledger, in one transaction.
+
+Whole-file problems raise :class:`ledger.errors.InputError` (``FILE: …``) and nothing is
+written; row problems become ``invalid`` rows with their line numbers. Importing the same file for
+the same action (and the same global.csv and profile) again adds nothing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+
+from ledger import store
+from ledger.csvsource import CsvSource, header_key, sha256_file
+from ledger.db.engine import utcnow
+from ledger.errors import InputError
+from ledger.models import ErrorKind, RowStatus
+from ledger.spec import ActionSpec
+from ledger.validate import InvalidRow, RowValidator
+
+#: how many invalid rows ``ledger import`` shows (all are in the ledger and the report)
+SHOW_INVALID = 5
+
+
+@dataclass(frozen=True)
+class ImportResult:
+    import_id: int
+    path: str
+    action: str
+    rows_total: int
+    rows_valid: int
+    rows_invalid: int
+    already_imported: bool = False
+    ignored_columns: tuple[str, ...] = ()
+    first_invalid: tuple[tuple[int, str], ...] = field(default_factory=tuple)  # (line_no, message)
+
+
+def read_global(path: Path) -> dict[str, str]:
+    """global.csv: a header and exactly one data row → ``{column: value}``."""
+    with CsvSource(path) as src:
+        rows = list(src)
+        header = [header_key(h) for h in src.header]
+    if len(rows) != 1:
+        raise InputError(f"{path}: a global.csv must have exactly one data row (found {len(rows)})")
+    line_no, cells = rows[0]
+    if len(cells) > len(header) and any(c.strip() for c in cells[len(header) :]):
+        raise InputError(f"{path}: line {line_no}: more cells than header columns")
+    return {h: c for h, c in zip(header, cells, strict=False) if h}
+
+
+def import_file(
+    engine: sa.Engine,
+    spec: ActionSpec,
+    path: Path,
+    *,
+    global_path: Path | None = None,
+    profile: dict[str, Any] | None = None,
+    after: Sequence[int] = (),
+) -> ImportResult:
+    """Import ``path`` for ``spec`` (see the module docstring). ``profile`` is already parsed
+    (:func:`ledger.validate.parse_profile`) and is stored under ``payload["profile"]`` of every row."""
+    path = Path(path)
+    if profile is not None and not spec.accepts_profile:
+        raise InputError(f"{path}: action {spec.name!r} does not accept --profile")
+    global_values = read_global(global_path) if global_path is not None else None
+    with CsvSource(path) as src:
+        sha = sha256_file(path)
+        global_sha = sha256_file(global_path) if global_path is not None else None
+        profile_sha = None
+        if profile is not None:
+            canonical = json.dumps(profile, sort_keys=True, separators=(",", ":"))
+            profile_sha = hashlib.sha256(canonical.encode()).hexdigest()
+        validator = RowValidator(
+            spec,
+            src.header,
+            source=str(path),
+            global_values=global_values,
+            global_source=str(global_path),
+            profile=profile,
+        )
+        with engine.begin() as conn:
+            earlier = store.find_import(
+                conn, sha256=sha, action=spec.name, global_sha256=global_sha, profile_sha256=profile_sha
+            )
+            if earlier is not None:
+                return ImportResult(
+                    earlier.id, earlier.path, earlier.action, earlier.rows_total, earlier.rows_valid,
+                    earlier.rows_invalid, already_imported=True,
+                )
+            missing = store.missing_imports(conn, after)
+            if missing:
+                raise InputError(f"--after {', '.join(map(str, missing))}: no such import (see `ledger status`)")
+            import_id = store.create_import(
+                conn,
+                path=str(path),
+                sha256=sha,
+                action=spec.name,
+                global_path=None if global_path is None else str(global_path),
+                global_sha256=global_sha,
+                profile_sha256=profile_sha,
+            )
+            store.add_import_deps(conn, import_id, after)
+            total, invalid, shown = _load_rows(conn, src, validator, import_id, spec.name)
+            if total == 0:
+                raise InputError(f"{path}: no data rows (header only)")
+            store.finish_import(conn, import_id, total=total, valid=total - invalid, invalid=invalid)
+    return ImportResult(
+        import_id, str(path), spec.name, total, total - invalid, invalid,
+        ignored_columns=tuple(validator.ignored_columns), first_invalid=tuple(shown),
+    )
+
+
+def _load_rows(
+    conn: sa.Connection, src: CsvSource, validator: RowValidator, import_id: int, action: str
+) -> tuple[int, int, list[tuple[int, str]]]:
+    dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+    stamp = utcnow()
+    pending, invalid_status, invalid_kind = RowStatus.PENDING.value, RowStatus.INVALID.value, ErrorKind.INVALID.value
+    batch: list[dict[str, Any]] = []
+    total = invalid = 0
+    shown: list[tuple[int, str]] = []
+    for line_no, cells in src:
+        total += 1
+        checked = validator.validate(line_no, cells)
+        if isinstance(checked, InvalidRow):
+            invalid += 1
+            message = checked.message
+            if len(shown) < SHOW_INVALID:
+                shown.append((line_no, message))
+            row = {
+                "status": invalid_status, "error_kind": invalid_kind, "error_message": message,
+                "business_key": checked.business_key, "location_key": None, "payload": dumps(checked.raw),
+            }
+        else:
+            row = {
+                "status": pending, "error_kind": None, "error_message": None,
+                "business_key": checked.business_key, "location_key": checked.location_key,
+                "payload": dumps(checked.payload),
+            }
+        row.update(import_id=import_id, line_no=line_no, action=action, created_at=stamp, updated_at=stamp)
+        batch.append(row)
+        if len(batch) >= store.INSERT_CHUNK:
+            store.insert_rows(conn, batch)
+            batch = []
+    if batch:
+        store.insert_rows(conn, batch)
+    return total, invalid, shown

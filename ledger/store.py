@@ -1,0 +1,214 @@
+"""SQL for imports, row insertion, retry and stale-claim release (SQLAlchemy Core, one function each).
+
+Claims, outcomes and cooldowns live in ``ledger.store_claims``; read-only summaries for
+``report``/``status`` in ``ledger.store_reports``. Functions taking a ``Connection`` run inside the
+caller's transaction; functions taking an ``Engine`` open their own (``BEGIN IMMEDIATE``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import sqlalchemy as sa
+
+from ledger.db.engine import utcnow
+from ledger.db.schema import import_deps, imports, ledger, runs
+from ledger.models import ErrorKind, RowStatus, RunStatus
+
+INSERT_CHUNK = 5000
+
+
+@dataclass(frozen=True)
+class ImportRecord:
+    id: int
+    path: str
+    sha256: str
+    action: str
+    global_path: str | None
+    rows_total: int
+    rows_valid: int
+    rows_invalid: int
+    created_at: str
+
+    @classmethod
+    def from_row(cls, row: sa.Row[Any]) -> ImportRecord:
+        m = row._mapping
+        return cls(**{f: m[f] for f in cls.__dataclass_fields__})
+
+
+# --- imports ------------------------------------------------------------------------------------
+
+
+def find_import(
+    conn: sa.Connection, *, sha256: str, action: str, global_sha256: str | None, profile_sha256: str | None
+) -> ImportRecord | None:
+    """The earlier import of the same file, action, global.csv and profile (NULLs compared with IS)."""
+    row = conn.execute(
+        sa.select(imports).where(
+            imports.c.sha256 == sha256,
+            imports.c.action == action,
+            imports.c.global_sha256.is_not_distinct_from(global_sha256),
+            imports.c.profile_sha256.is_not_distinct_from(profile_sha256),
+        )
+    ).first()
+    return None if row is None else ImportRecord.from_row(row)
+
+
+def create_import(
+    conn: sa.Connection,
+    *,
+    path: str,
+    sha256: str,
+    action: str,
+    global_path: str | None,
+    global_sha256: str | None,
+    profile_sha256: str | None,
+) -> int:
+    return int(
+        conn.execute(
+            imports.insert().values(
+                path=path,
+                sha256=sha256,
+                action=action,
+                global_path=global_path,
+                global_sha256=global_sha256,
+                profile_sha256=profile_sha256,
+                created_at=utcnow(),
+            )
+        ).inserted_primary_key[0]  # type: ignore[index]
+    )
+
+
+def finish_import(conn: sa.Connection, import_id: int, *, total: int, valid: int, invalid: int) -> None:
+    conn.execute(
+        imports.update()
+        .where(imports.c.id == import_id)
+        .values(rows_total=total, rows_valid=valid, rows_invalid=invalid)
+    )
+
+
+def missing_imports(conn: sa.Connection, ids: Iterable[int]) -> list[int]:
+    wanted = set(ids)
+    found = set(conn.scalars(sa.select(imports.c.id).where(imports.c.id.in_(wanted))))
+    return sorted(wanted - found)
+
+
+def add_import_deps(conn: sa.Connection, import_id: int, depends_on: Iterable[int]) -> None:
+    rows = [{"import_id": import_id, "depends_on_import_id": d} for d in dict.fromkeys(depends_on)]
+    if rows:
+        conn.execute(import_deps.insert(), rows)
+
+
+ROW_FIELDS = ("import_id", "line_no", "action", "status", "error_kind", "error_message", "business_key",
+              "location_key", "payload", "created_at", "updated_at")
+
+
+def insert_rows(conn: sa.Connection, rows: Sequence[dict[str, Any]]) -> None:
+    """Bulk-insert ledger rows (dicts with :data:`ROW_FIELDS`) with executemany, in chunks.
+
+    The statement is compiled once from the Core table; parameters go to the driver as tuples
+    (SQLAlchemy's per-row dict processing is most of the cost at 21,000 rows).
+    """
+    sql = _insert_sql(conn)
+    for start in range(0, len(rows), INSERT_CHUNK):
+        chunk = rows[start : start + INSERT_CHUNK]
+        conn.exec_driver_sql(sql, [tuple(r[f] for f in ROW_FIELDS) for r in chunk])
+
+
+def _insert_sql(conn: sa.Connection) -> str:
+    stmt = ledger.insert().values({f: sa.bindparam(f) for f in ROW_FIELDS})
+    compiled = stmt.compile(dialect=conn.dialect)
+    assert compiled.positiontup == list(ROW_FIELDS), compiled.positiontup
+    return str(compiled)
+
+
+# --- retry / release ------------------------------------------------------------------------------
+
+RETRYABLE_STATUSES = (RowStatus.FAILED, RowStatus.INVALID, RowStatus.SKIPPED, RowStatus.SUCCEEDED)
+
+
+def retry_rows(
+    engine: sa.Engine,
+    *,
+    statuses: Sequence[RowStatus] = (RowStatus.FAILED,),
+    import_id: int | None = None,
+    kinds: Sequence[ErrorKind] = (),
+) -> int:
+    """Put rows in ``statuses`` (optionally of one import / error kinds) back to ``pending``.
+
+    Attempts are reset and error fields and result cleared; rows ``running`` are never touched
+    (use :func:`release_stale`). Invalid rows are never retried (their data is wrong: fix the file
+    and import it again). Returns the number of rows changed.
+    """
+    wanted = [s.value for s in statuses if s in RETRYABLE_STATUSES and s is not RowStatus.INVALID]
+    if not wanted:
+        return 0
+    cond = [ledger.c.status.in_(wanted)]
+    if import_id is not None:
+        cond.append(ledger.c.import_id == import_id)
+    if kinds:
+        cond.append(ledger.c.error_kind.in_([k.value for k in kinds]))
+    stmt = (
+        ledger.update()
+        .where(*cond)
+        .values(
+            status=RowStatus.PENDING.value,
+            attempts=0,
+            error_kind=None,
+            error_code=None,
+            http_status=None,
+            error_message=None,
+            tracking_id=None,
+            result=None,
+            started_at=None,
+            finished_at=None,
+            updated_at=utcnow(),
+        )
+    )
+    with engine.begin() as conn:
+        return conn.execute(stmt).rowcount
+
+
+def release_stale(engine: sa.Engine, older_than_s: float, *, now: float | None = None) -> int:
+    """Rows left ``running`` by runs whose heartbeat is older than ``older_than_s`` → ``pending``.
+
+    Also released: ``running`` rows whose run already ended (crash between the two writes) or that
+    name no run. Stale runs are marked ``interrupted``. Rows keep their attempts count and
+    ``run_id`` (the worker treats such rows as ``recovered``: the write may have reached Webex).
+    Returns the number of rows released.
+    """
+    from datetime import UTC, datetime, timedelta
+
+    ref = datetime.fromtimestamp(now, UTC) if now is not None else datetime.now(UTC)
+    cutoff = (ref - timedelta(seconds=older_than_s)).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    heartbeat = sa.func.coalesce(runs.c.heartbeat_at, runs.c.started_at)
+    stale = sa.select(runs.c.id).where(runs.c.status == RunStatus.RUNNING.value, heartbeat < cutoff)
+    live = sa.select(runs.c.id).where(runs.c.status == RunStatus.RUNNING.value)
+    stamp = utcnow()
+    with engine.begin() as conn:
+        stale_ids = list(conn.scalars(stale))
+        released = conn.execute(
+            ledger.update()
+            .where(
+                ledger.c.status == RowStatus.RUNNING.value,
+                sa.or_(
+                    ledger.c.run_id.is_(None),
+                    ledger.c.run_id.in_(stale_ids),
+                    ledger.c.run_id.not_in(live),
+                ),
+            )
+            .values(status=RowStatus.PENDING.value, updated_at=stamp)
+        ).rowcount
+        if stale_ids:
+            conn.execute(
+                runs.update()
+                .where(runs.c.id.in_(stale_ids), runs.c.status == RunStatus.RUNNING.value)
+                .values(
+                    status=RunStatus.INTERRUPTED.value,
+                    finished_at=stamp,
+                    message=f"released by `ledger release` (no heartbeat for {older_than_s:g}s)",
+                )
+            )
+    return released

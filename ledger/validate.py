@@ -1,0 +1,262 @@
+"""Apply an :class:`ActionSpec` to raw CSV rows: pure functions and one small stateful checker.
+
+:class:`RowValidator` is built once per file from the header (and ``global.csv``'s values); it
+rejects whole-file problems at construction (a required column absent) and then turns each raw
+row into a :class:`ValidRow` (normalised payload, business key, location key) or an
+:class:`InvalidRow` (the raw row and its problems). Duplicate business keys are detected across
+the file: the later line is invalid and names the earlier one.
+
+Precedence for a column's value: the row's cell, else global.csv's value, else the column default.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ledger.csvsource import header_key
+from ledger.errors import InputError
+from ledger.normalize import format_value, norm_bool, norm_string, normalizer_for
+from ledger.spec import ActionSpec
+
+
+@dataclass(frozen=True)
+class Problem:
+    column: str  # "" for a problem with the whole row
+    reason: str
+
+    def __str__(self) -> str:
+        return f"column {self.column!r}: {self.reason}" if self.column else self.reason
+
+
+@dataclass(frozen=True)
+class ValidRow:
+    payload: dict[str, Any]
+    business_key: str | None
+    location_key: str | None
+
+
+@dataclass(frozen=True)
+class InvalidRow:
+    raw: dict[str, str]
+    problems: tuple[Problem, ...]
+    business_key: str | None = None
+
+    @property
+    def message(self) -> str:
+        return "; ".join(str(p) for p in self.problems)
+
+
+@dataclass(frozen=True)
+class _Plan:
+    name: str
+    indexes: tuple[int, ...]  # header positions of the column and its aliases
+    parse: Callable[[str], Any]
+    fallback: Any  # global.csv value or default, already normalised; None when neither
+
+
+def _describe(spec: ActionSpec, name: str) -> str:
+    aliases = spec.column(name).aliases
+    return f"{name!r}" + (f" (or {', '.join(repr(a) for a in aliases)})" if aliases else "")
+
+
+class RowValidator:
+    """Validates the rows of one file for one action (see the module docstring)."""
+
+    def __init__(
+        self,
+        spec: ActionSpec,
+        header: Sequence[str],
+        *,
+        source: str,
+        global_values: dict[str, str] | None = None,
+        global_source: str = "global.csv",
+        profile: dict[str, Any] | None = None,
+    ) -> None:
+        self.spec = spec
+        self.header = list(header)
+        self._header_keys = [header_key(h) for h in header]
+        self._profile = profile
+        positions = {k: i for i, k in enumerate(self._header_keys) if k}
+        globals_ = {header_key(k): v.strip() for k, v in (global_values or {}).items() if v and v.strip()}
+        known: set[str] = set()
+        plans: list[_Plan] = []
+        for col in spec.columns:
+            names = (col.name, *col.aliases)
+            known.update(names)
+            parse = normalizer_for(col)
+            fallback = None
+            raw_fallback = next((globals_[n] for n in names if n in globals_), None)
+            if raw_fallback is not None:
+                try:
+                    fallback = parse(raw_fallback)
+                except ValueError as exc:
+                    raise InputError(f"{global_source}: column {col.name!r}: {exc}") from None
+            elif col.default is not None:
+                fallback = parse(col.default)
+            indexes = tuple(positions[n] for n in names if n in positions)
+            if col.required and not indexes and fallback is None:
+                raise InputError(f"{source}: required column {_describe(spec, col.name)} is missing from the header")
+            plans.append(_Plan(col.name, indexes, parse, fallback))
+        for group in spec.one_of:
+            if not any(p.indexes or p.fallback is not None for p in plans if p.name in group):
+                names = " or ".join(repr(n) for n in group)
+                raise InputError(f"{source}: the header needs one of the columns {names}")
+        self._plans = plans
+        # global.csv values the executor needs that are not columns of the action (e.g. org_id)
+        self._extras = {n: globals_[n] for n in spec.globals_used if n in globals_ and n not in known}
+        self.ignored_columns = [h for h, k in zip(self.header, self._header_keys, strict=True) if k and k not in known]
+        self._seen_keys: dict[tuple[str, ...], int] = {}
+        self._fast = tuple((p.name, p.indexes, None if p.parse is norm_string else p.parse, p.fallback) for p in plans)
+        self._has_rules = bool(spec.one_of or spec.disjoint or spec.requires or any(c.required for c in spec.columns))
+        self._width = len(self.header)
+        # cheap pre-check for a repeated header line: the first named column's cell equals its name
+        self._first_named = next((i for i, k in enumerate(self._header_keys) if k), self._width)
+        self._first_key = self._header_keys[self._first_named] if self._first_named < self._width else None
+
+    def validate(self, line_no: int, cells: Sequence[str]) -> ValidRow | InvalidRow:
+        problems: list[Problem] = []
+        payload: dict[str, Any] = dict(self._extras) if self._extras else {}
+        width = len(cells)
+        for name, indexes, parse, fallback in self._fast:
+            cell = ""
+            for i in indexes:
+                if i < width:
+                    cell = cells[i].strip()
+                    if cell:
+                        break
+            if cell:
+                if parse is None:  # plain string: the trimmed cell is the normal form
+                    payload[name] = cell
+                    continue
+                try:
+                    payload[name] = parse(cell)
+                except ValueError as exc:
+                    problems.append(Problem(name, str(exc)))
+            elif fallback is not None:
+                payload[name] = fallback
+        if self._profile is not None:
+            payload["profile"] = self._profile
+        if width > self._width or (width > self._first_named and header_key(cells[self._first_named]) == self._first_key):
+            problems.extend(self._row_problems(cells))
+        if self._has_rules:
+            problems.extend(self._rule_problems(payload))
+        business_key = None
+        if self.spec.key:
+            key_parts = tuple(format_value(payload[c]) if c in payload else "" for c in self.spec.key)
+            business_key = "|".join(p for p in key_parts if p) or None
+            if business_key is not None:
+                earlier = self._seen_keys.setdefault(key_parts, line_no)
+                if earlier != line_no:
+                    problems.append(Problem("", f"duplicate of line {earlier} (same {'/'.join(self.spec.key)})"))
+        if problems:
+            return InvalidRow(self.raw(cells), tuple(problems), business_key)
+        location = next((format_value(payload[c]) for c in self.spec.location_key if c in payload), None)
+        return ValidRow(payload, business_key, location)
+
+    def raw(self, cells: Sequence[str]) -> dict[str, str]:
+        raw = {h: c for h, c in zip(self.header, cells, strict=False) if h or c}
+        raw.update({f"_extra_{i}": c for i, c in enumerate(cells[len(self.header) :], start=1) if c})
+        return raw
+
+    def _row_problems(self, cells: Sequence[str]) -> list[Problem]:
+        out: list[Problem] = []
+        if len(cells) > len(self.header) and any(c.strip() for c in cells[len(self.header) :]):
+            out.append(Problem("", f"{len(cells)} cells but the header has {len(self.header)} (an unquoted comma?)"))
+        if [header_key(c) for c in cells[: len(self._header_keys)]] == self._header_keys:
+            out.append(Problem("", "this line repeats the header (two files pasted together?)"))
+        return out
+
+    def _rule_problems(self, payload: dict[str, Any]) -> list[Problem]:
+        spec = self.spec
+        out: list[Problem] = []
+        for group in spec.one_of:
+            if not any(payload.get(c) not in (None, "", []) for c in group):
+                out.append(Problem(group[0], f"empty; give one of {', '.join(repr(c) for c in group)}"))
+        for col in spec.columns:
+            if col.required and payload.get(col.name) in (None, "", []):
+                if not any(p.column == col.name for p in out):
+                    out.append(Problem(col.name, "required, but empty"))
+        for a, b in spec.disjoint:
+            both = [v for v in payload.get(a) or () if v in set(payload.get(b) or ())]
+            if both:
+                shown = ", ".join(format_value(v)[:24] + "…" for v in both)
+                out.append(Problem(b, f"also in {a!r} (a value cannot be both added and removed: {shown})"))
+        for col_name, needed in spec.requires:
+            if payload.get(col_name) not in (None, "", []) and not any(payload.get(c) not in (None, "", []) for c in needed):
+                out.append(Problem(col_name, f"needs one of {', '.join(repr(c) for c in needed)}"))
+        return out
+
+
+# --- outgoing-permission profiles (ledger import --profile) ---------------------------------------
+
+_PROFILE_BOOLS = ("use_custom_enabled", "use_custom_permissions")
+
+
+def parse_profile(
+    path: Path, *, call_types: Sequence[str], actions: Sequence[str]
+) -> dict[str, Any]:
+    """Read and normalise a ``--profile`` JSON file; InputError naming the file and the field."""
+
+    def bad(reason: str) -> InputError:
+        return InputError(f"{path}: {reason}")
+
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except FileNotFoundError:
+        raise bad("file not found") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise bad(f"cannot read ({exc})") from None
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise bad(f"not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg})") from None
+    if not isinstance(data, dict):
+        raise bad("must be a JSON object with 'calling_permissions'")
+    unknown = sorted(set(data) - {*_PROFILE_BOOLS, "calling_permissions"})
+    if unknown:
+        raise bad(f"unknown field(s) {', '.join(map(repr, unknown))}")
+    out: dict[str, Any] = {}
+    for name in _PROFILE_BOOLS:
+        if name in data:
+            out[name] = _json_bool(data[name], name, bad)
+    perms = data.get("calling_permissions")
+    if not isinstance(perms, list) or not perms:
+        raise bad("'calling_permissions' must be a non-empty list")
+    by_type: dict[str, dict[str, Any]] = {}
+    for i, item in enumerate(perms):
+        where = f"calling_permissions[{i}]"
+        if not isinstance(item, dict) or set(item) - {"call_type", "action", "transfer_enabled"}:
+            raise bad(f"{where}: must be an object with call_type, action and transfer_enabled")
+        call_type = _json_choice(item.get("call_type"), call_types, f"{where}.call_type", bad)
+        if call_type in by_type:
+            raise bad(f"{where}.call_type: {call_type} is given twice")
+        entry: dict[str, Any] = {
+            "call_type": call_type,
+            "action": _json_choice(item.get("action"), actions, f"{where}.action", bad),
+        }
+        if "transfer_enabled" in item:
+            entry["transfer_enabled"] = _json_bool(item["transfer_enabled"], f"{where}.transfer_enabled", bad)
+        by_type[call_type] = entry
+    out["calling_permissions"] = list(by_type.values())
+    return out
+
+
+def _json_bool(value: Any, where: str, bad: Callable[[str], InputError]) -> bool:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str):
+        try:
+            return norm_bool(value)
+        except ValueError:
+            pass
+    raise bad(f"{where}: must be true or false")
+
+
+def _json_choice(value: Any, choices: Sequence[str], where: str, bad: Callable[[str], InputError]) -> str:
+    if isinstance(value, str) and value.strip().upper() in choices:
+        return value.strip().upper()
+    raise bad(f"{where}: must be one of {', '.join(choices)} (got {value!r})")
