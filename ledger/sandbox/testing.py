@@ -35,3 +35,17 @@ def sandbox_factory() -> Iterator[Callable[..., Sandbox]]:
     finally:
         for sb in started:
             sb.stop()
+
+
+def wire_sdk(api: Any, sb: Sandbox) -> Any:
+    """Point a ``wxc_sdk.WebexSimpleApi`` at ``sb`` (test helper; duck-typed, no wxc_sdk import).
+
+    Sets ``api.session.BASE`` and redirects the SCIM children, whose ``ep()`` hard-codes webexapis.com."""
+    api.session.BASE = sb.base_url
+    scim_base = sb.root_url + "/identity/scim"
+    scim = getattr(api, "scim", None)
+    for name in ("users", "bulk", "groups"):
+        child = getattr(scim, name, None)
+        if child is not None:
+            child.ep = lambda path=None, _b=scim_base: f"{_b}/{path}" if path else _b
+    return api

@@ -8,17 +8,12 @@ import pytest
 from wxc_sdk import WebexSimpleApi
 
 from ledger.sandbox import Sandbox
-from ledger.sandbox.testing import sandbox, sandbox_factory  # noqa: F401  (fixtures)
+from ledger.sandbox.testing import sandbox, sandbox_factory, wire_sdk  # noqa: F401  (fixtures)
 
 
 def make_api(sb: Sandbox, token: str | None = None) -> WebexSimpleApi:
     """A WebexSimpleApi aimed at the sandbox, SCIM included (wxc_sdk hard-codes webexapis.com for SCIM)."""
-    api = WebexSimpleApi(tokens=token or sb.token, retry_429=False)
-    api.session.BASE = sb.base_url
-    scim_base = sb.root_url + "/identity/scim"
-    for child in (api.scim.users, api.scim.bulk, api.scim.groups):
-        child.ep = lambda path=None, _b=scim_base: f"{_b}/{path}" if path else _b  # type: ignore[method-assign]
-    return api
+    return wire_sdk(WebexSimpleApi(tokens=token or sb.token, retry_429=False), sb)
 
 
 @pytest.fixture

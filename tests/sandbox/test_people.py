@@ -137,3 +137,16 @@ def test_calling_license_to_non_calling_location_is_400(sandbox, api):
         api.licenses.assign_licenses_to_users(person_id=pid, licenses=[
             LicenseRequest(id=bcstd, properties=LicenseProperties(location_id=lid, extension="1"))])
     assert ei.value.response.status_code == 400
+
+
+def test_concurrent_creates_same_email_exactly_one_wins(sandbox):
+    import concurrent.futures as cf
+
+    def create(_):
+        return requests.post(sandbox.base_url + "/people", json={"emails": ["race@x.com"], "displayName": "R"},
+                             headers={"Authorization": "Bearer test-token"}).status_code
+
+    with cf.ThreadPoolExecutor(16) as ex:
+        codes = list(ex.map(create, range(32)))
+    assert sorted(codes) == [200] + [409] * 31
+    assert sandbox.state.create_count("race@x.com") == 1 and len(sandbox.state.people_by_email("race@x.com")) == 1
