@@ -1,0 +1,167 @@
+"""``user.scim_create`` [usuarios_alta_scim]: create users through SCIM 2 ``/Bulk``, ≤100 per request.
+
+- One ``POST /identity/scim/{orgId}/v2/Bulk`` per ≤100 rows (21,000 users ≈ 210 requests); each
+  operation's ``bulkId`` is the ledger row id, and results are mapped back **by bulkId, never by
+  position** (the service does not keep the order).
+- A partial failure fails only its rows: each operation's own status decides its row.
+- Read before write, without costing one search per row: an existing user makes its operation
+  answer 409, and only those rows are then looked up (``userName eq``) to report ``skipped`` with
+  the existing user's id. This also covers a reclaimed row (crash) or a retry after an ambiguous
+  bulk (timeout/5xx after sending): the user it may have created answers 409 and ends ``skipped``.
+- A dry run writes nothing: it searches each row's user and plans the create for the missing ones.
+- The SDK models the response's ``Operations`` key as ``operations``: both spellings are read.
+- SCIM paths carry the org's UUID (the SDK docs: "Webex Identity assigned organization identifier");
+  the base64 ``org_id`` from global.csv is converted.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from wxc_sdk.scim.bulk import BulkMethod, BulkOperation, BulkResponse, BulkResponseOperation
+from wxc_sdk.scim.users import EmailObject, EmailObjectType, NameObject, ScimUser
+
+from ledger.actions.base import BaseExecutor, id_uuid, translate
+from ledger.actions.permissions import as_bool
+from ledger.errors import ActionError, RowFailure, Throttled, TransientFailure
+from ledger.ports import ActionResult, RowInput
+
+MAX_BULK = 100
+
+
+class ScimCreate(BaseExecutor):
+    """A BulkExecutor: ``execute_many(rows)`` sends one /Bulk request per ≤100 rows."""
+
+    def execute(self, row: RowInput) -> ActionResult:
+        outcome = self.execute_many([row])[row.row_id]
+        if isinstance(outcome, Exception):
+            raise outcome
+        return outcome
+
+    def execute_many(self, rows: Sequence[RowInput]) -> Mapping[int, ActionResult | Exception]:
+        out: dict[int, ActionResult | Exception] = {}
+        by_org: dict[str, list[RowInput]] = {}
+        for row in rows:
+            org = self.org_id(row)
+            if not org:
+                out[row.row_id] = RowFailure("org_id is missing (give it in global.csv)", code="missing_org")
+                continue
+            by_org.setdefault(id_uuid(org), []).append(row)
+        size = max(1, min(self.spec.bulk_size or MAX_BULK, MAX_BULK))
+        for org, org_rows in by_org.items():
+            for start in range(0, len(org_rows), size):
+                chunk = org_rows[start : start + size]
+                out.update(self._plan(org, chunk) if self.dry_run else self._bulk(org, chunk))
+        return out
+
+    # --- one bulk request -------------------------------------------------------------------
+    def _bulk(self, org: str, rows: Sequence[RowInput]) -> dict[int, ActionResult | Exception]:
+        ops = [
+            BulkOperation(method=BulkMethod.post, path="/Users", bulk_id=str(row.row_id), data=self._user(row).create_update())
+            for row in rows
+        ]
+        try:
+            response = self.api.scim.bulk.bulk_request(org_id=org, operations=ops, fail_on_errors=len(ops))
+        except Exception as exc:  # noqa: BLE001 - translated once, then given to every row of the request
+            error = translate(exc, f"SCIM bulk create of {len(rows)} users", ambiguous_write=True)
+            return {row.row_id: error for row in rows}
+        results = {op.bulk_id: op for op in _operations(response) if op.bulk_id is not None}
+        return {row.row_id: self._outcome(org, row, results.get(str(row.row_id))) for row in rows}
+
+    def _outcome(self, org: str, row: RowInput, op: BulkResponseOperation | None) -> ActionResult | Exception:
+        email = str(row.payload["email"])
+        if op is None:
+            return TransientFailure(
+                f"SCIM bulk create of {email}: no result for bulkId {row.row_id} in the response",
+                code="no_bulk_result",
+                ambiguous=True,
+            )
+        status = int(op.status or 0)
+        if 200 <= status < 300:
+            return self.done(self._changes(row), user_id=op.user_id or _location_id(op.location), email=email)
+        if status == 409:
+            return self._existing(org, row, op)
+        return _op_error(email, status, op)
+
+    def _existing(self, org: str, row: RowInput, op: BulkResponseOperation) -> ActionResult | Exception:
+        email = str(row.payload["email"])
+        try:
+            user = self._find(org, email)
+        except ActionError as exc:
+            return exc
+        if user is None:  # 409 for another reason (e.g. the email belongs to another org)
+            return _op_error(email, 409, op)
+        return self.skipped("user_already_exists", user_id=user.id, email=email)
+
+    # --- dry run: read only -----------------------------------------------------------------
+    def _plan(self, org: str, rows: Sequence[RowInput]) -> dict[int, ActionResult | Exception]:
+        out: dict[int, ActionResult | Exception] = {}
+        for row in rows:
+            email = str(row.payload["email"])
+            try:
+                user = self._find(org, email)
+            except ActionError as exc:
+                out[row.row_id] = exc
+                continue
+            if user is not None:
+                out[row.row_id] = self.skipped("user_already_exists", user_id=user.id, email=email)
+            else:
+                out[row.row_id] = self.done(self._changes(row), email=email)
+        return out
+
+    # --- helpers ----------------------------------------------------------------------------
+    def _find(self, org: str, email: str) -> ScimUser | None:
+        with self.webex(f"SCIM search {email}"):
+            found = self.api.scim.users.search(org_id=org, filter=f'userName eq "{email}"', count=2)
+        wanted = email.lower()
+        return next((u for u in found.resources or [] if (u.user_name or "").lower() == wanted), None)
+
+    @staticmethod
+    def _user(row: RowInput) -> ScimUser:
+        p = row.payload
+        first, last, email = str(p["first_name"]), str(p["last_name"]), str(p["email"])
+        active = as_bool(p.get("active"))
+        return ScimUser(
+            user_name=email,
+            active=True if active is None else active,
+            name=NameObject(given_name=first, family_name=last),
+            display_name=str(p.get("display_name") or f"{first} {last}"),
+            emails=[EmailObject(value=email, type=EmailObjectType.work, primary=True)],
+        )
+
+    def _changes(self, row: RowInput) -> dict[str, Any]:
+        user = self._user(row)
+        return {"create": {"userName": user.user_name, "displayName": user.display_name, "active": user.active}}
+
+
+def _operations(response: BulkResponse) -> list[BulkResponseOperation]:
+    """The response's operations, whether the service spelled the key ``Operations`` or ``operations``."""
+    if response.operations:
+        return list(response.operations)
+    raw = (response.model_extra or {}).get("Operations") or []
+    return [BulkResponseOperation.model_validate(item) for item in raw if isinstance(item, dict)]
+
+
+def _location_id(location: str | None) -> str | None:
+    return location.rstrip("/").rsplit("/", 1)[-1] if location else None
+
+
+def _op_error(email: str, status: int, op: BulkResponseOperation) -> ActionError:
+    error = op.response.error if op.response is not None else None
+    code = error.error_code if error is not None and error.error_code else status
+    detail = (error.details if error is not None else None) or _raw_detail(op) or "no detail"
+    tracking = error.tracking_id if error is not None else None
+    msg = f"SCIM create {email}: HTTP {status} {code} {detail}"
+    kw: dict[str, Any] = {"code": code, "http_status": status, "tracking_id": tracking}
+    if status in (429, 423):
+        return Throttled(msg, **kw)
+    if status >= 500:
+        return TransientFailure(msg, ambiguous=True, **kw)
+    return RowFailure(msg, **kw)
+
+
+def _raw_detail(op: BulkResponseOperation) -> str | None:
+    extra = (op.response.model_extra or {}) if op.response is not None else {}
+    value = extra.get("detail")
+    return str(value) if value else None
