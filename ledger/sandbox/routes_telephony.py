@@ -93,12 +93,12 @@ async def route_group_get(request: web.Request) -> web.Response:
 async def trunks(request: web.Request) -> web.Response:
     st = _st(request)
     with st.lock:
-        items = [{"id": t["id"], "name": t["name"], "trunkType": t["trunkType"], "inUse": t["inUse"],
-                  "location": {"id": t["locationId"]} if t.get("locationId") else None}
-                 for t in st.trunks.values()]
-    for i in items:
-        if i["location"] is None:
-            del i["location"]
+        items = []
+        for t in st.trunks.values():
+            loc = st.locations.get(ids.key(t.get("locationId") or ""))
+            items.append({"id": t["id"], "name": t["name"], "trunkType": t["trunkType"], "inUse": t["inUse"],
+                          "isRestrictedToDedicatedInstance": False,
+                          "location": {"id": loc["id"] if loc else "", "name": loc["name"] if loc else ""}})
     return paginate(request, items, key="trunks")
 
 

@@ -145,3 +145,22 @@ def test_sandbox_package_is_standalone():
                 mods = [node.module or ""]
             for m in mods:
                 assert not m.startswith(("wxc_sdk", "sqlalchemy", "ledger")), (f.name, m)
+
+
+def test_default_dataset_list_endpoints_parse(sandbox_factory):
+    from wxc_sdk import WebexSimpleApi
+
+    from ledger.sandbox.testing import wire_sdk
+    sb = sandbox_factory(seed=1, seed_defaults=True)
+    api = wire_sdk(WebexSimpleApi(tokens="test-token", retry_429=False), sb)
+    assert [l.name for l in api.telephony.location.list()] == ["SANDBOX-HQ", "SANDBOX-BRANCH"]
+    assert [t.name for t in api.telephony.prem_pstn.trunk.list()] == ["TRUNK_SANDBOX"]
+    assert [g.name for g in api.telephony.prem_pstn.route_group.list()] == ["RG_SANDBOX"]
+    assert len(list(api.telephony.phone_numbers())) == 20
+    assert [o.org_id for o in api.organizations.list()] == [sb.state.org_id]
+    lic = next(iter(api.licenses.list()))
+    assert api.licenses.details(lic.license_id).name == lic.name
+    hq = sb.state.location_by_name("SANDBOX-HQ")["id"]
+    w = sb.state.add_workspace("W", hq, calling="webexCalling", extension="55")
+    assert list(api.workspace_settings.available_numbers.call_forward(w))
+    assert list(api.telephony.jobs.move_users.list()) == []
