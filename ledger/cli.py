@@ -82,6 +82,82 @@ def import_cmd(db_path: Path, file: Path, action_name: str, global_path: Path | 
     click.echo(render_import(result))
 
 
+@cli.command("actions")
+def actions_cmd() -> None:
+    """List every action with its v21 aliases and columns (* = required)."""
+    from ledger.actions import REGISTRY
+    from ledger.report import render_actions
+
+    click.echo(render_actions(REGISTRY))
+
+
+# --- progress and reports ---------------------------------------------------------------------------
+
+
+@cli.command("report")
+@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), help="Directory for the files [default: report/ next to the ledger].")
+@click.option("--import", "import_id", type=int, help="Only the rows of this import.")
+@click.pass_obj
+def report_cmd(db_path: Path, out_dir: Path | None, import_id: int | None) -> None:
+    """Print an actionable summary; write run_summary.json and row_errors.csv (read-only, works mid-run)."""
+    from ledger.db.engine import open_ledger
+    from ledger.report import default_report_dir, render_report, write_report
+
+    files = write_report(open_ledger(db_path, readonly=True), out_dir or default_report_dir(db_path), import_id)
+    click.echo(render_report(files))
+
+
+@cli.command("status")
+@click.option("--import", "import_id", type=int, help="Only this import.")
+@click.pass_obj
+def status_cmd(db_path: Path, import_id: int | None) -> None:
+    """Progress per import (counts by status, % done) and the last run, in one screen (read-only)."""
+    from ledger.db.engine import open_ledger
+    from ledger.report import render_status, summary
+
+    click.echo(render_status(summary(open_ledger(db_path, readonly=True), import_id)))
+
+
+# --- recovery ------------------------------------------------------------------------------------
+
+
+@cli.command("retry")
+@click.option("--status", "statuses", type=click.Choice(["failed", "skipped", "succeeded"]), multiple=True, default=["failed"], show_default=True, help="Rows in this status (repeatable).")
+@click.option("--import", "import_id", type=int, help="Only the rows of this import.")
+@click.option("--kind", "kinds", type=click.Choice(["row", "transient", "systemic"]), multiple=True, help="Only failures of this error kind (repeatable).")
+@click.pass_obj
+def retry_cmd(db_path: Path, statuses: tuple[str, ...], import_id: int | None, kinds: tuple[str, ...]) -> None:
+    """Put rows back to pending (attempts reset, errors and result cleared); then run `ledger work`."""
+    from ledger.db.engine import open_ledger
+    from ledger.models import ErrorKind, RowStatus
+    from ledger.report import render_retried
+    from ledger.store import retry_rows
+
+    n = retry_rows(open_ledger(db_path), statuses=[RowStatus(s) for s in statuses], import_id=import_id, kinds=[ErrorKind(k) for k in kinds])
+    click.echo(render_retried(n))
+
+
+def _duration(_ctx: click.Context, _param: click.Parameter, value: str) -> float:
+    from ledger.config import parse_duration
+
+    try:
+        return parse_duration(value)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from None
+
+
+@cli.command("release")
+@click.option("--older-than", "older_than_s", default="15m", show_default=True, callback=_duration, help="Heartbeat age after which a run is dead (30s, 15m, 2h).")
+@click.pass_obj
+def release_cmd(db_path: Path, older_than_s: float) -> None:
+    """Give rows held by dead runs (no heartbeat for --older-than) back to pending."""
+    from ledger.db.engine import open_ledger
+    from ledger.report import render_released
+    from ledger.store import release_stale
+
+    click.echo(render_released(release_stale(open_ledger(db_path), older_than_s), older_than_s))
+
+
 def main() -> None:
     cli(prog_name="ledger")
 

@@ -11,6 +11,8 @@ Precedence for a column's value: the row's cell, else global.csv's value, else t
 
 from __future__ import annotations
 
+import base64
+import binascii
 import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -183,12 +185,22 @@ class RowValidator:
         for a, b in spec.disjoint:
             both = [v for v in payload.get(a) or () if v in set(payload.get(b) or ())]
             if both:
-                shown = ", ".join(format_value(v)[:24] + "…" for v in both)
+                shown = ", ".join(_show(format_value(v)) for v in both)
                 out.append(Problem(b, f"also in {a!r} (a value cannot be both added and removed: {shown})"))
         for col_name, needed in spec.requires:
             if payload.get(col_name) not in (None, "", []) and not any(payload.get(c) not in (None, "", []) for c in needed):
                 out.append(Problem(col_name, f"needs one of {', '.join(repr(c) for c in needed)}"))
         return out
+
+
+def _show(value: str) -> str:
+    """A readable short form of a value: a Webex id shows the tail of what it decodes to."""
+    try:
+        text = base64.b64decode(value + "=" * (-len(value) % 4), validate=True).decode()
+    except (binascii.Error, ValueError):
+        return value if len(value) <= 40 else value[:39] + "…"
+    tail = text.rsplit("/", 1)[-1]
+    return tail.split(":", 1)[-1][:40]
 
 
 # --- outgoing-permission profiles (ledger import --profile) ---------------------------------------
