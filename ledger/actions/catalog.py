@@ -38,10 +38,15 @@ SITE = (
     Column("location_id", T.WEBEX_ID, help="Webex location id (or give name)"),
     Column("name", T.STRING, help="location name (site code), resolved to its id"),
 )
+WS_LOCATION = (
+    Column("location_id", T.WEBEX_ID, help="Webex location id (or give location_name)"),
+    Column("location_name", T.STRING, help="location name, resolved to its id"),
+)
 WORKSPACE = (
     Column("workspace_id", T.WEBEX_ID, help="Webex workspace id (or give workspace_name)"),
     Column("workspace_name", T.STRING, help="workspace display name, resolved to its id", aliases=("display_name",)),
     Column("location_id", T.WEBEX_ID, help="narrows the workspace_name lookup to a location"),
+    Column("location_name", T.STRING, help="location name; narrows the workspace_name lookup"),
 )
 PERMISSIONS = (
     Column("call_type", T.ENUM, choices=CALL_TYPES, help="call type the row sets"),
@@ -60,7 +65,8 @@ PERSON_KEY = ("person_id", "email")
 SITE_ONE_OF = (("location_id", "name"),)
 SITE_KEY = ("location_id", "name")
 WS_ONE_OF = (("workspace_id", "workspace_name"),)
-WS_KEY = ("workspace_id", "workspace_name", "location_id")
+WS_KEY = ("workspace_id", "workspace_name", "location_id", "location_name")
+WS_LOCATION_KEY = ("location_id", "location_name")
 
 SPECS: tuple[ActionSpec, ...] = (
     ActionSpec(
@@ -229,13 +235,13 @@ SPECS: tuple[ActionSpec, ...] = (
         aliases=("workspaces_alta",),
         columns=(
             Column("display_name", T.STRING, required=True, aliases=("workspace_name",)),
-            *USER_LOCATION,
-            Column("extension", T.EXTENSION),
-            Column("phone_number", T.E164, aliases=("primary_number", "direct_number")),
-            Column("licenses", T.ID_LIST, help="workspace licence ids (default: the Workspaces licence)"),
+            *WS_LOCATION,
+            Column("extension", T.EXTENSION, help="makes it a Webex Calling workspace (needs a location)"),
+            Column("phone_number", T.E164, aliases=("primary_number", "direct_number"), help="as extension; must be in the location"),
+            Column("licenses", T.ID_LIST, help="Webex Calling workspace licence ids (default: Webex chooses)"),
         ),
         key=("display_name", "location_id", "location_name"),
-        location_key=("location_id", "location_name"),
+        location_key=WS_LOCATION_KEY,
         executor="ledger.actions.workspaces:WorkspaceCreate",
     ),
     ActionSpec(
@@ -245,7 +251,7 @@ SPECS: tuple[ActionSpec, ...] = (
         columns=(*WORKSPACE, Column("legacy_phone_number", T.E164, required=True)),
         one_of=WS_ONE_OF,
         key=WS_KEY,
-        location_key=("location_id",),
+        location_key=WS_LOCATION_KEY,
         executor="ledger.actions.workspaces:WorkspaceSecondaryNumber",
     ),
     ActionSpec(
@@ -255,7 +261,7 @@ SPECS: tuple[ActionSpec, ...] = (
         columns=(*WORKSPACE, *FORWARDING),
         one_of=(*WS_ONE_OF, ("destination", "extension")),
         key=WS_KEY,
-        location_key=("location_id",),
+        location_key=WS_LOCATION_KEY,
         executor="ledger.actions.workspaces:WorkspaceForwarding",
     ),
     ActionSpec(
@@ -265,7 +271,7 @@ SPECS: tuple[ActionSpec, ...] = (
         columns=(*WORKSPACE, *PERMISSIONS),
         one_of=WS_ONE_OF,
         key=WS_KEY,
-        location_key=("location_id",),
+        location_key=WS_LOCATION_KEY,
         accepts_profile=True,
         executor="ledger.actions.workspaces:WorkspaceOutgoingPermissions",
     ),
@@ -276,7 +282,7 @@ SPECS: tuple[ActionSpec, ...] = (
         columns=WORKSPACE,
         one_of=WS_ONE_OF,
         key=WS_KEY,
-        location_key=("location_id",),
+        location_key=WS_LOCATION_KEY,
         read_only=True,
         executor="ledger.actions.workspaces:WorkspaceCheckPermissions",
     ),

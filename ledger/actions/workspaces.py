@@ -1,0 +1,314 @@
+"""The workspace actions (v21 ``workspaces_*``): create, secondary number, forwarding, permissions, precheck.
+
+A workspace is named by ``workspace_id`` or by ``workspace_name`` (its display name), optionally
+narrowed to a location (``location_id`` or ``location_name``). Names are resolved with one read
+per (name, location) per run through the ResolveCache; two workspaces with the same name are a
+row error asking for the location or the id.
+
+Fixes over v21 (shared/reference/v21_actions.md §3.14–3.19):
+
+- ``workspace.create`` sends the ``calling`` block (``webexCalling`` with location, extension or
+  number, licences) when the row gives an extension or number; v21 never did, so its workspaces
+  were not Webex Calling workspaces and every later number/forwarding call failed.
+- ``workspace.secondary_number`` compares the ``external`` field (v21 compared ``directNumber``,
+  which the SDK model does not have, so it never detected an existing number).
+- ``workspace.forwarding`` sends the full forwarding object (shared with user.forwarding) with
+  ``ringReminderEnabled`` and ``destinationVoicemailEnabled`` true on ``always`` (the v21
+  workspace variant's values, §3.16).
+- ``workspace.check_permissions`` reads forwarding and outgoing permissions and fails the row,
+  naming what cannot be read, on Webex's 400 + errorCode 4003.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from typing import Any
+
+from wxc_sdk.common import PatternAction
+from wxc_sdk.person_settings.forwarding import CallForwardingAlways, PersonForwardingSetting
+from wxc_sdk.workspace_settings.numbers import UpdateWorkspacePhoneNumber
+from wxc_sdk.workspaces import CallingType, Workspace, WorkspaceCalling, WorkspaceWebexCalling
+
+from ledger.actions.base import BaseExecutor, same_id
+from ledger.actions.forwarding import forward_destination, forwarding_busy_failure, forwarding_changes, is_forwarding_busy
+from ledger.actions.permissions import as_bool, model_from_changes, permission_changes, target_from_payload
+from ledger.actions.users import KNOWN_ROW_TEXTS, same_number
+from ledger.errors import ActionError, RowFailure
+from ledger.ports import ActionResult, RowInput
+
+RECHECK_STATUSES = frozenset({400, 409})
+READ_DENIED_CODE = "4003"
+NOT_CALLING_WORKSPACE = re.compile(r"not a (valid )?(webex )?calling (user/)?workspace", re.I)
+
+
+def label_row_error(exc: ActionError) -> ActionError:
+    """Name known Webex row errors in ``detail["reason"]`` (extension in use, number not available…)."""
+    if isinstance(exc, RowFailure) and "reason" not in exc.detail:
+        text = str(exc).lower()
+        label = "not_calling_workspace" if NOT_CALLING_WORKSPACE.search(text) else None
+        label = label or next((name for pattern, name in KNOWN_ROW_TEXTS if pattern.search(text)), None)
+        if label:
+            exc.detail = {**exc.detail, "reason": label}
+    return exc
+
+
+class WorkspaceExecutor(BaseExecutor):
+    """Shared steps: one translated call, workspace name → id resolution."""
+
+    def call(self, what: str, fn: Callable[[], Any], *, write: bool = False) -> Any:
+        try:
+            with self.webex(what, write=write):
+                return fn()
+        except ActionError as exc:
+            raise label_row_error(exc) from None
+
+    def optional_location(self, row: RowInput) -> str | None:
+        p = row.payload
+        if p.get("location_id") or p.get("location_name"):
+            return self.location_id(row, "location_id", "location_name")
+        return None
+
+    def find(self, name: str, location_id: str | None, org_id: str | None) -> list[Workspace]:
+        """Workspaces whose display name is exactly ``name`` (in the location, when given)."""
+        found = self.call(
+            f"look up workspace {name!r}",
+            lambda: list(self.api.workspaces.list(display_name=name, location_id=location_id, org_id=org_id)),
+        )
+        exact = [w for w in found if (w.display_name or "").strip() == name]
+        if location_id:
+            exact = [w for w in exact if same_id(w.location_id or w.workspace_location_id, location_id)]
+        return exact
+
+    def workspace_id(self, row: RowInput) -> str:
+        p = row.payload
+        if p.get("workspace_id"):
+            return str(p["workspace_id"])
+        name = str(p.get("workspace_name") or "").strip()
+        if not name:
+            raise RowFailure("no workspace_id or workspace_name in the row", code="missing_workspace")
+        loc, org = self.optional_location(row), self.org_id(row)
+        key = ("workspace", org, name, loc)
+        ids = self.cache.get_or_load(key, lambda: [w.workspace_id for w in self.find(name, loc, org)])
+        where = f" in location {p.get('location_name') or loc}" if loc else ""
+        if not ids:
+            self.cache.invalidate(key)  # it may be created later in the run
+            raise RowFailure(f"unknown workspace {name!r}{where}", code="unknown_workspace")
+        if len(ids) > 1:
+            raise RowFailure(
+                f"{len(ids)} workspaces are named {name!r}{where}; give location_name/location_id or workspace_id",
+                code="ambiguous_workspace",
+            )
+        return str(ids[0])
+
+    def who(self, row: RowInput) -> str:
+        p = row.payload
+        return f"workspace {p.get('workspace_name') or p.get('workspace_id')}"
+
+
+# --- workspace.create ------------------------------------------------------------------------------
+
+
+class WorkspaceCreate(WorkspaceExecutor):
+    """Create the workspace (a Webex Calling one when the row gives an extension or number)."""
+
+    def execute(self, row: RowInput) -> ActionResult:
+        p = row.payload
+        name = str(p["display_name"]).strip()
+        extension, number = p.get("extension"), p.get("phone_number")
+        calling = bool(extension or number)
+        if calling and not (p.get("location_id") or p.get("location_name")):
+            raise RowFailure(
+                "a Webex Calling workspace (extension or phone_number given) needs location_id or location_name",
+                code="missing_location",
+            )
+        loc, org = self.optional_location(row), self.org_id(row)
+        existing = self.find(name, loc, org)
+        if existing:
+            return self._exists(existing, loc)
+        settings = self._settings(name, loc, calling, extension, number, p.get("licenses"))
+        changes = settings.update_or_create()
+        if self.dry_run:
+            return self.done(changes, location_id=loc)
+        try:
+            created = self.call(f"create workspace {name!r}", lambda: self.api.workspaces.create(settings, org_id=org), write=True)
+        except RowFailure as exc:
+            if exc.http_status not in RECHECK_STATUSES:
+                raise
+            again = self.find(name, loc, org)  # Webex may have created it although it answered 400/409
+            if not again:
+                raise
+            if exc.http_status == 409:
+                return self._exists(again, loc)
+            return self.done(changes, workspace_id=again[0].workspace_id, note="created although Webex answered HTTP 400")
+        return self.done(changes, workspace_id=created.workspace_id, location_id=loc)
+
+    def _exists(self, found: list[Workspace], loc: str | None) -> ActionResult:
+        first = found[0]
+        calling = first.calling.type if first.calling else None
+        return self.skipped(
+            "workspace_already_exists",
+            workspace_id=first.workspace_id,
+            location_id=loc,
+            calling=str(getattr(calling, "value", calling)) if calling else None,
+            same_name_count=len(found),
+        )
+
+    @staticmethod
+    def _settings(
+        name: str, loc: str | None, calling: bool, extension: Any, number: Any, licenses: Any
+    ) -> Workspace:
+        fields: dict[str, Any] = {"display_name": name}
+        if loc:
+            fields["location_id"] = loc
+        if calling:
+            webex: dict[str, Any] = {"location_id": loc}
+            if extension:
+                webex["extension"] = str(extension)
+            if number:
+                webex["phone_number"] = str(number)
+            if licenses:
+                webex["licenses"] = [str(x) for x in licenses]
+            fields["calling"] = WorkspaceCalling(type=CallingType.webex, webex_calling=WorkspaceWebexCalling(**webex))
+        return Workspace(**fields)
+
+
+# --- workspace.secondary_number --------------------------------------------------------------------
+
+
+class WorkspaceSecondaryNumber(WorkspaceExecutor):
+    """Add ``legacy_phone_number`` as a non-primary number of the workspace."""
+
+    def execute(self, row: RowInput) -> ActionResult:
+        number = str(row.payload.get("legacy_phone_number") or "")
+        if not number:
+            raise RowFailure("legacy_phone_number is empty", code="missing_number")
+        ws, org = self.workspace_id(row), self.org_id(row)
+        api = self.api.workspace_settings.numbers
+        current = self.call(f"read numbers of {self.who(row)}", lambda: api.read(ws, org_id=org))
+        held = next((n for n in current.phone_numbers if same_number(n.external, number)), None)
+        if held is not None:
+            return self.skipped("number_already_present", workspace_id=ws, number=number, primary=bool(held.primary))
+        changes = {"add_number": number, "primary": False}
+        if self.dry_run:
+            return self.done(changes, workspace_id=ws)
+        update = [UpdateWorkspacePhoneNumber(primary=False, action=PatternAction.add, direct_number=number)]
+        self.call(f"add number {number} to {self.who(row)}", lambda: api.update(ws, update, org_id=org), write=True)
+        return self.done(changes, workspace_id=ws)
+
+
+# --- workspace.forwarding --------------------------------------------------------------------------
+
+
+def workspace_forwarding(current: PersonForwardingSetting, payload: Any) -> tuple[dict[str, Any], PersonForwardingSetting | None]:
+    """(changes, full settings to PUT) for a workspace; ({}, None) when nothing differs.
+
+    The shared comparison (destination, enabled) plus the v21 workspace flags on ``always``:
+    ``ringReminderEnabled`` and ``destinationVoicemailEnabled`` true when forwarding is on.
+    """
+    changes = forwarding_changes(current, payload)
+    enabled = as_bool(payload.get("enabled"))
+    always = current.call_forwarding.always
+    if enabled is not False:
+        flags = {"ring_reminder_enabled": True, "destination_voicemail_enabled": True}
+        if changes or not (always.ring_reminder_enabled and always.destination_voicemail_enabled):
+            changes = {"always": {"enabled": True, "destination": forward_destination(payload), **flags}}
+    if not changes:
+        return {}, None
+    wanted = changes["always"]
+    desired = current.model_copy(deep=True)
+    desired.call_forwarding.always = CallForwardingAlways(
+        enabled=wanted["enabled"],
+        destination=wanted.get("destination", always.destination or ""),
+        ring_reminder_enabled=wanted.get("ring_reminder_enabled", bool(always.ring_reminder_enabled)),
+        destination_voicemail_enabled=wanted.get("destination_voicemail_enabled", bool(always.destination_voicemail_enabled)),
+    )
+    return changes, desired
+
+
+class WorkspaceForwarding(WorkspaceExecutor):
+    """Unconditional forwarding of a workspace (default destination 53 + extension)."""
+
+    def execute(self, row: RowInput) -> ActionResult:
+        ws, org = self.workspace_id(row), self.org_id(row)
+        api = self.api.workspace_settings.forwarding
+        current = self.call(f"read forwarding of {self.who(row)}", lambda: api.read(ws, org_id=org))
+        changes, desired = workspace_forwarding(current, row.payload)
+        if desired is None:
+            always = current.call_forwarding.always
+            return self.skipped("forwarding_already_set", workspace_id=ws, enabled=always.enabled, destination=always.destination)
+        if self.dry_run:
+            return self.done(changes, workspace_id=ws)
+        try:
+            self.call(f"set forwarding of {self.who(row)}", lambda: api.configure(ws, desired, org_id=org), write=True)
+        except RowFailure as exc:
+            if is_forwarding_busy(exc):
+                raise forwarding_busy_failure(exc, self.who(row)) from None
+            raise
+        return self.done(changes, workspace_id=ws)
+
+
+# --- workspace.outgoing_permissions ----------------------------------------------------------------
+
+
+class WorkspaceOutgoingPermissions(WorkspaceExecutor):
+    """Custom outgoing-call permissions from the row's columns and/or the import's profile."""
+
+    def execute(self, row: RowInput) -> ActionResult:
+        target = target_from_payload(row.payload)  # validates call types/profile before any call
+        ws, org = self.workspace_id(row), self.org_id(row)
+        api = self.api.workspace_settings.permissions_out
+        current = self.call(f"read outgoing permissions of {self.who(row)}", lambda: api.read(ws, org_id=org))
+        changes = permission_changes(current, target)
+        if not changes:
+            return self.skipped("permissions_already_set", workspace_id=ws)
+        if self.dry_run:
+            return self.done(changes, workspace_id=ws)
+        settings = model_from_changes(current, changes)
+        self.call(f"set outgoing permissions of {self.who(row)}", lambda: api.configure(ws, settings, org_id=org), write=True)
+        return self.done(changes, workspace_id=ws)
+
+
+# --- workspace.check_permissions -------------------------------------------------------------------
+
+
+class WorkspaceCheckPermissions(WorkspaceExecutor):
+    """Read-only precheck: can the token read the workspace's forwarding and outgoing permissions?"""
+
+    def execute(self, row: RowInput) -> ActionResult:
+        ws, org = self.workspace_id(row), self.org_id(row)
+        settings = self.api.workspace_settings
+        checks = {
+            "forwarding": lambda: settings.forwarding.read(ws, org_id=org),
+            "outgoing permissions": lambda: settings.permissions_out.read(ws, org_id=org),
+        }
+        denied: list[str] = []
+        first_denied: RowFailure | None = None
+        seen: dict[str, Any] = {}
+        for what, read in checks.items():
+            try:
+                seen[what] = self.call(f"read {what} of {self.who(row)}", read)
+            except RowFailure as exc:
+                if exc.http_status == 400 and exc.code == READ_DENIED_CODE:
+                    denied.append(what)
+                    first_denied = first_denied or exc
+                    continue
+                raise
+        if first_denied is not None:
+            raise RowFailure(
+                f"the token cannot read {' and '.join(denied)} of {self.who(row)} ({READ_DENIED_CODE}); "
+                "check the token's scopes/admin role and the workspace's calling licence",
+                code=READ_DENIED_CODE,
+                http_status=400,
+                tracking_id=first_denied.tracking_id,
+                detail={"denied": denied, "readable": sorted(seen)},
+            )
+        always = seen["forwarding"].call_forwarding.always
+        perms = seen["outgoing permissions"]
+        result = {
+            "workspace_id": ws,
+            "checked": ["forwarding", "outgoing_permissions"],
+            "forwarding_always": {"enabled": always.enabled, "destination": always.destination},
+            "use_custom_enabled": perms.use_custom_enabled,
+        }
+        return ActionResult("succeeded", result, planned={} if self.dry_run else None)
