@@ -30,7 +30,6 @@ from ledger.ports import ActionResult, RowInput
 KNOWN_ROW_ERRORS: dict[int, str] = {
     25378: "the target location is the user's current location",
     1026010: "the user is not a valid Webex Calling user",
-    4003: "Webex refused the change for this user",
 }
 # Webex error descriptions worth naming (searched case-insensitively), first match wins
 KNOWN_ROW_TEXTS: tuple[tuple[re.Pattern[str], str], ...] = tuple(

@@ -83,9 +83,41 @@ class Act:
         return [r.body for r in self.sb.requests() if r.method == method and r.path.rstrip("/").endswith(suffix)]
 
 
+class LoseNth:
+    """RequestHooks that make the sandbox apply the n-th request but drop its answer ('lost' fault).
+
+    This is an ambiguous write for real: Webex changed, the client saw a connection reset.
+    """
+
+    def __init__(self, sb: Sandbox, n: int) -> None:
+        self.sb, self.n, self.count = sb, n, 0
+
+    def before_request(self) -> None:
+        from ledger.sandbox import FaultConfig
+
+        self.count += 1
+        self.sb.faults = FaultConfig(plost=1.0) if self.count == self.n else FaultConfig()
+
+    def after_response(self, status: int | None, headers: Mapping[str, str], elapsed_s: float) -> None:
+        return None
+
+
+def lose_nth(a: Act, n: int) -> LoseNth:
+    """Rebuild ``a``'s Webex client so that its n-th request from now on is applied but unanswered."""
+    hooks = LoseNth(a.sb, n)
+    a.api = make_api(a.sb.token, a.sb.base_url, hooks=hooks)
+    a.executor.api = a.api
+    return hooks
+
+
 @pytest.fixture
 def act() -> Callable[..., Act]:
     return Act
+
+
+@pytest.fixture
+def lose() -> Callable[[Act, int], LoseNth]:
+    return lose_nth
 
 
 @pytest.fixture

@@ -152,3 +152,22 @@ def test_an_operation_missing_from_the_response_is_an_ambiguous_transient(sandbo
     executor: ScimCreate = a.executor
     err = executor._outcome("org", row, None)
     assert isinstance(err, ActionError) and err.kind == "transient" and err.ambiguous
+
+
+def test_lost_bulk_answer_then_retry_creates_no_duplicate(sandbox, act, lose):
+    a = act(sandbox, "user.scim_create")
+    rows = _rows(a, 5)
+    lose(a, 1)  # the bulk POST is applied by the service, its answer never arrives
+
+    first = a.run_many(rows)
+
+    assert all(isinstance(e, TransientFailure) and e.ambiguous for e in first.values())
+    assert all(sandbox.state.create_count(r.payload["email"]) == 1 for r in rows)
+
+    again = a.run_many(rows)  # the worker's retry of the same rows
+
+    assert all(isinstance(r, ActionResult) and r.status == "skipped" for r in again.values())
+    for row in rows:
+        person = sandbox.state.person_by_email(row.payload["email"])
+        assert again[row.row_id].result["user_id"] == key(person["id"])
+        assert sandbox.state.create_count(row.payload["email"]) == 1

@@ -123,3 +123,32 @@ def test_user_call_forwarding_busy_gets_its_own_message():
     failure = forwarding_busy_failure(raw, "a@x")
     assert "UserCallForwardingBusy" in str(failure) and "a@x" in str(failure)
     assert failure.code == "4003" and failure.http_status == 400
+
+
+def test_user_call_forwarding_busy_from_webex_is_a_clear_row_failure(sandbox, act, calling_user):
+    from ledger.sandbox import FaultConfig
+
+    sandbox.faults = FaultConfig(forwarding_busy={"ana@example.com"})
+    with pytest.raises(RowFailure, match="UserCallForwardingBusy") as err:
+        act(sandbox, "user.forwarding").run({"email": "ana@example.com", "extension": "80347245"})
+    assert err.value.code == "4003" and err.value.http_status == 400
+    assert "Control Hub" in str(err.value)
+    assert sandbox.state.forwarding_of(calling_user)["callForwarding"]["always"]["enabled"] is False
+
+
+def test_lost_answer_to_the_write_is_ambiguous_and_the_retry_rechecks(sandbox, act, lose, calling_user):
+    from ledger.errors import TransientFailure
+
+    a = act(sandbox, "user.forwarding")
+    lose(a, 3)  # 1 people lookup, 2 forwarding read, 3 the PUT: applied, answer lost
+    row = a.row({"email": "ana@example.com", "extension": "80347245"})
+    with pytest.raises(TransientFailure) as err:
+        a.executor.execute(row)
+    assert err.value.ambiguous
+    assert sandbox.state.forwarding_of(calling_user)["callForwarding"]["always"]["enabled"] is True
+    sandbox.log.clear()
+
+    res = a.executor.execute(row)  # the retry re-executes: read first, nothing re-sent
+
+    assert res.status == "skipped"
+    assert a.writes() == []
