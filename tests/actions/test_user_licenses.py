@@ -149,3 +149,18 @@ def test_dry_run_writes_nothing(sandbox, act, org):
     assert res.status == "succeeded" and res.planned == {"add": [], "remove": [org["ftc"]]}
     assert a.writes() == []
     assert _held(sandbox, org["pid"]) == [org["ftc"]]
+
+
+def test_lost_answer_to_the_patch_is_ambiguous_and_the_retry_rechecks(sandbox, act, lose, org):
+    from ledger.errors import TransientFailure
+
+    a = act(sandbox, "user.licenses")
+    row = a.row({"email": "ana@example.com", "remove_license_ids": org["ftc"]}, org["glob"])
+    lose(a, 3)  # 1 people lookup, 2 person read, 3 the PATCH: applied, answer lost
+    with pytest.raises(TransientFailure) as err:
+        a.executor.execute(row)
+    assert err.value.ambiguous
+    assert _held(sandbox, org["pid"]) == []
+    sandbox.log.clear()
+    assert a.executor.execute(row).status == "skipped"
+    assert a.writes() == []

@@ -123,3 +123,18 @@ def test_location_lookups_are_cached_per_run(sandbox, act, org):
     for i in range(3):
         assert a.run({"email": f"u{i}@example.com", "location_name": "BRANCH"}, org["glob"]).status == "succeeded"
     assert [r.path for r in sandbox.requests()].count("/v1/locations") == 1
+
+
+def test_lost_answer_to_the_move_is_ambiguous_and_the_retry_rechecks(sandbox, act, lose, org):
+    from ledger.errors import TransientFailure
+
+    a = act(sandbox, "user.move_location")
+    row = a.row({"email": "ana@example.com", "location_id": org["branch"]}, org["glob"])
+    lose(a, 3)  # 1 people lookup, 2 person read, 3 the move POST: applied, answer lost
+    with pytest.raises(TransientFailure) as err:
+        a.executor.execute(row)
+    assert err.value.ambiguous
+    sandbox.log.clear()
+    res = a.executor.execute(row)
+    assert res.status == "skipped" and res.result["reason"] == "already_in_target_location"
+    assert a.writes() == []
