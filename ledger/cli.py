@@ -158,6 +158,31 @@ def release_cmd(db_path: Path, older_than_s: float) -> None:
     click.echo(render_released(release_stale(open_ledger(db_path), older_than_s), older_than_s))
 
 
+def _fault_spec(_ctx: click.Context, _param: click.Parameter, value: str | None) -> str | None:
+    from ledger.sandbox import FaultConfig
+
+    try:
+        FaultConfig.parse(value)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from None
+    return value
+
+
+@cli.command("sandbox")
+@click.option("--port", default=0, show_default=True, help="TCP port on 127.0.0.1 (0 = a free port).")
+@click.option("--faults", "faults_spec", callback=_fault_spec, help='Fault spec, e.g. "429=0.05,503=0.02,retry_after=1" (see README).')
+@click.option("--latency", "latency_ms", default=0.0, show_default=True, help="Added latency per request, in ms.")
+@click.option("--seed", type=int, help="Random seed: the same seed and requests give the same faults.")
+@click.option("--state", "--state-file", "state_file", type=click.Path(dir_okay=False, path_type=Path), help="Write state + request log here as JSON on shutdown.")
+@click.option("--token", envvar="SANDBOX_TOKEN", help="Bearer token the sandbox accepts [default: a random one, printed].")
+@click.option("--samples", "samples_dir", type=click.Path(file_okay=False, exists=True, path_type=Path), help="Also load the operators' Ubicaciones/Usuarios/global CSVs from DIR, with their ids.")
+def sandbox_cmd(port: int, faults_spec: str | None, latency_ms: float, seed: int | None, state_file: Path | None, token: str | None, samples_dir: Path | None) -> None:
+    """Run a local, stateful Webex API fake on 127.0.0.1 to rehearse a run (Ctrl-C stops it)."""
+    from ledger.sandbox import serve
+
+    serve(port=port, faults_spec=faults_spec, latency_ms=latency_ms, seed=seed, state_file=state_file, token=token, seed_samples_dir=samples_dir, print_fn=click.echo)
+
+
 def main() -> None:
     cli(prog_name="ledger")
 
