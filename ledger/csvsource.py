@@ -135,7 +135,8 @@ class CsvSource:
                     raise self.fail(
                         start, "a quoted field is never closed (it would swallow the rest of the file)"
                     ) from None
-                raise self.fail(self._physical, f"malformed CSV ({exc})") from None
+                span = "" if self._physical == start else f"; the row starting here reaches line {self._physical}"
+                raise self.fail(start, f"malformed CSV ({exc}){span}") from None
             start, end = end + 1, self._physical
             if end - start >= MAX_ROW_LINES:
                 raise self.fail(
