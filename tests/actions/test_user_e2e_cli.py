@@ -1,0 +1,128 @@
+"""End to end: the operators' sample Usuarios.csv (+ global.csv) through `ledger import` and `ledger work`
+against a sandbox seeded from the same samples, for every user action."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from ledger.cli import cli
+
+SAMPLES = Path("/work/shared/samples")
+if not SAMPLES.exists():  # the repository's own copy, when the shared folder is not mounted
+    SAMPLES = Path(__file__).resolve().parents[2] / "samples"
+USUARIOS, GLOBAL, UBICACIONES = SAMPLES / "Usuarios.csv", SAMPLES / "global.csv", SAMPLES / "Ubicaciones.csv"
+ACTIONS = ("user.forwarding", "user.outgoing_permissions", "user.scim_create", "user.licenses", "user.secondary_number")
+WRITES = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+
+pytestmark = pytest.mark.skipif(not USUARIOS.exists(), reason="operators' samples not available")
+
+
+@pytest.fixture
+def seeded(sandbox):
+    st = sandbox.state
+    summary = st.seed_from_samples(UBICACIONES, USUARIOS, GLOBAL, users=False, calling_enabled=True)
+    site = summary["locations"]["CUV93470292900"]
+    people = {
+        "andres.garcia@lab.example.com": st.add_person("andres.garcia@lab.example.com", "Andres", "García-Toñez",
+                                                       location_id=site, extension="80347245", calling=True),
+        "carmen.munoz@lab.example.com": st.add_person("carmen.munoz@lab.example.com", "Carmen", "Muñoz",
+                                                      location_id=site, extension="80347246", calling=True),
+        # Jose has no Webex Calling: his forwarding row must fail alone, with its line
+        "jose.lopez@lab.example.com": st.add_person("jose.lopez@lab.example.com", "Jose", "Lopez"),
+    }
+    sandbox.log.clear()
+    return people
+
+
+def _import_all(runner: CliRunner, db: Path) -> dict[str, str]:
+    outputs = {}
+    for action in (*ACTIONS, "user.move_location"):
+        res = runner.invoke(cli, ["--db", str(db), "import", str(USUARIOS), "--action", action, "--global", str(GLOBAL)])
+        outputs[action] = res.output
+        if action == "user.move_location":  # Usuarios.csv has no location column: a whole-file error
+            assert res.exit_code != 0
+            assert "location_id" in res.output and "Traceback" not in res.output
+        else:
+            assert res.exit_code == 0, res.output
+    return outputs
+
+
+def _work(runner: CliRunner, db: Path, sb) -> None:
+    env = {"WEBEX_BASE_URL": sb.base_url, "WEBEX_ACCESS_TOKEN": sb.token}
+    res = runner.invoke(cli, ["--db", str(db), "work"], env=env)
+    assert res.exit_code == 0, res.output
+    assert sb.token not in res.output
+
+
+def _rows(db: Path) -> dict[tuple[str, int], tuple[str, str | None, str | None]]:
+    with sqlite3.connect(db) as conn:
+        rows = conn.execute("SELECT action, line_no, status, error_code, error_message FROM ledger").fetchall()
+    return {(a, line): (status, code, msg) for a, line, status, code, msg in rows}
+
+
+@pytest.fixture
+def needs_work():
+    if "work" not in cli.commands:
+        pytest.skip("`ledger work` is not on main yet")
+
+
+def test_sample_usuarios_end_to_end(tmp_path, sandbox, seeded, needs_work):
+    runner = CliRunner()
+    db = tmp_path / "ledger.db"
+    _import_all(runner, db)
+    _work(runner, db, sandbox)
+
+    rows = _rows(db)
+    status = {k: v[0] for k, v in rows.items()}
+    assert status == {
+        ("user.forwarding", 2): "succeeded",
+        ("user.forwarding", 3): "succeeded",
+        ("user.forwarding", 4): "failed",
+        ("user.outgoing_permissions", 2): "succeeded",
+        ("user.outgoing_permissions", 3): "succeeded",
+        ("user.outgoing_permissions", 4): "succeeded",
+        ("user.scim_create", 2): "skipped",
+        ("user.scim_create", 3): "skipped",
+        ("user.scim_create", 4): "skipped",
+        **{("user.licenses", n): "invalid" for n in (2, 3, 4)},
+        **{("user.secondary_number", n): "invalid" for n in (2, 3, 4)},
+    }
+    assert rows[("user.forwarding", 4)][1] == "1026010"
+    assert "jose.lopez@lab.example.com" in rows[("user.forwarding", 4)][2]
+    assert "add_license_ids" in rows[("user.licenses", 2)][2]
+    assert "legacy_phone_number" in rows[("user.secondary_number", 2)][2]
+
+    st = sandbox.state
+    andres, carmen = seeded["andres.garcia@lab.example.com"], seeded["carmen.munoz@lab.example.com"]
+    # the sample's own destinations (53 + extension without its leading 8), sent as full objects
+    assert st.forwarding_of(andres)["callForwarding"]["always"] == {
+        "enabled": True, "destination": "530347245", "ringReminderEnabled": False, "destinationVoicemailEnabled": False}
+    assert st.forwarding_of(carmen)["callForwarding"]["always"]["destination"] == "530347246"
+    perms = st.permissions_of(andres)
+    assert (perms["useCustomEnabled"], perms["useCustomPermissions"]) == (False, True)
+    intl = next(p for p in perms["callingPermissions"] if p["callType"] == "INTERNATIONAL")
+    assert (intl["action"], intl["transferEnabled"]) == ("BLOCK", True)
+    assert st.permissions_of(carmen)["useCustomEnabled"] is True
+    assert all(st.create_count(e) == 0 for e in seeded)  # SCIM created nobody: they all existed
+
+
+def test_second_ledger_on_the_same_org_writes_nothing(tmp_path, sandbox, seeded, needs_work):
+    runner = CliRunner()
+    first, second = tmp_path / "first.db", tmp_path / "second.db"
+    _import_all(runner, first)
+    _work(runner, first, sandbox)
+    sandbox.log.clear()
+
+    _import_all(runner, second)
+    _work(runner, second, sandbox)
+
+    status = {k: v[0] for k, v in _rows(second).items()}
+    assert [k for k, v in status.items() if v == "succeeded"] == []
+    assert status[("user.forwarding", 2)] == status[("user.outgoing_permissions", 4)] == "skipped"
+    # the only write is SCIM's bulk POST, whose operations all answered 409 (nothing created)
+    writes = [(r.method, r.path) for r in sandbox.requests() if r.method in WRITES]
+    assert [m for m, _ in writes] == ["POST"] and writes[0][1].endswith("/v2/Bulk")
