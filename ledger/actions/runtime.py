@@ -1,0 +1,91 @@
+"""Building the run's executors: the one ``WebexSimpleApi`` and ``ResolveCache`` of a ``ledger work`` run.
+
+``ledger.cli`` builds an :class:`ExecutorFactory` and hands it to the engine (``ledger.worker``),
+which never imports wxc_sdk: the engine calls ``factory(spec, hooks, timeout)`` once per action it
+meets; every executor of the run shares one API object (one HTTP session, connection reuse) and
+one resolve cache.
+"""
+
+from __future__ import annotations
+
+import importlib
+import threading
+from typing import Any
+
+from wxc_sdk import WebexSimpleApi
+
+from ledger.actions import get_spec
+from ledger.actions.client import DEFAULT_BASE_URL, make_api
+from ledger.errors import ConfigError
+from ledger.ports import Executor, RequestHooks, ResolveCache
+from ledger.spec import ActionSpec
+
+
+def executor_class(spec: ActionSpec) -> type[Any]:
+    """The class named by ``spec.executor`` ("module:Class")."""
+    module_name, _, class_name = spec.executor.partition(":")
+    if not module_name or not class_name:
+        raise ConfigError(f"action {spec.name} has no executor yet; it cannot be run by `ledger work`")
+    try:
+        return getattr(importlib.import_module(module_name), class_name)  # type: ignore[no-any-return]
+    except (ImportError, AttributeError):
+        raise ConfigError(f"action {spec.name}: its executor {spec.executor} is not available") from None
+
+
+def build_executor(
+    spec: ActionSpec,
+    *,
+    token: str,
+    base_url: str = DEFAULT_BASE_URL,
+    hooks: RequestHooks | None = None,
+    concurrency: int = 4,
+    dry_run: bool = False,
+    timeout: tuple[float, float] | tuple[float, float, float] = (5.0, 30.0, 60.0),
+    api: WebexSimpleApi | None = None,
+    cache: ResolveCache | None = None,
+) -> Executor:
+    """One executor for ``spec``, on ``api`` (or a new API built with :func:`make_api`)."""
+    cls = executor_class(spec)
+    if api is None:
+        api = make_api(token, base_url, hooks=hooks, timeout=timeout, concurrency=concurrency)
+    return cls(spec, api, cache=cache or ResolveCache(), dry_run=dry_run)  # type: ignore[no-any-return]
+
+
+class ExecutorFactory:
+    """``factory(spec, hooks, timeout) -> Executor`` for the engine; one API and cache per run.
+
+    The token lives only here (and in the SDK's session); ``repr`` never shows it.
+    """
+
+    def __init__(self, *, token: str, base_url: str = DEFAULT_BASE_URL, concurrency: int = 4, dry_run: bool = False):
+        if not token:
+            raise ConfigError("WEBEX_ACCESS_TOKEN is not set: export a Webex access token and run again")
+        self._token = token
+        self.base_url = base_url
+        self.concurrency = concurrency
+        self.dry_run = dry_run
+        self.cache = ResolveCache()
+        self._api: WebexSimpleApi | None = None
+        self._executors: dict[str, Executor] = {}
+        self._lock = threading.Lock()
+
+    def __call__(
+        self, action: str | ActionSpec, hooks: RequestHooks, timeout: tuple[float, float, float] = (5.0, 30.0, 60.0)
+    ) -> Executor:
+        spec = get_spec(action) if isinstance(action, str) else action
+        with self._lock:
+            if spec.name not in self._executors:
+                if self._api is None:
+                    self._api = make_api(
+                        self._token, self.base_url, hooks=hooks, timeout=timeout, concurrency=self.concurrency
+                    )
+                self._executors[spec.name] = build_executor(
+                    spec, token=self._token, api=self._api, cache=self.cache, dry_run=self.dry_run
+                )
+            return self._executors[spec.name]
+
+    def __repr__(self) -> str:
+        return f"<ExecutorFactory {self.base_url} dry_run={self.dry_run}>"
+
+
+__all__ = ["ExecutorFactory", "build_executor", "executor_class"]

@@ -1,0 +1,829 @@
+"""The engine of `ledger work`: claim batches, execute rows concurrently, record every outcome.
+
+Steppable (STYLE §11): :meth:`Worker.run_once` claims and finishes one batch; :meth:`Worker.drain`
+loops until nothing is claimable or the run must stop; :func:`run_work` is what the CLI calls.
+
+Threads: the calling (main) thread is the ledger's single writer: it claims, dispatches rows to a
+pool of ``concurrency`` threads, and commits each outcome as soon as a thread hands it back (the
+outcomes available at that moment share one transaction). Pool threads only call the executor.
+
+Outcome rules (the error ladder of ``ledger.errors`` applied to a row):
+
+- success → ``succeeded``/``skipped``; RowFailure → ``failed`` (kind row); the run goes on.
+- TransientFailure → retried by the profile's tenacity policy; exhausted → ``failed`` (kind transient).
+- SystemicFailure (403 …) and exhausted transients are *suspects*: kept ``running`` until a later row
+  proves Webex answers (then ``failed``) or the breaker opens (then back to ``pending``): an outage
+  never fails rows. AuthFailure (401) stops the run at once, rows back to ``pending``, exit 3.
+- Any row interrupted by a stop (signal, breaker, 401) goes back to ``pending``.
+
+The engine never imports wxc_sdk or ``ledger.actions``: executors come from the ``factory`` the CLI
+passes (``ledger.actions.runtime.ExecutorFactory``).
+"""
+
+from __future__ import annotations
+
+import concurrent.futures as cf
+import os
+import queue
+import signal
+import socket
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Protocol
+
+import sqlalchemy as sa
+import structlog
+
+from ledger import store_claims as store
+from ledger.db.engine import utcnow
+from ledger.errors import ActionError, AuthFailure, ExitCode, RowFailure, Throttled
+from ledger.models import RowStatus, RunStatus
+from ledger.policy import (
+    RetryProfile,
+    RowTry,
+    RunGate,
+    RunStopped,
+    SystemicBreaker,
+    build_retrying,
+    get_profile,
+    outcome_feeds_breaker,
+)
+from ledger.ports import ActionResult, Executor, RequestHooks, RowInput
+from ledger.progress import Progress
+from ledger.store_claims import AttemptRecord, ClaimedRow, RowOutcome, RunCounters
+
+log = structlog.get_logger("ledger.worker")
+
+
+class ExecutorFactory(Protocol):
+    """Builds (once per action name) the executor of a run; all share one Webex API."""
+
+    def __call__(self, action: str, hooks: RequestHooks, timeout: tuple[float, float, float]) -> Executor: ...
+
+
+@dataclass(frozen=True)
+class WorkSettings:
+    """Everything `ledger work` is asked to do (built once by the CLI)."""
+
+    db_path: Path | str
+    batch_size: int = 200
+    concurrency: int = 4
+    max_rate: float | None = None  # requests per minute, None = no cap
+    dry_run: bool = False
+    retry_profile: str = "default"
+    import_id: int | None = None
+    progress: bool | None = None  # live progress line; None = when stderr is a TTY
+    heartbeat_s: float = 5.0  # the runs row's heartbeat period
+    dead_after_s: float = 900.0  # a run on another host without heartbeat this long is dead
+    stop_grace_s: float = 10.0  # after SIGINT/SIGTERM, rows in flight may finish for this long
+
+
+@dataclass(frozen=True)
+class RunReport:
+    run_id: int
+    status: RunStatus
+    exit_code: ExitCode
+    message: str
+    counters: RunCounters
+    elapsed_s: float
+    reclaimed: store.Reclaimed
+    pending_left: int
+    requests: int = 0
+    throttled: int = 0
+    summary_text: str = ""
+    retry_command: str | None = None
+
+    def render(self) -> str:
+        c = self.counters
+        lines = [
+            self.summary_text.rstrip(),
+            "",
+            f"run {self.run_id}: {self.status.value} (exit {int(self.exit_code)}) in {self.elapsed_s:.1f}s: "
+            f"{c.succeeded} succeeded, {c.skipped} skipped, {c.failed} failed, {self.pending_left} pending; "
+            f"{c.retries} retries, {self.throttled} throttled answers"
+            + (f"; {self.reclaimed.rows} rows reclaimed from dead runs" if self.reclaimed.rows else ""),
+        ]
+        if self.message:
+            lines.append(self.message)
+        if self.retry_command:
+            lines.append(f"to retry the failed rows: {self.retry_command}")
+        return "\n".join(line for line in lines if line is not None).lstrip("\n")
+
+
+# --- liveness of other runs (dead-run reclaim) ---------------------------------------------------
+
+
+def _parse_ts(text: str | None) -> float | None:
+    if not text:
+        return None
+    try:
+        return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
+    except ValueError:
+        return None
+
+
+def process_start_time(pid: int) -> float | None:
+    """Unix start time of ``pid`` (Linux /proc), None when unknown."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+        fields = stat[stat.rindex(")") + 2 :].split()
+        ticks = int(fields[19])
+        btime = next(int(line.split()[1]) for line in Path("/proc/stat").read_text().splitlines() if line.startswith("btime"))
+        return btime + ticks / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, StopIteration, IndexError):
+        return None
+
+
+def pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:  # a zombie (killed, not yet reaped by its parent) is dead for us
+        stat = Path(f"/proc/{pid}/stat").read_text()
+        return stat[stat.rindex(")") + 2 :].split()[0] != "Z"
+    except (OSError, ValueError, IndexError):
+        return True
+
+
+def dead_reason(run: store.RunInfo, *, host: str, dead_after_s: float, now: float | None = None) -> str | None:
+    """Why ``run`` (status running) is dead, or None when it may be alive (never steal from it)."""
+    now = time.time() if now is None else now
+    if run.host == host:
+        if run.pid == os.getpid():
+            return None  # another worker in this very process (tests)
+        if not pid_alive(run.pid):
+            return "is not running any more"
+        started = process_start_time(run.pid)
+        run_started = _parse_ts(run.started_at)
+        if started is not None and run_started is not None and started > run_started + 2:
+            return f"is gone (pid {run.pid} now belongs to a newer process)"
+        return None
+    beat = _parse_ts(run.heartbeat_at or run.started_at)
+    if beat is not None and now - beat > dead_after_s:
+        return f"sent no heartbeat for {now - beat:.0f}s"
+    return None
+
+
+# --- the worker ----------------------------------------------------------------------------------
+
+
+@dataclass
+class _Task:
+    rows: list[ClaimedRow]
+    probe: bool = False
+
+
+@dataclass
+class _StopState:
+    signals: int = 0
+    requested_at: float | None = None
+    hard: bool = False
+
+
+class Worker:
+    """One `ledger work` run on an open ledger (see the module docstring)."""
+
+    def __init__(
+        self,
+        engine: sa.Engine,
+        settings: WorkSettings,
+        factory: ExecutorFactory,
+        *,
+        sleep: Callable[[float], None] | None = None,
+        progress: Progress | None = None,
+    ) -> None:
+        self.engine = engine
+        self.settings = settings
+        self.factory = factory
+        self.profile: RetryProfile = get_profile(settings.retry_profile)
+        self.gate = RunGate(max_rate_per_min=settings.max_rate, default_pause_s=self.profile.default_throttle_s)
+        self.breaker = SystemicBreaker(self.profile)
+        self._retrying = build_retrying(
+            self.profile, sleep=sleep or self.gate.sleep, blocked=self.gate.thread_blocked_s
+        )
+        self._probe_retrying = build_retrying(
+            self.profile, sleep=sleep or self.gate.sleep, blocked=self.gate.thread_blocked_s, attempts=1
+        )
+        self.counters = RunCounters()
+        self.host = socket.gethostname()
+        self.run_id = 0
+        self.reclaimed = store.Reclaimed()
+        self.progress = progress
+        self._pool: cf.ThreadPoolExecutor | None = None
+        self._results: queue.Queue[cf.Future[list[RowOutcome]]] = queue.Queue()
+        self._suspects: list[RowOutcome] = []
+        self._stop = _StopState()
+        self._final: tuple[RunStatus, ExitCode, str] | None = None
+        self._auth_message: str | None = None
+        self._executors: dict[str, Executor] = {}
+        self._exec_lock = threading.Lock()
+        self._last_beat = 0.0
+        self._last_cooldown_sync = 0.0
+        self._started = time.monotonic()
+
+    # -- lifecycle --------------------------------------------------------------------------------
+    def start(self) -> int:
+        """Reclaim dead runs' rows, register this run, pick up a stored pause. Returns the run id."""
+        s = self.settings
+        self.reclaimed = store.reclaim_dead_runs(
+            self.engine, lambda r: dead_reason(r, host=self.host, dead_after_s=s.dead_after_s)
+        )
+        if self.reclaimed.rows or self.reclaimed.run_ids:
+            log.warning("runs_reclaimed", runs=list(self.reclaimed.run_ids), rows=self.reclaimed.rows)
+        self.run_id = store.create_run(
+            self.engine,
+            pid=os.getpid(),
+            host=self.host,
+            import_id=s.import_id,
+            batch_size=s.batch_size,
+            concurrency=s.concurrency,
+            retry_profile=self.profile.name,
+            dry_run=s.dry_run,
+        )
+        structlog.contextvars.bind_contextvars(run_id=self.run_id)
+        self._sync_cooldown(force=True)
+        self._pool = cf.ThreadPoolExecutor(max_workers=max(s.concurrency, 1), thread_name_prefix="ledger-row")
+        log.info("run_started", profile=self.profile.name, concurrency=s.concurrency, dry_run=s.dry_run)
+        return self.run_id
+
+    def request_stop(self) -> None:
+        """First SIGINT/SIGTERM: stop claiming, no more retries; rows in flight get ``stop_grace_s``."""
+        self._stop.signals += 1
+        if self._stop.requested_at is None:
+            self._stop.requested_at = time.monotonic()
+
+    def fatal(self, message: str) -> None:
+        self._final = (RunStatus.INTERRUPTED, ExitCode.FATAL, message)
+
+    @property
+    def stopping(self) -> bool:
+        return self._stop.requested_at is not None
+
+    def finish(self) -> RunReport:
+        """Settle suspects, release anything still held, close the run row."""
+        if self._pool is not None:
+            self._pool.shutdown(wait=True)
+        self._settle_suspects(failed=self.breaker.is_closed and self._auth_message is None and not self.stopping)
+        released = store.release_all_running(self.engine, self.run_id)
+        self.counters.released += released
+        status, code, message = self._final_status()
+        store.finish_run(self.engine, self.run_id, status, int(code), message, self.counters)
+        log.info("run_finished", status=status.value, exit_code=int(code), **self.counters.as_params())
+        structlog.contextvars.unbind_contextvars("run_id")
+        pending = store.pending_count(self.engine, import_id=self.settings.import_id)
+        return RunReport(
+            run_id=self.run_id,
+            status=status,
+            exit_code=code,
+            message=message,
+            counters=self.counters,
+            elapsed_s=time.monotonic() - self._started,
+            reclaimed=self.reclaimed,
+            pending_left=pending,
+            requests=self.gate.stats.requests,
+            throttled=self.gate.stats.throttled,
+        )
+
+    def _final_status(self) -> tuple[RunStatus, ExitCode, str]:
+        if self._auth_message is not None:
+            return RunStatus.FAILED_SYSTEMIC, ExitCode.FAILED_SYSTEMIC, self._auth_message
+        if self._final is not None:
+            return self._final
+        if self.stopping:
+            return (
+                RunStatus.INTERRUPTED,
+                ExitCode.INTERRUPTED,
+                "interrupted: unfinished rows are pending; run `ledger work` again to resume",
+            )
+        return RunStatus.COMPLETED, ExitCode.OK, ""
+
+    # -- the loop ---------------------------------------------------------------------------------
+    def drain(self) -> None:
+        """Run batches until nothing is claimable, or the run must stop (signal, 401, breaker budget)."""
+        while not self._must_end():
+            if not self.breaker.is_closed:
+                self._recover()
+                continue
+            if self.run_once() == 0 and self.breaker.is_closed:
+                break
+
+    def _must_end(self) -> bool:
+        return self.stopping or self._auth_message is not None or self._final is not None
+
+    def run_once(self) -> int:
+        """Claim one batch, execute it, record every outcome. Returns the number of rows claimed."""
+        if self._must_end() or not self.breaker.is_closed:
+            return 0
+        self._tick()
+        s = self.settings
+        claim = store.claim_batch(self.engine, self.run_id, s.batch_size, import_id=s.import_id, dry_run=s.dry_run)
+        if claim.prerequisite_failed:
+            self.counters.failed += claim.prerequisite_failed
+            if self.progress:
+                self.progress.add(claim.prerequisite_failed, claim.prerequisite_failed)
+        if not claim.rows:
+            return 0
+        self.counters.claimed += len(claim.rows)
+        self._execute(self._tasks(list(claim.rows)))
+        if self.progress:
+            self.progress.batch_done()
+        return len(claim.rows)
+
+    def _tasks(self, rows: list[ClaimedRow]) -> deque[_Task]:
+        tasks: deque[_Task] = deque()
+        i = 0
+        while i < len(rows):
+            size = self._bulk_size(rows[i].action)
+            group = [rows[i]]
+            i += 1
+            while size > 1 and i < len(rows) and len(group) < size and rows[i].action == group[0].action:
+                group.append(rows[i])
+                i += 1
+            tasks.append(_Task(group))
+        return tasks
+
+    def _bulk_size(self, action: str) -> int:
+        ex = self._executor(action)
+        return ex.spec.bulk_size if hasattr(ex, "execute_many") and ex.spec.bulk_size > 1 else 1
+
+    def _may_dispatch(self) -> bool:
+        return not self._must_end() and self.breaker.is_closed
+
+    def _execute(self, tasks: deque[_Task]) -> None:
+        """Dispatch tasks (at most ``concurrency`` in flight), record outcomes as they arrive."""
+        assert self._pool is not None
+        in_flight: set[cf.Future[list[RowOutcome]]] = set()
+        while tasks or in_flight:
+            while tasks and len(in_flight) < self.settings.concurrency and self._may_dispatch():
+                fut = self._pool.submit(self._run_task, tasks.popleft())
+                fut.add_done_callback(self._results.put)
+                in_flight.add(fut)
+            if not in_flight:
+                break
+            self._collect(in_flight)
+        if tasks:  # never started: nothing reached Webex for them
+            ids = [r.row_id for t in tasks for r in t.rows]
+            res = store.release_claims(self.engine, self.run_id, ids)
+            self.counters.released += res.written
+
+    def _collect(self, in_flight: set[cf.Future[list[RowOutcome]]]) -> None:
+        done: list[cf.Future[list[RowOutcome]]] = []
+        try:
+            done.append(self._results.get(timeout=0.25))
+            while True:
+                done.append(self._results.get_nowait())
+        except queue.Empty:
+            pass
+        outcomes: list[RowOutcome] = []
+        for fut in done:
+            in_flight.discard(fut)
+            outcomes.extend(fut.result())  # _run_task never raises
+        if outcomes:
+            self._record(outcomes)
+        self._tick()
+
+    # -- recording (main thread only) -------------------------------------------------------------
+    def _record(self, outcomes: list[RowOutcome]) -> None:
+        final: list[RowOutcome] = []
+        webex_answered = False
+        for o in outcomes:
+            if o.status == RowStatus.FAILED and o.error_kind in ("transient", "systemic"):
+                self._suspects.append(o)  # an outage must not fail rows: decided later
+                continue
+            final.append(o)
+            if o.status in (RowStatus.SUCCEEDED, RowStatus.SKIPPED) or (
+                o.status == RowStatus.FAILED and o.error_kind == "row"
+            ):
+                webex_answered = True
+        if self._suspects and (not self.breaker.is_closed or self._auth_message or self.stopping):
+            self._settle_suspects(failed=False)
+        elif self._suspects and webex_answered:
+            final.extend(self._suspects)
+            self._suspects = []
+        self._write(final)
+
+    def _settle_suspects(self, *, failed: bool) -> None:
+        suspects, self._suspects = self._suspects, []
+        if not suspects:
+            return
+        if not failed:
+            suspects = [_as_released(o) for o in suspects]
+        self._write(suspects)
+
+    def _write(self, outcomes: Sequence[RowOutcome]) -> None:
+        if not outcomes:
+            return
+        res = store.record_outcomes(self.engine, self.run_id, outcomes)
+        for row_id in res.lost:
+            log.error("claim_lost", row_id=row_id, note="the row was taken by another run; outcome not written")
+        lost = set(res.lost)
+        done = failed = 0
+        for o in outcomes:
+            if o.row_id in lost:
+                continue
+            self._count(o)
+            if o.status != RowStatus.PENDING:
+                done += 1
+                failed += o.status == RowStatus.FAILED
+            log.info(
+                "row_outcome",
+                row_id=o.row_id,
+                status=o.status.value,
+                attempts=len(o.attempts),
+                error_kind=o.error_kind,
+                error_code=o.error_code,
+                http_status=o.http_status,
+                tracking_id=o.tracking_id,
+                error=o.error_message,
+            )
+        if self.progress:
+            self.progress.add(done, failed)
+
+    def _count(self, o: RowOutcome) -> None:
+        c = self.counters
+        if o.status == RowStatus.SUCCEEDED:
+            c.succeeded += 1
+        elif o.status == RowStatus.SKIPPED:
+            c.skipped += 1
+        elif o.status == RowStatus.FAILED:
+            c.failed += 1
+        elif self.settings.dry_run and o.result and o.result.get("dry_run"):
+            would = o.result.get("would")  # dry run: what would happen (the row stays pending)
+            if would == "change":
+                c.succeeded += 1
+            elif would == "skip":
+                c.skipped += 1
+            else:
+                c.failed += 1
+        else:
+            c.released += 1
+        c.throttled += sum(1 for a in o.attempts if a.outcome == "throttled")
+        c.retries += sum(1 for a in o.attempts[:-1] if a.outcome == "retry")
+
+    # -- periodic duties (main thread) ------------------------------------------------------------
+    def _tick(self) -> None:
+        now = time.monotonic()
+        if self._stop.requested_at is not None:
+            self.gate.stop_retrying("interrupted by a signal")
+            if now - self._stop.requested_at >= self.settings.stop_grace_s:
+                self.gate.stop("interrupted by a signal")
+        if now - self._last_beat >= self.settings.heartbeat_s:
+            self._last_beat = now
+            store.heartbeat(self.engine, self.run_id, self.counters)
+        self._sync_cooldown()
+
+    def _sync_cooldown(self, force: bool = False) -> None:
+        """Store this run's Retry-After pause; honour one stored by another worker."""
+        pause = self.gate.take_pause_to_persist()
+        if pause is not None:
+            store.set_cooldown(self.engine, pause[0], pause[1])
+        now = time.monotonic()
+        if force or now - self._last_cooldown_sync >= 1.0:
+            self._last_cooldown_sync = now
+            until = store.get_cooldown(self.engine)
+            if until is not None and until > time.time():
+                self.gate.pause_until(until, "pause stored in the ledger", persist=False)
+
+    def _wait(self, seconds: float) -> None:
+        """Sleep in small steps, keeping heartbeats and signal handling alive."""
+        end = time.monotonic() + seconds
+        while not self._must_end():
+            left = end - time.monotonic()
+            if left <= 0:
+                return
+            time.sleep(min(left, 0.2))
+            self._tick()
+
+    # -- breaker recovery -------------------------------------------------------------------------
+    def _recover(self) -> None:
+        """Breaker open: wait, probe with one row; give up past the profile's systemic budget."""
+        budget = self.profile.systemic_budget_s
+        if self.breaker.outage_s() >= budget:
+            last = self.breaker.last_failure or "no answer"
+            self._final = (
+                RunStatus.FAILED_SYSTEMIC,
+                ExitCode.FAILED_SYSTEMIC,
+                f"Webex did not recover within {budget:g}s (last error: {last}); the unexecuted rows are "
+                "pending: run `ledger work` again when Webex is back",
+            )
+            return
+        if self.progress:
+            self.progress.set_note(f"Webex is failing ({self.breaker.last_failure}); paused, probing")
+        if self.breaker.is_open:
+            self._wait(min(self.breaker.open_remaining() or 0.2, 0.5))
+            return
+        if not self.breaker.try_probe():
+            self._wait(0.1)
+            return
+        claim = store.claim_batch(self.engine, self.run_id, 1, import_id=self.settings.import_id, dry_run=self.settings.dry_run)
+        if not claim.rows:
+            self.breaker.probe_result(True)  # nothing left to probe with: nothing left to do
+            self.gate.resume()
+            return
+        self.counters.claimed += 1
+        self.gate.resume()
+        assert self._pool is not None
+        outcomes = self._pool.submit(self._run_task, _Task(list(claim.rows), probe=True)).result()
+        ok = all(o.status != RowStatus.PENDING and o.error_kind not in ("transient", "systemic") for o in outcomes)
+        self.breaker.probe_result(ok, outcomes[0].error_message or "")
+        if ok:
+            log.info("breaker_recovered", after_s=round(self.breaker.outage_s(), 1))
+            if self.progress:
+                self.progress.set_note("")
+            self.gate.resume()
+        else:
+            self.gate.stop(f"Webex is failing: {self.breaker.last_failure}")
+            outcomes = [_as_released(o) for o in outcomes]
+        self._write(outcomes)
+
+    # -- row execution (pool threads) -------------------------------------------------------------
+    def _executor(self, action: str) -> Executor:
+        with self._exec_lock:
+            ex = self._executors.get(action)
+            if ex is None:
+                ex = self.factory(action, self.gate, self.profile.timeout)
+                self._executors[action] = ex
+            return ex
+
+    def _run_task(self, task: _Task) -> list[RowOutcome]:
+        try:
+            if len(task.rows) == 1:
+                return [self._run_row(task.rows[0], probe=task.probe)]
+            return self._run_bulk(task.rows)
+        except Exception as exc:  # noqa: BLE001 - a bug must not lose rows: release them, log it
+            log.exception("row_task_crashed", error=type(exc).__name__)
+            return [_as_released(RowOutcome(r.row_id, RowStatus.PENDING, counts_attempts=False)) for r in task.rows]
+
+    def _run_row(self, row: ClaimedRow, *, probe: bool = False) -> RowOutcome:
+        executor = self._executor(row.action)
+        tries: list[AttemptRecord] = []
+        recovered = [row.recovered]
+
+        def attempt(ctx: RowTry) -> ActionResult:
+            started = _now()
+            n = row.prior_attempts + len(tries) + 1
+            inp = RowInput(row.row_id, row.line_no, row.action, row.payload, attempt=n, recovered=recovered[0])
+            try:
+                result = executor.execute(inp)
+            except ActionError as exc:
+                self._after_failure(exc, ctx)
+                if exc.ambiguous:
+                    recovered[0] = True  # the write may have landed: the next try re-checks first
+                tries.append(_attempt_record(n, started, exc))
+                raise
+            except Exception as exc:  # noqa: BLE001 - an executor bug fails the row, not the run
+                err = RowFailure(f"internal error in {row.action}: {type(exc).__name__}: {str(exc)[:200]}")
+                log.exception("executor_error", row_id=row.row_id, action=row.action)
+                tries.append(_attempt_record(n, started, err))
+                raise err from None
+            ctx.counted += 1
+            self.breaker.record_success()
+            tries.append(AttemptRecord(n, started, _now(), "dry_run" if self.settings.dry_run else result.status))
+            return result
+
+        retrying = self._probe_retrying if probe else self._retrying
+        try:
+            result = retrying(attempt, RowTry(blocked_at_start=self.gate.thread_blocked_s()))
+        except ActionError as exc:
+            return self._failure_outcome(row, exc, tries)
+        return self._success_outcome(row, result, tries)
+
+    def _after_failure(self, exc: ActionError, ctx: RowTry) -> None:
+        if isinstance(exc, Throttled):
+            ctx.throttles += 1
+            if exc.http_status not in (429, 423):  # not from an HTTP answer (the gate saw those already)
+                self.gate.throttled(429, exc.retry_after)
+            return
+        if isinstance(exc, RunStopped):
+            return
+        ctx.counted += 1
+        ctx.last_error = exc
+        if isinstance(exc, AuthFailure):
+            self._auth_message = (
+                f"Webex rejected the access token (HTTP 401): set a valid WEBEX_ACCESS_TOKEN and run `ledger work` "
+                f"again; nothing was failed, the rows are pending ({exc.message})"
+            )
+            self.gate.stop("the access token was rejected")
+            return
+        feed = outcome_feeds_breaker(exc)
+        if feed:
+            self.breaker.record_failure(exc.message)
+            if not self.breaker.is_closed:
+                self.gate.stop(f"Webex is failing: {exc.message}")
+        elif feed is False:
+            self.breaker.record_success()
+
+    def _success_outcome(self, row: ClaimedRow, result: ActionResult, tries: list[AttemptRecord]) -> RowOutcome:
+        if self.settings.dry_run:
+            payload = {"dry_run": True, "would": "change" if result.status == "succeeded" else "skip"}
+            payload["planned"] = dict(result.planned or {})
+            payload.update({k: v for k, v in result.result.items() if k != "dry_run"})
+            return RowOutcome(row.row_id, RowStatus.PENDING, tuple(tries), result=payload, counts_attempts=False)
+        return RowOutcome(row.row_id, RowStatus(result.status), tuple(tries), result=dict(result.result))
+
+    def _failure_outcome(self, row: ClaimedRow, exc: ActionError, tries: list[AttemptRecord]) -> RowOutcome:
+        fields: dict[str, Any] = {
+            "error_kind": exc.kind,
+            "error_code": exc.code,
+            "http_status": exc.http_status,
+            "error_message": exc.message,
+            "tracking_id": exc.tracking_id,
+        }
+        stopped = isinstance(exc, (RunStopped, AuthFailure)) or self.gate.stopped is not None
+        if stopped and exc.kind != "row":  # an interrupted/outage row is not a failed row
+            return _as_released(RowOutcome(row.row_id, RowStatus.FAILED, tuple(tries), **fields))
+        if self.settings.dry_run:
+            result = {"dry_run": True, "would": "fail", "error_kind": exc.kind, "error": exc.message}
+            return RowOutcome(row.row_id, RowStatus.PENDING, tuple(tries), result=result, counts_attempts=False)
+        if exc.kind == "transient" and not isinstance(exc, Throttled):
+            self.breaker.record_failure(f"retries exhausted: {exc.message}")
+        return RowOutcome(row.row_id, RowStatus.FAILED, tuple(tries), **fields)
+
+    def _run_bulk(self, rows: list[ClaimedRow]) -> list[RowOutcome]:
+        """A bulk executor: up to ``bulk_size`` rows per call; rows failing transiently are re-sent."""
+        executor = self._executor(rows[0].action)
+        tries: dict[int, list[AttemptRecord]] = {r.row_id: [] for r in rows}
+        by_id = {r.row_id: r for r in rows}
+        results: dict[int, ActionResult | Exception] = {}
+        todo = list(rows)
+        recovered = {r.row_id: r.recovered for r in rows}
+
+        def attempt(ctx: RowTry) -> Mapping[int, ActionResult | Exception]:
+            started = _now()
+            inputs = [
+                RowInput(r.row_id, r.line_no, r.action, r.payload, attempt=r.prior_attempts + len(tries[r.row_id]) + 1,
+                         recovered=recovered[r.row_id])
+                for r in todo
+            ]
+            try:
+                out = executor.execute_many(inputs)  # type: ignore[attr-defined]
+            except ActionError as exc:
+                self._after_failure(exc, ctx)
+                for r in todo:
+                    if exc.ambiguous:
+                        recovered[r.row_id] = True
+                    tries[r.row_id].append(_attempt_record(len(tries[r.row_id]) + 1, started, exc))
+                raise
+            ctx.counted += 1
+            self.breaker.record_success()
+            return out  # type: ignore[no-any-return]
+
+        for _round in range(self.profile.attempts):
+            try:
+                out = self._retrying(attempt, RowTry(blocked_at_start=self.gate.thread_blocked_s()))
+            except ActionError as exc:
+                for r in todo:
+                    results[r.row_id] = exc
+                break
+            again = []
+            for r in todo:
+                res = out.get(r.row_id, RowFailure("no result for this row in the bulk answer"))
+                n = len(tries[r.row_id]) + 1
+                if isinstance(res, ActionResult):
+                    tries[r.row_id].append(AttemptRecord(n, _now(), _now(), "dry_run" if self.settings.dry_run else res.status))
+                    results[r.row_id] = res
+                    continue
+                err = res if isinstance(res, ActionError) else RowFailure(f"{type(res).__name__}: {str(res)[:200]}")
+                tries[r.row_id].append(_attempt_record(n, _now(), err))
+                if err.kind == "transient" and self.gate.stopped is None:
+                    if err.ambiguous:
+                        recovered[r.row_id] = True
+                    again.append(r)
+                results[r.row_id] = err
+            todo = again
+            if not todo:
+                break
+        outcomes = []
+        for row_id, res in results.items():
+            row, row_tries = by_id[row_id], tries[row_id]
+            if isinstance(res, ActionResult):
+                outcomes.append(self._success_outcome(row, res, row_tries))
+            else:
+                assert isinstance(res, ActionError)
+                outcomes.append(self._failure_outcome(row, res, row_tries))
+        return outcomes
+
+
+def _now() -> str:
+    return utcnow()
+
+
+def _attempt_record(n: int, started: str, exc: ActionError) -> AttemptRecord:
+    outcome = "throttled" if isinstance(exc, Throttled) else "released" if isinstance(exc, RunStopped) else "retry"
+    return AttemptRecord(
+        attempt_no=n,
+        started_at=started,
+        finished_at=_now(),
+        outcome=outcome,
+        http_status=exc.http_status,
+        retry_after_s=exc.retry_after,
+        tracking_id=exc.tracking_id,
+        error_kind=exc.kind,
+        error_code=exc.code,
+        error_message=exc.message,
+    )
+
+
+def _as_released(o: RowOutcome) -> RowOutcome:
+    """The same outcome, but the row goes back to pending (its last try is marked released)."""
+    tries = list(o.attempts)
+    if tries:
+        tries[-1] = AttemptRecord(**{**tries[-1].__dict__, "outcome": "released"})
+    return RowOutcome(
+        o.row_id,
+        RowStatus.PENDING,
+        tuple(tries),
+        result=o.result,
+        error_kind=o.error_kind,
+        error_code=o.error_code,
+        http_status=o.http_status,
+        error_message=o.error_message,
+        tracking_id=o.tracking_id,
+        counts_attempts=o.counts_attempts,
+    )
+
+
+# --- the entry point -----------------------------------------------------------------------------
+
+
+@contextmanager
+def _signals(worker: Worker) -> Iterator[None]:
+    """SIGINT/SIGTERM → worker.request_stop(); a second one exits at once (resumable: next run reclaims)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handler(signum: int, _frame: Any) -> None:
+        if worker.stopping:
+            os.write(2, b"\nledger: second interrupt: exiting now; run `ledger work` again to resume\n")
+            os._exit(int(ExitCode.INTERRUPTED))
+        worker.request_stop()
+        os.write(2, b"\nledger: stopping: finishing rows in flight (Ctrl-C again to exit at once)\n")
+
+    old = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for sig, h in old.items():
+            signal.signal(sig, h)
+
+
+def run_work(
+    settings: WorkSettings,
+    executor_factory: ExecutorFactory,
+    *,
+    engine: sa.Engine | None = None,
+    summary: Callable[[sa.Engine, int | None], str] | None = None,
+) -> RunReport:
+    """`ledger work`: open the ledger, run until done/stopped, return the report (never exits)."""
+    from ledger.db.engine import open_ledger
+
+    own_engine = engine is None
+    engine = engine or open_ledger(settings.db_path)
+    try:
+        total = store.pending_count(engine, import_id=settings.import_id)
+        progress = Progress(total, live=settings.progress)
+        worker = Worker(engine, settings, executor_factory, progress=progress)
+        with _signals(worker):
+            worker.start()
+            try:
+                worker.drain()
+            except BaseException as exc:
+                worker.fatal(f"stopped by an internal error ({type(exc).__name__}); rows are pending, resumable")
+                raise
+            finally:
+                report = worker.finish()
+                progress.close()
+        text = (summary or _summary_text)(engine, settings.import_id)
+        retry = None
+        if report.counters.failed or store.status_counts(engine, import_id=settings.import_id).get("failed"):
+            retry = f"ledger --db {settings.db_path} retry --status failed" + (
+                f" --import {settings.import_id}" if settings.import_id is not None else ""
+            ) + " && ledger --db " + f"{settings.db_path} work"
+        return RunReport(**{**report.__dict__, "summary_text": text, "retry_command": retry})
+    finally:
+        if own_engine:
+            engine.dispose()
+
+
+def _summary_text(engine: sa.Engine, import_id: int | None) -> str:
+    """The same summary as `ledger report` (ledger.report), when available."""
+    try:
+        from ledger import report
+
+        return str(report.render_summary(report.summary(engine, import_id=import_id)))  # type: ignore[attr-defined]
+    except (ImportError, AttributeError):
+        counts = store.status_counts(engine, import_id=import_id)
+        return "rows: " + ", ".join(f"{n} {s}" for s, n in sorted(counts.items()))
+
+
+__all__ = ["ExecutorFactory", "RunReport", "Worker", "WorkSettings", "dead_reason", "pid_alive", "run_work"]
