@@ -38,6 +38,8 @@ class FaultConfig:
     # entities (emails / ids / workspace names) whose forwarding PUT answers 400 + errorCode 4003
     # "...UserCallForwardingBusy..." (the fallback path of the v21 scripts)
     forwarding_busy: set[str] = field(default_factory=set)
+    # emails whose People create with callingData=true creates the person but answers 400 (seen on Webex)
+    created_400: set[str] = field(default_factory=set)
 
     # ----------------------------------------------------------------- grammar
     _PROB_KEYS = {"429": "p429", "423": "p423", "500": "p500", "502": "p502", "503": "p503",
@@ -106,6 +108,8 @@ class FaultConfig:
                     cfg.row_errors |= {x.strip() for x in v.split("|") if x.strip()}
                 elif k in ("fwd_busy", "forwarding_busy"):
                     cfg.forwarding_busy |= {x.strip() for x in v.split("|") if x.strip()}
+                elif k in ("created_400", "create400"):
+                    cfg.created_400 |= {x.strip().lower() for x in v.split("|") if x.strip()}
                 elif k in ("row_error_code",):
                     cfg.row_error_code = int(v)
                 else:
@@ -127,7 +131,7 @@ class FaultConfig:
         if bad:
             raise ValueError(f"unknown fault fields: {sorted(bad)}")
         d = dict(d)
-        for k in ("row_errors", "forwarding_busy"):
+        for k in ("row_errors", "forwarding_busy", "created_400"):
             if k in d:
                 d[k] = set(d[k] or ())
         cfg = cls(**d)
@@ -138,6 +142,7 @@ class FaultConfig:
         d = dataclasses.asdict(self)
         d["row_errors"] = sorted(self.row_errors)
         d["forwarding_busy"] = sorted(self.forwarding_busy)
+        d["created_400"] = sorted(self.created_400)
         return d
 
 
