@@ -126,3 +126,29 @@ def test_second_ledger_on_the_same_org_writes_nothing(tmp_path, sandbox, seeded,
     # the only write is SCIM's bulk POST, whose operations all answered 409 (nothing created)
     writes = [(r.method, r.path) for r in sandbox.requests() if r.method in WRITES]
     assert [m for m, _ in writes] == ["POST"] and writes[0][1].endswith("/v2/Bulk")
+
+
+def test_scim_create_250_rows_through_ledger_work_takes_at_most_3_bulk_requests(tmp_path, sandbox, needs_work):
+    csv_path = tmp_path / "scim.csv"
+    lines = ["email,first_name,last_name,org_id"]
+    lines += [f"bulk{i:04d}@example.com,Bulk,User {i},{sandbox.state.org_id}" for i in range(250)]
+    csv_path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    db = tmp_path / "ledger.db"
+    runner = CliRunner()
+    assert runner.invoke(cli, ["--db", str(db), "import", str(csv_path), "--action", "user.scim_create"]).exit_code == 0
+
+    _work(runner, db, sandbox)
+
+    posts = [r for r in sandbox.requests() if r.method == "POST" and r.path.endswith("/v2/Bulk")]
+    assert 1 <= len(posts) <= 3
+    assert sum(len(p.body["operations"]) for p in posts) == 250
+    status = {k: v[0] for k, v in _rows(db).items()}
+    assert set(status.values()) == {"succeeded"} and len(status) == 250
+    assert all(sandbox.state.create_count(f"bulk{i:04d}@example.com") == 1 for i in range(250))
+    with sqlite3.connect(db) as conn:
+        results = conn.execute("SELECT json_extract(result, '$.email'), json_extract(result, '$.user_id') FROM ledger").fetchall()
+    from ledger.sandbox.ids import key
+
+    assert {email: uid for email, uid in results} == {
+        f"bulk{i:04d}@example.com": key(sandbox.state.person_by_email(f"bulk{i:04d}@example.com")["id"]) for i in range(250)
+    }
