@@ -145,7 +145,8 @@ class RowValidator:
         if width > self._width or (width > self._first_named and header_key(cells[self._first_named]) == self._first_key):
             problems.extend(self._row_problems(cells))
         if self._has_rules:
-            problems.extend(self._rule_problems(payload))
+            bad = {p.column for p in problems}
+            problems.extend(p for p in self._rule_problems(payload) if p.column not in bad)
         business_key = None
         if self.spec.key:
             key_parts = tuple(format_value(payload[c]) if c in payload else "" for c in self.spec.key)

@@ -1,0 +1,344 @@
+"""`ledger import` end to end on real SQLite files: whole-file errors, invalid rows, re-import,
+global.csv, --profile, --after, and the operators' sample files."""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+from click.testing import Result
+
+from ledger.actions import get_spec
+from ledger.db.engine import open_ledger
+from ledger.errors import InputError
+from ledger.importer import import_file
+
+SAMPLES = Path("/work/shared/samples")
+LIC_A = base64.b64encode(b"ciscospark://us/LICENSE/org:BCSTD_a").decode().rstrip("=")
+LIC_B = base64.b64encode(b"ciscospark://us/LICENSE/org:FTC_b").decode().rstrip("=")
+ORG = base64.b64encode(b"ciscospark://us/ORGANIZATION/org").decode().rstrip("=")
+
+
+def rows(path: Path, sql: str = "SELECT line_no, status, error_kind, error_message, business_key FROM ledger ORDER BY id") -> list[tuple[Any, ...]]:
+    engine = open_ledger(path, readonly=True)
+    with engine.connect() as conn:
+        out = [tuple(r) for r in conn.exec_driver_sql(sql)]
+    engine.dispose()
+    return out
+
+
+def write(tmp_path: Path, name: str, text: str) -> Path:
+    f = tmp_path / name
+    f.write_text(text, encoding="utf-8")
+    return f
+
+
+def assert_nothing_written(ledger_path: Path) -> None:
+    assert rows(ledger_path, "SELECT count(*) FROM imports") == [(0,)]
+    assert rows(ledger_path, "SELECT count(*) FROM ledger") == [(0,)]
+    assert rows(ledger_path, "SELECT count(*) FROM import_deps") == [(0,)]
+
+
+USERS = "email,first_name,last_name,extension\nana@x.com,Ana,Pérez,1001\nluis@x.com,Luis,Gómez,1002\n"
+
+
+# --- whole-file errors: one line naming the file (and column), exit 1, nothing written -------------------
+
+
+@pytest.mark.parametrize(
+    ("content", "extra", "expected"),
+    [
+        (None, [], "nope.csv: file not found"),
+        (b"", [], "u.csv: empty file"),
+        (b"email,first_name,last_name\n", [], "u.csv: no data rows (header only)"),
+        (b"email,first_name\nana@x.com,Ana\n", [], "u.csv: required column 'last_name' is missing from the header"),
+        (b"email,first_name,last_name\nana@x.com,Ana,\xff\n", [], "u.csv: line 2: not UTF-8 text"),
+        (b'email,first_name,last_name\nana@x.com,"Ana,P\n', [], "u.csv: line 2: a quoted field is never closed"),
+        (b"email,Email,first_name,last_name\n", [], "u.csv: line 1: column 'email' appears twice"),
+        (USERS.encode(), ["--profile", "PROFILE"], "u.csv: action 'user.create' does not accept --profile"),
+        (USERS.encode(), ["--after", "42"], "--after 42: no such import"),
+    ],
+)
+def test_whole_file_errors(
+    tmp_path: Path, run_cli: Callable[..., Result], ledger_path: Path, content: bytes | None, extra: list[str], expected: str
+) -> None:
+    f = tmp_path / ("nope.csv" if content is None else "u.csv")
+    if content is not None:
+        f.write_bytes(content)
+    profile = write(tmp_path, "p.json", '{"calling_permissions": [{"call_type": "NATIONAL", "action": "ALLOW"}]}')
+    extra = [str(profile) if a == "PROFILE" else a for a in extra]
+    result = run_cli("import", str(f), "--action", "user.create", *extra)
+    assert result.exit_code == 1
+    assert result.stdout == ""
+    assert result.stderr.count("\n") == 1 and result.stderr.startswith("ledger: error: ")
+    assert expected in result.stderr
+    assert "Traceback" not in result.stderr
+    assert_nothing_written(ledger_path)
+
+
+def test_unknown_action(tmp_path: Path, run_cli: Callable[..., Result], ledger_path: Path) -> None:
+    result = run_cli("import", str(write(tmp_path, "u.csv", USERS)), "--action", "user.explode")
+    assert result.exit_code == 2
+    assert result.stderr == "ledger: error: unknown action 'user.explode'; run `ledger actions` to list them\n"
+    assert_nothing_written(ledger_path)
+
+
+@pytest.mark.parametrize(
+    ("global_text", "expected"),
+    [
+        ("org_id\n", "g.csv: a global.csv must have exactly one data row (found 0)"),
+        (f"org_id\n{ORG}\n{ORG}\n", "exactly one data row (found 2)"),
+        ("org_id\nnot-an-id!\n", "g.csv: column 'org_id': not a Webex id"),
+    ],
+)
+def test_bad_global(tmp_path: Path, run_cli: Callable[..., Result], ledger_path: Path, global_text: str, expected: str) -> None:
+    users = write(tmp_path, "u.csv", "email,first_name,last_name\nana@x.com,Ana,P\n")
+    g = write(tmp_path, "g.csv", global_text)
+    result = run_cli("import", str(users), "--action", "user.scim_create", "--global", str(g))
+    assert result.exit_code == 1, result.output
+    assert expected in result.stderr and result.stderr.count("\n") == 1
+    assert_nothing_written(ledger_path)
+
+
+@pytest.mark.parametrize(
+    ("profile", "expected"),
+    [
+        ("{not json", "p.json: not valid JSON (line 1, column 2"),
+        ("[]", "must be a JSON object"),
+        ('{"calling_permissions": []}', "'calling_permissions' must be a non-empty list"),
+        ('{"calling_permissions": [{"call_type": "MARS", "action": "ALLOW"}]}', "calling_permissions[0].call_type: must be one of"),
+        ('{"calling_permissions": [{"call_type": "NATIONAL", "action": "MAYBE"}]}', "calling_permissions[0].action: must be one of"),
+        ('{"calling_permissions": [{"call_type": "NATIONAL", "action": "ALLOW", "transfer_enabled": "perhaps"}]}', "transfer_enabled: must be true or false"),
+        ('{"use_custom_enabled": true, "colour": 1, "calling_permissions": [{"call_type": "NATIONAL", "action": "ALLOW"}]}', "unknown field(s) 'colour'"),
+    ],
+)
+def test_bad_profile(tmp_path: Path, run_cli: Callable[..., Result], ledger_path: Path, profile: str, expected: str) -> None:
+    users = write(tmp_path, "u.csv", "email\nana@x.com\n")
+    p = write(tmp_path, "p.json", profile)
+    result = run_cli("import", str(users), "--action", "user.outgoing_permissions", "--profile", str(p))
+    assert result.exit_code == 1
+    assert expected in result.stderr and result.stderr.count("\n") == 1
+    assert_nothing_written(ledger_path)
+
+
+def test_error_late_in_the_file_rolls_everything_back(tmp_path: Path, ledger_path: Path) -> None:
+    body = "".join(f"user{i}@x.com,A,B\n" for i in range(12_000))
+    f = tmp_path / "u.csv"
+    f.write_bytes(("email,first_name,last_name\n" + body).encode() + b"bad\xff,A,B\n")
+    engine = open_ledger(ledger_path)
+    with pytest.raises(InputError, match="line 12002"):
+        import_file(engine, get_spec("user.create"), f)
+    engine.dispose()
+    assert_nothing_written(ledger_path)
+
+
+# --- invalid rows ---------------------------------------------------------------------------------
+
+
+def test_invalid_rows_keep_line_numbers_and_raw_row(tmp_path: Path, run_cli: Callable[..., Result], ledger_path: Path) -> None:
+    f = write(
+        tmp_path,
+        "u.csv",
+        "email,first_name,last_name,extension,notes\n"
+        'ana@x.com,Ana,"Pérez\nGarcía",1001,"multi\nline\nnote"\n'  # lines 2-5
+        "foo@,Luis,Gómez,10x2,\n"  # line 6: two problems
+        "ANA@x.com,Ana,Again,1003,\n"  # line 7: duplicate of line 2
+        ",Eva,Ruiz,1004,\n"  # line 8: required email empty
+        'eva@x.com,"Eva, Jr",Ruiz,1005,\n',  # line 9: fine, quoted comma
+    )
+    result = run_cli("import", str(f), "--action", "user.create")
+    assert result.exit_code == 0, result.stderr
+    assert "import 1: " in result.stdout and "5 rows, 2 pending, 3 invalid" in result.stdout
+    assert "ignored columns (not used by user.create): notes" in result.stdout
+    assert rows(ledger_path) == [
+        (2, "pending", None, None, "ana@x.com"),
+        (6, "invalid", "invalid",
+         "column 'email': not a valid email address ('foo@'); column 'extension': not an extension ('10x2'; digits only)", None),
+        (7, "invalid", "invalid", "duplicate of line 2 (same email)", "ana@x.com"),
+        (8, "invalid", "invalid", "column 'email': required, but empty", None),
+        (9, "pending", None, None, "eva@x.com"),
+    ]
+    payloads = [json.loads(p) for (p,) in rows(ledger_path, "SELECT payload FROM ledger ORDER BY id")]
+    assert payloads[0] == {"email": "ana@x.com", "first_name": "Ana", "last_name": "Pérez\nGarcía", "extension": "1001"}
+    assert payloads[1] == {"email": "foo@", "first_name": "Luis", "last_name": "Gómez", "extension": "10x2", "notes": ""}  # raw
+    assert payloads[4]["first_name"] == "Eva, Jr"
+    assert rows(ledger_path, "SELECT rows_total, rows_valid, rows_invalid FROM imports") == [(5, 2, 3)]
+
+
+def test_extra_cells_and_repeated_header_are_row_problems(tmp_path: Path, ledger_path: Path) -> None:
+    f = write(tmp_path, "u.csv", "email,first_name,last_name\na@x.com,A,B,oops\nEmail,First_Name,last_name\nb@x.com,B,C,\n")
+    engine = open_ledger(ledger_path)
+    result = import_file(engine, get_spec("user.create"), f)
+    engine.dispose()
+    assert (result.rows_valid, result.rows_invalid) == (1, 2)
+    messages = [m for (m,) in rows(ledger_path, "SELECT error_message FROM ledger WHERE status = 'invalid' ORDER BY line_no")]
+    assert messages[0] == "4 cells but the header has 3 (an unquoted comma?)"
+    assert "this line repeats the header" in messages[1]
+
+
+def test_bom_semicolon_aliases_and_case_insensitive_header(tmp_path: Path, ledger_path: Path) -> None:
+    f = tmp_path / "u.csv"
+    f.write_bytes(
+        "\ufeffEMAIL;First Name;last_name;add_license_ids;Direct_Number\r\n"
+        f'Ana@X.com;Ana;P;"{LIC_A}, {LIC_B},{LIC_A}";+34 935 678 901\r\n'.encode()
+    )
+    engine = open_ledger(ledger_path)
+    import_file(engine, get_spec("usuarios_alta_people"), f)
+    engine.dispose()
+    (payload,) = rows(ledger_path, "SELECT payload FROM ledger")[0]
+    assert json.loads(payload) == {
+        "email": "ana@x.com", "first_name": "Ana", "last_name": "P", "licenses": [LIC_A, LIC_B],
+        "phone_number": "+34935678901",
+    }
+
+
+# --- re-import, global, profile, --after ----------------------------------------------------------
+
+
+def test_reimport_adds_nothing_and_says_so(tmp_path: Path, run_cli: Callable[..., Result], ledger_path: Path) -> None:
+    f = write(tmp_path, "u.csv", USERS)
+    assert run_cli("import", str(f), "--action", "user.create").exit_code == 0
+    again = run_cli("import", str(f), "--action", "usuarios_alta_people")
+    assert again.exit_code == 0
+    assert "already imported as import 1 for user.create (2 rows); nothing added" in again.stdout
+    assert rows(ledger_path, "SELECT count(*) FROM ledger") == [(2,)]
+    # the same file for another action is a new import
+    other = run_cli("import", str(f), "--action", "user.forwarding")
+    assert "import 2:" in other.stdout
+    # an edited file is a new import
+    f.write_text(USERS + "eva@x.com,Eva,R,1003\n", encoding="utf-8")
+    assert "import 3:" in run_cli("import", str(f), "--action", "user.create").stdout
+
+
+def test_global_fills_empty_cells_and_row_wins(tmp_path: Path, ledger_path: Path) -> None:
+    g = write(tmp_path, "g.csv", f"org_id,number_type,unused\r\n{ORG},TOLLFREE,zzz\r\n")
+    f = write(tmp_path, "loc.csv", "name,phone_numbers,number_type\nSITE1,\"+34935678901,+34935678902\",\nSITE2,+34935678903,did\n")
+    engine = open_ledger(ledger_path)
+    import_file(engine, get_spec("location.numbers"), f, global_path=g)
+    engine.dispose()
+    payloads = [json.loads(p) for (p,) in rows(ledger_path, "SELECT payload FROM ledger ORDER BY id")]
+    assert payloads == [
+        {"org_id": ORG, "name": "SITE1", "phone_numbers": ["+34935678901", "+34935678902"], "number_type": "TOLLFREE"},
+        {"org_id": ORG, "name": "SITE2", "phone_numbers": ["+34935678903"], "number_type": "DID"},
+    ]
+    assert rows(ledger_path, "SELECT location_key, business_key FROM ledger ORDER BY id") == [("SITE1", "SITE1"), ("SITE2", "SITE2")]
+
+
+def test_global_supplies_a_required_column(tmp_path: Path, ledger_path: Path) -> None:
+    g = write(tmp_path, "g.csv", f"org_id\n{ORG}\n")
+    f = write(tmp_path, "u.csv", "email,first_name,last_name\nana@x.com,Ana,P\n")
+    engine = open_ledger(ledger_path)
+    result = import_file(engine, get_spec("user.scim_create"), f, global_path=g)
+    engine.dispose()
+    assert result.rows_valid == 1
+    assert json.loads(rows(ledger_path, "SELECT payload FROM ledger")[0][0])["org_id"] == ORG
+
+
+def test_profile_is_normalised_into_every_row(tmp_path: Path, run_cli: Callable[..., Result], ledger_path: Path) -> None:
+    p = write(
+        tmp_path,
+        "p.json",
+        json.dumps({
+            "use_custom_enabled": True,
+            "use_custom_permissions": "TRUE",
+            "calling_permissions": [
+                {"call_type": "international", "action": "BLOCK", "transfer_enabled": False},
+                {"call_type": "NATIONAL", "action": "allow"},
+            ],
+        }),
+    )
+    f = write(tmp_path, "u.csv", "email\nana@x.com\nluis@x.com\n")
+    result = run_cli("import", str(f), "--action", "user.outgoing_permissions", "--profile", str(p))
+    assert result.exit_code == 0, result.stderr
+    profiles = [json.loads(x)["profile"] for (x,) in rows(ledger_path, "SELECT payload FROM ledger")]
+    expected = {
+        "use_custom_enabled": True,
+        "use_custom_permissions": True,
+        "calling_permissions": [
+            {"call_type": "INTERNATIONAL", "action": "BLOCK", "transfer_enabled": False},
+            {"call_type": "NATIONAL", "action": "ALLOW"},
+        ],
+    }
+    assert profiles == [expected, expected]
+    # the same file with another profile is a new import; with the same profile it is not
+    assert "already imported" in run_cli("import", str(f), "--action", "user.outgoing_permissions", "--profile", str(p)).stdout
+    p.write_text(json.dumps({"calling_permissions": [{"call_type": "NATIONAL", "action": "BLOCK"}]}))
+    assert "import 2:" in run_cli("import", str(f), "--action", "user.outgoing_permissions", "--profile", str(p)).stdout
+
+
+def test_after_records_dependencies(tmp_path: Path, run_cli: Callable[..., Result], ledger_path: Path) -> None:
+    locs = write(tmp_path, "l.csv", "name,phone_numbers\nSITE1,+34935678901\n")
+    users = write(tmp_path, "u.csv", "email,first_name,last_name,location_name\nana@x.com,A,B,SITE1\n")
+    assert run_cli("import", str(locs), "--action", "location.numbers").exit_code == 0
+    assert run_cli("import", str(users), "--action", "user.create", "--after", "1", "--after", "1").exit_code == 0
+    assert rows(ledger_path, "SELECT import_id, depends_on_import_id FROM import_deps") == [(2, 1)]
+    assert rows(ledger_path, "SELECT location_key FROM ledger WHERE import_id = 2") == [("SITE1",)]
+
+
+# --- the operators' sample files ------------------------------------------------------------------
+
+
+def test_sample_usuarios_for_licenses_flags_add_remove_overlap(run_cli: Callable[..., Result], ledger_path: Path) -> None:
+    result = run_cli("import", str(SAMPLES / "Usuarios.csv"), "--action", "usuarios_modificar_licencias",
+                     "--global", str(SAMPLES / "global.csv"))
+    assert result.exit_code == 0, result.stderr
+    got = rows(ledger_path)
+    assert [(line, status) for line, status, *_ in got] == [(2, "invalid"), (3, "invalid"), (4, "invalid")]
+    for _, _, kind, message, _ in got:
+        assert kind == "invalid"
+        assert message.startswith("column 'remove_license_ids': also in 'add_license_ids'")
+        assert "BCSTD_e0f6513f" in message
+
+
+def test_sample_usuarios_for_create(run_cli: Callable[..., Result], ledger_path: Path) -> None:
+    result = run_cli("import", str(SAMPLES / "Usuarios.csv"), "--action", "user.create", "--global", str(SAMPLES / "global.csv"))
+    assert result.exit_code == 0, result.stderr
+    assert [(line, status, key) for line, status, _, _, key in rows(ledger_path)] == [
+        (2, "pending", "andres.garcia@lab.example.com"),
+        (3, "pending", "carmen.munoz@lab.example.com"),
+        (4, "pending", "jose.lopez@lab.example.com"),
+    ]
+    first = json.loads(rows(ledger_path, "SELECT payload FROM ledger ORDER BY id LIMIT 1")[0][0])
+    assert first["display_name"] == "Andres  García-Toñez"  # inner spaces kept, only trimmed
+    assert first["extension"] == "80347245" and len(first["licenses"]) == 1
+    assert "org_id" in first  # from global.csv
+
+
+@pytest.mark.parametrize(
+    ("action", "expected"),
+    [
+        ("location.numbers", [(2, "pending"), (3, "pending")]),
+        ("location.main_number", [(2, "pending"), (3, "pending")]),
+        ("location.pstn", [(2, "pending"), (3, "pending")]),
+        ("location.internal_dialing", [(2, "pending"), (3, "pending")]),
+    ],
+)
+def test_sample_ubicaciones(run_cli: Callable[..., Result], ledger_path: Path, action: str, expected: list[tuple[int, str]]) -> None:
+    result = run_cli("import", str(SAMPLES / "Ubicaciones.csv"), "--action", action, "--global", str(SAMPLES / "global.csv"))
+    assert result.exit_code == 0, result.stderr
+    assert [(line, status) for line, status, *_ in rows(ledger_path)] == expected
+    keys = rows(ledger_path, "SELECT location_key FROM ledger ORDER BY id")
+    assert keys == [("CUV93470292900",), ("CUV93516754500",)]
+    if action == "location.main_number":
+        payloads = [json.loads(p) for (p,) in rows(ledger_path, "SELECT payload FROM ledger ORDER BY id")]
+        assert [p["calling_line_id"] for p in payloads] == ["+34935678901", "+34934567890"]
+
+
+def test_import_is_fast_enough_to_hold_21000_rows(tmp_path: Path, ledger_path: Path) -> None:
+    """Scale check (not timed): a 21,000-row file lands completely, in order, in one import."""
+    from ledger.samplegen import write_users_csv
+
+    f = tmp_path / "big.csv"
+    emails = write_users_csv(f, 21_000, license_id=LIC_A)
+    engine = open_ledger(ledger_path)
+    result = import_file(engine, get_spec("user.create"), f)
+    with engine.connect() as conn:
+        got = conn.execute(sa.text("SELECT min(line_no), max(line_no), count(DISTINCT business_key) FROM ledger")).one()
+    engine.dispose()
+    assert (result.rows_total, result.rows_valid) == (21_000, 21_000)
+    assert tuple(got) == (2, 21_001, len(set(emails)))
