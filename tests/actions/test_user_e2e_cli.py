@@ -152,3 +152,18 @@ def test_scim_create_250_rows_through_ledger_work_takes_at_most_3_bulk_requests(
     assert {email: uid for email, uid in results} == {
         f"bulk{i:04d}@example.com": key(sandbox.state.person_by_email(f"bulk{i:04d}@example.com")["id"]) for i in range(250)
     }
+
+
+def test_dry_run_work_writes_nothing_to_webex(tmp_path, sandbox, seeded, needs_work):
+    runner = CliRunner()
+    db = tmp_path / "ledger.db"
+    _import_all(runner, db)
+    env = {"WEBEX_BASE_URL": sandbox.base_url, "WEBEX_ACCESS_TOKEN": sandbox.token}
+
+    res = runner.invoke(cli, ["--db", str(db), "work", "--dry-run"], env=env)
+
+    assert res.exit_code == 0, res.output
+    assert [r for r in sandbox.requests() if r.method in WRITES] == []
+    assert sandbox.requests(), "the dry run still reads (resolution, current state)"
+    andres = seeded["andres.garcia@lab.example.com"]
+    assert sandbox.state.forwarding_of(andres)["callForwarding"]["always"]["enabled"] is False
