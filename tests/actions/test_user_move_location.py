@@ -138,3 +138,34 @@ def test_lost_answer_to_the_move_is_ambiguous_and_the_retry_rechecks(sandbox, ac
     res = a.executor.execute(row)
     assert res.status == "skipped" and res.result["reason"] == "already_in_target_location"
     assert a.writes() == []
+
+
+@pytest.mark.parametrize(
+    "code, text, expected_note, reason",
+    [
+        (25378, "Target location is same as user's current location.", None, None),
+        (1026010, "xyz is not a valid Calling user", "not a valid Webex Calling user", "not_calling"),
+        (4727, "Phone number +34 is already in use.", None, "number_in_use"),
+        (4726, "Extension 12 already in use.", None, "extension_in_use"),
+        (400, "something else", None, None),
+    ],
+)
+def test_known_webex_row_errors_are_named(code, text, expected_note, reason):
+    from ledger.actions.users import KNOWN_ROW_ERRORS, classify_row_error
+
+    out = classify_row_error(RowFailure(f"move x: HTTP 400 {code} {text}", code=code, http_status=400, tracking_id="T1"))
+    assert isinstance(out, RowFailure)
+    assert (out.code, out.http_status, out.tracking_id) == (str(code), 400, "T1")
+    if code in KNOWN_ROW_ERRORS:
+        assert KNOWN_ROW_ERRORS[code] in str(out)
+    if expected_note:
+        assert expected_note in str(out)
+    assert out.detail.get("reason") == reason
+
+
+def test_non_row_errors_pass_through_unchanged():
+    from ledger.actions.users import classify_row_error
+    from ledger.errors import TransientFailure
+
+    err = TransientFailure("boom", ambiguous=True)
+    assert classify_row_error(err) is err
