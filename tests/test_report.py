@@ -1,0 +1,199 @@
+"""`ledger report` / `status` / `retry` / `release` on a real ledger with a simulated run."""
+
+from __future__ import annotations
+
+import csv
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from click.testing import Result
+
+from ledger import report
+from ledger.actions import get_spec
+from ledger.db.engine import open_ledger
+from ledger.importer import import_file
+from ledger.models import ErrorKind, RowStatus
+from ledger.store import release_stale, retry_rows
+
+CSV = (
+    "email,first_name,last_name\n"
+    "a@x.com,A,A\n"  # 2 → succeeded
+    "b@x.com,B,B\n"  # 3 → failed row 400
+    "c@x.com,C,C\n"  # 4 → failed transient 503
+    "bad@,D,D\n"  # 5 → invalid
+    "e@x.com,E,E\n"  # 6 → pending
+    "f@x.com,F,F\n"  # 7 → failed row 400 (same message as line 3, other value)
+)
+
+
+@pytest.fixture
+def worked(tmp_path: Path, engine: sa.Engine) -> sa.Engine:
+    """An import of CSV plus a finished run that left the rows as commented above."""
+    f = tmp_path / "users.csv"
+    f.write_text(CSV, encoding="utf-8")
+    import_file(engine, get_spec("user.create"), f)
+    with engine.begin() as conn:
+        x = conn.exec_driver_sql
+        x(
+            "INSERT INTO runs (id, status, pid, host, started_at, heartbeat_at, finished_at, batch_size, concurrency,"
+            " retry_profile) VALUES (1, 'completed', 1, 'h', '2026-01-01T10:00:00.000000Z',"
+            " '2026-01-01T10:01:00.000000Z', '2026-01-01T10:01:30.500000Z', 200, 4, 'default')"
+        )
+        x("UPDATE ledger SET status='succeeded', attempts=1, run_id=1, result='{\"id\": \"P1\"}' WHERE line_no=2")
+        for line, who in ((3, "b@x.com"), (7, "f@x.com")):
+            x(
+                "UPDATE ledger SET status='failed', attempts=1, run_id=1, error_kind='row', error_code='4003',"
+                f" http_status=400, error_message='Invalid email domain (''{who}'')', tracking_id='T{line}'"
+                f" WHERE line_no={line}"
+            )
+        x(
+            "UPDATE ledger SET status='failed', attempts=5, run_id=1, error_kind='transient', http_status=503,"
+            " error_message='Service Unavailable', tracking_id='T4' WHERE line_no=4"
+        )
+        for outcome in ("retry", "retry", "throttled", "failed", "succeeded"):
+            x(
+                "INSERT INTO attempts (row_id, run_id, attempt_no, started_at, outcome) VALUES"
+                f" (3, 1, 1, '2026-01-01T10:00:01.000000Z', '{outcome}')"
+            )
+    return engine
+
+
+def test_summary_counts(worked: sa.Engine) -> None:
+    s = report.summary(worked)
+    assert (s.total, s.processed, s.succeeded, s.skipped, s.failed_row, s.failed_systemic, s.invalid, s.pending) == (
+        6, 4, 1, 0, 2, 1, 1, 1,
+    )
+    assert s.retries == 3
+    assert s.duration_s == 90.5
+    assert s.status == "pending"
+    assert s.error_kinds == {"invalid": 1, "row": 2, "transient": 1}
+    assert [(g.count, g.error_kind, g.message, g.example_line) for g in s.top_errors] == [
+        (2, "row", "Invalid email domain (…)", 3),
+        (1, "transient", "Service Unavailable", 4),
+        (1, "invalid", "column 'email': not a valid email address (…)", 5),
+    ]
+    assert s.next_steps == (
+        "`ledger retry --status failed --kind transient` (and `--kind systemic`) then `ledger work`: "
+        "1 rows failed for temporary or service-wide reasons",
+        "fix the data of the 2 failed rows (row_errors.csv), then `ledger retry --status failed --kind row` and `ledger work`",
+        "correct the 1 invalid lines listed in row_errors.csv and import the corrected file",
+        "`ledger work` to process the 1 pending rows",
+    )
+
+
+def test_report_files_exact(worked: sa.Engine, run_cli: Callable[..., Result], tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    result = run_cli("report", "--out", str(out))
+    assert result.exit_code == 0, result.stderr
+    assert "2 × [row 400/4003] Invalid email domain (…) (e.g. users.csv line 3)" in result.stdout
+    assert "`ledger retry --status failed --kind transient`" in result.stdout
+    data = json.loads((out / "run_summary.json").read_text())
+    assert {k: data[k] for k in ("status", "processed", "succeeded", "skipped", "failed_row", "failed_systemic",
+                                 "invalid", "pending", "retries", "duration_s", "last_run_status")} == {
+        "status": "pending", "processed": 4, "succeeded": 1, "skipped": 0, "failed_row": 2, "failed_systemic": 1,
+        "invalid": 1, "pending": 1, "retries": 3, "duration_s": 90.5, "last_run_status": "completed",
+    }
+    assert data["imports"][0]["counts"] == {"pending": 1, "succeeded": 1, "failed": 3, "invalid": 1}
+    assert data["imports"][0]["percent_done"] == 83.3
+    assert data["actions"] == {"user.create": {"pending": 1, "succeeded": 1, "failed": 3, "invalid": 1}}
+    path = str(tmp_path / "users.csv")
+    with (out / "row_errors.csv").open(newline="") as fh:
+        got = list(csv.reader(fh))
+    assert got == [
+        ["row_id", "file", "line_no", "action", "error_kind", "error_code", "http_status", "error_message",
+         "tracking_id", "business_key"],
+        ["2", path, "3", "user.create", "row", "4003", "400", "Invalid email domain ('b@x.com')", "T3", "b@x.com"],
+        ["3", path, "4", "user.create", "transient", "", "503", "Service Unavailable", "T4", "c@x.com"],
+        ["4", path, "5", "user.create", "invalid", "", "", "column 'email': not a valid email address ('bad@')", "", ""],
+        ["6", path, "7", "user.create", "row", "4003", "400", "Invalid email domain ('f@x.com')", "T7", "f@x.com"],
+    ]
+
+
+def test_report_default_dir_is_next_to_the_ledger(worked: sa.Engine, run_cli: Callable[..., Result], ledger_path: Path) -> None:
+    assert run_cli("report").exit_code == 0
+    assert (ledger_path.parent / "report" / "run_summary.json").exists()
+
+
+def test_report_is_read_only_and_works_while_a_writer_holds_the_lock(worked: sa.Engine, ledger_path: Path, tmp_path: Path) -> None:
+    before = ledger_path.stat().st_mtime_ns
+    with worked.begin() as conn:  # a worker mid-transaction (BEGIN IMMEDIATE held)
+        conn.exec_driver_sql("UPDATE ledger SET status='running' WHERE line_no=6")
+        files = report.write_report(open_ledger(ledger_path, readonly=True), tmp_path / "r")
+    assert files.summary.pending == 1 and files.summary.running == 0  # the snapshot before the commit
+    assert files.error_rows == 4
+    assert ledger_path.stat().st_mtime_ns >= before
+
+
+def test_report_on_a_missing_ledger(run_cli: Callable[..., Result], tmp_path: Path) -> None:
+    result = run_cli("report", db=tmp_path / "none.db")
+    assert result.exit_code == 1
+    assert result.stderr == f"ledger: error: {tmp_path / 'none.db'}: no ledger here yet; run `ledger import` first\n"
+    assert not (tmp_path / "none.db").exists()
+
+
+def test_status_one_screen(worked: sa.Engine, run_cli: Callable[..., Result]) -> None:
+    result = run_cli("status")
+    assert result.exit_code == 0
+    lines = result.stdout.splitlines()
+    assert lines[1].split() == ["1", "user.create", "83.3%", "pending", "1", "succeeded", "1", "failed", "3", "invalid", "1", "users.csv"]
+    assert lines[2].startswith("last run 1: completed")
+
+
+def test_retry_by_kind_then_all_failed(worked: sa.Engine, run_cli: Callable[..., Result], ledger_path: Path) -> None:
+    result = run_cli("retry", "--kind", "transient")
+    assert result.stdout == "1 rows back to pending; run `ledger work`\n"
+    with worked.connect() as conn:
+        row = conn.exec_driver_sql(
+            "SELECT status, attempts, error_kind, http_status, error_message, tracking_id, result FROM ledger WHERE line_no=4"
+        ).one()
+    assert tuple(row) == ("pending", 0, None, None, None, None, None)
+    assert run_cli("retry", "--status", "failed", "--import", "2").stdout == "0 rows back to pending\n"
+    assert run_cli("retry").stdout.startswith("2 rows back to pending")
+    s = report.summary(worked)
+    assert (s.pending, s.invalid, s.succeeded, s.failed_row) == (4, 1, 1, 0)  # invalid rows are never retried
+
+
+def test_retry_never_touches_invalid_or_running(worked: sa.Engine) -> None:
+    with worked.begin() as conn:
+        conn.exec_driver_sql("UPDATE ledger SET status='running' WHERE line_no=6")
+    assert retry_rows(worked, statuses=[RowStatus.INVALID, RowStatus.RUNNING]) == 0
+    assert retry_rows(worked, statuses=[RowStatus.SUCCEEDED], kinds=[ErrorKind.ROW]) == 0
+    assert retry_rows(worked, statuses=[RowStatus.SUCCEEDED]) == 1
+
+
+def test_release_stale_runs(worked: sa.Engine, run_cli: Callable[..., Result]) -> None:
+    with worked.begin() as conn:
+        x = conn.exec_driver_sql
+        x(
+            "INSERT INTO runs (id, status, pid, host, started_at, heartbeat_at, batch_size, concurrency, retry_profile)"
+            " VALUES (2, 'running', 2, 'h', '2026-01-01T11:00:00.000000Z', '2026-01-01T11:00:10.000000Z', 200, 4, 'd'),"
+            " (3, 'running', 3, 'h', '2999-01-01T11:00:00.000000Z', '2999-01-01T11:00:10.000000Z', 200, 4, 'd')"
+        )
+        x("UPDATE ledger SET status='running', run_id=2 WHERE line_no=6")
+        x("UPDATE ledger SET status='running', run_id=3 WHERE line_no=2")
+    assert report.summary(worked).status == "running"
+    result = run_cli("release", "--older-than", "15m")
+    assert result.stdout == "released 1 rows held by runs silent for more than 900s (now pending)\n"
+    with worked.connect() as conn:
+        assert conn.exec_driver_sql("SELECT status, run_id FROM ledger WHERE line_no=6").one() == ("pending", 2)
+        assert conn.exec_driver_sql("SELECT status FROM ledger WHERE line_no=2").scalar() == "running"  # live run
+        assert conn.exec_driver_sql("SELECT status FROM runs WHERE id=2").scalar() == "interrupted"
+        assert conn.exec_driver_sql("SELECT status FROM runs WHERE id=3").scalar() == "running"
+    assert release_stale(worked, 900) == 0
+
+
+def test_release_rows_of_a_finished_run(worked: sa.Engine) -> None:
+    with worked.begin() as conn:
+        conn.exec_driver_sql("UPDATE ledger SET status='running', run_id=1 WHERE line_no=6")  # run 1 is completed
+    assert release_stale(worked, 3600) == 1
+    s = report.summary(worked)
+    assert s.running == 0 and s.pending == 1
+
+
+def test_empty_ledger_summary(engine: sa.Engine) -> None:
+    s = report.summary(engine)
+    assert (s.status, s.total, s.next_steps) == ("empty", 0, ("`ledger import FILE --action NAME` to load rows",))
+    assert "no imports yet" in report.render_status(s)
