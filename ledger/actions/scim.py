@@ -3,7 +3,10 @@
 - One ``POST /identity/scim/{orgId}/v2/Bulk`` per ≤100 rows (21,000 users ≈ 210 requests); each
   operation's ``bulkId`` is the ledger row id, and results are mapped back **by bulkId, never by
   position** (the service does not keep the order).
-- A partial failure fails only its rows: each operation's own status decides its row.
+- A partial failure fails only its rows: each operation's own status decides its row. When the
+  whole request fails (429, 5xx, timeout) and it carried every row of the call, the error is raised
+  so that the worker's retry policy, Retry-After pause and breaker see it; otherwise (a call of
+  several requests) it is given to each row of the failed request.
 - Read before write, without costing one search per row: an existing user makes its operation
   answer 409, and only those rows are then looked up (``userName eq``) to report ``skipped`` with
   the existing user's id. This also covers a reclaimed row (crash) or a retry after an ambiguous
@@ -52,20 +55,28 @@ class ScimCreate(BaseExecutor):
         for org, org_rows in by_org.items():
             for start in range(0, len(org_rows), size):
                 chunk = org_rows[start : start + size]
-                out.update(self._plan(org, chunk) if self.dry_run else self._bulk(org, chunk))
+                if self.dry_run:
+                    out.update(self._plan(org, chunk))
+                    continue
+                results = self._bulk(org, chunk)
+                if isinstance(results, ActionError):
+                    if len(chunk) == len(rows):
+                        raise results  # the call's one request failed: the worker's retry/breaker decide
+                    results = {row.row_id: results for row in chunk}
+                out.update(results)
         return out
 
     # --- one bulk request -------------------------------------------------------------------
-    def _bulk(self, org: str, rows: Sequence[RowInput]) -> dict[int, ActionResult | Exception]:
+    def _bulk(self, org: str, rows: Sequence[RowInput]) -> dict[int, ActionResult | Exception] | ActionError:
+        """One /Bulk request: each row's outcome, or the error of the whole request."""
         ops = [
             BulkOperation(method=BulkMethod.post, path="/Users", bulk_id=str(row.row_id), data=self._user(row).create_update())
             for row in rows
         ]
         try:
             response = self.api.scim.bulk.bulk_request(org_id=org, operations=ops, fail_on_errors=len(ops))
-        except Exception as exc:  # noqa: BLE001 - translated once, then given to every row of the request
-            error = translate(exc, f"SCIM bulk create of {len(rows)} users", ambiguous_write=True)
-            return {row.row_id: error for row in rows}
+        except Exception as exc:  # noqa: BLE001 - translated once: the request's rows share its fate
+            return translate(exc, f"SCIM bulk create of {len(rows)} users", ambiguous_write=True)
         results = {op.bulk_id: op for op in _operations(response) if op.bulk_id is not None}
         return {row.row_id: self._outcome(org, row, results.get(str(row.row_id))) for row in rows}
 

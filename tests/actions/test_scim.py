@@ -127,13 +127,23 @@ def test_dry_run_reads_only(sandbox, act):
     assert sandbox.state.person_by_email("user00000@example.com") is None
 
 
-def test_a_failed_bulk_request_fails_each_row_as_ambiguous_transient(sandbox_factory, act):
+def test_a_failed_bulk_request_is_raised_for_the_worker_when_it_held_every_row(sandbox_factory, act):
     sb = sandbox_factory(faults=FaultConfig(p503=1.0), seed=1)
     a = act(sb, "user.scim_create")
-    out = a.run_many(_rows(a, 5))
-    assert len(out) == 5
-    for err in out.values():
-        assert isinstance(err, TransientFailure) and err.ambiguous and err.http_status == 503
+    with pytest.raises(TransientFailure) as err:
+        a.run_many(_rows(a, 5))
+    assert err.value.ambiguous and err.value.http_status == 503
+
+
+def test_a_failed_request_among_several_fails_only_its_rows(sandbox, act, lose):
+    a = act(sandbox, "user.scim_create")
+    rows = _rows(a, 150)
+    lose(a, 2)  # the second bulk request (rows 100..149) is applied but its answer is lost
+    out = a.run_many(rows)
+    assert len(_bulk_posts(sandbox)) == 2
+    assert all(out[r.row_id].status == "succeeded" for r in rows[:100])
+    for r in rows[100:]:
+        assert isinstance(out[r.row_id], TransientFailure) and out[r.row_id].ambiguous
 
 
 def test_missing_org_is_a_row_failure_without_any_request(sandbox, act):
@@ -159,9 +169,10 @@ def test_lost_bulk_answer_then_retry_creates_no_duplicate(sandbox, act, lose):
     rows = _rows(a, 5)
     lose(a, 1)  # the bulk POST is applied by the service, its answer never arrives
 
-    first = a.run_many(rows)
+    with pytest.raises(TransientFailure) as err:
+        a.run_many(rows)
 
-    assert all(isinstance(e, TransientFailure) and e.ambiguous for e in first.values())
+    assert err.value.ambiguous
     assert all(sandbox.state.create_count(r.payload["email"]) == 1 for r in rows)
 
     again = a.run_many(rows)  # the worker's retry of the same rows
