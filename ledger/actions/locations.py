@@ -20,7 +20,8 @@ Sharp edges handled here (see shared/reference/v21_actions.md §3.1–3.5):
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from wxc_sdk.common import NumberState, RouteIdentity
 from wxc_sdk.person_settings.permissions_out import OutgoingPermissions
@@ -34,6 +35,7 @@ from ledger.actions.permissions import model_from_changes, permission_changes, t
 from ledger.errors import RowFailure
 from ledger.ports import ActionResult, RowInput
 
+T = TypeVar("T")
 NOT_CALLING_STATUSES = frozenset({400, 404})
 ROUTE_KINDS = {"ROUTE_GROUP": ("ROUTE_GROUP", "ROUTEGROUP"), "TRUNK": ("TRUNK",)}
 
@@ -56,6 +58,15 @@ def check_route(route_type: str, route_id: str) -> None:
         )
 
 
+def not_calling(cause: RowFailure | None = None) -> RowFailure:
+    return RowFailure(
+        "the location is not enabled for Webex Calling; run location.pstn for it first",
+        code="location_not_calling",
+        http_status=cause.http_status if cause else None,
+        tracking_id=cause.tracking_id if cause else None,
+    )
+
+
 class LocationExecutor(BaseExecutor):
     """Shared steps of the location actions."""
 
@@ -75,11 +86,18 @@ class LocationExecutor(BaseExecutor):
     def require_calling(self, location_id: str, org_id: str | None) -> TelephonyLocation:
         details = self.telephony_details(location_id, org_id)
         if details is None:
-            raise RowFailure(
-                "the location is not enabled for Webex Calling; run location.pstn for it first",
-                code="location_not_calling",
-            )
+            raise not_calling()
         return details
+
+    def read_calling_setting(self, what: str, location_id: str, org_id: str | None, read: Callable[[], T]) -> T:
+        """Read a calling setting of the location; a 400/404 on a non-calling location says so."""
+        try:
+            with self.webex(what):
+                return read()
+        except RowFailure as exc:
+            if exc.http_status in NOT_CALLING_STATUSES and self.telephony_details(location_id, org_id) is None:
+                raise not_calling(exc) from None
+            raise
 
     def inventory(self, location_id: str, org_id: str | None, number: str | None = None) -> set[str]:
         """The PSTN numbers in the location's inventory (optionally only ``number``)."""
@@ -157,8 +175,14 @@ class LocationPstn(LocationExecutor):
         return enum_value(cur.route_type) == route_type and same_id(cur.route_id, route_id)
 
     def _enable(self, loc_id: str, org: str | None) -> None:
-        with self.webex("read the location"):
-            location = self.api.locations.details(loc_id, org_id=org)
+        try:
+            with self.webex("read the location"):
+                location = self.api.locations.details(loc_id, org_id=org)
+        except RowFailure as exc:
+            if exc.http_status == 404:
+                raise RowFailure(f"unknown location id {loc_id}", code="unknown_location", http_status=404,
+                                 tracking_id=exc.tracking_id) from None
+            raise
         try:
             with self.webex("enable the location for Webex Calling", write=True):
                 self.api.telephony.location.enable_for_calling(location, org_id=org)
@@ -285,20 +309,20 @@ class LocationInternalDialing(LocationExecutor):
         if route_id:
             check_route(route_type, route_id)
         loc_id, org = self.loc(row), self.org_id(row)
-        with self.webex("read the internal dialing settings"):
-            current = self.api.telephony.location.internal_dialing.read(loc_id, org_id=org)
+        current = self.read_calling_setting(
+            "read the internal dialing settings", loc_id, org,
+            lambda: self.api.telephony.location.internal_dialing.read(loc_id, org_id=org),
+        )
         cur_ident = current.unknown_extension_route_identity
-        if current.enable_unknown_extension_route_policy == enable and (
-            not route_id
-            or (cur_ident is not None and enum_value(cur_ident.route_type) == route_type and same_id(cur_ident.route_id, route_id))
-        ):
+        same_route = cur_ident is not None and (
+            enum_value(cur_ident.route_type) == route_type and same_id(cur_ident.route_id, route_id)
+        )
+        if current.enable_unknown_extension_route_policy == enable and (not route_id or same_route):
             return self.skipped("internal_dialing_already_set", location_id=loc_id)
         # the row's route, or (turning the policy off without one) the route already configured
         ident = RouteIdentity(id=route_id, type=route_type) if route_id else cur_ident
-        changes = {
-            "enableUnknownExtensionRoutePolicy": enable,
-            "unknownExtensionRouteIdentity": {"id": ident.route_id, "type": enum_value(ident.route_type)} if ident else None,
-        }
+        identity = {"id": ident.route_id, "type": enum_value(ident.route_type)} if ident else None
+        changes = {"enableUnknownExtensionRoutePolicy": enable, "unknownExtensionRouteIdentity": identity}
         if self.dry_run:
             return self.done(changes, location_id=loc_id)
         update = InternalDialing(
@@ -355,10 +379,5 @@ class LocationOutgoingPermissions(LocationExecutor):
             return path_id, current
         assert first is not None
         if self.telephony_details(loc_id, org) is None:
-            raise RowFailure(
-                "the location is not enabled for Webex Calling; run location.pstn for it first",
-                code="location_not_calling",
-                http_status=first.http_status,
-                tracking_id=first.tracking_id,
-            )
+            raise not_calling(first)
         raise first

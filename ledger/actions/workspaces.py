@@ -31,7 +31,12 @@ from wxc_sdk.workspace_settings.numbers import UpdateWorkspacePhoneNumber
 from wxc_sdk.workspaces import CallingType, Workspace, WorkspaceCalling, WorkspaceWebexCalling
 
 from ledger.actions.base import BaseExecutor, same_id
-from ledger.actions.forwarding import forward_destination, forwarding_busy_failure, forwarding_changes, is_forwarding_busy
+from ledger.actions.forwarding import (
+    forward_destination,
+    forwarding_busy_failure,
+    forwarding_changes,
+    is_forwarding_busy,
+)
 from ledger.actions.permissions import as_bool, model_from_changes, permission_changes, target_from_payload
 from ledger.actions.users import KNOWN_ROW_TEXTS, same_number
 from ledger.errors import ActionError, RowFailure
@@ -131,7 +136,9 @@ class WorkspaceCreate(WorkspaceExecutor):
         if self.dry_run:
             return self.done(changes, location_id=loc)
         try:
-            created = self.call(f"create workspace {name!r}", lambda: self.api.workspaces.create(settings, org_id=org), write=True)
+            created = self.call(
+                f"create workspace {name!r}", lambda: self.api.workspaces.create(settings, org_id=org), write=True
+            )
         except RowFailure as exc:
             if exc.http_status not in RECHECK_STATUSES:
                 raise
@@ -140,7 +147,8 @@ class WorkspaceCreate(WorkspaceExecutor):
                 raise
             if exc.http_status == 409:
                 return self._exists(again, loc)
-            return self.done(changes, workspace_id=again[0].workspace_id, note="created although Webex answered HTTP 400")
+            note = "created although Webex answered HTTP 400"
+            return self.done(changes, workspace_id=again[0].workspace_id, note=note)
         return self.done(changes, workspace_id=created.workspace_id, location_id=loc)
 
     def _exists(self, found: list[Workspace], loc: str | None) -> ActionResult:
@@ -200,7 +208,9 @@ class WorkspaceSecondaryNumber(WorkspaceExecutor):
 # --- workspace.forwarding --------------------------------------------------------------------------
 
 
-def workspace_forwarding(current: PersonForwardingSetting, payload: Any) -> tuple[dict[str, Any], PersonForwardingSetting | None]:
+def workspace_forwarding(
+    current: PersonForwardingSetting, payload: Any
+) -> tuple[dict[str, Any], PersonForwardingSetting | None]:
     """(changes, full settings to PUT) for a workspace; ({}, None) when nothing differs.
 
     The shared comparison (destination, enabled) plus the v21 workspace flags on ``always``:
@@ -221,7 +231,9 @@ def workspace_forwarding(current: PersonForwardingSetting, payload: Any) -> tupl
         enabled=wanted["enabled"],
         destination=wanted.get("destination", always.destination or ""),
         ring_reminder_enabled=wanted.get("ring_reminder_enabled", bool(always.ring_reminder_enabled)),
-        destination_voicemail_enabled=wanted.get("destination_voicemail_enabled", bool(always.destination_voicemail_enabled)),
+        destination_voicemail_enabled=wanted.get(
+            "destination_voicemail_enabled", bool(always.destination_voicemail_enabled)
+        ),
     )
     return changes, desired
 
@@ -236,7 +248,9 @@ class WorkspaceForwarding(WorkspaceExecutor):
         changes, desired = workspace_forwarding(current, row.payload)
         if desired is None:
             always = current.call_forwarding.always
-            return self.skipped("forwarding_already_set", workspace_id=ws, enabled=always.enabled, destination=always.destination)
+            return self.skipped(
+                "forwarding_already_set", workspace_id=ws, enabled=always.enabled, destination=always.destination
+            )
         if self.dry_run:
             return self.done(changes, workspace_id=ws)
         try:
@@ -265,7 +279,9 @@ class WorkspaceOutgoingPermissions(WorkspaceExecutor):
         if self.dry_run:
             return self.done(changes, workspace_id=ws)
         settings = model_from_changes(current, changes)
-        self.call(f"set outgoing permissions of {self.who(row)}", lambda: api.configure(ws, settings, org_id=org), write=True)
+        self.call(
+            f"set outgoing permissions of {self.who(row)}", lambda: api.configure(ws, settings, org_id=org), write=True
+        )
         return self.done(changes, workspace_id=ws)
 
 

@@ -97,6 +97,7 @@ def test_non_calling_location_is_a_row_error(sandbox, act, site):
     a = act(sandbox, "location.internal_dialing")
     with pytest.raises(RowFailure) as err:
         a.run({"name": "OFF", "enable_unknown_extension_route_policy": "TRUE", "premise_route_id": site["rg"]})
+    assert err.value.code == "location_not_calling"
     assert err.value.http_status == 400
     assert a.writes() == []
 

@@ -152,3 +152,12 @@ def test_other_rows_of_the_run_are_unaffected_by_a_failing_row(sandbox, act, sit
     assert a.run({**row(site["rg"]), "name": "CUV93516754500"}).status == "succeeded"
     assert sandbox.state.get_location(other)["_calling"] is True
     assert sandbox.state.get_location(site["loc"])["_calling"] is False
+
+
+def test_unknown_location_id_is_a_row_error(sandbox, act, site):
+    missing = ids.encode("LOCATION", "00000000-0000-4000-8000-000000000000")
+    a = act(sandbox, "location.pstn")
+    with pytest.raises(RowFailure) as err:
+        a.run({**row(site["rg"]), "name": "", "location_id": missing})
+    assert err.value.code == "unknown_location"
+    assert a.writes() == []
