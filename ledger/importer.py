@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
+import structlog
 
 from ledger import store
 from ledger.csvsource import CsvSource, header_key, sha256_file
@@ -23,6 +24,8 @@ from ledger.errors import InputError
 from ledger.models import ErrorKind, RowStatus
 from ledger.spec import ActionSpec
 from ledger.validate import InvalidRow, RowValidator
+
+log = structlog.get_logger("ledger.import")
 
 #: how many invalid rows ``ledger import`` shows (all are in the ledger and the report)
 SHOW_INVALID = 5
@@ -89,6 +92,7 @@ def import_file(
                 conn, sha256=sha, action=spec.name, global_sha256=global_sha, profile_sha256=profile_sha
             )
             if earlier is not None:
+                log.info("import_skipped_same_file", import_id=earlier.id, path=str(path), action=spec.name)
                 return ImportResult(
                     earlier.id, earlier.path, earlier.action, earlier.rows_total, earlier.rows_valid,
                     earlier.rows_invalid, already_imported=True,
@@ -110,6 +114,11 @@ def import_file(
             if total == 0:
                 raise InputError(f"{path}: no data rows (header only)")
             store.finish_import(conn, import_id, total=total, valid=total - invalid, invalid=invalid)
+    log.info(
+        "import_finished", import_id=import_id, path=str(path), action=spec.name, rows=total,
+        valid=total - invalid, invalid=invalid, global_path=None if global_path is None else str(global_path),
+        profile=profile is not None, after=list(after),
+    )
     return ImportResult(
         import_id, str(path), spec.name, total, total - invalid, invalid,
         ignored_columns=tuple(validator.ignored_columns), first_invalid=tuple(shown),

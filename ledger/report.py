@@ -342,8 +342,8 @@ def render_retried(n: int) -> str:
 # --- actions --------------------------------------------------------------------------------------
 
 
-def _col_type(col: Any) -> str:
-    return f"{col.type.value}({'|'.join(col.choices)})" if col.choices else col.type.value
+def _col_type(col: Any, sep: str = "|") -> str:
+    return f"{col.type.value}({sep.join(col.choices)})" if col.choices else col.type.value
 
 
 def _rules(spec: ActionSpec) -> list[str]:
@@ -373,7 +373,7 @@ def actions_markdown(registry: Registry) -> str:
         for col in spec.columns:
             name = f"`{col.name}`" + "".join(f" / `{a}`" for a in col.aliases)
             default = "" if col.default is None else f"`{col.default}`"
-            lines.append(f"| {name} | {_col_type(col)} | {'yes' if col.required else ''} | {default} | {col.help} |")
+            lines.append(f"| {name} | {_col_type(col, ', ')} | {'yes' if col.required else ''} | {default} | {col.help} |")
         lines.append("")
     return "\n".join(lines).rstrip() + "\n"
 
