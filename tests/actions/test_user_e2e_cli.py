@@ -167,3 +167,43 @@ def test_dry_run_work_writes_nothing_to_webex(tmp_path, sandbox, seeded, needs_w
     assert sandbox.requests(), "the dry run still reads (resolution, current state)"
     andres = seeded["andres.garcia@lab.example.com"]
     assert sandbox.state.forwarding_of(andres)["callForwarding"]["always"]["enabled"] is False
+
+
+def test_faults_scim_and_forwarding_end_final_without_duplicates(tmp_path, sandbox_factory, needs_work):
+    from ledger.sandbox import FaultConfig
+
+    sb = sandbox_factory(seed=5)
+    loc = sb.state.add_location("HQ", calling_enabled=True)
+    fwd_csv, scim_csv = tmp_path / "fwd.csv", tmp_path / "scim.csv"
+    fwd_lines, scim_lines = ["email,extension"], ["email,first_name,last_name"]
+    people = {}
+    for i in range(60):
+        email = f"cu{i:03d}@example.com"
+        people[email] = sb.state.add_person(email, "C", str(i), location_id=loc, extension=f"7{i:03d}", calling=True)
+        fwd_lines.append(f"{email},7{i:03d}")
+    scim_lines += [f"new{i:03d}@example.com,New,{i}" for i in range(150)]
+    fwd_csv.write_text("\n".join(fwd_lines) + "\n")
+    scim_csv.write_text("\n".join(scim_lines) + "\n")
+    glob = tmp_path / "global.csv"
+    glob.write_text(f"org_id\n{sb.state.org_id}\n")
+    db = tmp_path / "ledger.db"
+    runner = CliRunner()
+    for path, action in ((fwd_csv, "user.forwarding"), (scim_csv, "user.scim_create")):
+        res = runner.invoke(cli, ["--db", str(db), "import", str(path), "--action", action, "--global", str(glob)])
+        assert res.exit_code == 0, res.output
+    # 5 % of requests fail with 503 and 8 % are applied with their answer lost (ambiguous writes)
+    sb.faults = FaultConfig(p503=0.05, plost=0.08)
+
+    env = {"WEBEX_BASE_URL": sb.base_url, "WEBEX_ACCESS_TOKEN": sb.token}
+    res = runner.invoke(cli, ["--db", str(db), "work", "--retry-profile", "fast"], env=env)
+
+    assert res.exit_code == 0, res.output
+    faults = [r.fault for r in sb.requests()]
+    assert faults.count("lost") >= 3 and faults.count("503") >= 3
+    status = {k: v[0] for k, v in _rows(db).items()}
+    assert len(status) == 210
+    assert set(status.values()) <= {"succeeded", "skipped"}, [k for k, v in status.items() if v not in ("succeeded", "skipped")]
+    for i in range(150):
+        assert sb.state.create_count(f"new{i:03d}@example.com") == 1
+    for i, pid in enumerate(people.values()):
+        assert sb.state.forwarding_of(pid)["callForwarding"]["always"]["destination"] == f"537{i:03d}"
