@@ -27,7 +27,7 @@ from wxc_sdk.common import NumberState, RouteIdentity
 from wxc_sdk.person_settings.permissions_out import OutgoingPermissions
 from wxc_sdk.telephony.location import CallingLineId, TelephonyLocation
 from wxc_sdk.telephony.location.internal_dialing import InternalDialing
-from wxc_sdk.telephony.location.numbers import NumberAddResponse
+from wxc_sdk.telephony.location.numbers import NumberAddError
 from wxc_sdk.telephony.pstn import PSTNConnectionOption
 
 from ledger.actions.base import BaseExecutor, decode_id, id_uuid, same_id
@@ -37,6 +37,7 @@ from ledger.ports import ActionResult, RowInput
 
 T = TypeVar("T")
 NOT_CALLING_STATUSES = frozenset({400, 404})
+MOBILE_PER_REQUEST = 20  # Webex adds at most 20 mobile numbers per request
 ROUTE_KINDS = {"ROUTE_GROUP": ("ROUTE_GROUP", "ROUTEGROUP"), "TRUNK": ("TRUNK",)}
 
 
@@ -231,20 +232,25 @@ class LocationNumbers(LocationExecutor):
         changes = {"add": missing, "numberType": number_type, "state": "INACTIVE"}
         if self.dry_run:
             return self.done(changes, location_id=loc_id, already_present=[n for n in wanted if n in present])
-        with self.webex("add numbers to the location", write=True):
-            answer = self.api.telephony.location.number.add(
-                loc_id, missing, number_type=number_type, state=NumberState.inactive, org_id=org
-            )
+        size = MOBILE_PER_REQUEST if number_type == "MOBILE" else len(missing)
+        errors: list[NumberAddError] = []
+        for start in range(0, len(missing), size):
+            chunk = missing[start : start + size]
+            with self.webex("add numbers to the location", write=True):
+                answer = self.api.telephony.location.number.add(
+                    loc_id, chunk, number_type=number_type, state=NumberState.inactive, org_id=org
+                )
+            errors.extend(answer.errors)
         # wxc_sdk swallows HTTP 400 here: trust the inventory, not the absence of an exception.
         after = self.inventory(loc_id, org)
         failed = [n for n in missing if n not in after]
         if failed:
-            raise self._failure(failed, answer, [n for n in missing if n in after])
+            raise self._failure(failed, errors, [n for n in missing if n in after])
         return self.done(changes, location_id=loc_id)
 
     @staticmethod
-    def _failure(failed: list[str], answer: NumberAddResponse, added: list[str]) -> RowFailure:
-        errors = {e.number: e for e in answer.errors if e.number}
+    def _failure(failed: list[str], answer_errors: list[NumberAddError], added: list[str]) -> RowFailure:
+        errors = {e.number: e for e in answer_errors if e.number}
         parts, detail = [], {}
         for n in failed:
             e = errors.get(n)

@@ -134,3 +134,14 @@ def test_location_lookup_is_cached_per_run(sandbox, act, loc):
     a.run({"name": SITE, "phone_numbers": "+34516789012"})
     a.run({"name": SITE, "phone_numbers": "+34517890123"})
     assert len([r for r in sandbox.requests() if r.path == "/v1/locations"]) == 1
+
+
+def test_mobile_numbers_are_sent_20_per_request(sandbox, act, loc):
+    numbers = [f"+346000000{i:02d}" for i in range(45)]
+    a = act(sandbox, "location.numbers")
+    assert a.run({"name": SITE, "phone_numbers": ",".join(numbers), "number_type": "MOBILE"}).status == "succeeded"
+    bodies = a.bodies("POST", "/numbers")
+    assert [len(b["phoneNumbers"]) for b in bodies] == [20, 20, 5]
+    assert [n for b in bodies for n in b["phoneNumbers"]] == numbers
+    assert {b["numberType"] for b in bodies} == {"MOBILE"}
+    assert len(sandbox.state.numbers_in(loc)) == 45

@@ -161,3 +161,14 @@ def test_unknown_location_id_is_a_row_error(sandbox, act, site):
         a.run({**row(site["rg"]), "name": "", "location_id": missing})
     assert err.value.code == "unknown_location"
     assert a.writes() == []
+
+
+def test_missing_connection_type_names_the_available_types(sandbox, act, site):
+    sandbox.state.get_location(site["loc"])["_calling"] = True
+    a = act(sandbox, "location.pstn")
+    with pytest.raises(RowFailure) as err:
+        a.run(row(site["rg"], pstn_connection_type="NON_INTEGRATED_CCP"))
+    assert err.value.code == "pstn_option_not_found"
+    assert "NON_INTEGRATED_CCP" in err.value.message
+    assert "available: CISCO_CLOUD_CONNECTED_PSTN, LOCAL_GATEWAY" in err.value.message
+    assert a.writes() == []
