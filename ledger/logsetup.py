@@ -27,7 +27,7 @@ import structlog
 REDACTED = "[REDACTED]"
 TOKEN_ENV = "WEBEX_ACCESS_TOKEN"
 SECRET_KEYS = re.compile(r"(?i)^(authorization|proxy-authorization|.*token.*|.*secret.*|password|cookie)$")
-_BEARER = re.compile(r"(?i)\b(bearer|basic)\s+[A-Za-z0-9._~+/=-]+")
+_BEARER = re.compile(r"(?i)\b(bearer)\s+[^\s,;\"']+")
 _TOKEN_PARAM = re.compile(r"(?i)\b(access_token|token)=([^&\s\"']+)")
 _SECRET_KEYS_ALLOWED = frozenset({"tracking_id", "token_env"})
 

@@ -1,0 +1,198 @@
+"""CLI foundation: `actions`, help and README, logging (file, redaction), light imports."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import re
+import stat
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+import structlog
+from click.testing import Result
+
+from ledger import logsetup
+from ledger.actions import REGISTRY
+from ledger.cli import cli
+from ledger.report import actions_markdown
+
+ROOT = Path(__file__).resolve().parents[1]
+README = ROOT / "README.md"
+MY_COMMANDS = ("import", "actions", "report", "status", "retry", "release")
+
+
+# --- actions, help, README ------------------------------------------------------------------------
+
+
+def test_actions_lists_every_action_alias_and_required_column(run_cli: Callable[..., Result]) -> None:
+    result = run_cli("actions")
+    assert result.exit_code == 0
+    out = result.stdout
+    for spec in REGISTRY.specs:
+        assert re.search(rf"^{re.escape(spec.name)}  — ", out, re.M), spec.name
+        for alias in spec.aliases:
+            assert alias in out
+        for col in spec.columns:
+            mark = r"\*" if col.required else " "
+            assert re.search(rf"^  {mark} {re.escape(col.name)}\b", out, re.M), (spec.name, col.name)
+
+
+def test_readme_actions_block_is_generated_from_the_code() -> None:
+    text = README.read_text(encoding="utf-8")
+    m = re.search(r"<!-- actions:begin -->\n(.*?)<!-- actions:end -->", text, re.S)
+    assert m, "README lacks the actions markers"
+    assert m.group(1) == actions_markdown(REGISTRY), "regenerate the README block with ledger.report.actions_markdown"
+
+
+def test_actions_markdown_has_one_table_per_action() -> None:
+    md = actions_markdown(REGISTRY)
+    assert md.count("| column | type | required | default | help |") == len(REGISTRY.specs)
+    assert "| `email` | email | yes |  | the new user's email (business key) |" in md
+
+
+@pytest.mark.parametrize("command", MY_COMMANDS)
+def test_every_command_has_help_and_is_in_the_readme(run_cli: Callable[..., Result], command: str) -> None:
+    result = run_cli(command, "--help")
+    assert result.exit_code == 0
+    assert result.stdout.startswith(f"Usage: cli {command}") or "Usage:" in result.stdout
+    assert f"ledger {command}" in README.read_text(encoding="utf-8")
+
+
+def test_readme_has_the_contract_sections() -> None:
+    text = README.read_text(encoding="utf-8")
+    for heading in ("## Ledger tables", "## Importing", "## Exit codes", "## Actions"):
+        assert heading in text
+    assert 'sqlite3 -header -column ledger.db "SELECT * FROM failed_rows"' in text
+
+
+def test_group_help_documents_exit_codes(run_cli: Callable[..., Result]) -> None:
+    out = run_cli("--help").stdout
+    for code in ("0  every claimable row", "1  other fatal error", "2  usage error", "3  FAILED_SYSTEMIC", "4  interrupted"):
+        assert code in out
+
+
+def test_release_rejects_a_bad_duration(run_cli: Callable[..., Result]) -> None:
+    result = run_cli("release", "--older-than", "soon")
+    assert result.exit_code == 2
+    assert "not a duration: 'soon'" in result.stderr
+
+
+# --- light imports (whole processes) ----------------------------------------------------------------
+
+
+def _modules_after(argv: list[str]) -> tuple[int, list[str], str]:
+    code = (
+        "import sys\n"
+        "from ledger.cli import cli\n"
+        "try:\n"
+        "    cli.main(sys.argv[1:], prog_name='ledger', standalone_mode=False)\n"
+        "    rc = 0\n"
+        "except SystemExit as e:\n"
+        "    rc = e.code or 0\n"
+        "heavy = sorted({m.split('.')[0] for m in sys.modules if m.split('.')[0] in ('wxc_sdk', 'alembic', 'aiohttp', 'requests')})\n"
+        "print('MODULES', rc, ','.join(heavy))\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code, *argv], capture_output=True, text=True, timeout=60)
+    line = [x for x in proc.stdout.splitlines() if x.startswith("MODULES")][-1].split(" ")
+    return int(line[1]), [m for m in (line[2] if len(line) > 2 else "").split(",") if m], proc.stderr
+
+
+def test_import_report_status_never_load_webex_or_alembic(tmp_path: Path, ledger_path: Path) -> None:
+    f = tmp_path / "u.csv"
+    f.write_text("email,first_name,last_name\na@x.com,A,B\n", encoding="utf-8")
+    db = ["--db", str(ledger_path)]
+    for argv in (
+        [*db, "import", str(f), "--action", "user.create"],
+        [*db, "report", "--out", str(tmp_path / "r")],
+        [*db, "status"],
+        [*db, "retry"],
+        [*db, "actions"],
+    ):
+        rc, heavy, err = _modules_after(argv)
+        assert (rc, heavy) == (0, []), (argv, err)
+
+
+# --- logging ----------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def token(monkeypatch: pytest.MonkeyPatch) -> str:
+    secret = "NjM0ZmE1YzUtc2VjcmV0LXRva2VuLXZhbHVl_abc"
+    monkeypatch.setenv("WEBEX_ACCESS_TOKEN", secret)
+    return secret
+
+
+@pytest.fixture
+def log_setup(tmp_path: Path) -> tuple[Path, io.StringIO]:
+    stream = io.StringIO()
+    logsetup.configure_logging(tmp_path / "ledger.db", stream=stream)
+    yield tmp_path / "ledger.log", stream
+    structlog.reset_defaults()
+
+
+def test_redact_text(token: str) -> None:
+    text = f"GET /v1/people?access_token={token} Authorization: Bearer {token}x, also bearer abc.def-1"
+    out = logsetup.redact(text)
+    assert token not in out
+    assert out == (
+        "GET /v1/people?access_token=[REDACTED] Authorization: Bearer [REDACTED], also bearer [REDACTED]"
+    )
+    assert logsetup.redact("nothing secret, tracking_id ROUTER_123") == "nothing secret, tracking_id ROUTER_123"
+
+
+def test_log_file_is_json_lines_0600_and_redacted(token: str, log_setup: tuple[Path, io.StringIO]) -> None:
+    path, stream = log_setup
+    log = structlog.get_logger()
+    structlog.contextvars.bind_contextvars(run_id=7)
+    try:
+        log.info(
+            "row_done", row_id=3, tracking_id="T1",
+            request={"headers": {"Authorization": f"Bearer {token}", "Accept": "json"}},
+            note=f"sent with {token}", items=[f"Bearer {token}"],
+        )
+        log.warning("slow_down", token=token, retry_after=2)
+    finally:
+        structlog.contextvars.clear_contextvars()
+    raw = path.read_text(encoding="utf-8")
+    assert token not in raw
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    first, second = (json.loads(line) for line in raw.splitlines())
+    assert first["event"] == "row_done" and first["run_id"] == 7 and first["level"] == "info"
+    assert first["tracking_id"] == "T1"
+    assert first["request"] == {"headers": {"Authorization": "[REDACTED]", "Accept": "json"}}
+    assert first["note"] == "sent with [REDACTED]" and first["items"] == ["Bearer [REDACTED]"]
+    assert second["token"] == "[REDACTED]"
+    console = stream.getvalue()
+    assert "row_done" not in console  # info stays in the file
+    assert json.loads(console.strip())["event"] == "slow_down"  # not a TTY: JSON lines
+    assert token not in console
+
+
+def test_exception_tracebacks_are_text_and_redacted(token: str, log_setup: tuple[Path, io.StringIO]) -> None:
+    path, _ = log_setup
+    try:
+        raise RuntimeError(f"401 for Bearer {token}")
+    except RuntimeError:
+        structlog.get_logger().exception("boom")
+    record = json.loads(path.read_text().splitlines()[-1])
+    assert isinstance(record["exception"], str) and "RuntimeError" in record["exception"]
+    assert token not in record["exception"]
+
+
+def test_cli_import_logs_a_canonical_line(tmp_path: Path, run_cli: Callable[..., Result], ledger_path: Path) -> None:
+    f = tmp_path / "u.csv"
+    f.write_text("email,first_name,last_name\na@x.com,A,B\n", encoding="utf-8")
+    try:
+        assert run_cli("import", str(f), "--action", "user.create").exit_code == 0
+    finally:
+        structlog.reset_defaults()
+    log_file = ledger_path.with_suffix(".log")
+    events = [json.loads(line) for line in log_file.read_text().splitlines()]
+    done = [e for e in events if e["event"] == "import_finished"]
+    assert done and done[-1]["rows"] == 1 and done[-1]["action"] == "user.create"
+    assert stat.S_IMODE(os.stat(log_file).st_mode) == 0o600
