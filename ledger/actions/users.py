@@ -22,7 +22,7 @@ from wxc_sdk.telephony.jobs import MoveUser, MoveUsersList, StartMoveUsersJobRes
 
 from ledger.actions.base import BaseExecutor, decode_id, id_uuid, same_id, strip_padding
 from ledger.actions.forwarding import desired_forwarding, forwarding_busy_failure, forwarding_changes, is_forwarding_busy
-from ledger.actions.permissions import desired_permissions, permission_changes, target_from_payload
+from ledger.actions.permissions import model_from_changes, permission_changes, target_from_payload
 from ledger.errors import ActionError, RowFailure, TransientFailure
 from ledger.ports import ActionResult, RowInput
 
@@ -367,7 +367,7 @@ class UserOutgoingPermissions(UserExecutor):
     """Custom outgoing-call permissions from the row's columns and/or the import's profile."""
 
     def execute(self, row: RowInput) -> ActionResult:
-        target_from_payload(row.payload)  # validate call types/profile before any call
+        target = target_from_payload(row.payload)  # validates call types/profile before any call
         person_id = self.person_id(row)
         org_id = self.org_id(row)
         api = self.api.person_settings.permissions_out
@@ -375,12 +375,12 @@ class UserOutgoingPermissions(UserExecutor):
             current = self.call(f"read outgoing permissions of {self.who(row)}", lambda: api.read(person_id, org_id=org_id))
         except RowFailure as exc:
             raise self.no_calling(row, exc) from None
-        desired = desired_permissions(current, row.payload)
-        if desired is None:
+        changes = permission_changes(current, target)
+        if not changes:
             return self.skipped("permissions_already_set", person_id=person_id)
-        changes = permission_changes(current, target_from_payload(row.payload))
         if self.dry_run:
             return self.done(changes, person_id=person_id)
+        desired = model_from_changes(current, changes)
         self.call(
             f"set outgoing permissions of {self.who(row)}",
             lambda: api.configure(person_id, desired, org_id=org_id),
