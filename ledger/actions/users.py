@@ -137,8 +137,9 @@ class UserLicenses(UserExecutor):
         held = person.licenses or []
         to_add = [a for a in adds if not any(same_id(a, h) for h in held)]
         to_remove = [r for r in removes if any(same_id(r, h) for h in held)]
+        note = self._calling_note(row, person, [a for a in adds if a not in to_add], org_id)
         if not to_add and not to_remove:
-            return self.skipped("licenses_already_as_requested", person_id=person_id)
+            return self.skipped("licenses_already_as_requested", person_id=person_id, **note)
         requests = [self._add_request(row, lic, org_id) for lic in to_add]
         requests += [LicenseRequest(id=lic, operation=LicenseRequestOperation.remove) for lic in to_remove]
         changes = {"add": to_add, "remove": to_remove}
@@ -146,6 +147,7 @@ class UserLicenses(UserExecutor):
             "person_id": person_id,
             "already_present": [a for a in adds if a not in to_add],
             "already_absent": [r for r in removes if r not in to_remove],
+            **note,
         }
         if self.dry_run:
             return self.done(changes, **result)
@@ -155,6 +157,21 @@ class UserLicenses(UserExecutor):
             write=True,
         )
         return self.done(changes, **result)
+
+    def _calling_note(self, row: RowInput, person: Person, dropped: list[str], org_id: str | None) -> dict[str, str]:
+        """A held Calling licence is not re-added; say so when the row's location/extension differ."""
+        if not any(self.is_calling_license(lic, org_id) for lic in dropped):
+            return {}
+        p = row.payload
+        ext = str(p.get("extension") or "")
+        loc = str(p.get("location_id") or "")
+        differs = (ext and ext != (person.extension or "")) or (loc and not same_location(loc, person.location_id))
+        if not differs:
+            return {}
+        return {
+            "note": f"the Calling licence is already held (location {person.location_id}, extension "
+            f"{person.extension}); user.licenses does not change them (user.move_location moves users)"
+        }
 
     def _add_request(self, row: RowInput, license_id: str, org_id: str | None) -> LicenseRequest:
         if not self.is_calling_license(license_id, org_id):

@@ -164,3 +164,16 @@ def test_lost_answer_to_the_patch_is_ambiguous_and_the_retry_rechecks(sandbox, a
     sandbox.log.clear()
     assert a.executor.execute(row).status == "skipped"
     assert a.writes() == []
+
+
+def test_held_calling_licence_with_another_extension_is_skipped_with_a_note(sandbox, act, org):
+    sandbox.state.add_person("cal@example.com", "C", "L", location_id=org["loc"], extension="1001", calling=True)
+    a = act(sandbox, "user.licenses")
+    res = a.run({"email": "cal@example.com", "add_license_ids": org["bcstd"], "location_id": org["loc"],
+                 "extension": "2002"}, org["glob"])
+    assert res.status == "skipped"
+    assert "extension 1001" in res.result["note"] and "user.move_location" in res.result["note"]
+    assert a.writes() == []
+    same = a.run({"email": "cal@example.com", "add_license_ids": org["bcstd"], "location_id": org["loc"],
+                  "extension": "1001"}, org["glob"])
+    assert same.status == "skipped" and "note" not in same.result
