@@ -23,7 +23,7 @@ from wxc_sdk.telephony.jobs import MoveUser, MoveUsersList, StartMoveUsersJobRes
 from ledger.actions.base import BaseExecutor, decode_id, id_uuid, same_id, strip_padding
 from ledger.actions.forwarding import desired_forwarding, forwarding_busy_failure, forwarding_changes, is_forwarding_busy
 from ledger.actions.permissions import model_from_changes, permission_changes, target_from_payload
-from ledger.errors import ActionError, RowFailure, TransientFailure
+from ledger.errors import ActionError, RowFailure, Throttled
 from ledger.ports import ActionResult, RowInput
 
 # Webex error codes (errors[0].errorCode) that concern the row, with the explanation we show.
@@ -44,6 +44,7 @@ KNOWN_ROW_TEXTS: tuple[tuple[re.Pattern[str], str], ...] = tuple(
 )
 CALLING_LICENSE_SKUS = ("BCSTD", "BCBASIC", "BCBAS", "BCCA")
 MOVE_JOB_DONE = frozenset({"COMPLETED", "FAILED", "ABANDONED"})
+MOVE_BUSY_RETRY_S = 2.0  # pause after a 409 "another move-users job is running"
 
 
 def classify_row_error(exc: ActionError) -> ActionError:
@@ -272,8 +273,15 @@ class UserMoveLocation(UserExecutor):
                 write=True,
             )
         except RowFailure as exc:
-            if exc.http_status == 409:  # another move job runs in the org: try again later
-                raise TransientFailure(f"{exc} (another move-users job is running)", code=exc.code, http_status=409, tracking_id=exc.tracking_id) from None
+            if exc.http_status == 409:
+                # another move job runs in the org: a slow-down, not a failure (no attempt used, no breaker)
+                raise Throttled(
+                    f"{exc} (another move-users job is running in the org; waiting for it)",
+                    code=exc.code,
+                    http_status=409,
+                    tracking_id=exc.tracking_id,
+                    retry_after=MOVE_BUSY_RETRY_S,
+                ) from None
             raise
         self._raise_user_errors(response, person_id)
         job = response.job_details
