@@ -130,7 +130,7 @@ class WorkspaceCreate(WorkspaceExecutor):
         loc, org = self.optional_location(row), self.org_id(row)
         existing = self.find(name, loc, org)
         if existing:
-            return self._exists(existing, loc)
+            return self._exists(existing, loc, calling)
         settings = self._settings(name, loc, calling, extension, number, p.get("licenses"))
         changes = settings.update_or_create()
         if self.dry_run:
@@ -146,19 +146,27 @@ class WorkspaceCreate(WorkspaceExecutor):
             if not again:
                 raise
             if exc.http_status == 409:
-                return self._exists(again, loc)
+                return self._exists(again, loc, calling)
             note = "created although Webex answered HTTP 400"
             return self.done(changes, workspace_id=again[0].workspace_id, note=note)
         return self.done(changes, workspace_id=created.workspace_id, location_id=loc)
 
-    def _exists(self, found: list[Workspace], loc: str | None) -> ActionResult:
+    def _exists(self, found: list[Workspace], loc: str | None, wants_calling: bool) -> ActionResult:
         first = found[0]
-        calling = first.calling.type if first.calling else None
+        kind = first.calling.type if first.calling else None
+        kind_name = str(getattr(kind, "value", kind)) if kind else None
+        if wants_calling and kind_name != CallingType.webex.value:
+            raise RowFailure(
+                f"workspace {first.display_name!r} already exists but is not a Webex Calling workspace "
+                f"(calling: {kind_name or 'none'}); change it in Control Hub or delete it, then retry the row",
+                code="workspace_exists_not_calling",
+                detail={"workspace_id": first.workspace_id},
+            )
         return self.skipped(
             "workspace_already_exists",
             workspace_id=first.workspace_id,
             location_id=loc,
-            calling=str(getattr(calling, "value", calling)) if calling else None,
+            calling=kind_name,
             same_name_count=len(found),
         )
 

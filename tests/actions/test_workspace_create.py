@@ -156,3 +156,18 @@ def test_dry_run_writes_nothing(sandbox, act, loc):
     }
     assert a.writes() == []
     assert sandbox.state.workspaces_by_name("Sala Juntas") == []
+
+
+def test_existing_non_calling_workspace_asked_as_calling_is_a_row_error(sandbox, act, loc):
+    existing = sandbox.state.add_workspace("Sala Juntas", loc)  # calling type "none"
+    sandbox.log.clear()
+    a = act(sandbox, "workspace.create")
+
+    with pytest.raises(RowFailure) as err:
+        a.run({"display_name": "Sala Juntas", "location_name": SITE, "extension": "8001"})
+
+    assert err.value.code == "workspace_exists_not_calling"
+    assert err.value.detail == {"workspace_id": existing}
+    assert a.writes() == []
+    # without calling data the same workspace is simply there
+    assert a.run({"display_name": "Sala Juntas", "location_name": SITE}).status == "skipped"
