@@ -131,9 +131,11 @@ def _load_rows(
     dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
     stamp = utcnow()
     pending, invalid_status, invalid_kind = RowStatus.PENDING.value, RowStatus.INVALID.value, ErrorKind.INVALID.value
-    batch: list[dict[str, Any]] = []
+    batch: list[tuple[Any, ...]] = []
     total = invalid = 0
     shown: list[tuple[int, str]] = []
+    # tuples in store.ROW_FIELDS order: import_id, line_no, action, status, error_kind, error_message,
+    # business_key, location_key, payload, created_at, updated_at
     for line_no, cells in src:
         total += 1
         checked = validator.validate(line_no, cells)
@@ -142,18 +144,11 @@ def _load_rows(
             message = checked.message
             if len(shown) < SHOW_INVALID:
                 shown.append((line_no, message))
-            row = {
-                "status": invalid_status, "error_kind": invalid_kind, "error_message": message,
-                "business_key": checked.business_key, "location_key": None, "payload": dumps(checked.raw),
-            }
+            batch.append((import_id, line_no, action, invalid_status, invalid_kind, message,
+                          checked.business_key, None, dumps(checked.raw), stamp, stamp))
         else:
-            row = {
-                "status": pending, "error_kind": None, "error_message": None,
-                "business_key": checked.business_key, "location_key": checked.location_key,
-                "payload": dumps(checked.payload),
-            }
-        row.update(import_id=import_id, line_no=line_no, action=action, created_at=stamp, updated_at=stamp)
-        batch.append(row)
+            batch.append((import_id, line_no, action, pending, None, None,
+                          checked.business_key, checked.location_key, dumps(checked.payload), stamp, stamp))
         if len(batch) >= store.INSERT_CHUNK:
             store.insert_rows(conn, batch)
             batch = []
