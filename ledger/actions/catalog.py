@@ -197,6 +197,7 @@ SPECS: tuple[ActionSpec, ...] = (
             *SITE,
             Column("calling_line_id", T.E164, help="main number (or phone_number)"),
             Column("phone_number", T.E164, help="used when calling_line_id is empty"),
+            Column("calling_line_name", T.STRING, help="caller id name sent with the main number (optional)"),
         ),
         one_of=(*SITE_ONE_OF, ("calling_line_id", "phone_number")),
         key=SITE_KEY,

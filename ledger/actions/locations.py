@@ -163,7 +163,7 @@ class LocationPstn(LocationExecutor):
             with self.webex("read the PSTN connection"):
                 return self.api.telephony.pstn.read(loc_id, org_id=org)
         except RowFailure as exc:
-            if exc.http_status == 404:  # no connection configured yet
+            if exc.http_status in NOT_CALLING_STATUSES:  # no connection configured yet: configure it
                 return None
             raise
 
@@ -277,20 +277,24 @@ class LocationMainNumber(LocationExecutor):
         number = str(p.get("calling_line_id") or p.get("phone_number") or "")
         if not number:
             raise RowFailure("no calling_line_id or phone_number in the row", code="missing_number")
+        name = str(p.get("calling_line_name") or "").strip() or None
         loc_id, org = self.loc(row), self.org_id(row)
         details = self.require_calling(loc_id, org)
-        current = details.calling_line_id.phone_number if details.calling_line_id else None
-        if current == number:
+        now = details.calling_line_id or CallingLineId()
+        if now.phone_number == number and (name is None or now.name == name):
             return self.skipped("main_number_already_set", location_id=loc_id, phone_number=number)
         if number not in self.inventory(loc_id, org, number):
             raise RowFailure(
                 f"{number} is not in the location's number inventory; add it first (location.numbers)",
                 code="number_not_in_location",
             )
-        changes = {"callingLineId": {"phoneNumber": number}, "previous": current}
+        wanted = {"phoneNumber": number, **({"name": name} if name else {})}
+        changes = {"callingLineId": wanted, "previous": now.phone_number}
         if self.dry_run:
             return self.done(changes, location_id=loc_id)
-        settings = TelephonyLocation(calling_line_id=CallingLineId(phone_number=number))
+        # the name is only sent with the number (Webex needs both together); unset fields are not sent
+        line = CallingLineId(phone_number=number, **({"name": name} if name else {}))
+        settings = TelephonyLocation(calling_line_id=line)
         with self.webex("set the location's main number", write=True):
             job = self.api.telephony.location.update(loc_id, settings, org_id=org)
         return self.done(changes, location_id=loc_id, batch_job_id=job)

@@ -88,3 +88,17 @@ def test_location_id_column_skips_the_name_lookup(sandbox, act, loc):
     a = act(sandbox, "location.main_number")
     assert a.run({"location_id": loc, "calling_line_id": "+34935678901"}).status == "succeeded"
     assert [r for r in sandbox.requests() if r.path == "/v1/locations"] == []
+
+
+def test_calling_line_name_is_sent_with_the_number_and_compared(sandbox, act, loc):
+    a = act(sandbox, "location.main_number")
+    row = {"name": SITE, "calling_line_id": "+34935678901", "calling_line_name": "Seu Esplugues"}
+    assert a.run(row).status == "succeeded"
+    assert a.bodies("PUT", f"/locations/{loc}") == [
+        {"callingLineId": {"phoneNumber": "+34935678901", "name": "Seu Esplugues"}}
+    ]
+    sandbox.log.clear()
+    assert a.run(row).status == "skipped"
+    assert a.run({"name": SITE, "calling_line_id": "+34935678901"}).status == "skipped"  # name not asked: kept
+    assert a.writes() == []
+    assert sandbox.state.get_location(loc)["_callingLineId"]["name"] == "Seu Esplugues"
