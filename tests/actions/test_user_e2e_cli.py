@@ -208,3 +208,55 @@ def test_faults_scim_and_forwarding_end_final_without_duplicates(tmp_path, sandb
         assert sb.state.create_count(f"new{i:03d}@example.com") == 1
     for i, pid in enumerate(people.values()):
         assert sb.state.forwarding_of(pid)["callForwarding"]["always"]["destination"] == f"537{i:03d}"
+
+
+def test_licences_move_and_secondary_number_through_ledger_work(tmp_path, sandbox, needs_work):
+    st = sandbox.state
+    hq = st.add_location("HQ", calling_enabled=True)
+    st.add_location("BRANCH", calling_enabled=True)
+    for n in ("+34935550001", "+34935550002"):
+        st.add_number(hq, n)
+    ftc, bcstd = st.license_by_sku("FTC")["id"], st.license_by_sku("BCSTD")["id"]
+    ana = st.add_person("ana@example.com", "Ana", "A", licenses=[ftc])
+    bob = st.add_person("bob@example.com", "Bob", "B", licenses=[ftc])
+    glob = tmp_path / "global.csv"
+    glob.write_text(f"org_id\n{st.org_id}\n")
+    lic = tmp_path / "lic.csv"
+    lic.write_text(
+        "email,add_license_ids,remove_license_ids,location_name,extension\n"
+        f"ana@example.com,Webex Calling - Professional,{ftc},HQ,1001\n"
+        f"bob@example.com,{bcstd},,HQ,1002\n"
+        "ghost@example.com,Webex Calling - Professional,,HQ,1003\n"
+        f"bob@example.com,{ftc},,NOWHERE,1004\n"  # a duplicate key: invalid at import
+    )
+    sec = tmp_path / "sec.csv"
+    sec.write_text("email,legacy_phone_number\nana@example.com,34935550001\nbob@example.com,+34935550002\n")
+    move = tmp_path / "move.csv"
+    move.write_text("email,location_name\nana@example.com,BRANCH\nbob@example.com,MARS\n")
+    db = tmp_path / "ledger.db"
+    runner = CliRunner()
+    # the order matters: licences make them calling users, then numbers, then the move
+    for path, action in ((lic, "user.licenses"), (sec, "user.secondary_number"), (move, "user.move_location")):
+        res = runner.invoke(cli, ["--db", str(db), "import", str(path), "--action", action, "--global", str(glob)])
+        assert res.exit_code == 0, res.output
+        _work(runner, db, sandbox)
+
+    rows = _rows(db)
+    assert {k: v[0] for k, v in rows.items()} == {
+        ("user.licenses", 2): "succeeded",
+        ("user.licenses", 3): "succeeded",
+        ("user.licenses", 4): "failed",
+        ("user.licenses", 5): "invalid",
+        ("user.secondary_number", 2): "succeeded",
+        ("user.secondary_number", 3): "succeeded",
+        ("user.move_location", 2): "succeeded",
+        ("user.move_location", 3): "failed",
+    }
+    assert "ghost@example.com" in rows[("user.licenses", 4)][2]
+    assert "MARS" in rows[("user.move_location", 3)][2]
+    a, b = st.get_person(ana), st.get_person(bob)
+    assert sorted(a["licenses"]) == [bcstd] and sorted(b["licenses"]) == sorted([ftc, bcstd])
+    assert (a["extension"], b["extension"]) == ("1001", "1002")
+    assert [x["directNumber"] for x in a["_features"]["alternates"]] == ["+34935550001"]
+    assert [x["directNumber"] for x in b["_features"]["alternates"]] == ["+34935550002"]
+    assert a["locationId"] == st.location_by_name("BRANCH")["id"] and b["locationId"] == hq
