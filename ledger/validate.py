@@ -218,12 +218,34 @@ def _show(value: str) -> str:
 # --- outgoing-permission profiles (ledger import --profile) ---------------------------------------
 
 _PROFILE_BOOLS = ("use_custom_enabled", "use_custom_permissions")
+# camelCase keys as Webex returns them, so a profile dumped from Webex can be imported as is
+_CAMEL = {
+    "useCustomEnabled": "use_custom_enabled",
+    "useCustomPermissions": "use_custom_permissions",
+    "callingPermissions": "calling_permissions",
+    "callType": "call_type",
+    "transferEnabled": "transfer_enabled",
+}
+_CALL_TYPE_HINTS = {"INTERNAL": "did you mean INTERNAL_CALL?", "MOBILE": "v21 used it; Webex has no such call type"}
+
+
+def _snake(data: dict[str, Any]) -> dict[str, Any]:
+    return {_CAMEL.get(k, k): v for k, v in data.items()}
 
 
 def parse_profile(
     path: Path, *, call_types: Sequence[str], actions: Sequence[str]
 ) -> dict[str, Any]:
-    """Read and normalise a ``--profile`` JSON file; InputError naming the file and the field."""
+    """Read and normalise a ``--profile`` JSON file; InputError naming the file and the field.
+
+    Format (snake_case or Webex's camelCase keys)::
+
+        {"use_custom_enabled": true, "use_custom_permissions": true,
+         "calling_permissions": [{"call_type": "INTERNATIONAL", "action": "BLOCK", "transfer_enabled": false}]}
+
+    Returned normalised: snake_case keys, call types and actions upper-case, booleans as JSON booleans,
+    optional keys only when given.
+    """
 
     def bad(reason: str) -> InputError:
         return InputError(f"{path}: {reason}")
@@ -240,6 +262,7 @@ def parse_profile(
         raise bad(f"not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg})") from None
     if not isinstance(data, dict):
         raise bad("must be a JSON object with 'calling_permissions'")
+    data = _snake(data)
     unknown = sorted(set(data) - {*_PROFILE_BOOLS, "calling_permissions"})
     if unknown:
         raise bad(f"unknown field(s) {', '.join(map(repr, unknown))}")
@@ -253,9 +276,14 @@ def parse_profile(
     by_type: dict[str, dict[str, Any]] = {}
     for i, item in enumerate(perms):
         where = f"calling_permissions[{i}]"
+        item = _snake(item) if isinstance(item, dict) else item
         if not isinstance(item, dict) or set(item) - {"call_type", "action", "transfer_enabled"}:
             raise bad(f"{where}: must be an object with call_type, action and transfer_enabled")
-        call_type = _json_choice(item.get("call_type"), call_types, f"{where}.call_type", bad)
+        raw_type = item.get("call_type")
+        hint = _CALL_TYPE_HINTS.get(raw_type.strip().upper()) if isinstance(raw_type, str) else None
+        if hint:
+            raise bad(f"{where}.call_type: {raw_type!r} is not a Webex call type ({hint})")
+        call_type = _json_choice(raw_type, call_types, f"{where}.call_type", bad)
         if call_type in by_type:
             raise bad(f"{where}.call_type: {call_type} is given twice")
         entry: dict[str, Any] = {

@@ -115,6 +115,8 @@ def test_bad_global(tmp_path: Path, run_cli: Callable[..., Result], ledger_path:
         ('{"calling_permissions": [{"call_type": "NATIONAL", "action": "MAYBE"}]}', "calling_permissions[0].action: must be one of"),
         ('{"calling_permissions": [{"call_type": "NATIONAL", "action": "ALLOW", "transfer_enabled": "perhaps"}]}', "transfer_enabled: must be true or false"),
         ('{"use_custom_enabled": true, "colour": 1, "calling_permissions": [{"call_type": "NATIONAL", "action": "ALLOW"}]}', "unknown field(s) 'colour'"),
+        ('{"calling_permissions": [{"call_type": "INTERNAL", "action": "ALLOW"}]}', "'INTERNAL' is not a Webex call type (did you mean INTERNAL_CALL?)"),
+        ('{"calling_permissions": [{"call_type": "NATIONAL", "action": "ALLOW"}, {"callType": "national", "action": "BLOCK"}]}', "calling_permissions[1].call_type: NATIONAL is given twice"),
     ],
 )
 def test_bad_profile(tmp_path: Path, run_cli: Callable[..., Result], ledger_path: Path, profile: str, expected: str) -> None:
@@ -265,6 +267,13 @@ def test_profile_is_normalised_into_every_row(tmp_path: Path, run_cli: Callable[
         ],
     }
     assert profiles == [expected, expected]
+    # Webex's camelCase form (a profile dumped from Webex) normalises to the same thing
+    camel = write(tmp_path, "camel.json", json.dumps({
+        "useCustomEnabled": True, "useCustomPermissions": True,
+        "callingPermissions": [{"callType": "INTERNATIONAL", "action": "BLOCK", "transferEnabled": False},
+                               {"callType": "NATIONAL", "action": "ALLOW"}],
+    }))
+    assert "already imported" in run_cli("import", str(f), "--action", "user.outgoing_permissions", "--profile", str(camel)).stdout
     # the same file with another profile is a new import; with the same profile it is not
     assert "already imported" in run_cli("import", str(f), "--action", "user.outgoing_permissions", "--profile", str(p)).stdout
     p.write_text(json.dumps({"calling_permissions": [{"call_type": "NATIONAL", "action": "BLOCK"}]}))
