@@ -35,7 +35,9 @@ def forward_destination(payload: Mapping[str, Any]) -> str:
     extension = str(payload.get("extension") or "").strip()
     if extension:
         return LEGACY_PREFIX + extension
-    raise RowFailure("no destination and no extension: cannot build the forward destination", code="missing_destination")
+    raise RowFailure(
+        "no destination and no extension: cannot build the forward destination", code="missing_destination"
+    )
 
 
 def _same_destination(a: str | None, b: str | None) -> bool:

@@ -42,7 +42,10 @@ from ledger.errors import RowFailure
 CALL_TYPES = frozenset(ct.value for ct in OutgoingPermissionCallType)
 ACTIONS = frozenset(a.value for a in Action)
 # names seen in v21 profile files that are not Webex call types, with the hint shown to the operator
-V21_CALL_TYPE_HINTS = {"INTERNAL": "did you mean INTERNAL_CALL?", "MOBILE": "v21 profiles used it; Webex has no such call type"}
+V21_CALL_TYPE_HINTS = {
+    "INTERNAL": "did you mean INTERNAL_CALL?",
+    "MOBILE": "v21 profiles used it; Webex has no such call type",
+}
 
 
 @dataclass(frozen=True)
@@ -94,7 +97,9 @@ def check_action(value: Any) -> str:
     action = str(value or "").strip().upper()
     if action in ACTIONS:
         return action
-    raise RowFailure(f"unknown permission action {action!r} (one of {', '.join(sorted(ACTIONS))})", code="invalid_action")
+    raise RowFailure(
+        f"unknown permission action {action!r} (one of {', '.join(sorted(ACTIONS))})", code="invalid_action"
+    )
 
 
 def _get(entry: Mapping[str, Any], snake: str, camel: str) -> Any:

@@ -70,7 +70,9 @@ class ScimCreate(BaseExecutor):
     def _bulk(self, org: str, rows: Sequence[RowInput]) -> dict[int, ActionResult | Exception] | ActionError:
         """One /Bulk request: each row's outcome, or the error of the whole request."""
         ops = [
-            BulkOperation(method=BulkMethod.post, path="/Users", bulk_id=str(row.row_id), data=self._user(row).create_update())
+            BulkOperation(
+                method=BulkMethod.post, path="/Users", bulk_id=str(row.row_id), data=self._user(row).create_update()
+            )
             for row in rows
         ]
         try:

@@ -21,7 +21,12 @@ from wxc_sdk.person_settings.numbers import UpdatePersonNumbers, UpdatePersonPho
 from wxc_sdk.telephony.jobs import MoveUser, MoveUsersList, StartMoveUsersJobResponse
 
 from ledger.actions.base import BaseExecutor, decode_id, id_uuid, same_id, strip_padding
-from ledger.actions.forwarding import desired_forwarding, forwarding_busy_failure, forwarding_changes, is_forwarding_busy
+from ledger.actions.forwarding import (
+    desired_forwarding,
+    forwarding_busy_failure,
+    forwarding_changes,
+    is_forwarding_busy,
+)
 from ledger.actions.permissions import model_from_changes, permission_changes, target_from_payload
 from ledger.errors import ActionError, RowFailure, Throttled
 from ledger.ports import ActionResult, RowInput
@@ -96,7 +101,9 @@ class UserExecutor(BaseExecutor):
     def person(self, row: RowInput, person_id: str) -> Person:
         """GET /people/{id}?callingData=true (no org_id: people.details has none, the v21 TypeError)."""
         try:
-            return self.call(f"read user {self.who(row)}", lambda: self.api.people.details(person_id, calling_data=True))
+            return self.call(
+                f"read user {self.who(row)}", lambda: self.api.people.details(person_id, calling_data=True)
+            )
         except RowFailure as exc:
             if exc.http_status == 404:
                 raise RowFailure(
@@ -207,7 +214,9 @@ class UserLicenses(UserExecutor):
             return strip_padding(value)
         matches = [lic for lic in self.licenses(org_id) if (lic.name or "").strip().lower() == value.lower()]
         if not matches:
-            raise RowFailure(f"unknown licence {value!r}: neither a licence id nor a licence name in the org", code="unknown_license")
+            raise RowFailure(
+                f"unknown licence {value!r}: neither a licence id nor a licence name in the org", code="unknown_license"
+            )
         if len(matches) > 1:
             raise RowFailure(
                 f"licence name {value!r} matches {len(matches)} licences (several subscriptions); give the licence id",
@@ -253,19 +262,29 @@ class UserMoveLocation(UserExecutor):
         if same_location(person.location_id, target):
             return self.skipped("already_in_target_location", person_id=person_id, location_id=target)
         calling = bool(person.location_id or person.extension)
-        changes = {"location_id": target, "from_location_id": person.location_id, "via": "move_job" if calling else "people_update"}
+        changes = {
+            "location_id": target,
+            "from_location_id": person.location_id,
+            "via": "move_job" if calling else "people_update",
+        }
         if self.dry_run:
             return self.done(changes, person_id=person_id)
         if calling:
             return self._move_job(row, person, target, changes)
         person.location_id = target
-        self.call(f"update location of {self.who(row)}", lambda: self.api.people.update(person, calling_data=True), write=True)
+        self.call(
+            f"update location of {self.who(row)}", lambda: self.api.people.update(person, calling_data=True), write=True
+        )
         return self.done(changes, person_id=person_id)
 
     def _move_job(self, row: RowInput, person: Person, target: str, changes: dict[str, Any]) -> ActionResult:
         person_id = str(person.person_id)
         extension = str(row.payload.get("extension") or "") or person.extension
-        users = [MoveUsersList(location_id=target, validate_only=False, users=[MoveUser(user_id=person_id, extension=extension)])]
+        users = [
+            MoveUsersList(
+                location_id=target, validate_only=False, users=[MoveUser(user_id=person_id, extension=extension)]
+            )
+        ]
         try:
             response: StartMoveUsersJobResponse = self.call(
                 f"move {self.who(row)}",
@@ -332,12 +351,17 @@ class UserSecondaryNumber(UserExecutor):
         person_id = self.person_id(row)
         org_id = self.org_id(row)
         try:
-            current = self.call(f"read numbers of {self.who(row)}", lambda: self.api.person_settings.numbers.read(person_id, org_id=org_id))
+            current = self.call(
+                f"read numbers of {self.who(row)}",
+                lambda: self.api.person_settings.numbers.read(person_id, org_id=org_id),
+            )
         except RowFailure as exc:
             raise self.no_calling(row, exc) from None
         if any(self._holds(n, number) for n in current.phone_numbers):
             return self.skipped("number_already_present", person_id=person_id, number=number)
-        update = UpdatePersonNumbers(phone_numbers=[UpdatePersonPhoneNumber(primary=False, action=PatternAction.add, external=number)])
+        update = UpdatePersonNumbers(
+            phone_numbers=[UpdatePersonPhoneNumber(primary=False, action=PatternAction.add, external=number)]
+        )
         changes = {"add_number": number, "primary": False}
         if self.dry_run:
             return self.done(changes, person_id=person_id)
@@ -372,12 +396,18 @@ class UserForwarding(UserExecutor):
         desired = desired_forwarding(current, row.payload)
         if desired is None:
             always = current.call_forwarding.always
-            return self.skipped("forwarding_already_set", person_id=person_id, enabled=always.enabled, destination=always.destination)
+            return self.skipped(
+                "forwarding_already_set", person_id=person_id, enabled=always.enabled, destination=always.destination
+            )
         changes = forwarding_changes(current, row.payload)
         if self.dry_run:
             return self.done(changes, person_id=person_id)
         try:
-            self.call(f"set forwarding of {self.who(row)}", lambda: api.configure(person_id, desired, org_id=org_id), write=True)
+            self.call(
+                f"set forwarding of {self.who(row)}",
+                lambda: api.configure(person_id, desired, org_id=org_id),
+                write=True,
+            )
         except RowFailure as exc:
             if is_forwarding_busy(exc):
                 raise forwarding_busy_failure(exc, self.who(row)) from None
@@ -397,7 +427,9 @@ class UserOutgoingPermissions(UserExecutor):
         org_id = self.org_id(row)
         api = self.api.person_settings.permissions_out
         try:
-            current = self.call(f"read outgoing permissions of {self.who(row)}", lambda: api.read(person_id, org_id=org_id))
+            current = self.call(
+                f"read outgoing permissions of {self.who(row)}", lambda: api.read(person_id, org_id=org_id)
+            )
         except RowFailure as exc:
             raise self.no_calling(row, exc) from None
         changes = permission_changes(current, target)

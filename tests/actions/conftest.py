@@ -59,8 +59,14 @@ class Act:
         )
         self._next = 0
 
-    def row(self, raw: Mapping[str, Any], global_row: Mapping[str, Any] | None = None, *, line_no: int | None = None,
-            row_id: int | None = None) -> RowInput:
+    def row(
+        self,
+        raw: Mapping[str, Any],
+        global_row: Mapping[str, Any] | None = None,
+        *,
+        line_no: int | None = None,
+        row_id: int | None = None,
+    ) -> RowInput:
         self._next += 1
         return RowInput(
             row_id=row_id if row_id is not None else self._next,

@@ -30,7 +30,11 @@ def test_250_rows_take_three_bulk_requests_mapped_by_bulk_id(sandbox, act):
 
     posts = _bulk_posts(sandbox)
     assert len(posts) == 3
-    assert [len(p.body["Operations"] if "Operations" in p.body else p.body["operations"]) for p in posts] == [100, 100, 50]
+    assert [len(p.body["Operations"] if "Operations" in p.body else p.body["operations"]) for p in posts] == [
+        100,
+        100,
+        50,
+    ]
     assert all(p.path == f"/identity/scim/{sandbox.state.org_uuid}/v2/Bulk" for p in posts)
     first_op = posts[0].body["operations"][0]
     assert first_op == {
@@ -105,15 +109,18 @@ def test_single_row_execute_uses_the_same_path(sandbox, act):
     res = a.run({"email": "solo@example.com", "first_name": "So", "last_name": "Lo"}, {"org_id": sandbox.state.org_id})
     assert res.status == "succeeded"
     assert len(_bulk_posts(sandbox)) == 1
-    again = a.run({"email": "solo@example.com", "first_name": "So", "last_name": "Lo"}, {"org_id": sandbox.state.org_id})
+    again = a.run(
+        {"email": "solo@example.com", "first_name": "So", "last_name": "Lo"}, {"org_id": sandbox.state.org_id}
+    )
     assert again.status == "skipped" and again.result["user_id"] == res.result["user_id"]
 
 
 def test_single_row_execute_raises_the_row_error(sandbox_factory, act):
     sb = sandbox_factory(faults=FaultConfig(row_errors={"bad@example.com"}), seed=2)
     with pytest.raises(RowFailure, match="bad@example.com"):
-        act(sb, "user.scim_create").run({"email": "bad@example.com", "first_name": "B", "last_name": "D"},
-                                        {"org_id": sb.state.org_id})
+        act(sb, "user.scim_create").run(
+            {"email": "bad@example.com", "first_name": "B", "last_name": "D"}, {"org_id": sb.state.org_id}
+        )
 
 
 def test_dry_run_reads_only(sandbox, act):
@@ -122,7 +129,9 @@ def test_dry_run_reads_only(sandbox, act):
     out = a.run_many(_rows(a, 3))
     statuses = [out[1000 + i].status for i in range(3)]
     assert statuses == ["succeeded", "skipped", "succeeded"]
-    assert out[1000].planned == {"create": {"userName": "user00000@example.com", "displayName": "User N0", "active": True}}
+    assert out[1000].planned == {
+        "create": {"userName": "user00000@example.com", "displayName": "User N0", "active": True}
+    }
     assert a.writes() == []
     assert sandbox.state.person_by_email("user00000@example.com") is None
 

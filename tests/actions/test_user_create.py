@@ -87,7 +87,12 @@ def test_webex_rejection_without_a_created_user_fails_the_row(sandbox, act, site
 def test_dry_run_plans_and_writes_nothing(sandbox, act, site):
     a = act(sandbox, "user.create", dry_run=True)
     res = a.run(ROW)
-    assert res.planned == {"emails": ["ana.ruiz@example.com"], "firstName": "Ana", "lastName": "Ruiz", "displayName": "Ana Ruiz"}
+    assert res.planned == {
+        "emails": ["ana.ruiz@example.com"],
+        "firstName": "Ana",
+        "lastName": "Ruiz",
+        "displayName": "Ana Ruiz",
+    }
     assert a.writes() == []
 
 

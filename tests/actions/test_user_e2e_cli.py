@@ -19,7 +19,6 @@ ACTIONS = ("user.forwarding", "user.outgoing_permissions", "user.scim_create", "
 WRITES = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
 
-
 @pytest.fixture
 def seeded(sandbox):
     if not USUARIOS.exists():
@@ -28,10 +27,17 @@ def seeded(sandbox):
     summary = st.seed_from_samples(UBICACIONES, USUARIOS, GLOBAL, users=False, calling_enabled=True)
     site = summary["locations"]["CUV93470292900"]
     people = {
-        "andres.garcia@lab.example.com": st.add_person("andres.garcia@lab.example.com", "Andres", "García-Toñez",
-                                                       location_id=site, extension="80347245", calling=True),
-        "carmen.munoz@lab.example.com": st.add_person("carmen.munoz@lab.example.com", "Carmen", "Muñoz",
-                                                      location_id=site, extension="80347246", calling=True),
+        "andres.garcia@lab.example.com": st.add_person(
+            "andres.garcia@lab.example.com",
+            "Andres",
+            "García-Toñez",
+            location_id=site,
+            extension="80347245",
+            calling=True,
+        ),
+        "carmen.munoz@lab.example.com": st.add_person(
+            "carmen.munoz@lab.example.com", "Carmen", "Muñoz", location_id=site, extension="80347246", calling=True
+        ),
         # Jose has no Webex Calling: his forwarding row must fail alone, with its line
         "jose.lopez@lab.example.com": st.add_person("jose.lopez@lab.example.com", "Jose", "Lopez"),
     }
@@ -42,7 +48,9 @@ def seeded(sandbox):
 def _import_all(runner: CliRunner, db: Path) -> dict[str, str]:
     outputs = {}
     for action in (*ACTIONS, "user.move_location"):
-        res = runner.invoke(cli, ["--db", str(db), "import", str(USUARIOS), "--action", action, "--global", str(GLOBAL)])
+        res = runner.invoke(
+            cli, ["--db", str(db), "import", str(USUARIOS), "--action", action, "--global", str(GLOBAL)]
+        )
         outputs[action] = res.output
         if action == "user.move_location":  # Usuarios.csv has no location column: a whole-file error
             assert res.exit_code != 0
@@ -101,7 +109,11 @@ def test_sample_usuarios_end_to_end(tmp_path, sandbox, seeded, needs_work):
     andres, carmen = seeded["andres.garcia@lab.example.com"], seeded["carmen.munoz@lab.example.com"]
     # the sample's own destinations (53 + extension without its leading 8), sent as full objects
     assert st.forwarding_of(andres)["callForwarding"]["always"] == {
-        "enabled": True, "destination": "530347245", "ringReminderEnabled": False, "destinationVoicemailEnabled": False}
+        "enabled": True,
+        "destination": "530347245",
+        "ringReminderEnabled": False,
+        "destinationVoicemailEnabled": False,
+    }
     assert st.forwarding_of(carmen)["callForwarding"]["always"]["destination"] == "530347246"
     perms = st.permissions_of(andres)
     assert (perms["useCustomEnabled"], perms["useCustomPermissions"]) == (False, True)
@@ -147,11 +159,14 @@ def test_scim_create_250_rows_through_ledger_work_takes_at_most_3_bulk_requests(
     assert set(status.values()) == {"succeeded"} and len(status) == 250
     assert all(sandbox.state.create_count(f"bulk{i:04d}@example.com") == 1 for i in range(250))
     with sqlite3.connect(db) as conn:
-        results = conn.execute("SELECT json_extract(result, '$.email'), json_extract(result, '$.user_id') FROM ledger").fetchall()
+        results = conn.execute(
+            "SELECT json_extract(result, '$.email'), json_extract(result, '$.user_id') FROM ledger"
+        ).fetchall()
     from ledger.sandbox.ids import key
 
     assert {email: uid for email, uid in results} == {
-        f"bulk{i:04d}@example.com": key(sandbox.state.person_by_email(f"bulk{i:04d}@example.com")["id"]) for i in range(250)
+        f"bulk{i:04d}@example.com": key(sandbox.state.person_by_email(f"bulk{i:04d}@example.com")["id"])
+        for i in range(250)
     }
 
 
@@ -203,7 +218,9 @@ def test_faults_scim_and_forwarding_end_final_without_duplicates(tmp_path, sandb
     assert faults.count("lost") >= 3 and faults.count("503") >= 3
     status = {k: v[0] for k, v in _rows(db).items()}
     assert len(status) == 210
-    assert set(status.values()) <= {"succeeded", "skipped"}, [k for k, v in status.items() if v not in ("succeeded", "skipped")]
+    assert set(status.values()) <= {"succeeded", "skipped"}, [
+        k for k, v in status.items() if v not in ("succeeded", "skipped")
+    ]
     for i in range(150):
         assert sb.state.create_count(f"new{i:03d}@example.com") == 1
     for i, pid in enumerate(people.values()):

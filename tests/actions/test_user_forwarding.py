@@ -10,7 +10,9 @@ from ledger.errors import RowFailure
 @pytest.fixture
 def calling_user(sandbox):
     loc = sandbox.state.add_location("HQ", calling_enabled=True)
-    pid = sandbox.state.add_person("ana@example.com", "Ana", "Ruiz", location_id=loc, extension="80347245", calling=True)
+    pid = sandbox.state.add_person(
+        "ana@example.com", "Ana", "Ruiz", location_id=loc, extension="80347245", calling=True
+    )
     sandbox.log.clear()
     return pid
 
@@ -33,7 +35,12 @@ def test_forwards_to_53_plus_extension_sending_the_full_object(sandbox, act, cal
                     "ringReminderEnabled": False,
                 },
                 "busy": {"enabled": False, "destination": "", "destinationVoicemailEnabled": False},
-                "noAnswer": {"enabled": False, "destination": "", "destinationVoicemailEnabled": False, "numberOfRings": 3},
+                "noAnswer": {
+                    "enabled": False,
+                    "destination": "",
+                    "destinationVoicemailEnabled": False,
+                    "numberOfRings": 3,
+                },
             },
             "businessContinuity": {"enabled": False, "destination": "", "destinationVoicemailEnabled": False},
         }
@@ -52,7 +59,11 @@ def test_destination_column_wins_and_other_forwards_are_kept(sandbox, act, calli
     assert res.status == "succeeded"
     (body,) = a.bodies("PUT", "/features/callForwarding")
     assert body["callForwarding"]["always"]["destination"] == "530347245"
-    assert body["callForwarding"]["busy"] == {"enabled": True, "destination": "+34910000000", "destinationVoicemailEnabled": False}
+    assert body["callForwarding"]["busy"] == {
+        "enabled": True,
+        "destination": "+34910000000",
+        "destinationVoicemailEnabled": False,
+    }
     assert sandbox.state.forwarding_of(calling_user)["callForwarding"]["busy"]["enabled"] is True
 
 
@@ -117,7 +128,9 @@ def test_row_error_on_the_write_is_a_row_failure_with_its_code(sandbox_factory, 
 def test_user_call_forwarding_busy_gets_its_own_message():
     from ledger.actions.forwarding import forwarding_busy_failure, is_forwarding_busy
 
-    raw = RowFailure("set forwarding of a@x: HTTP 400 4003 [Error 4003] UserCallForwardingBusy", code=4003, http_status=400)
+    raw = RowFailure(
+        "set forwarding of a@x: HTTP 400 4003 [Error 4003] UserCallForwardingBusy", code=4003, http_status=400
+    )
     assert is_forwarding_busy(raw)
     assert not is_forwarding_busy(RowFailure("HTTP 400 4003 Invalid request", code=4003))
     failure = forwarding_busy_failure(raw, "a@x")

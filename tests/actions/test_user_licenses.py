@@ -14,7 +14,13 @@ def org(sandbox):
     ftc = st.license_by_sku("FTC")["id"]
     pid = st.add_person("ana@example.com", "Ana", "Ruiz", licenses=[ftc])
     sandbox.log.clear()
-    return {"loc": loc, "pid": pid, "bcstd": st.license_by_sku("BCSTD")["id"], "ftc": ftc, "glob": {"org_id": st.org_id}}
+    return {
+        "loc": loc,
+        "pid": pid,
+        "bcstd": st.license_by_sku("BCSTD")["id"],
+        "ftc": ftc,
+        "glob": {"org_id": st.org_id},
+    }
 
 
 def _held(sb, pid):
@@ -24,8 +30,13 @@ def _held(sb, pid):
 def test_adds_calling_with_location_and_extension_and_removes_ftc(sandbox, act, org):
     a = act(sandbox, "user.licenses")
     res = a.run(
-        {"email": "ana@example.com", "add_license_ids": org["bcstd"], "remove_license_ids": org["ftc"],
-         "location_name": "CUV93470292900", "extension": "80347245"},
+        {
+            "email": "ana@example.com",
+            "add_license_ids": org["bcstd"],
+            "remove_license_ids": org["ftc"],
+            "location_name": "CUV93470292900",
+            "extension": "80347245",
+        },
         org["glob"],
     )
 
@@ -37,7 +48,11 @@ def test_adds_calling_with_location_and_extension_and_removes_ftc(sandbox, act, 
             "personId": org["pid"],
             "orgId": sandbox.state.org_id,
             "licenses": [
-                {"id": org["bcstd"], "operation": "add", "properties": {"locationId": org["loc"], "extension": "80347245"}},
+                {
+                    "id": org["bcstd"],
+                    "operation": "add",
+                    "properties": {"locationId": org["loc"], "extension": "80347245"},
+                },
                 {"id": org["ftc"], "operation": "remove"},
             ],
         }
@@ -51,8 +66,13 @@ def test_adds_calling_with_location_and_extension_and_removes_ftc(sandbox, act, 
 
 
 def test_second_run_writes_nothing(sandbox, act, org):
-    row = {"email": "ana@example.com", "add_license_ids": org["bcstd"], "remove_license_ids": org["ftc"],
-           "location_name": "CUV93470292900", "extension": "80347245"}
+    row = {
+        "email": "ana@example.com",
+        "add_license_ids": org["bcstd"],
+        "remove_license_ids": org["ftc"],
+        "location_name": "CUV93470292900",
+        "extension": "80347245",
+    }
     assert act(sandbox, "user.licenses").run(row, org["glob"]).status == "succeeded"
     sandbox.log.clear()
     again = act(sandbox, "user.licenses")
@@ -82,8 +102,15 @@ def test_licence_names_resolve_through_one_cached_list(sandbox, act, org):
     sandbox.state.add_person("bob@example.com", "Bob", "B")
     a = act(sandbox, "user.licenses")
     for email, ext in (("ana@example.com", "1001"), ("bob@example.com", "1002")):
-        res = a.run({"email": email, "add_license_ids": "Webex Calling - Professional",
-                     "location_id": org["loc"], "extension": ext}, org["glob"])
+        res = a.run(
+            {
+                "email": email,
+                "add_license_ids": "Webex Calling - Professional",
+                "location_id": org["loc"],
+                "extension": ext,
+            },
+            org["glob"],
+        )
         assert res.status == "succeeded"
         assert res.result["changed"]["add"] == [org["bcstd"]]
     assert [r.path for r in sandbox.requests()].count("/v1/licenses") == 1
@@ -106,7 +133,9 @@ def test_non_calling_licence_needs_no_properties(sandbox, act, org):
 
 def test_unknown_licence_name_is_a_row_failure(sandbox, act, org):
     with pytest.raises(RowFailure, match="unknown licence 'Webex Platinum'") as err:
-        act(sandbox, "user.licenses").run({"email": "ana@example.com", "add_license_ids": "Webex Platinum"}, org["glob"])
+        act(sandbox, "user.licenses").run(
+            {"email": "ana@example.com", "add_license_ids": "Webex Platinum"}, org["glob"]
+        )
     assert err.value.code == "unknown_license"
 
 
@@ -128,7 +157,12 @@ def test_extension_in_use_is_a_row_failure_with_webex_code(sandbox, act, org):
     sandbox.state.add_person("owner@example.com", "O", "W", location_id=org["loc"], extension="80347245", calling=True)
     with pytest.raises(RowFailure, match="already in use") as err:
         act(sandbox, "user.licenses").run(
-            {"email": "ana@example.com", "add_license_ids": org["bcstd"], "location_id": org["loc"], "extension": "80347245"},
+            {
+                "email": "ana@example.com",
+                "add_license_ids": org["bcstd"],
+                "location_id": org["loc"],
+                "extension": "80347245",
+            },
             org["glob"],
         )
     assert err.value.code == "4726" and err.value.http_status == 400
@@ -169,11 +203,15 @@ def test_lost_answer_to_the_patch_is_ambiguous_and_the_retry_rechecks(sandbox, a
 def test_held_calling_licence_with_another_extension_is_skipped_with_a_note(sandbox, act, org):
     sandbox.state.add_person("cal@example.com", "C", "L", location_id=org["loc"], extension="1001", calling=True)
     a = act(sandbox, "user.licenses")
-    res = a.run({"email": "cal@example.com", "add_license_ids": org["bcstd"], "location_id": org["loc"],
-                 "extension": "2002"}, org["glob"])
+    res = a.run(
+        {"email": "cal@example.com", "add_license_ids": org["bcstd"], "location_id": org["loc"], "extension": "2002"},
+        org["glob"],
+    )
     assert res.status == "skipped"
     assert "extension 1001" in res.result["note"] and "user.move_location" in res.result["note"]
     assert a.writes() == []
-    same = a.run({"email": "cal@example.com", "add_license_ids": org["bcstd"], "location_id": org["loc"],
-                  "extension": "1001"}, org["glob"])
+    same = a.run(
+        {"email": "cal@example.com", "add_license_ids": org["bcstd"], "location_id": org["loc"], "extension": "1001"},
+        org["glob"],
+    )
     assert same.status == "skipped" and "note" not in same.result

@@ -32,7 +32,11 @@ def test_calling_user_moves_through_the_job_which_is_polled(sandbox, act, org):
     assert res.result["changed"] == {"location_id": org["branch"], "from_location_id": org["hq"], "via": "move_job"}
     assert res.result["job_status"] == "COMPLETED"
     assert a.bodies("POST", "/jobs/person/moveLocation") == [
-        {"usersList": [{"locationId": org["branch"], "validate": False, "users": [{"userId": org["pid"], "extension": "1001"}]}]}
+        {
+            "usersList": [
+                {"locationId": org["branch"], "validate": False, "users": [{"userId": org["pid"], "extension": "1001"}]}
+            ]
+        }
     ]
     polls = [r for r in sandbox.requests() if r.method == "GET" and "/moveLocation/" in r.path]
     assert len(polls) == 1 and polls[0].path.endswith(res.result["job_id"])
@@ -117,7 +121,9 @@ def test_dry_run_writes_nothing(sandbox, act, org):
 
 def test_location_lookups_are_cached_per_run(sandbox, act, org):
     for i in range(3):
-        sandbox.state.add_person(f"u{i}@example.com", "U", str(i), location_id=org["hq"], extension=f"20{i}", calling=True)
+        sandbox.state.add_person(
+            f"u{i}@example.com", "U", str(i), location_id=org["hq"], extension=f"20{i}", calling=True
+        )
     a = act(sandbox, "user.move_location")
     _no_sleep(a)
     for i in range(3):
@@ -153,7 +159,9 @@ def test_lost_answer_to_the_move_is_ambiguous_and_the_retry_rechecks(sandbox, ac
 def test_known_webex_row_errors_are_named(code, text, expected_note, reason):
     from ledger.actions.users import KNOWN_ROW_ERRORS, classify_row_error
 
-    out = classify_row_error(RowFailure(f"move x: HTTP 400 {code} {text}", code=code, http_status=400, tracking_id="T1"))
+    out = classify_row_error(
+        RowFailure(f"move x: HTTP 400 {code} {text}", code=code, http_status=400, tracking_id="T1")
+    )
     assert isinstance(out, RowFailure)
     assert (out.code, out.http_status, out.tracking_id) == (str(code), 400, "T1")
     if code in KNOWN_ROW_ERRORS:

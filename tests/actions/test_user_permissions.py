@@ -33,8 +33,13 @@ def test_row_columns_write_only_what_differs(sandbox, act, calling_user):
     # sandbox default: INTERNATIONAL BLOCK without transfer, use_custom_* FALSE
     a = act(sandbox, "user.outgoing_permissions")
     res = a.run(
-        {"email": "ana@example.com", "call_type": "INTERNATIONAL", "transfer_enabled": "TRUE",
-         "use_custom_enabled": "FALSE", "use_custom_permissions": "TRUE"}
+        {
+            "email": "ana@example.com",
+            "call_type": "INTERNATIONAL",
+            "transfer_enabled": "TRUE",
+            "use_custom_enabled": "FALSE",
+            "use_custom_permissions": "TRUE",
+        }
     )
 
     assert res.status == "succeeded"
@@ -47,7 +52,12 @@ def test_row_columns_write_only_what_differs(sandbox, act, calling_user):
             "useCustomEnabled": False,
             "useCustomPermissions": True,
             "callingPermissions": [
-                {"action": "BLOCK", "transferEnabled": True, "isCallTypeRestrictionEnabled": None, "callType": "INTERNATIONAL"}
+                {
+                    "action": "BLOCK",
+                    "transferEnabled": True,
+                    "isCallTypeRestrictionEnabled": None,
+                    "callType": "INTERNATIONAL",
+                }
             ],
         }
     ]
@@ -58,8 +68,13 @@ def test_row_columns_write_only_what_differs(sandbox, act, calling_user):
 
 
 def test_second_run_writes_nothing(sandbox, act, calling_user):
-    row = {"email": "ana@example.com", "call_type": "NATIONAL", "action": "BLOCK", "transfer_enabled": "FALSE",
-           "use_custom_permissions": "TRUE"}
+    row = {
+        "email": "ana@example.com",
+        "call_type": "NATIONAL",
+        "action": "BLOCK",
+        "transfer_enabled": "FALSE",
+        "use_custom_permissions": "TRUE",
+    }
     assert act(sandbox, "user.outgoing_permissions").run(row).status == "succeeded"
     sandbox.log.clear()
     again = act(sandbox, "user.outgoing_permissions")
@@ -108,7 +123,9 @@ def test_nothing_to_set_is_a_row_failure(sandbox, act, calling_user):
 
 def test_dry_run_writes_nothing(sandbox, act, calling_user):
     a = act(sandbox, "user.outgoing_permissions", dry_run=True)
-    res = a.run({"email": "ana@example.com", "call_type": "INTERNATIONAL", "action": "ALLOW", "transfer_enabled": "TRUE"})
+    res = a.run(
+        {"email": "ana@example.com", "call_type": "INTERNATIONAL", "action": "ALLOW", "transfer_enabled": "TRUE"}
+    )
     assert res.status == "succeeded"
     assert res.planned == {"calling_permissions": {"INTERNATIONAL": {"action": "ALLOW", "transfer_enabled": True}}}
     assert a.writes() == []
@@ -159,7 +176,10 @@ def test_desired_for_a_call_type_absent_from_the_current_settings():
 
 def test_camel_case_profile_dumped_from_webex_is_accepted():
     target = parse_profile(
-        {"useCustomEnabled": True, "callingPermissions": [{"callType": "LOCAL", "action": "BLOCK", "transferEnabled": False}]}
+        {
+            "useCustomEnabled": True,
+            "callingPermissions": [{"callType": "LOCAL", "action": "BLOCK", "transferEnabled": False}],
+        }
     )
     assert target.use_custom_enabled is True
     assert target.calling_permissions["LOCAL"].action == "BLOCK"

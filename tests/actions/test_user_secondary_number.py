@@ -49,8 +49,9 @@ def test_second_run_writes_nothing(sandbox, act, calling_user):
 
 def test_the_primary_direct_number_counts_as_present(sandbox, act):
     loc = sandbox.state.add_location("HQ", calling_enabled=True)
-    sandbox.state.add_person("bob@example.com", "Bob", "B", location_id=loc, extension="1002", calling=True,
-                             phone_number=NUMBER)
+    sandbox.state.add_person(
+        "bob@example.com", "Bob", "B", location_id=loc, extension="1002", calling=True, phone_number=NUMBER
+    )
     a = act(sandbox, "user.secondary_number")
     assert a.run({"email": "bob@example.com", "legacy_phone_number": NUMBER}).status == "skipped"
     assert a.writes() == []
