@@ -100,6 +100,39 @@ class LocationExecutor(BaseExecutor):
                 raise not_calling(exc) from None
             raise
 
+    def premise_route(self, row: RowInput, needed: bool, why: str) -> tuple[str, str]:
+        """(route type, route id) from ``premise_route_id``, else from the route NAME in ``route_identity``.
+
+        The name is resolved once per run (``GET telephony/config/routeChoices``). ("", "") when the
+        row gives no route and ``needed`` is false; a RowFailure naming ``why`` when it is needed.
+        """
+        p = row.payload
+        route_type = str(p.get("premise_route_type") or "ROUTE_GROUP")
+        route_id = str(p.get("premise_route_id") or "")
+        if route_id:
+            check_route(route_type, route_id)
+            return route_type, route_id
+        name = str(p.get("route_identity") or "").strip()
+        if not name:
+            if needed:
+                raise RowFailure(f"premise_route_id (or route_identity) is required {why}", code="missing_route")
+            return route_type, ""
+        org = self.org_id(row)
+        key = ("route", org, route_type, name)
+        found = self.cache.get_or_load(key, lambda: self._lookup_route(name, route_type, org))
+        if not found:
+            self.cache.invalidate(key)
+            kind = route_type.lower().replace("_", " ")
+            raise RowFailure(f"unknown {kind} {name!r} (route_identity)", code="unknown_route")
+        return route_type, found
+
+    def _lookup_route(self, name: str, route_type: str, org: str | None) -> str | None:
+        by = {"route_group_name": name} if route_type == "ROUTE_GROUP" else {"trunk_name": name}
+        with self.webex(f"look up route {name}"):
+            routes = list(self.api.telephony.route_choices(**by, org_id=org))
+        match = [r for r in routes if (r.name or "").strip() == name and enum_value(r.route_type) == route_type]
+        return match[0].route_id if match else None
+
     def inventory(self, location_id: str, org_id: str | None, number: str | None = None) -> set[str]:
         """The PSTN numbers in the location's inventory (optionally only ``number``)."""
         with self.webex("read the location's numbers"):
@@ -122,13 +155,8 @@ class LocationPstn(LocationExecutor):
     def execute(self, row: RowInput) -> ActionResult:
         p = row.payload
         ctype = str(p.get("pstn_connection_type") or "LOCAL_GATEWAY")
-        route_type = str(p.get("premise_route_type") or "ROUTE_GROUP")
-        route_id = str(p.get("premise_route_id") or "")
         local = ctype == "LOCAL_GATEWAY"
-        if local:
-            if not route_id:
-                raise RowFailure("premise_route_id is required for a LOCAL_GATEWAY connection", code="missing_route")
-            check_route(route_type, route_id)
+        route_type, route_id = self.premise_route(row, local, "for a LOCAL_GATEWAY connection")
         target = {"pstnConnectionType": ctype}
         if local:
             target |= {"routeType": route_type, "routeId": route_id}
@@ -309,15 +337,7 @@ class LocationInternalDialing(LocationExecutor):
     def execute(self, row: RowInput) -> ActionResult:
         p = row.payload
         enable = bool(p.get("enable_unknown_extension_route_policy"))
-        route_type = str(p.get("premise_route_type") or "ROUTE_GROUP")
-        route_id = str(p.get("premise_route_id") or "")
-        if enable and not route_id:
-            raise RowFailure(
-                "premise_route_id is required when enable_unknown_extension_route_policy is TRUE",
-                code="missing_route",
-            )
-        if route_id:
-            check_route(route_type, route_id)
+        route_type, route_id = self.premise_route(row, enable, "when enable_unknown_extension_route_policy is TRUE")
         loc_id, org = self.loc(row), self.org_id(row)
         current = self.read_calling_setting(
             "read the internal dialing settings", loc_id, org,

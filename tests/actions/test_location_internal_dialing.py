@@ -110,3 +110,14 @@ def test_dry_run_writes_nothing(sandbox, act, site):
                            "unknownExtensionRouteIdentity": {"id": site["rg"], "type": "ROUTE_GROUP"}}
     assert a.writes() == []
     assert dialing(sandbox, site["loc"])["enableUnknownExtensionRoutePolicy"] is False
+
+
+def test_route_by_name_when_the_id_is_empty(sandbox, act, site):
+    a = act(sandbox, "location.internal_dialing")
+    row = {"name": SITE, "enable_unknown_extension_route_policy": "TRUE", "route_identity": "RG_TEST"}
+    assert a.run(row).status == "succeeded"
+    assert ids.same(dialing(sandbox, site["loc"])["unknownExtensionRouteIdentity"]["id"], site["rg"])
+    sandbox.log.clear()
+    assert a.run(row).status == "skipped"  # the name is resolved once per run: no routeChoices call again
+    assert [r.path for r in sandbox.requests() if r.path.endswith("/routeChoices")] == []
+    assert a.writes() == []

@@ -172,3 +172,23 @@ def test_missing_connection_type_names_the_available_types(sandbox, act, site):
     assert "NON_INTEGRATED_CCP" in err.value.message
     assert "available: CISCO_CLOUD_CONNECTED_PSTN, LOCAL_GATEWAY" in err.value.message
     assert a.writes() == []
+
+
+def test_route_group_by_name_when_the_id_is_empty(sandbox, act, site):
+    a = act(sandbox, "location.pstn")
+    res = a.run({"name": "CUV93470292900", "premise_route_id": "", "route_identity": "RG_TEST"})
+    assert res.status == "succeeded"
+    (put,) = a.bodies("PUT", "/connection")
+    assert (put["premiseRouteType"], put["premiseRouteId"]) == ("ROUTE_GROUP", site["rg"])
+    assert [r.query for r in sandbox.requests() if r.path.endswith("/routeChoices")] == [{"routeGroupName": "RG_TEST"}]
+
+
+def test_trunk_by_name_and_unknown_route_name(sandbox, act, site):
+    a = act(sandbox, "location.pstn")
+    trunk_row = {"name": "CUV93470292900", "premise_route_type": "TRUNK", "route_identity": "TRUNK_TEST"}
+    assert a.run(trunk_row).status == "succeeded"
+    assert ids.same(sandbox.state.get_location(site["loc"])["_pstn"]["routeId"], site["trunk"])
+    with pytest.raises(RowFailure) as err:
+        a.run({"name": "CUV93470292900", "route_identity": "RG_NOPE"})
+    assert err.value.code == "unknown_route"
+    assert "RG_NOPE" in err.value.message
