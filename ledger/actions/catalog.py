@@ -125,7 +125,12 @@ SPECS: tuple[ActionSpec, ...] = (
         name="user.move_location",
         summary="Move a user to another calling location",
         aliases=("usuarios_asignar_location_desde_csv",),
-        columns=(*PERSON, *USER_LOCATION, Column("extension", T.EXTENSION, help="extension at the target")),
+        columns=(
+            *PERSON,
+            *USER_LOCATION,
+            Column("extension", T.EXTENSION, help="extension at the target"),
+            Column("selected", T.STRING, help="v21 people_to_location.csv: 0/no/false skips the row (empty does not)"),
+        ),
         one_of=(*PERSON_ONE_OF, ("location_id", "location_name")),
         key=PERSON_KEY,
         location_key=("location_id", "location_name"),

@@ -49,6 +49,8 @@ KNOWN_ROW_TEXTS: tuple[tuple[re.Pattern[str], str], ...] = tuple(
 )
 CALLING_LICENSE_SKUS = ("BCSTD", "BCBASIC", "BCBAS", "BCCA")
 MOVE_JOB_DONE = frozenset({"COMPLETED", "FAILED", "ABANDONED"})
+# v21 people_to_location.csv: a row is acted on when `selected` is one of these (case-insensitive)
+SELECTED_WORDS = frozenset({"1", "true", "yes", "y", "si", "sí", "x"})
 MOVE_BUSY_RETRY_S = 2.0  # pause after a 409 "another move-users job is running"
 
 
@@ -256,6 +258,9 @@ class UserMoveLocation(UserExecutor):
     sleep: Callable[[float], None] = staticmethod(time.sleep)
 
     def execute(self, row: RowInput) -> ActionResult:
+        selected = str(row.payload.get("selected") or "").strip().lower()
+        if selected and selected not in SELECTED_WORDS:  # v21 people_to_location.csv: an unmarked row
+            return self.skipped("not_selected", selected=row.payload.get("selected"))
         person_id = self.person_id(row)
         target = self.location_id(row)
         person = self.person(row, person_id)

@@ -177,3 +177,12 @@ def test_non_row_errors_pass_through_unchanged():
 
     err = TransientFailure("boom", ambiguous=True)
     assert classify_row_error(err) is err
+
+
+def test_v21_control_file_rows_not_selected_are_skipped_without_any_call(sandbox, act, org):
+    a = act(sandbox, "user.move_location")
+    res = a.run({"email": "ana@example.com", "location_name": "BRANCH", "selected": "0"}, org["glob"])
+    assert res.status == "skipped" and res.result["reason"] == "not_selected"
+    assert sandbox.requests() == []
+    a.executor.sleep = lambda s: None
+    assert a.run({"email": "ana@example.com", "location_name": "BRANCH", "selected": "X"}, org["glob"]).status == "succeeded"
