@@ -273,6 +273,8 @@ class LocationNumbers(LocationExecutor):
         after = self.inventory(loc_id, org)
         failed = [n for n in missing if n not in after]
         if failed:
+            if not errors and self.telephony_details(loc_id, org) is None:
+                raise not_calling()  # a swallowed 400 without per-number errors: say why when we can
             raise self._failure(failed, errors, [n for n in missing if n in after])
         return self.done(changes, location_id=loc_id)
 

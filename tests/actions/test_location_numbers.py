@@ -145,3 +145,13 @@ def test_mobile_numbers_are_sent_20_per_request(sandbox, act, loc):
     assert [n for b in bodies for n in b["phoneNumbers"]] == numbers
     assert {b["numberType"] for b in bodies} == {"MOBILE"}
     assert len(sandbox.state.numbers_in(loc)) == 45
+
+
+def test_swallowed_400_without_errors_on_a_non_calling_location_says_so(sandbox_factory, act):
+    sb = sandbox_factory(faults=FaultConfig(row_errors={SITE}))
+    sb.state.add_location(SITE, calling_enabled=False)
+    a = act(sb, "location.numbers")
+    with pytest.raises(RowFailure) as err:
+        a.run({"name": SITE, "phone_numbers": NUMBERS})
+    assert err.value.code == "location_not_calling"
+    assert "run location.pstn" in err.value.message
