@@ -156,10 +156,13 @@ def summary(engine: sa.Engine, import_id: int | None = None, *, now: datetime | 
             else:
                 failed_row += c.count
     imports = tuple(_import_summary(i, per_import[i.id]) for i in infos)
+    now = now or datetime.now(UTC)
+    live = [r for r in runs if _is_live(r, now)]
+    silent = [r for r in runs if r.status == RunStatus.RUNNING and r not in live]
     last = runs[-1] if runs else None
     total = sum(by_status.values())
     s = Summary(
-        status=_overall_status(by_status, runs, total),
+        status=_overall_status(by_status, live, total, runs),
         total=total,
         processed=by_status[RowStatus.SUCCEEDED] + by_status[RowStatus.SKIPPED] + by_status[RowStatus.FAILED],
         succeeded=by_status[RowStatus.SUCCEEDED],
@@ -170,7 +173,7 @@ def summary(engine: sa.Engine, import_id: int | None = None, *, now: datetime | 
         pending=by_status[RowStatus.PENDING],
         running=by_status[RowStatus.RUNNING],
         retries=retries,
-        duration_s=_duration(runs, now or datetime.now(UTC)),
+        duration_s=_duration(runs, now),
         error_kinds=dict(sorted(kinds.items())),
         top_errors=_group_errors(errors),
         imports=imports,
@@ -178,7 +181,7 @@ def summary(engine: sa.Engine, import_id: int | None = None, *, now: datetime | 
         last_run=last,
         import_id=import_id,
     )
-    return _with_next_steps(s, runs)
+    return _with_next_steps(s, live, silent, now)
 
 
 def _import_summary(info: q.ImportInfo, counts: Counter[str]) -> ImportSummary:
@@ -192,10 +195,21 @@ def _import_summary(info: q.ImportInfo, counts: Counter[str]) -> ImportSummary:
     )
 
 
-def _overall_status(by_status: Counter[str], runs: list[q.RunInfo], total: int) -> str:
+#: a run whose heartbeat (every few seconds) is older than this is reported as silent, not running
+LIVE_HEARTBEAT_S = 60.0
+
+
+def _is_live(run: q.RunInfo, now: datetime) -> bool:
+    if run.status != RunStatus.RUNNING:
+        return False
+    beat = _parse_ts(run.heartbeat_at or run.started_at)
+    return (now - beat).total_seconds() < LIVE_HEARTBEAT_S
+
+
+def _overall_status(by_status: Counter[str], live: list[q.RunInfo], total: int, runs: list[q.RunInfo]) -> str:
     if total == 0:
         return "empty"
-    if any(r.status == RunStatus.RUNNING for r in runs):
+    if live:
         return "running"
     if by_status[RowStatus.PENDING] == 0 and by_status[RowStatus.RUNNING] == 0:
         return "done"
@@ -204,11 +218,16 @@ def _overall_status(by_status: Counter[str], runs: list[q.RunInfo], total: int) 
     return "pending"
 
 
-def _with_next_steps(s: Summary, runs: list[q.RunInfo]) -> Summary:
+def _with_next_steps(s: Summary, live: list[q.RunInfo], silent: list[q.RunInfo], now: datetime) -> Summary:
     scope = f" --import {s.import_id}" if s.import_id is not None else ""
     steps: list[str] = []
-    live = any(r.status == RunStatus.RUNNING for r in runs)
-    if s.running and not live:
+    for run in silent:
+        age = (now - _parse_ts(run.heartbeat_at or run.started_at)).total_seconds()
+        steps.append(
+            f"run {run.id} has sent no heartbeat for {age:.0f}s (crashed?): `ledger work` reclaims its rows once it is "
+            f"dead, or `ledger release --older-than {max(1, int(age // 60))}m` now"
+        )
+    if s.running and not live and not silent:
         steps.append(f"`ledger release --older-than 15m`: {s.running} rows are held by a run that is gone")
     if s.failed_systemic:
         steps.append(
@@ -225,7 +244,7 @@ def _with_next_steps(s: Summary, runs: list[q.RunInfo]) -> Summary:
     if s.pending and not live:
         steps.append(f"`ledger work{scope}` to process the {s.pending} pending rows")
     if live:
-        steps.append("a `ledger work` run is in progress; `ledger status` shows its progress")
+        steps.append(f"run {live[-1].id} is in progress; `ledger status` shows its progress")
     if not steps:
         steps.append("nothing left to do" if s.total else "`ledger import FILE --action NAME` to load rows")
     return Summary(**{**s.__dict__, "next_steps": tuple(steps)})

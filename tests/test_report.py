@@ -197,3 +197,23 @@ def test_empty_ledger_summary(engine: sa.Engine) -> None:
     s = report.summary(engine)
     assert (s.status, s.total, s.next_steps) == ("empty", 0, ("`ledger import FILE --action NAME` to load rows",))
     assert "no imports yet" in report.render_status(s)
+
+
+def test_silent_running_run_is_not_reported_as_running(worked: sa.Engine) -> None:
+    from datetime import UTC, datetime
+
+    with worked.begin() as conn:
+        conn.exec_driver_sql(
+            "INSERT INTO runs (id, status, pid, host, started_at, heartbeat_at, batch_size, concurrency, retry_profile)"
+            " VALUES (2, 'running', 2, 'h', '2026-01-01T11:00:00.000000Z', '2026-01-01T11:00:10.000000Z', 200, 4, 'd')"
+        )
+        conn.exec_driver_sql("UPDATE ledger SET status='running', run_id=2 WHERE line_no=6")
+    live = report.summary(worked, now=datetime(2026, 1, 1, 11, 0, 30, tzinfo=UTC))
+    assert live.status == "running"
+    assert live.next_steps[-1] == "run 2 is in progress; `ledger status` shows its progress"
+    silent = report.summary(worked, now=datetime(2026, 1, 1, 11, 20, 10, tzinfo=UTC))
+    assert silent.status == "pending"
+    assert silent.next_steps[0] == (
+        "run 2 has sent no heartbeat for 1200s (crashed?): `ledger work` reclaims its rows once it is dead, "
+        "or `ledger release --older-than 20m` now"
+    )
