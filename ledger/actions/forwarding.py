@@ -41,8 +41,10 @@ def forward_destination(payload: Mapping[str, Any]) -> str:
 
 
 def _same_destination(a: str | None, b: str | None) -> bool:
+    """Equal once spaces, dashes and a leading + are ignored (Webex may echo either form)."""
+
     def norm(x: str | None) -> str:
-        return "".join((x or "").split())
+        return "".join(ch for ch in (x or "") if ch not in " -\t").lstrip("+")
 
     return norm(a) == norm(b)
 

@@ -165,3 +165,17 @@ def test_lost_answer_to_the_write_is_ambiguous_and_the_retry_rechecks(sandbox, a
 
     assert res.status == "skipped"
     assert a.writes() == []
+
+
+def test_destination_comparison_ignores_formatting():
+    from wxc_sdk.person_settings.forwarding import PersonForwardingSetting
+
+    from ledger.actions.forwarding import desired_forwarding
+
+    current = PersonForwardingSetting.default()
+    current.call_forwarding.always.enabled = True
+    current.call_forwarding.always.destination = "+34 912-345-678"
+    assert desired_forwarding(current, {"destination": "34912345678"}) is None
+    changed = desired_forwarding(current, {"destination": "34912345679"})
+    assert changed is not None and changed.call_forwarding.always.destination == "34912345679"
+    assert changed.call_forwarding.busy == current.call_forwarding.busy
