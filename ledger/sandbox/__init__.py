@@ -3,6 +3,8 @@
 Standalone on purpose: it imports neither wxc_sdk nor other ``ledger`` modules.
 """
 
+from __future__ import annotations
+
 from .app import RequestRecord
 from .faults import FaultConfig
 from .server import Sandbox, serve
