@@ -332,10 +332,13 @@ class UserMoveLocation(UserExecutor):
         """Poll the job until it ends or the budget runs out (its last status is stored either way)."""
         deadline = time.monotonic() + self.poll_timeout_s
         while (status or "").upper() not in MOVE_JOB_DONE:
-            details = self.call(
-                f"read move job {job_id}",
-                lambda: self.api.telephony.jobs.move_users.status(job_id, org_id=self.org_id(row)),
-            )
+            try:
+                details = self.call(
+                    f"read move job {job_id}",
+                    lambda: self.api.telephony.jobs.move_users.status(job_id, org_id=self.org_id(row)),
+                )
+            except ActionError:  # the move was accepted; a failed status read does not undo it
+                return status
             status = details.latest_execution_status
             if (status or "").upper() in MOVE_JOB_DONE or time.monotonic() >= deadline:
                 break
