@@ -277,3 +277,62 @@ def test_licences_move_and_secondary_number_through_ledger_work(tmp_path, sandbo
     assert [x["directNumber"] for x in a["_features"]["alternates"]] == ["+34935550001"]
     assert [x["directNumber"] for x in b["_features"]["alternates"]] == ["+34935550002"]
     assert a["locationId"] == st.location_by_name("BRANCH")["id"] and b["locationId"] == hq
+
+
+def test_outgoing_permissions_from_a_profile_file(tmp_path, sandbox, seeded, needs_work):
+    import json
+
+    profile = tmp_path / "profile.json"
+    profile.write_text(
+        json.dumps(
+            {
+                "use_custom_enabled": True,
+                "use_custom_permissions": True,
+                "calling_permissions": [
+                    {"call_type": "INTERNAL_CALL", "action": "ALLOW", "transfer_enabled": True},
+                    {"call_type": "NATIONAL", "action": "BLOCK", "transfer_enabled": False},
+                ],
+            }
+        )
+    )
+    csv_path = tmp_path / "users.csv"
+    csv_path.write_text("email\nandres.garcia@lab.example.com\ncarmen.munoz@lab.example.com\n")
+    db = tmp_path / "ledger.db"
+    runner = CliRunner()
+    args = ["--db", str(db), "import", str(csv_path), "--action", "user.outgoing_permissions"]
+    res = runner.invoke(cli, [*args, "--global", str(GLOBAL), "--profile", str(profile)])
+    assert res.exit_code == 0, res.output
+    _work(runner, db, sandbox)
+
+    assert {v[0] for v in _rows(db).values()} == {"succeeded"}
+    for email in ("andres.garcia@lab.example.com", "carmen.munoz@lab.example.com"):
+        perms = sandbox.state.permissions_of(seeded[email])
+        assert (perms["useCustomEnabled"], perms["useCustomPermissions"]) == (True, True)
+        national = next(p for p in perms["callingPermissions"] if p["callType"] == "NATIONAL")
+        assert (national["action"], national["transferEnabled"]) == ("BLOCK", False)
+    bodies = [r.body for r in sandbox.requests() if r.method == "PUT" and r.path.endswith("/outgoingPermission")]
+    assert [[p["callType"] for p in b["callingPermissions"]] for b in bodies] == [["NATIONAL"], ["NATIONAL"]]
+
+
+def test_profile_with_a_v21_call_type_is_refused_at_import(tmp_path, needs_work):
+    import json
+
+    profile = tmp_path / "profile.json"
+    profile.write_text(json.dumps({"calling_permissions": [{"call_type": "INTERNAL", "action": "ALLOW"}]}))
+    csv_path = tmp_path / "users.csv"
+    csv_path.write_text("email\na@example.com\n")
+    res = CliRunner().invoke(
+        cli,
+        [
+            "--db",
+            str(tmp_path / "l.db"),
+            "import",
+            str(csv_path),
+            "--action",
+            "user.outgoing_permissions",
+            "--profile",
+            str(profile),
+        ],
+    )
+    assert res.exit_code != 0
+    assert "INTERNAL" in res.output and "Traceback" not in res.output
