@@ -18,7 +18,7 @@ $(STAMP): pyproject.toml | $(BIN)/python
 	touch $(STAMP)
 
 demo: $(STAMP) ## run the main job against the built-in local Webex sandbox
-	$(BIN)/ledger --db demo-out/ledger.db demo --out demo-out
+	$(BIN)/ledger demo --out demo-out
 
 test: $(STAMP) ## run the whole test suite
 	$(BIN)/python -m pytest -q

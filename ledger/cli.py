@@ -220,6 +220,20 @@ def work_cmd(ctx: click.Context, batch_size: int, concurrency: int, max_rate: fl
     ctx.exit(int(report.exit_code))
 
 
+@cli.command("demo")
+@click.option("--out", "out_dir", default="demo-out", show_default=True, type=click.Path(file_okay=False, path_type=Path), help="Directory for the demo's CSV, ledger and reports (its ledger is recreated).")
+@click.option("--rows", default=3000, show_default=True, type=click.IntRange(1, 100_000), help="Users to generate.")
+@click.option("--seed", default=21, show_default=True, help="Seed for the data and the faults.")
+@click.option("--faults", "faults_spec", callback=_fault_spec, help="Sandbox fault spec [default: a mild mix].")
+@click.pass_context
+def demo_cmd(ctx: click.Context, out_dir: Path, rows: int, seed: int, faults_spec: str | None) -> None:
+    """Run the main job (import, work, report) against the built-in local Webex sandbox."""
+    from ledger.demo import DEFAULT_FAULTS, run_demo
+
+    result = run_demo(out_dir, rows=rows, seed=seed, faults=faults_spec or DEFAULT_FAULTS, echo=click.echo)
+    ctx.exit(int(result.exit_code))
+
+
 def main() -> None:
     cli(prog_name="ledger")
 

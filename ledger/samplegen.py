@@ -29,13 +29,17 @@ def write_users_csv(
     license_id: str = "",
     first_extension: int = 80_300_000,
     delimiter: str = ",",
+    location_name: str | None = None,
 ) -> list[str]:
-    """Write ``rows`` users in the operators' Usuarios.csv layout; return their emails in order."""
+    """Write ``rows`` users in the operators' Usuarios.csv layout; return their emails in order.
+
+    ``location_name`` adds a ``location_name`` column (the users' calling location) to every row.
+    """
     rnd = random.Random(seed)
     emails = []
     with path.open("w", newline="", encoding="utf-8") as fh:
         out = csv.writer(fh, delimiter=delimiter)
-        out.writerow(USUARIOS_HEADER)
+        out.writerow([*USUARIOS_HEADER, *(["location_name"] if location_name else [])])
         for i in range(rows):
             first, last = rnd.choice(FIRST), rnd.choice(LAST)
             ext = first_extension + i
@@ -62,6 +66,7 @@ def write_users_csv(
                     rnd.choice(("TRUE", "FALSE")),
                     rnd.choice(("TRUE", "FALSE")),
                     "",
+                    *([location_name] if location_name else []),
                 ]
             )
     return emails
