@@ -194,8 +194,8 @@ class RunGate:
         *,
         max_rate_per_min: float | None = None,
         default_pause_s: float = 5.0,
-        min_rate_per_min: float = 30.0,
-        recover_per_min_per_s: float = 30.0,
+        min_rate_per_min: float = 60.0,
+        min_recover_per_min_per_s: float = 6.0,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self._cond = threading.Condition()
@@ -204,7 +204,10 @@ class RunGate:
         self.rate = self.max_rate  # current req/s limit; None = unlimited
         self._ceiling = self.max_rate
         self.min_rate = min_rate_per_min / 60.0
-        self.recover_step = recover_per_min_per_s / 60.0  # req/s gained per second without a 429
+        self.min_step = min_recover_per_min_per_s / 60.0  # smallest additive step (req/s per second)
+        self._step = self.min_step
+        self._last_send = 0.0
+        self._interval = 0.0  # average gap between requests while not paused
         self.default_pause_s = default_pause_s
         self.paused_until = 0.0
         self.pause_reason = ""
@@ -212,7 +215,6 @@ class RunGate:
         self._next_slot = 0.0
         self._last_decrease = -math.inf
         self._last_recover = clock()
-        self._recent: collections.deque[float] = collections.deque()
         self._stop_reason: str | None = None
         self._no_retry_reason: str | None = None
         self._local = threading.local()
@@ -300,32 +302,33 @@ class RunGate:
     def _take_slot(self, now: float) -> float:
         """Reserve the next send time under the current rate; returns it (<= now: send now)."""
         self._recover(now)
-        self._recent.append(now)
-        while self._recent and self._recent[0] < now - 10:
-            self._recent.popleft()
-        if self.rate is None:
-            return now
-        slot = max(now, self._next_slot)
-        if slot > now:
-            self._recent.pop()  # not sent yet: counted when it is
-            return slot
-        self._next_slot = now + 1.0 / self.rate
+        if self.rate is not None:
+            slot = max(now, self._next_slot)
+            if slot > now:
+                return slot
+            self._next_slot = now + 1.0 / self.rate
+        gap = now - self._last_send
+        self._last_send = now
+        if 0 < gap < 1.0:  # the sending rate while not paused (pauses would hide the real pace)
+            self._interval = 0.9 * self._interval + 0.1 * gap if self._interval else gap
         return now
 
+    def observed_rate(self) -> float:
+        """Requests per second sent while not paused (exponential average of the gaps)."""
+        return 1.0 / self._interval if self._interval else self.min_rate
+
     def _recover(self, now: float) -> None:
-        """Additive increase: +recover_step req/s per second since the last 429, up to the ceiling."""
+        """Additive increase: +step req/s per second since the last decrease, up to the ceiling."""
         if self.rate is None:
-            self._last_recover = now
             return
-        gained = (now - self._last_recover) * self.recover_step
-        if gained < self.recover_step:  # recover in steps of one second
+        steps = int(now - self._last_recover)
+        if steps < 1:
             return
-        self._last_recover = now
-        self.rate += gained
+        self._last_recover += steps
+        self.rate += steps * self._step
         if self._ceiling is not None and self.rate >= self._ceiling:
             self.rate = self.max_rate  # back to the cap (None: unlimited)
-            if self.max_rate is None:
-                self._ceiling = None
+            self._ceiling = self.max_rate
 
     def after_response(self, status: int | None, headers: Mapping[str, str], elapsed_s: float) -> None:
         if status not in THROTTLE_STATUSES:
@@ -333,18 +336,24 @@ class RunGate:
         self.throttled(status or 429, parse_retry_after(headers.get("Retry-After")))
 
     def throttled(self, status: int, retry_after: float | None) -> None:
-        """A 429/423 answer: pause the whole run, and lower the rate (at most once per 10 s)."""
+        """A 429/423 answer: pause the whole run; halve the rate (at most once per 10 s).
+
+        The new rate is half the lower of the current limit and the pace actually sent; it then
+        grows back by 5 % of that pace per second (additive), up to ``--max-rate`` (or, without a
+        cap, up to twice the pace that drew the 429, after which the limit is lifted).
+        """
         now = self._clock()
         pause = self.default_pause_s if retry_after is None else retry_after
         with self._cond:
             self.stats.throttled += 1
             if now - self._last_decrease >= 10.0:
                 self._last_decrease = now
-                observed = len(self._recent) / 10.0 if self._recent else self.min_rate
-                base = observed if self.rate is None else min(self.rate, max(observed, self.min_rate))
-                if self._ceiling is None:
+                pace = self.observed_rate()
+                base = pace if self.rate is None else min(self.rate, pace)
+                if self.max_rate is None:
                     self._ceiling = max(base * 2, self.min_rate)
                 self.rate = max(self.min_rate, base / 2)
+                self._step = max(self.rate * 0.05, self.min_step)
                 self._last_recover = now + pause
                 self.stats.rate_decreases += 1
         self.pause_until(now + pause, f"HTTP {status} Retry-After {pause:g}s")

@@ -265,13 +265,19 @@ def _fail_prerequisites_sql(import_id: int | None, dry_run: bool) -> sa.TextClau
     )
 
 
-def _claim_sql(import_id: int | None, dry_run: bool) -> sa.TextClause:
+def _claim_sql(import_id: int | None, dry_run: bool, deps: bool) -> sa.TextClause:
+    # ORDER BY import_id, id walks the (status, import_id, id) index: the LIMIT stops the scan early
+    wait = (
+        f"AND NOT EXISTS (SELECT 1 {_PREREQ} AND p.status IN {_NOT_FINAL}) "
+        f"AND NOT EXISTS (SELECT 1 {_PREREQ} AND p.status IN {_FAILED}) "
+        if deps
+        else ""
+    )
     return sa.text(
         "UPDATE ledger SET status = 'running', run_id = :run, started_at = :now, updated_at = :now "
         "WHERE id IN (SELECT l.id FROM ledger AS l "
-        f"WHERE l.status = 'pending'{_filters(import_id, dry_run)} "
-        f"AND NOT EXISTS (SELECT 1 {_PREREQ} AND p.status IN {_NOT_FINAL}) "
-        "ORDER BY l.id LIMIT :n) "
+        f"WHERE l.status = 'pending'{_filters(import_id, dry_run)} {wait}"
+        "ORDER BY l.import_id, l.id LIMIT :n) "
         "RETURNING id, import_id, line_no, action, payload, attempts, error_code"
     )
 
@@ -285,14 +291,17 @@ def claim_batch(
     """Claim up to ``n`` claimable pending rows for ``run_id`` in one statement (oldest first).
 
     A row is claimable when no row of an import it depends on (``import_deps``) for the same
-    location is still pending/running. Rows whose prerequisite failed are failed here, first.
+    location (any row when the row has no location key) is still pending/running. When fewer
+    than ``n`` rows are claimable, waiting rows whose prerequisite rows are all final and at least
+    one failed are failed here (kind ``row``, code ``prerequisite_failed``, naming the import/line).
     """
     params = {"run": run_id, "now": utcnow(), "n": n, "import_id": import_id}
     failed = 0
     with engine.begin() as conn:
-        if conn.execute(_HAS_DEPS).scalar():
+        deps = bool(conn.execute(_HAS_DEPS).scalar())
+        rows = conn.execute(_claim_sql(import_id, dry_run, deps), params).all()
+        if deps and len(rows) < n:  # only when claimable rows run low: the scan is not cheap
             failed = conn.execute(_fail_prerequisites_sql(import_id, dry_run), params).rowcount
-        rows = conn.execute(_claim_sql(import_id, dry_run), params).all()
     claimed = sorted((ClaimedRow.from_row(r) for r in rows), key=lambda c: c.row_id)
     return ClaimResult(tuple(claimed), failed)
 
