@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from wxc_sdk.person_settings.permissions_out import OutgoingPermissionCallType, OutgoingPermissions
 
 from ledger.actions import get_spec
@@ -198,3 +200,96 @@ def test_camel_case_profile_dumped_from_webex_is_accepted():
 def test_invalid_profiles_are_row_failures(profile, message):
     with pytest.raises(RowFailure, match=message):
         parse_profile(profile)
+
+
+# --- property: writing what desired_permissions returns makes the next comparison equal --------------
+
+_CT = sorted(c.value for c in OutgoingPermissionCallType)
+_ACTIONS = ["ALLOW", "BLOCK", "AUTH_CODE", "TRANSFER_NUMBER_1"]
+_entry = st.fixed_dictionaries({"action": st.sampled_from(_ACTIONS), "transferEnabled": st.booleans()})
+_current_st = st.fixed_dictionaries(
+    {
+        "useCustomEnabled": st.booleans(),
+        "useCustomPermissions": st.booleans(),
+        "callingPermissions": st.dictionaries(st.sampled_from(_CT), _entry, max_size=6),
+    }
+)
+_row_st = st.fixed_dictionaries(
+    {},
+    optional={
+        "call_type": st.sampled_from(_CT),
+        "action": st.sampled_from(_ACTIONS),
+        "transfer_enabled": st.booleans(),
+        "use_custom_enabled": st.booleans(),
+        "use_custom_permissions": st.booleans(),
+        "profile": st.fixed_dictionaries(
+            {
+                "calling_permissions": st.lists(
+                    st.fixed_dictionaries(
+                        {"call_type": st.sampled_from(_CT), "action": st.sampled_from(_ACTIONS)},
+                        optional={"transfer_enabled": st.booleans()},
+                    ),
+                    max_size=4,
+                )
+            },
+            optional={"use_custom_enabled": st.booleans()},
+        ),
+    },
+)
+
+
+def _apply(current: dict, put: dict) -> dict:
+    """What Webex (and the sandbox) do with a PUT: flags replaced, listed call types replaced."""
+    out = {**current, "callingPermissions": dict(current["callingPermissions"])}
+    for key in ("useCustomEnabled", "useCustomPermissions"):
+        if put.get(key) is not None:
+            out[key] = put[key]
+    for p in put.get("callingPermissions") or []:
+        out["callingPermissions"][p["callType"]] = {"action": p["action"], "transferEnabled": p["transferEnabled"]}
+    return out
+
+
+def _model(state: dict) -> OutgoingPermissions:
+    perms = [{"callType": ct, **p} for ct, p in state["callingPermissions"].items()]
+    return OutgoingPermissions.model_validate({**state, "callingPermissions": perms})
+
+
+def _holds(state: dict, row: dict) -> bool:
+    """Does ``state`` already satisfy ``row`` (profile overridden by the row's columns)? Written independently."""
+    profile = row.get("profile") or {}
+    wanted = {p["call_type"]: (p["action"], p.get("transfer_enabled")) for p in profile.get("calling_permissions", [])}
+    if row.get("call_type"):
+        wanted[row["call_type"]] = (row.get("action") or "BLOCK", row.get("transfer_enabled"))
+    flags = {"useCustomEnabled": profile.get("use_custom_enabled")}
+    flags["useCustomEnabled"] = row.get("use_custom_enabled", flags["useCustomEnabled"])
+    flags["useCustomPermissions"] = row.get("use_custom_permissions")
+    if any(v is not None and state[k] != v for k, v in flags.items()):
+        return False
+    for ct, (action, transfer) in wanted.items():
+        now = state["callingPermissions"].get(ct)
+        if now is None or now["action"] != action or (transfer is not None and now["transferEnabled"] != transfer):
+            return False
+    return True
+
+
+@settings(max_examples=300, deadline=None)
+@given(_current_st, _row_st)
+def test_writing_the_desired_model_reaches_the_target(current, row):
+    try:
+        desired = desired_permissions(_model(current), row)
+    except RowFailure as exc:
+        assert "nothing to set" in str(exc)
+        return
+    if desired is None:
+        assert _holds(current, row)
+        return
+    assert not _holds(current, row)
+    after = _apply(current, desired.model_dump())
+    assert _holds(after, row)
+    assert desired_permissions(_model(after), row) is None
+    # nothing the row did not ask for changed
+    asked = {row["call_type"]} if row.get("call_type") else set()
+    asked |= {p["call_type"] for p in (row.get("profile") or {}).get("calling_permissions", [])}
+    for ct, before in current["callingPermissions"].items():
+        if ct not in asked:
+            assert after["callingPermissions"][ct] == before
