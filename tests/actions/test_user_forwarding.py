@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from ledger.errors import RowFailure
 
@@ -179,3 +181,54 @@ def test_destination_comparison_ignores_formatting():
     changed = desired_forwarding(current, {"destination": "34912345679"})
     assert changed is not None and changed.call_forwarding.always.destination == "34912345679"
     assert changed.call_forwarding.busy == current.call_forwarding.busy
+
+
+_dest = st.sampled_from(["", "530347245", "5380347245", "+34912345678", "1234"])
+_fwd_st = st.fixed_dictionaries(
+    {
+        "always": st.fixed_dictionaries(
+            {
+                "enabled": st.booleans(),
+                "destination": _dest,
+                "ringReminderEnabled": st.booleans(),
+                "destinationVoicemailEnabled": st.booleans(),
+            }
+        ),
+        "busy": st.fixed_dictionaries({"enabled": st.booleans(), "destination": _dest}),
+        "noAnswer": st.fixed_dictionaries(
+            {"enabled": st.booleans(), "destination": _dest, "numberOfRings": st.integers(2, 9)}
+        ),
+    }
+)
+_fwd_row = st.fixed_dictionaries(
+    {"extension": st.sampled_from(["80347245", "1234"])},
+    optional={"destination": _dest.filter(bool), "enabled": st.booleans()},
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(_fwd_st, st.booleans(), _fwd_row)
+def test_forwarding_property_reaches_target_and_keeps_the_rest(cf, bc_enabled, row):
+    from wxc_sdk.person_settings.forwarding import PersonForwardingSetting
+
+    from ledger.actions.forwarding import desired_forwarding, forward_destination
+
+    data = {"callForwarding": cf, "businessContinuity": {"enabled": bc_enabled, "destination": "9"}}
+    current = PersonForwardingSetting.model_validate(data)
+    desired = desired_forwarding(current, row)
+    want_on = row.get("enabled", True)
+    holds = (cf["always"]["enabled"] == want_on) and (
+        not want_on or cf["always"]["destination"] == forward_destination(row)
+    )
+    if desired is None:
+        assert holds
+        return
+    assert not holds
+    body = desired.update()
+    # the full object goes out, everything but `always` exactly as read
+    assert set(body) == {"callForwarding", "businessContinuity"}
+    assert body["businessContinuity"] == data["businessContinuity"]
+    assert body["callForwarding"]["busy"] == cf["busy"] and body["callForwarding"]["noAnswer"] == cf["noAnswer"]
+    after = PersonForwardingSetting.model_validate(body)
+    assert desired_forwarding(after, row) is None
+    assert after.call_forwarding.always.ring_reminder_enabled == cf["always"]["ringReminderEnabled"]
