@@ -81,8 +81,8 @@ class WorkspaceExecutor(BaseExecutor):
             lambda: list(self.api.workspaces.list(display_name=name, location_id=location_id, org_id=org_id)),
         )
         exact = [w for w in found if (w.display_name or "").strip() == name]
-        if location_id:
-            exact = [w for w in exact if same_id(w.location_id or w.workspace_location_id, location_id)]
+        if location_id:  # the list is already filtered by locationId; drop only a visibly different one
+            exact = [w for w in exact if not w.location_id or same_id(w.location_id, location_id)]
         return exact
 
     def workspace_id(self, row: RowInput) -> str:
