@@ -14,6 +14,9 @@ Sharp edges handled here (see shared/reference/v21_actions.md §3.1–3.5):
   The per-number errors of the answer are read AND the inventory is read again: a number that is
   still missing fails the row with its error.
 - ``location.main_number``: the number must already be in the location's inventory.
+- ``location.pstn`` / ``location.internal_dialing``: the route is ``premise_route_id`` (its decoded
+  type must match ``premise_route_type``), or the route NAME in ``route_identity`` resolved once per
+  run.
 - ``location.outgoing_permissions``: the path takes the location UUID (v21 #125); the sandbox and
   Webex accept both forms.
 """
@@ -103,8 +106,8 @@ class LocationExecutor(BaseExecutor):
     def premise_route(self, row: RowInput, needed: bool, why: str) -> tuple[str, str]:
         """(route type, route id) from ``premise_route_id``, else from the route NAME in ``route_identity``.
 
-        The name is resolved once per run (``GET telephony/config/routeChoices``). ("", "") when the
-        row gives no route and ``needed`` is false; a RowFailure naming ``why`` when it is needed.
+        The name is resolved once per run (``GET telephony/config/routeChoices``). The route id is ""
+        when the row gives no route and ``needed`` is false; a RowFailure naming ``why`` when it is needed.
         """
         p = row.payload
         route_type = str(p.get("premise_route_type") or "ROUTE_GROUP")
