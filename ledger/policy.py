@@ -313,9 +313,9 @@ class RunGate:
             self._interval = 0.9 * self._interval + 0.1 * gap if self._interval else gap
         return now
 
-    def observed_rate(self) -> float:
-        """Requests per second sent while not paused (exponential average of the gaps)."""
-        return 1.0 / self._interval if self._interval else self.min_rate
+    def observed_rate(self) -> float | None:
+        """Requests per second sent while not paused (exponential average of the gaps); None = unknown."""
+        return 1.0 / self._interval if self._interval else None
 
     def _recover(self, now: float) -> None:
         """Additive increase: +step req/s per second since the last decrease, up to the ceiling."""
@@ -349,7 +349,10 @@ class RunGate:
             if now - self._last_decrease >= 10.0:
                 self._last_decrease = now
                 pace = self.observed_rate()
-                base = pace if self.rate is None else min(self.rate, pace)
+                if pace is None:
+                    base = self.rate or self.min_rate
+                else:
+                    base = pace if self.rate is None else min(self.rate, pace)
                 if self.max_rate is None:
                     self._ceiling = max(base * 2, self.min_rate)
                 self.rate = max(self.min_rate, base / 2)
