@@ -42,11 +42,25 @@ def test_actions_lists_every_action_alias_and_required_column(run_cli: Callable[
             assert re.search(rf"^  {mark} {re.escape(col.name)}\b", out, re.M), (spec.name, col.name)
 
 
-def test_readme_actions_block_is_generated_from_the_code() -> None:
+ACTIONS_BLOCK = re.compile(r"(<!-- actions:begin -->\n)(.*?)(<!-- actions:end -->)", re.S)
+
+
+def update_readme() -> bool:
+    """Rewrite the README's generated action block; True when it changed.
+    Run ``.venv/bin/python tests/test_cli_foundation.py`` after changing an action's declaration."""
     text = README.read_text(encoding="utf-8")
-    m = re.search(r"<!-- actions:begin -->\n(.*?)<!-- actions:end -->", text, re.S)
+    new = ACTIONS_BLOCK.sub(lambda m: m.group(1) + actions_markdown(REGISTRY) + m.group(3), text)
+    if new != text:
+        README.write_text(new, encoding="utf-8")
+    return new != text
+
+
+def test_readme_actions_block_is_generated_from_the_code() -> None:
+    m = ACTIONS_BLOCK.search(README.read_text(encoding="utf-8"))
     assert m, "README lacks the actions markers"
-    assert m.group(1) == actions_markdown(REGISTRY), "regenerate the README block with ledger.report.actions_markdown"
+    assert m.group(2) == actions_markdown(REGISTRY), (
+        "the README's action table is out of date: run `.venv/bin/python tests/test_cli_foundation.py`"
+    )
 
 
 def test_actions_markdown_has_one_table_per_action() -> None:
@@ -196,3 +210,7 @@ def test_cli_import_logs_a_canonical_line(tmp_path: Path, run_cli: Callable[...,
     done = [e for e in events if e["event"] == "import_finished"]
     assert done and done[-1]["rows"] == 1 and done[-1]["action"] == "user.create"
     assert stat.S_IMODE(os.stat(log_file).st_mode) == 0o600
+
+
+if __name__ == "__main__":
+    print("README action table " + ("updated" if update_readme() else "already up to date"))
