@@ -190,3 +190,33 @@ def test_failed_pstn_row_fails_its_location_dependents_only(tmp_path, sandbox, s
     posts = [r.path for r in sandbox.requests() if r.method == "POST" and r.path.endswith("/numbers")]
     assert posts == [f"/v1/telephony/config/locations/{seeded['locations'][SITES[0]]}/numbers"]
     assert sandbox.state.numbers_in(site2) == {}
+
+
+def test_dry_run_records_the_plan_and_writes_nothing(tmp_path, sandbox, seeded, needs_work):
+    lg = Ledger(tmp_path / "ledger.db", sandbox)
+    lg.import_(UBICACIONES, "location.pstn")
+    lg.work("--dry-run")
+
+    assert [(r.method, r.path) for r in sandbox.requests() if r.method in WRITES] == []
+    with sqlite3.connect(lg.db) as conn:
+        rows = conn.execute("SELECT line_no, status, result FROM ledger ORDER BY line_no").fetchall()
+    assert [(line, status) for line, status, _ in rows] == [(2, "pending"), (3, "pending")]
+    plan = json.loads(rows[0][2])["planned"]
+    route = {"pstnConnectionType": "LOCAL_GATEWAY", "routeType": "ROUTE_GROUP", "routeId": seeded["route_groups"]["RG_TEST"]}
+    assert plan == {"enable_calling": True, "connection": route}
+    assert all(not loc["_calling"] for loc in sandbox.state.locations.values())
+
+
+def test_v21_location_profile_is_refused_at_import_naming_the_call_type(tmp_path, sandbox):
+    v21 = tmp_path / "location_profile.json"
+    v21.write_text(json.dumps({"calling_permissions": [
+        {"call_type": "INTERNAL", "action": "ALLOW", "transfer_enabled": True},
+        {"call_type": "MOBILE", "action": "ALLOW", "transfer_enabled": True}]}), encoding="utf-8")
+    lg = Ledger(tmp_path / "ledger.db", sandbox)
+
+    res = lg.cli("import", str(UBICACIONES), "--action", "location.outgoing_permissions", "--profile", str(v21))
+
+    assert res.exit_code != 0
+    assert "INTERNAL" in res.output and "location_profile.json" in res.output
+    assert "Traceback" not in res.output
+    assert sandbox.requests() == []
