@@ -23,7 +23,6 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -133,5 +132,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    t0 = time.perf_counter()
     main()

@@ -18,7 +18,6 @@ from click.testing import Result
 
 from ledger import logsetup
 from ledger.actions import REGISTRY
-from ledger.cli import cli
 from ledger.report import actions_markdown
 
 ROOT = Path(__file__).resolve().parents[1]
