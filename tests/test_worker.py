@@ -1,0 +1,167 @@
+"""The worker in-process against the real sandbox and the real wxc_sdk (steppable engine, outcomes, pauses)."""
+
+from __future__ import annotations
+
+import json
+import threading
+from pathlib import Path
+
+import pytest
+
+from ledger import store_claims as store
+from ledger.actions.runtime import ExecutorFactory
+from ledger.db.engine import open_ledger
+from ledger.errors import ExitCode
+from ledger.models import RunStatus
+from ledger.sandbox import FaultConfig, Sandbox
+from ledger.sandbox.testing import sandbox_factory  # noqa: F401 - fixture
+from ledger.worker import Worker, WorkSettings, run_work
+from worker_support import TOKEN, import_users, query, statuses
+
+
+def _factory(sb: Sandbox, *, dry_run: bool = False, concurrency: int = 4) -> ExecutorFactory:
+    return ExecutorFactory(token=TOKEN, base_url=sb.base_url, concurrency=concurrency, dry_run=dry_run)
+
+
+def _settings(db: Path, **kw: object) -> WorkSettings:
+    kw.setdefault("retry_profile", "fast")
+    return WorkSettings(db, progress=False, **kw)  # type: ignore[arg-type]
+
+
+def test_every_row_applied_once_and_recorded(ledger_path: Path, tmp_path: Path, sandbox_factory) -> None:  # noqa: F811
+    sb = sandbox_factory(token=TOKEN, seed=3)
+    _, emails = import_users(ledger_path, tmp_path, 60)
+    report = run_work(_settings(ledger_path, batch_size=25), _factory(sb))
+    assert (report.status, report.exit_code) == (RunStatus.COMPLETED, ExitCode.OK)
+    assert statuses(ledger_path) == {"succeeded": 60}
+    assert all(sb.state.create_count(e) == 1 for e in emails)
+    row = query(ledger_path, "SELECT result, attempts, run_id, finished_at FROM ledger WHERE id = 1")[0]
+    assert json.loads(row.result)["person_id"] == sb.state.person_by_email(emails[0])["id"]
+    assert (row.attempts, row.run_id) == (1, report.run_id) and row.finished_at
+    assert query(ledger_path, "SELECT count(*) AS n FROM attempts WHERE outcome = 'succeeded'")[0].n == 60
+    run = query(ledger_path, "SELECT status, exit_code, claimed, succeeded, pid, host FROM runs")[0]
+    assert (run.status, run.exit_code, run.claimed, run.succeeded) == ("completed", 0, 60, 60)
+    assert "60 succeeded" in report.render()
+    again = run_work(_settings(ledger_path), _factory(sb))  # nothing left: a no-op run
+    assert (again.exit_code, again.counters.claimed) == (ExitCode.OK, 0)
+
+
+def test_run_once_processes_exactly_one_batch(ledger_path: Path, tmp_path: Path, sandbox_factory) -> None:  # noqa: F811
+    sb = sandbox_factory(token=TOKEN, seed=3)
+    import_users(ledger_path, tmp_path, 25)
+    engine = open_ledger(ledger_path)
+    worker = Worker(engine, _settings(ledger_path, batch_size=10), lambda a, h, t: _factory(sb)(a, h, t))
+    worker.start()
+    assert worker.run_once() == 10
+    assert statuses(ledger_path) == {"succeeded": 10, "pending": 15}
+    worker.drain()
+    report = worker.finish()
+    assert report.status == RunStatus.COMPLETED and statuses(ledger_path) == {"succeeded": 25}
+
+
+def test_row_errors_fail_their_rows_only(ledger_path: Path, tmp_path: Path, sandbox_factory) -> None:  # noqa: F811
+    _, emails = import_users(ledger_path, tmp_path, 30)
+    bad = {emails[3], emails[17]}
+    sb = sandbox_factory(token=TOKEN, seed=3, faults=FaultConfig(row_errors=set(bad)))
+    report = run_work(_settings(ledger_path), _factory(sb))
+    assert report.exit_code == ExitCode.OK  # partial success is success
+    failed = query(ledger_path, "SELECT payload, error_kind, http_status, error_message FROM ledger WHERE status = 'failed'")
+    assert {json.loads(r.payload)["email"] for r in failed} == bad
+    assert {r.error_kind for r in failed} == {"row"}
+    assert report.retry_command and "retry --status failed" in report.retry_command
+    assert statuses(ledger_path) == {"succeeded": 28, "failed": 2}
+
+
+def test_throttling_pauses_the_whole_run_and_is_stored(ledger_path: Path, tmp_path: Path, sandbox_factory) -> None:  # noqa: F811
+    _, emails = import_users(ledger_path, tmp_path, 15)
+    sb = sandbox_factory(token=TOKEN, seed=11, faults=FaultConfig(p429=0.15, retry_after=1))
+    report = run_work(_settings(ledger_path), _factory(sb))
+    assert report.exit_code == ExitCode.OK and statuses(ledger_path) == {"succeeded": 15}
+    assert report.throttled > 0
+    assert sb.retry_after_violations() == []
+    assert all(sb.state.create_count(e) == 1 for e in emails)
+    engine = open_ledger(ledger_path)
+    assert store.get_cooldown(engine) is not None  # the pause was shared through the ledger
+    throttled = query(ledger_path, "SELECT count(*) AS n FROM attempts WHERE outcome = 'throttled'")[0].n
+    assert throttled == report.throttled  # one attempts row per 429, none of them counted as a try
+    assert query(ledger_path, "SELECT sum(attempts) AS n FROM ledger")[0].n == 15 + throttled
+
+
+def test_a_pause_stored_by_another_worker_is_honoured(ledger_path: Path, tmp_path: Path, sandbox_factory) -> None:  # noqa: F811
+    import time
+
+    sb = sandbox_factory(token=TOKEN, seed=3)
+    import_users(ledger_path, tmp_path, 3)
+    engine = open_ledger(ledger_path)
+    until = time.time() + 1.5
+    store.set_cooldown(engine, until, "HTTP 429 Retry-After 2s (another worker)")
+    run_work(_settings(ledger_path), _factory(sb))
+    assert min(r.t for r in sb.requests()) >= until
+
+
+def test_dry_run_writes_nothing_and_records_the_plan(ledger_path: Path, tmp_path: Path, sandbox_factory) -> None:  # noqa: F811
+    sb = sandbox_factory(token=TOKEN, seed=3)
+    _, emails = import_users(ledger_path, tmp_path, 8)
+    sb.state.add_person(emails[0], first_name="Ana", last_name="Puig")
+    report = run_work(_settings(ledger_path, dry_run=True), _factory(sb, dry_run=True))
+    assert report.exit_code == ExitCode.OK
+    assert statuses(ledger_path) == {"pending": 8}  # a dry run never changes a row's status
+    assert {r.method for r in sb.requests()} == {"GET"}
+    results = {json.loads(r.payload)["email"]: json.loads(r.result) for r in query(ledger_path, "SELECT payload, result FROM ledger")}
+    assert results[emails[0]]["would"] == "skip"
+    assert results[emails[1]]["would"] == "change" and results[emails[1]]["planned"]["emails"] == [emails[1]]
+    assert query(ledger_path, "SELECT max(attempts) AS a FROM ledger")[0].a == 0
+    real = run_work(_settings(ledger_path), _factory(sb))
+    assert (real.counters.succeeded, real.counters.skipped) == (7, 1)
+
+
+def test_reclaimed_row_is_checked_before_it_is_written_again(ledger_path: Path, tmp_path: Path, sandbox_factory) -> None:  # noqa: F811
+    import subprocess
+    import sys
+
+    sb = sandbox_factory(token=TOKEN, seed=3)
+    _, emails = import_users(ledger_path, tmp_path, 5)
+    engine = open_ledger(ledger_path)
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()
+    import socket
+
+    dead = store.create_run(engine, pid=gone.pid, host=socket.gethostname(), import_id=None, batch_size=5,
+                            concurrency=1, retry_profile="fast", dry_run=False)
+    store.claim_batch(engine, dead, 2)
+    sb.state.add_person(emails[0], first_name="Ana", last_name="Puig")  # the crashed run had created it
+    report = run_work(_settings(ledger_path), _factory(sb))
+    assert report.reclaimed.rows == 2 and report.reclaimed.run_ids == (dead,)
+    assert statuses(ledger_path) == {"succeeded": 4, "skipped": 1}
+    assert all(sb.state.create_count(e) <= 1 for e in emails)
+    assert query(ledger_path, "SELECT status FROM runs WHERE id = :r", r=dead)[0].status == "interrupted"
+
+
+def test_two_workers_in_threads_never_run_a_row_twice(ledger_path: Path, tmp_path: Path, sandbox_factory) -> None:  # noqa: F811
+    sb = sandbox_factory(token=TOKEN, seed=3)
+    _, emails = import_users(ledger_path, tmp_path, 120)
+    reports = []
+
+    def work() -> None:
+        reports.append(run_work(_settings(ledger_path, batch_size=7, concurrency=2), _factory(sb, concurrency=2)))
+
+    threads = [threading.Thread(target=work) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(120)
+    assert len(reports) == 2 and all(r.exit_code == ExitCode.OK for r in reports)
+    assert statuses(ledger_path) == {"succeeded": 120}
+    assert all(r.counters.claimed > 0 for r in reports)
+    assert sum(r.counters.claimed for r in reports) == 120
+    posts = [r for r in sb.requests() if r.method == "POST"]
+    assert len(posts) == 120 and all(sb.state.create_count(e) == 1 for e in emails)
+    per_row = query(ledger_path, "SELECT row_id, count(DISTINCT run_id) AS runs FROM attempts GROUP BY row_id")
+    assert {r.runs for r in per_row} == {1}
+
+
+def test_missing_token_is_a_config_error() -> None:
+    from ledger.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="WEBEX_ACCESS_TOKEN"):
+        ExecutorFactory(token="", base_url="http://127.0.0.1:1/v1")
