@@ -95,7 +95,19 @@ class CsvSource:
                     "save the file as 'CSV UTF-8'",
                 ) from None
 
+    def _sniff_bytes(self) -> None:
+        """Refuse, with the fix, the two encodings Excel also offers that are not CSV UTF-8."""
+        assert self._file is not None
+        head = self._file.read(4096)
+        self._file.seek(0)
+        if head.startswith((b"\xff\xfe", b"\xfe\xff")):
+            raise self.fail(1, "UTF-16 text (Excel 'Unicode Text'); save the file as 'CSV UTF-8'")
+        first = head.split(b"\n", 1)[0]
+        if b"\r" in first.rstrip(b"\r") and b"\n" not in head:
+            raise self.fail(1, "lines end in CR only (old Mac format); save the file as 'CSV UTF-8'")
+
     def _read_header(self) -> None:
+        self._sniff_bytes()
         lines = self._lines()
         first = next(lines, None)
         while first is not None and not first.strip():

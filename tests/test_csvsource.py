@@ -106,3 +106,13 @@ def test_malformed_quote_names_the_row_start(tmp_path: Path) -> None:
     f.write_text('a,b\n1,2\n3,"x\ny"z\n', encoding="utf-8")
     with pytest.raises(InputError, match=r"line 3: malformed CSV .*reaches line 4"):
         _read(f)
+
+
+def test_utf16_and_cr_only_files_say_how_to_fix(tmp_path: Path) -> None:
+    f = tmp_path / "a.csv"
+    f.write_bytes("email,name\r\na@x.com,A\r\n".encode("utf-16"))
+    with pytest.raises(InputError, match=r"line 1: UTF-16 text .*save the file as 'CSV UTF-8'"):
+        _read(f)
+    f.write_bytes(b"email,name\ra@x.com,A\rb@x.com,B\r")
+    with pytest.raises(InputError, match=r"line 1: lines end in CR only"):
+        _read(f)
