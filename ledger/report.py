@@ -109,13 +109,22 @@ def _duration(runs: list[q.RunInfo], now: datetime) -> float:
 
 
 _VALUE_IN_PARENS = re.compile(r"\((?:'[^']*'|\"[^\"]*\")[^)]*\)")
-_LINE_REF = re.compile(r"\bline \d+\b")
+_ROW_VALUES = (
+    (re.compile(r"\bline \d+\b"), "line N"),
+    (re.compile(r"[\w.%+'-]+@[\w-]+(?:\.[\w-]+)+"), "<email>"),
+    (re.compile(r"\b[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\b", re.I), "<uuid>"),
+    (re.compile(r"\bY2lzY29zcGFyazovL[A-Za-z0-9+/_-]+=*"), "<id>"),  # base64 of "ciscospark://"
+    (re.compile(r"\+\d{6,15}\b"), "<number>"),
+)
 
 
 def error_template(message: str | None) -> str:
-    """An error message with its row-specific values elided, to group similar errors."""
-    text = message or "(no message)"
-    return _LINE_REF.sub("line N", _VALUE_IN_PARENS.sub("(…)", text))
+    """An error message with its row-specific values (quoted values, emails, ids, numbers, line
+    references) elided, so that the same error on many rows is counted as one."""
+    text = _VALUE_IN_PARENS.sub("(…)", message or "(no message)")
+    for pattern, placeholder in _ROW_VALUES:
+        text = pattern.sub(placeholder, text)
+    return text
 
 
 def _group_errors(rows: list[q.ErrorGroupRow]) -> tuple[ErrorGroup, ...]:

@@ -217,3 +217,19 @@ def test_silent_running_run_is_not_reported_as_running(worked: sa.Engine) -> Non
         "run 2 has sent no heartbeat for 1200s (crashed?): `ledger work` reclaims its rows once it is dead, "
         "or `ledger release --older-than 20m` now"
     )
+
+
+@pytest.mark.parametrize(
+    ("message", "template"),
+    [
+        ("create user a.b@x.com: HTTP 400 25008 [Error 25008] Invalid request for a.b@x.com",
+         "create user <email>: HTTP 400 25008 [Error 25008] Invalid request for <email>"),
+        ("column 'extension': not an extension ('12a'; digits only)", "column 'extension': not an extension (…)"),
+        ("+34935678901 (NUM_IN_USE: in use) in Y2lzY29zcGFyazovL3VzL0xPQ0FUSU9OL2FiYw",
+         "<number> (NUM_IN_USE: in use) in <id>"),
+        ("duplicate of line 12 (same email)", "duplicate of line N (same email)"),
+        (None, "(no message)"),
+    ],
+)
+def test_error_template_elides_row_values(message: str | None, template: str) -> None:
+    assert report.error_template(message) == template
