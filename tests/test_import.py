@@ -351,3 +351,20 @@ def test_import_is_fast_enough_to_hold_21000_rows(tmp_path: Path, ledger_path: P
     engine.dispose()
     assert (result.rows_total, result.rows_valid) == (21_000, 21_000)
     assert tuple(got) == (2, 21_001, len(set(emails)))
+
+
+def test_two_processes_importing_the_same_file_make_one_import(tmp_path: Path, ledger_path: Path) -> None:
+    """The re-import check runs inside the write-locked transaction: concurrent imports serialise."""
+    import subprocess
+    import sys
+
+    from ledger.samplegen import write_users_csv
+
+    f = tmp_path / "big.csv"
+    write_users_csv(f, 5_000)
+    cmd = [sys.executable, "-m", "ledger", "--db", str(ledger_path), "import", str(f), "--action", "user.create"]
+    procs = [subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(3)]
+    outs = [p.communicate(timeout=120) for p in procs]
+    assert [p.returncode for p in procs] == [0, 0, 0], outs
+    assert sum("already imported" in out for out, _ in outs) == 2
+    assert rows(ledger_path, "SELECT count(*), count(DISTINCT import_id) FROM ledger") == [(5_000, 1)]
