@@ -106,3 +106,15 @@ def test_readonly_sees_committed_rows_while_a_writer_is_open(tmp_path: Path) -> 
 
 def test_utcnow_format() -> None:
     assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z", utcnow())
+
+
+def test_concurrent_first_opens_migrate_once(tmp_path: Path) -> None:
+    path = tmp_path / "new.db"
+    code = "import sys; from ledger.db.engine import open_ledger; open_ledger(sys.argv[1]).dispose()"
+    procs = [subprocess.Popen([sys.executable, "-c", code, str(path)], stderr=subprocess.PIPE, text=True) for _ in range(4)]
+    errors = [p.communicate(timeout=120)[1] for p in procs]
+    assert [p.returncode for p in procs] == [0, 0, 0, 0], errors
+    engine = open_ledger(path, readonly=True)
+    with engine.connect() as conn:
+        assert conn.exec_driver_sql("SELECT version_num FROM alembic_version").all() == [(HEAD_REVISION,)]
+    engine.dispose()
