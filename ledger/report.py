@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ledger import store_reports as q
+from ledger.errors import InputError
 from ledger.models import ErrorKind, RowStatus, RunStatus
 from ledger.spec import ActionSpec, Registry
 
@@ -148,6 +149,8 @@ def summary(engine: sa.Engine, import_id: int | None = None, *, now: datetime | 
         runs = q.list_runs(conn)
         retries = q.count_retries(conn, import_id)
         errors = q.error_groups(conn, import_id)
+    if import_id is not None and not infos:
+        raise InputError(f"--import {import_id}: no such import (see `ledger status`)")
     by_status: Counter[str] = Counter()
     kinds: Counter[str] = Counter()
     per_import: dict[int, Counter[str]] = defaultdict(Counter)

@@ -12,12 +12,15 @@ from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
+import structlog
 
 from ledger.db.engine import utcnow
 from ledger.db.schema import import_deps, imports, ledger, runs
 from ledger.models import ErrorKind, RowStatus, RunStatus
 
 INSERT_CHUNK = 5000
+
+log = structlog.get_logger("ledger.store")
 
 
 @dataclass(frozen=True)
@@ -167,7 +170,9 @@ def retry_rows(
         )
     )
     with engine.begin() as conn:
-        return conn.execute(stmt).rowcount
+        changed = conn.execute(stmt).rowcount
+    log.info("rows_retried", rows=changed, statuses=wanted, import_id=import_id, kinds=[k.value for k in kinds])
+    return changed
 
 
 def release_stale(engine: sa.Engine, older_than_s: float, *, now: float | None = None) -> int:
@@ -210,4 +215,5 @@ def release_stale(engine: sa.Engine, older_than_s: float, *, now: float | None =
                     message=f"released by `ledger release` (no heartbeat for {older_than_s:g}s)",
                 )
             )
+    log.info("stale_rows_released", rows=released, stale_runs=stale_ids, older_than_s=older_than_s)
     return released

@@ -233,3 +233,10 @@ def test_silent_running_run_is_not_reported_as_running(worked: sa.Engine) -> Non
 )
 def test_error_template_elides_row_values(message: str | None, template: str) -> None:
     assert report.error_template(message) == template
+
+
+def test_unknown_import_is_an_error(worked: sa.Engine, run_cli: Callable[..., Result]) -> None:
+    for cmd in (["status", "--import", "9"], ["report", "--import", "9"]):
+        result = run_cli(*cmd)
+        assert result.exit_code == 1
+        assert result.stderr == "ledger: error: --import 9: no such import (see `ledger status`)\n"
