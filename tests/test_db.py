@@ -118,3 +118,23 @@ def test_concurrent_first_opens_migrate_once(tmp_path: Path) -> None:
     with engine.connect() as conn:
         assert conn.exec_driver_sql("SELECT version_num FROM alembic_version").all() == [(HEAD_REVISION,)]
     engine.dispose()
+
+
+def test_readonly_open_of_an_older_ledger_upgrades_it_first(tmp_path: Path) -> None:
+    from ledger.db.engine import KNOWN_REVISIONS, make_engine, migrate
+
+    path = tmp_path / "old.db"
+    old = make_engine(path)
+    migrate(old, KNOWN_REVISIONS[0])
+    old.dispose()
+    ro = open_ledger(path, readonly=True)
+    with ro.connect() as conn:
+        assert conn.exec_driver_sql("SELECT version_num FROM alembic_version").scalar() == HEAD_REVISION
+    ro.dispose()
+
+
+def test_readonly_open_of_an_empty_file_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "empty.db"
+    path.touch()
+    with pytest.raises(SchemaError, match="empty file, no ledger here yet"):
+        open_ledger(path, readonly=True)
