@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import csv
+import io
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from ledger.csvsource import CsvSource, detect_delimiter
 from ledger.errors import InputError
@@ -116,3 +120,30 @@ def test_utf16_and_cr_only_files_say_how_to_fix(tmp_path: Path) -> None:
     f.write_bytes(b"email,name\ra@x.com,A\rb@x.com,B\r")
     with pytest.raises(InputError, match=r"line 1: lines end in CR only"):
         _read(f)
+
+
+# --- property: whatever csv.writer writes, CsvSource reads back with the right line numbers ----------
+
+_cell = st.text(st.characters(codec="utf-8", exclude_characters="\x00\r"), max_size=12)
+
+
+@settings(max_examples=60, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    rows=st.lists(st.lists(_cell, min_size=3, max_size=3).filter(lambda r: any(c.strip() for c in r)), min_size=1, max_size=8),
+    delimiter=st.sampled_from([",", ";"]),
+    bom=st.booleans(),
+    crlf=st.booleans(),
+)
+def test_round_trip_with_line_numbers(tmp_path: Path, rows: list[list[str]], delimiter: str, bom: bool, crlf: bool) -> None:
+    buf = io.StringIO()
+    csv.writer(buf, delimiter=delimiter, lineterminator="\r\n" if crlf else "\n").writerows([["a", "b", "c"], *rows])
+    f = tmp_path / "p.csv"
+    f.write_bytes((b"\xef\xbb\xbf" if bom else b"") + buf.getvalue().encode())
+    header, got = _read(f)
+    assert header == ["a", "b", "c"]
+    assert [cells for _, cells in got] == rows
+    expected_lines, line = [], 2
+    for row in rows:
+        expected_lines.append(line)
+        line += 1 + sum(c.count("\n") for c in row)
+    assert [n for n, _ in got] == expected_lines
