@@ -1,0 +1,27 @@
+"""Several `ledger work` processes on one ledger: every row executed by exactly one of them, once."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from ledger.sandbox import FaultConfig
+from ledger.sandbox.testing import sandbox_factory  # noqa: F401 - fixture
+from worker_support import TOKEN, import_users, query, start_work, statuses
+
+
+@pytest.mark.slow
+def test_two_worker_processes_never_execute_a_row_twice(ledger_path: Path, tmp_path: Path, sandbox_factory) -> None:  # noqa: F811
+    _, emails = import_users(ledger_path, tmp_path, 1000)
+    sb = sandbox_factory(token=TOKEN, seed=12, faults=FaultConfig(latency_ms=1, p503=0.02))
+    procs = [start_work(ledger_path, sb.base_url, "--batch-size", "20", "--retry-profile", "fast") for _ in range(2)]
+    outs = [p.communicate(timeout=240)[0].decode() for p in procs]
+    assert [p.returncode for p in procs] == [0, 0], outs
+    assert statuses(ledger_path) == {"succeeded": 1000}
+    assert all(sb.state.create_count(e) == 1 for e in emails)
+    runs = query(ledger_path, "SELECT id, claimed, status FROM runs")
+    assert len(runs) == 2 and all(r.claimed > 0 for r in runs)  # both really worked
+    assert sum(r.claimed for r in runs) == 1000  # no row claimed by both
+    per_row = query(ledger_path, "SELECT row_id, count(DISTINCT run_id) AS n FROM attempts GROUP BY row_id")
+    assert len(per_row) == 1000 and {r.n for r in per_row} == {1}
