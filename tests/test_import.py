@@ -13,7 +13,7 @@ import pytest
 import sqlalchemy as sa
 from click.testing import Result
 
-from ledger.actions import get_spec
+from ledger.actions import REGISTRY, get_spec
 from ledger.db.engine import open_ledger
 from ledger.errors import InputError
 from ledger.importer import import_file
@@ -368,3 +368,21 @@ def test_two_processes_importing_the_same_file_make_one_import(tmp_path: Path, l
     assert [p.returncode for p in procs] == [0, 0, 0], outs
     assert sum("already imported" in out for out, _ in outs) == 2
     assert rows(ledger_path, "SELECT count(*), count(DISTINCT import_id) FROM ledger") == [(5_000, 1)]
+
+
+@pytest.mark.parametrize("sample", ["Usuarios.csv", "Ubicaciones.csv"])
+@pytest.mark.parametrize("action", REGISTRY.names())
+def test_every_action_on_every_sample_imports_or_says_why(
+    run_cli: Callable[..., Result], ledger_path: Path, action: str, sample: str
+) -> None:
+    """No action/sample combination crashes: rows land (pending or invalid per line), or one clear line."""
+    result = run_cli("import", str(SAMPLES / sample), "--action", action, "--global", str(SAMPLES / "global.csv"))
+    if result.exit_code == 0:
+        total, pending, invalid = rows(ledger_path, "SELECT rows_total, rows_valid, rows_invalid FROM imports")[0]
+        assert total == pending + invalid == len(rows(ledger_path))
+        assert f"{total} rows, {pending} pending, {invalid} invalid" in result.stdout
+    else:
+        assert result.exit_code == 1
+        assert result.stderr.startswith(f"ledger: error: {SAMPLES / sample}: ") and result.stderr.count("\n") == 1
+        assert "column" in result.stderr
+        assert_nothing_written(ledger_path)
