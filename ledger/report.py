@@ -46,6 +46,7 @@ ROW_ERRORS_FIELDS = (
 @dataclass(frozen=True)
 class ErrorGroup:
     count: int
+    action: str
     error_kind: str | None
     error_code: str | None
     http_status: int | None
@@ -131,12 +132,12 @@ def error_template(message: str | None) -> str:
 def _group_errors(rows: list[q.ErrorGroupRow]) -> tuple[ErrorGroup, ...]:
     merged: dict[tuple[Any, ...], list[Any]] = {}
     for r in rows:  # most frequent first, then earliest: the first seen example is kept
-        key = (r.error_kind, r.error_code, r.http_status, error_template(r.error_message))
+        key = (r.action, r.error_kind, r.error_code, r.http_status, error_template(r.error_message))
         if key in merged:
             merged[key][0] += r.count
         else:
             merged[key] = [r.count, r.example_line, r.example_file]
-    groups = [ErrorGroup(n, k[0], k[1], k[2], k[3], line, file) for k, (n, line, file) in merged.items()]
+    groups = [ErrorGroup(n, *k, line, file) for k, (n, line, file) in merged.items()]
     groups.sort(key=lambda g: -g.count)
     return tuple(groups[:TOP_ERRORS])
 
@@ -282,7 +283,7 @@ def render_summary(s: Summary) -> str:
         for g in s.top_errors:
             code = "/".join(str(x) for x in (g.http_status, g.error_code) if x is not None)
             lines.append(
-                f"  {g.count:>6} × [{g.error_kind}{' ' + code if code else ''}] {g.message} "
+                f"  {g.count:>6} × {g.action} [{g.error_kind}{' ' + code if code else ''}] {g.message} "
                 f"(e.g. {Path(g.example_file).name} line {g.example_line})"
             )
     lines.append("next:")
@@ -330,10 +331,11 @@ def render_status(s: Summary) -> str:
     """One screen: a line per import with its counts and % done, then the last run."""
     if not s.imports:
         return "no imports yet: `ledger import FILE --action NAME`"
-    lines = [f"{'id':>4}  {'action':<28} {'done':>6}  counts  file"]
+    width = max(len("action"), *(len(i.action) for i in s.imports))
+    lines = [f"{'id':>4}  {'action':<{width}} {'done':>6}  counts  file"]
     for i in s.imports:
         counts = " ".join(f"{k} {v}" for k, v in i.counts.items())
-        lines.append(f"{i.id:>4}  {i.action:<28} {i.percent_done:>5.1f}%  {counts}  {Path(i.path).name}")
+        lines.append(f"{i.id:>4}  {i.action:<{width}} {i.percent_done:>5.1f}%  {counts}  {Path(i.path).name}")
     run = s.last_run
     if run is None:
         lines.append("no run yet: `ledger work`")

@@ -55,6 +55,7 @@ class RunInfo:
 
 @dataclass(frozen=True)
 class ErrorGroupRow:
+    action: str
     error_kind: str | None
     error_code: str | None
     http_status: int | None
@@ -117,22 +118,22 @@ def count_retries(conn: sa.Connection, import_id: int | None = None) -> int:
 
 
 def error_groups(conn: sa.Connection, import_id: int | None = None) -> list[ErrorGroupRow]:
-    """Failed and invalid rows grouped by (kind, code, http status, message), most frequent first."""
+    """Failed and invalid rows grouped by (action, kind, code, http status, message), most frequent first."""
     first = sa.func.min(ledger.c.id)
     grouped = (
         sa.select(
-            ledger.c.error_kind, ledger.c.error_code, ledger.c.http_status, ledger.c.error_message,
-            sa.func.count().label("n"), first.label("first_id"),
+            ledger.c.action, ledger.c.error_kind, ledger.c.error_code, ledger.c.http_status,
+            ledger.c.error_message, sa.func.count().label("n"), first.label("first_id"),
         )
         .where(ledger.c.status.in_((RowStatus.FAILED.value, RowStatus.INVALID.value)), *_where_import(import_id))
-        .group_by(ledger.c.error_kind, ledger.c.error_code, ledger.c.http_status, ledger.c.error_message)
+        .group_by(ledger.c.action, ledger.c.error_kind, ledger.c.error_code, ledger.c.http_status, ledger.c.error_message)
         .subquery()
     )
     ex = ledger.alias("ex")
     stmt = (
         sa.select(
-            grouped.c.error_kind, grouped.c.error_code, grouped.c.http_status, grouped.c.error_message,
-            grouped.c.n, ex.c.line_no, imports.c.path,
+            grouped.c.action, grouped.c.error_kind, grouped.c.error_code, grouped.c.http_status,
+            grouped.c.error_message, grouped.c.n, ex.c.line_no, imports.c.path,
         )
         .join(ex, ex.c.id == grouped.c.first_id)
         .join(imports, imports.c.id == ex.c.import_id)

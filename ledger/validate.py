@@ -212,7 +212,7 @@ def _show(value: str) -> str:
     except (binascii.Error, ValueError):
         return value if len(value) <= 40 else value[:39] + "…"
     tail = text.rsplit("/", 1)[-1]
-    return tail.split(":", 1)[-1][:40]
+    return tail.split(":", 1)[-1][:60]
 
 
 # --- outgoing-permission profiles (ledger import --profile) ---------------------------------------

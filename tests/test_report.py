@@ -88,7 +88,7 @@ def test_report_files_exact(worked: sa.Engine, run_cli: Callable[..., Result], t
     out = tmp_path / "out"
     result = run_cli("report", "--out", str(out))
     assert result.exit_code == 0, result.stderr
-    assert "2 × [row 400/4003] Invalid email domain (…) (e.g. users.csv line 3)" in result.stdout
+    assert "2 × user.create [row 400/4003] Invalid email domain (…) (e.g. users.csv line 3)" in result.stdout
     assert "`ledger retry --status failed --kind transient`" in result.stdout
     data = json.loads((out / "run_summary.json").read_text())
     assert {k: data[k] for k in ("status", "processed", "succeeded", "skipped", "failed_row", "failed_systemic",
