@@ -95,6 +95,19 @@ def _console_filter(min_level: int) -> Any:
     return drop_below
 
 
+class _CurrentStderr:
+    """A file-like that writes to whatever ``sys.stderr`` is at write time (CliRunner swaps it)."""
+
+    def write(self, text: str) -> int:
+        return sys.stderr.write(text)
+
+    def flush(self) -> None:
+        sys.stderr.flush()
+
+    def isatty(self) -> bool:
+        return sys.stderr.isatty()
+
+
 def log_path_for(db_path: Path) -> Path:
     """``ledger.db`` → ``ledger.log`` (same directory)."""
     return Path(db_path).with_suffix(".log")
@@ -102,8 +115,8 @@ def log_path_for(db_path: Path) -> Path:
 
 def configure_logging(db_path: Path, *, console_level: int = logging.WARNING, stream: IO[str] | None = None) -> None:
     """Configure structlog for this process (idempotent; the last call wins)."""
-    out = stream or sys.stderr
-    tty = hasattr(out, "isatty") and out.isatty()
+    out: IO[str] | _CurrentStderr = stream or _CurrentStderr()
+    tty = out.isatty()
     renderer: Any = structlog.dev.ConsoleRenderer(colors=False) if tty else structlog.processors.JSONRenderer()
     structlog.configure(
         processors=[
@@ -117,6 +130,6 @@ def configure_logging(db_path: Path, *, console_level: int = logging.WARNING, st
             renderer,
         ],
         wrapper_class=structlog.make_filtering_bound_logger(logging.INFO),
-        logger_factory=structlog.PrintLoggerFactory(file=out),
+        logger_factory=structlog.PrintLoggerFactory(file=out),  # type: ignore[arg-type]
         cache_logger_on_first_use=False,
     )

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+import structlog
 from click.testing import CliRunner, Result
 
 from ledger.db.engine import open_ledger
@@ -38,6 +39,10 @@ def run_cli(ledger_path: Path) -> Callable[..., Result]:
 
     def _run(*args: str, db: Path | None = None, env: dict[str, str] | None = None) -> Result:
         runner = CliRunner()
-        return runner.invoke(cli, ["--db", str(db or ledger_path), *args], env=env, catch_exceptions=False)
+        try:
+            return runner.invoke(cli, ["--db", str(db or ledger_path), *args], env=env, catch_exceptions=False)
+        finally:
+            structlog.reset_defaults()  # the CLI configured logging for this ledger; do not leak it
+
 
     return _run

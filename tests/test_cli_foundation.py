@@ -213,3 +213,17 @@ def test_cli_import_logs_a_canonical_line(tmp_path: Path, run_cli: Callable[...,
 
 if __name__ == "__main__":
     print("README action table " + ("updated" if update_readme() else "already up to date"))
+
+
+def test_console_follows_the_current_stderr(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Configured while stderr was a (later closed) CliRunner stream, logging still works afterwards."""
+    first, second = io.StringIO(), io.StringIO()
+    monkeypatch.setattr(sys, "stderr", first)
+    logsetup.configure_logging(tmp_path / "ledger.db")
+    first.close()
+    monkeypatch.setattr(sys, "stderr", second)
+    try:
+        structlog.get_logger().warning("still_fine", n=1)
+    finally:
+        structlog.reset_defaults()
+    assert json.loads(second.getvalue())["event"] == "still_fine"
