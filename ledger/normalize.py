@@ -26,6 +26,8 @@ _PHONE_NOISE = re.compile(r"[\s\-.()/]")
 _SCIENTIFIC = re.compile(r"^\+?\d+(?:[.,]\d+)?[eE]\+?\d+$")
 _B64 = re.compile(r"[A-Za-z0-9+/_-]+")
 E164_MIN_DIGITS, E164_MAX_DIGITS = 7, 15
+#: without a leading '+', a number must be this long to be taken as country code + number
+BARE_MIN_DIGITS = 10
 EXTENSION_MAX_DIGITS = 10
 
 
@@ -57,6 +59,9 @@ def norm_e164(value: str) -> str:
         raise ValueError(f"not an E.164 phone number ({_short(value)!r}; start with the country code, e.g. +34)")
     if not E164_MIN_DIGITS <= len(digits) <= E164_MAX_DIGITS:
         raise ValueError(f"not an E.164 phone number ({_short(value)!r}; {len(digits)} digits)")
+    if not text.startswith("+") and len(digits) < BARE_MIN_DIGITS:
+        # '935678901' is a national number: restoring '+' would make it another country's number
+        raise ValueError(f"no country code ({_short(value)!r}; write it as +34… or with its country code)")
     return "+" + digits
 
 

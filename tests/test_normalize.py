@@ -49,6 +49,7 @@ def test_e164(text: str, value: str) -> None:
         (n.norm_e164, "0034935678901", "start with the country code"),
         (n.norm_e164, "+34 93x", "not an E.164 phone number"),
         (n.norm_e164, "+12345", "5 digits"),
+        (n.norm_e164, "935678901", "no country code ('935678901'; write it as +34…"),
         (n.norm_email, "foo@", "not a valid email address ('foo@')"),
         (n.norm_email, "a b@x.com", "not a valid email address"),
         (n.norm_webex_id, "not-an-id!", "not a Webex id"),
