@@ -73,12 +73,7 @@ def import_file(
         raise InputError(f"{path}: action {spec.name!r} does not accept --profile")
     global_values = read_global(global_path) if global_path is not None else None
     with CsvSource(path) as src:
-        sha = sha256_file(path)
-        global_sha = sha256_file(global_path) if global_path is not None else None
-        profile_sha = None
-        if profile is not None:
-            canonical = json.dumps(profile, sort_keys=True, separators=(",", ":"))
-            profile_sha = hashlib.sha256(canonical.encode()).hexdigest()
+        sha, global_sha, profile_sha = _fingerprints(path, global_path, profile)
         validator = RowValidator(
             spec,
             src.header,
@@ -102,10 +97,10 @@ def import_file(
                 raise InputError(f"--after {', '.join(map(str, missing))}: no such import (see `ledger status`)")
             import_id = store.create_import(
                 conn,
-                path=str(path),
+                path=str(path.resolve()),
                 sha256=sha,
                 action=spec.name,
-                global_path=None if global_path is None else str(global_path),
+                global_path=None if global_path is None else str(Path(global_path).resolve()),
                 global_sha256=global_sha,
                 profile_sha256=profile_sha,
             )
@@ -123,6 +118,18 @@ def import_file(
         import_id, str(path), spec.name, total, total - invalid, invalid,
         ignored_columns=tuple(validator.ignored_columns), first_invalid=tuple(shown),
     )
+
+
+def _fingerprints(
+    path: Path, global_path: Path | None, profile: dict[str, Any] | None
+) -> tuple[str, str | None, str | None]:
+    """sha256 of the file, of global.csv and of the normalised profile: what "the same import" means."""
+    global_sha = sha256_file(global_path) if global_path is not None else None
+    profile_sha = None
+    if profile is not None:
+        canonical = json.dumps(profile, sort_keys=True, separators=(",", ":"))
+        profile_sha = hashlib.sha256(canonical.encode()).hexdigest()
+    return sha256_file(path), global_sha, profile_sha
 
 
 def _load_rows(
