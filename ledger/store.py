@@ -179,11 +179,14 @@ def release_stale(engine: sa.Engine, older_than_s: float, *, now: float | None =
     """Rows left ``running`` by runs whose heartbeat is older than ``older_than_s`` → ``pending``.
 
     Also released: ``running`` rows whose run already ended (crash between the two writes) or that
-    name no run. Stale runs are marked ``interrupted``. Rows keep their attempts count and
-    ``run_id`` (the worker treats such rows as ``recovered``: the write may have reached Webex).
+    name no run. Stale runs are marked ``interrupted``. Released rows keep their attempts count and
+    ``run_id`` and get ``error_code='reclaimed'`` like the worker's automatic reclaim, so the next
+    claim hands them out as ``recovered`` (the write may have reached Webex: re-check first).
     Returns the number of rows released.
     """
     from datetime import UTC, datetime, timedelta
+
+    from ledger.store_claims import RECLAIMED  # the same marker as the worker's automatic reclaim
 
     ref = datetime.fromtimestamp(now, UTC) if now is not None else datetime.now(UTC)
     cutoff = (ref - timedelta(seconds=older_than_s)).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
@@ -203,7 +206,14 @@ def release_stale(engine: sa.Engine, older_than_s: float, *, now: float | None =
                     ledger.c.run_id.not_in(live),
                 ),
             )
-            .values(status=RowStatus.PENDING.value, updated_at=stamp)
+            .values(
+                status=RowStatus.PENDING.value,
+                error_code=RECLAIMED,  # the worker hands such rows out as `recovered` (re-check first)
+                error_kind=None,
+                http_status=None,
+                error_message=f"released by `ledger release` (no heartbeat for {older_than_s:g}s)",
+                updated_at=stamp,
+            )
         ).rowcount
         if stale_ids:
             conn.execute(

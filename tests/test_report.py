@@ -178,7 +178,9 @@ def test_release_stale_runs(worked: sa.Engine, run_cli: Callable[..., Result]) -
     result = run_cli("release", "--older-than", "15m")
     assert result.stdout == "released 1 rows held by runs silent for more than 900s (now pending)\n"
     with worked.connect() as conn:
-        assert conn.exec_driver_sql("SELECT status, run_id FROM ledger WHERE line_no=6").one() == ("pending", 2)
+        assert conn.exec_driver_sql("SELECT status, run_id, error_code FROM ledger WHERE line_no=6").one() == (
+            "pending", 2, "reclaimed",
+        )
         assert conn.exec_driver_sql("SELECT status FROM ledger WHERE line_no=2").scalar() == "running"  # live run
         assert conn.exec_driver_sql("SELECT status FROM runs WHERE id=2").scalar() == "interrupted"
         assert conn.exec_driver_sql("SELECT status FROM runs WHERE id=3").scalar() == "running"
