@@ -19,6 +19,8 @@ from ledger.db.schema import import_deps, imports, ledger, runs
 from ledger.models import ErrorKind, RowStatus, RunStatus
 
 INSERT_CHUNK = 5000
+#: error_code of a pending row that may already have reached Webex (same marker as store_claims)
+RECLAIMED = "reclaimed"
 
 log = structlog.get_logger("ledger.store")
 
@@ -140,7 +142,9 @@ def retry_rows(
 ) -> int:
     """Put rows in ``statuses`` (optionally of one import / error kinds) back to ``pending``.
 
-    Attempts are reset and error fields and result cleared; rows ``running`` are never touched
+    Attempts are reset and error fields and result cleared (rows that failed ``transient`` or
+    ``systemic`` keep ``error_code='reclaimed'``: the worker re-checks them before writing, as the
+    failed attempt may have reached Webex); rows ``running`` are never touched
     (use :func:`release_stale`). Invalid rows are never retried (their data is wrong: fix the file
     and import it again). Returns the number of rows changed.
     """
@@ -159,7 +163,12 @@ def retry_rows(
             status=RowStatus.PENDING.value,
             attempts=0,
             error_kind=None,
-            error_code=None,
+            # a transient/systemic failure may have reached Webex (timeout after the write): mark the
+            # row like a reclaimed one so the worker re-checks before writing (`recovered`)
+            error_code=sa.case(
+                (ledger.c.error_kind.in_((ErrorKind.TRANSIENT.value, ErrorKind.SYSTEMIC.value)), RECLAIMED),
+                else_=None,
+            ),
             http_status=None,
             error_message=None,
             tracking_id=None,
@@ -186,7 +195,6 @@ def release_stale(engine: sa.Engine, older_than_s: float, *, now: float | None =
     """
     from datetime import UTC, datetime, timedelta
 
-    from ledger.store_claims import RECLAIMED  # the same marker as the worker's automatic reclaim
 
     ref = datetime.fromtimestamp(now, UTC) if now is not None else datetime.now(UTC)
     cutoff = (ref - timedelta(seconds=older_than_s)).strftime("%Y-%m-%dT%H:%M:%S.%fZ")

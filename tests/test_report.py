@@ -150,10 +150,14 @@ def test_retry_by_kind_then_all_failed(worked: sa.Engine, run_cli: Callable[...,
             "SELECT status, attempts, error_kind, http_status, error_message, tracking_id, result FROM ledger WHERE line_no=4"
         ).one()
     assert tuple(row) == ("pending", 0, None, None, None, None, None)
+    with worked.connect() as conn:  # a transient failure may have reached Webex: re-checked first
+        assert conn.exec_driver_sql("SELECT error_code FROM ledger WHERE line_no=4").scalar() == "reclaimed"
     assert run_cli("retry", "--status", "failed", "--import", "2").stdout == "0 rows back to pending\n"
     assert run_cli("retry").stdout.startswith("2 rows back to pending")
     s = report.summary(worked)
     assert (s.pending, s.invalid, s.succeeded, s.failed_row) == (4, 1, 1, 0)  # invalid rows are never retried
+    with worked.connect() as conn:  # a row failure is retried clean
+        assert conn.exec_driver_sql("SELECT error_code FROM ledger WHERE line_no=3").scalar() is None
 
 
 def test_retry_never_touches_invalid_or_running(worked: sa.Engine) -> None:
@@ -242,3 +246,9 @@ def test_unknown_import_is_an_error(worked: sa.Engine, run_cli: Callable[..., Re
         result = run_cli(*cmd)
         assert result.exit_code == 1
         assert result.stderr == "ledger: error: --import 9: no such import (see `ledger status`)\n"
+
+
+def test_reclaimed_marker_matches_the_worker() -> None:
+    from ledger import store, store_claims
+
+    assert store.RECLAIMED == store_claims.RECLAIMED
