@@ -386,3 +386,51 @@ def test_every_action_on_every_sample_imports_or_says_why(
         assert result.stderr.startswith(f"ledger: error: {SAMPLES / sample}: ") and result.stderr.count("\n") == 1
         assert "column" in result.stderr
         assert_nothing_written(ledger_path)
+
+
+# --- the validator on a synthetic spec (every rule kind) ---------------------------------------------
+
+def test_validator_rules_on_a_synthetic_spec() -> None:
+    from ledger.spec import ActionSpec, Column, ColType
+    from ledger.validate import InvalidRow, RowValidator, ValidRow
+
+    spec = ActionSpec(
+        name="test.rules",
+        summary="every rule",
+        columns=(
+            Column("person_id", ColType.WEBEX_ID),
+            Column("email", ColType.EMAIL, aliases=("mail",)),
+            Column("kind", ColType.ENUM, choices=("ROUTE_GROUP", "TRUNK"), default="route_group"),
+            Column("enabled", ColType.BOOL, default="sí"),
+            Column("route_id", ColType.STRING),
+            Column("adds", ColType.LIST),
+            Column("removes", ColType.LIST),
+            Column("n", ColType.INT),
+        ),
+        one_of=(("person_id", "email"),),
+        disjoint=(("adds", "removes"),),
+        requires=(("kind", ("route_id",)),),
+        key=("email",),
+        location_key=("route_id",),
+        globals_used=("org_id",),
+    )
+    v = RowValidator(spec, ["MAIL", "kind", "route_id", "adds", "removes", "n", "extra"], source="t.csv",
+                     global_values={"org_id": "ORG1", "enabled": "no"})
+    assert v.ignored_columns == ["extra"]
+    ok = v.validate(2, [" A@X.com ", "trunk", "R1", "a, b,,a", "c", " 7 ", "zzz"])
+    assert ok == ValidRow(
+        {"org_id": "ORG1", "email": "a@x.com", "kind": "TRUNK", "enabled": False, "route_id": "R1",
+         "adds": ["a", "b"], "removes": ["c"], "n": 7},
+        "a@x.com", "R1",
+    )
+    bad = v.validate(3, ["", "", "", "a,b", "b, ,", "x"])
+    assert isinstance(bad, InvalidRow)
+    assert [str(p) for p in bad.problems] == [
+        "column 'n': not a whole number ('x')",
+        "column 'person_id': empty; give one of 'person_id', 'email'",
+        "column 'removes': also in 'adds' (a value cannot be both added and removed: b)",
+        "column 'kind': needs one of 'route_id'",  # the default ROUTE_GROUP applies, so route_id is needed
+    ]
+    dup = v.validate(4, ["a@x.com", "", "R2", "", ",", ""])
+    assert isinstance(dup, InvalidRow) and dup.message == "duplicate of line 2 (same email)"
+    assert "removes" not in v.validate(5, ["b@x.com", "", "R3", "", " , ", ""]).payload  # type: ignore[union-attr]
