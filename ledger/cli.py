@@ -68,7 +68,11 @@ def cli(ctx: click.Context, db_path: Path) -> None:
 @click.option("--after", type=int, multiple=True, help="Import id whose rows (same location) must be final first; repeatable.")
 @click.pass_obj
 def import_cmd(db_path: Path, file: Path, action_name: str, global_path: Path | None, profile_path: Path | None, after: tuple[int, ...]) -> None:
-    """Load FILE into the ledger as one row per CSV line (one transaction; re-import adds nothing)."""
+    """Load a CSV file into the ledger, one row per line.
+
+    One transaction: a whole-file problem writes nothing; invalid rows are stored as `invalid` with
+    their line numbers. Importing the same file again adds nothing.
+    """
     from ledger.actions import get_spec
     from ledger.actions.catalog import CALL_TYPES, PERMISSION_ACTIONS
     from ledger.db.engine import open_ledger
@@ -84,7 +88,7 @@ def import_cmd(db_path: Path, file: Path, action_name: str, global_path: Path | 
 
 @cli.command("actions")
 def actions_cmd() -> None:
-    """List every action with its v21 aliases and columns (* = required)."""
+    """List the actions, their v21 aliases and columns (* = required)."""
     from ledger.actions import REGISTRY
     from ledger.report import render_actions
 
@@ -99,7 +103,10 @@ def actions_cmd() -> None:
 @click.option("--import", "import_id", type=int, help="Only the rows of this import.")
 @click.pass_obj
 def report_cmd(db_path: Path, out_dir: Path | None, import_id: int | None) -> None:
-    """Print an actionable summary; write run_summary.json and row_errors.csv (read-only, works mid-run)."""
+    """Summarise the ledger; write run_summary.json and row_errors.csv.
+
+    Read-only: works during a run and after a crash.
+    """
     from ledger.db.engine import open_ledger
     from ledger.report import default_report_dir, render_report, write_report
 
@@ -111,7 +118,7 @@ def report_cmd(db_path: Path, out_dir: Path | None, import_id: int | None) -> No
 @click.option("--import", "import_id", type=int, help="Only this import.")
 @click.pass_obj
 def status_cmd(db_path: Path, import_id: int | None) -> None:
-    """Progress per import (counts by status, % done) and the last run, in one screen (read-only)."""
+    """Show progress per import (counts, % done) and the last run."""
     from ledger.db.engine import open_ledger
     from ledger.report import render_status, summary
 
@@ -127,7 +134,10 @@ def status_cmd(db_path: Path, import_id: int | None) -> None:
 @click.option("--kind", "kinds", type=click.Choice(["row", "transient", "systemic"]), multiple=True, help="Only failures of this error kind (repeatable).")
 @click.pass_obj
 def retry_cmd(db_path: Path, statuses: tuple[str, ...], import_id: int | None, kinds: tuple[str, ...]) -> None:
-    """Put rows back to pending (attempts reset, errors and result cleared); then run `ledger work`."""
+    """Put failed rows back to pending; then run `ledger work`.
+
+    Attempts are reset, errors and result cleared. Invalid and running rows are never touched.
+    """
     from ledger.db.engine import open_ledger
     from ledger.models import ErrorKind, RowStatus
     from ledger.report import render_retried
@@ -150,7 +160,10 @@ def _duration(_ctx: click.Context, _param: click.Parameter, value: str) -> float
 @click.option("--older-than", "older_than_s", default="15m", show_default=True, callback=_duration, help="Heartbeat age after which a run is dead (30s, 15m, 2h).")
 @click.pass_obj
 def release_cmd(db_path: Path, older_than_s: float) -> None:
-    """Give rows held by dead runs (no heartbeat for --older-than) back to pending."""
+    """Give rows held by dead runs back to pending.
+
+    A run is dead when its heartbeat is older than --older-than.
+    """
     from ledger.db.engine import open_ledger
     from ledger.report import render_released
     from ledger.store import release_stale
