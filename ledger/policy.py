@@ -197,8 +197,10 @@ class RunGate:
         min_rate_per_min: float = 60.0,
         min_recover_per_min_per_s: float = 6.0,
         clock: Callable[[], float] = time.time,
+        decrease_every_s: float = 30.0,
     ) -> None:
         self._cond = threading.Condition()
+        self.decrease_every_s = decrease_every_s
         self._clock = clock
         self.max_rate = max_rate_per_min / 60.0 if max_rate_per_min else None  # req/s cap
         self.rate = self.max_rate  # current req/s limit; None = unlimited
@@ -336,17 +338,19 @@ class RunGate:
         self.throttled(status or 429, parse_retry_after(headers.get("Retry-After")))
 
     def throttled(self, status: int, retry_after: float | None) -> None:
-        """A 429/423 answer: pause the whole run; halve the rate (at most once per 10 s).
+        """A 429/423 answer: pause the whole run; halve the rate (at most once per 30 s).
 
         The new rate is half the lower of the current limit and the pace actually sent; it then
-        grows back by 5 % of that pace per second (additive), up to ``--max-rate`` (or, without a
-        cap, up to twice the pace that drew the 429, after which the limit is lifted).
+        grows back by 10 % of that pace per second (additive), up to ``--max-rate`` (or, without a
+        cap, up to twice the pace that drew the 429, after which the limit is lifted). Decreases are
+        spaced so that the limit is back at its ceiling before the next one: random 429s (not caused
+        by our pace) cannot ratchet the rate down to the floor; the Retry-After pause is what obeys them.
         """
         now = self._clock()
         pause = self.default_pause_s if retry_after is None else retry_after
         with self._cond:
             self.stats.throttled += 1
-            if now - self._last_decrease >= 10.0:
+            if now - self._last_decrease >= self.decrease_every_s:
                 self._last_decrease = now
                 pace = self.observed_rate()
                 if pace is None:
@@ -356,7 +360,7 @@ class RunGate:
                 if self.max_rate is None:
                     self._ceiling = max(base * 2, self.min_rate)
                 self.rate = max(self.min_rate, base / 2)
-                self._step = max(self.rate * 0.05, self.min_step)
+                self._step = max(base * 0.1, self.min_step)
                 self._last_recover = now + pause
                 self.stats.rate_decreases += 1
         self.pause_until(now + pause, f"HTTP {status} Retry-After {pause:g}s")

@@ -313,30 +313,45 @@ class Worker:
             if not self.breaker.is_closed:
                 self._recover()
                 continue
-            if self.run_once() == 0 and self.breaker.is_closed:
+            if self.run_once(refill=True) == 0 and self.breaker.is_closed:
                 break
 
     def _must_end(self) -> bool:
         return self.stopping or self._auth_message is not None or self._final is not None
 
-    def run_once(self) -> int:
-        """Claim one batch, execute it, record every outcome. Returns the number of rows claimed."""
+    def run_once(self, *, refill: bool = False) -> int:
+        """Claim one batch, execute it, record every outcome. Returns the number of rows claimed.
+
+        ``refill=True`` (what :meth:`drain` uses) claims the next batch as soon as the current one
+        has no row left to start, so the threads never idle at batch boundaries.
+        """
         if self._must_end() or not self.breaker.is_closed:
             return 0
         self._tick()
+        rows = self._claim()
+        if not rows:
+            return 0
+        claimed = [len(rows)]
+
+        def more() -> list[ClaimedRow]:
+            got = self._claim() if refill else []
+            claimed[0] += len(got)
+            return got
+
+        self._execute(self._tasks(rows), more)
+        return claimed[0]
+
+    def _claim(self) -> list[ClaimedRow]:
         s = self.settings
         claim = store.claim_batch(self.engine, self.run_id, s.batch_size, import_id=s.import_id, dry_run=s.dry_run)
         if claim.prerequisite_failed:
             self.counters.failed += claim.prerequisite_failed
             if self.progress:
                 self.progress.add(claim.prerequisite_failed, claim.prerequisite_failed)
-        if not claim.rows:
-            return 0
         self.counters.claimed += len(claim.rows)
-        self._execute(self._tasks(list(claim.rows)))
-        if self.progress:
+        if self.progress and claim.rows:
             self.progress.batch_done()
-        return len(claim.rows)
+        return list(claim.rows)
 
     def _tasks(self, rows: list[ClaimedRow]) -> deque[_Task]:
         tasks: deque[_Task] = deque()
@@ -358,11 +373,19 @@ class Worker:
     def _may_dispatch(self) -> bool:
         return not self._must_end() and self.breaker.is_closed
 
-    def _execute(self, tasks: deque[_Task]) -> None:
-        """Dispatch tasks (at most ``concurrency`` in flight), record outcomes as they arrive."""
+    def _execute(self, tasks: deque[_Task], more: Callable[[], list[ClaimedRow]] = list) -> None:
+        """Dispatch tasks (at most ``concurrency`` in flight), record outcomes as they arrive.
+
+        ``more()`` is asked for further rows whenever every task has been started (refill).
+        """
         assert self._pool is not None
         in_flight: set[cf.Future[list[RowOutcome]]] = set()
+        exhausted = False
         while tasks or in_flight:
+            if not tasks and not exhausted and len(in_flight) < self.settings.concurrency and self._may_dispatch():
+                extra = more()
+                exhausted = not extra
+                tasks.extend(self._tasks(extra))
             while tasks and len(in_flight) < self.settings.concurrency and self._may_dispatch():
                 fut = self._pool.submit(self._run_task, tasks.popleft())
                 fut.add_done_callback(self._results.put)
@@ -532,7 +555,13 @@ class Worker:
         self.counters.claimed += 1
         self.gate.resume()
         assert self._pool is not None
-        outcomes = self._pool.submit(self._run_task, _Task(list(claim.rows), probe=True)).result()
+        fut = self._pool.submit(self._run_task, _Task(list(claim.rows), probe=True))
+        while True:
+            try:
+                outcomes = fut.result(timeout=0.25)
+                break
+            except cf.TimeoutError:
+                self._tick()  # heartbeats and signals while the probe runs
         ok = all(o.status != RowStatus.PENDING and o.error_kind not in ("transient", "systemic") for o in outcomes)
         self.breaker.probe_result(ok, outcomes[0].error_message or "")
         if ok:

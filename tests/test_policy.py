@@ -224,7 +224,7 @@ def test_rate_halves_after_a_429_and_recovers_additively_up_to_the_cap() -> None
     assert gate.rate == 10
     gate.throttled(429, 1.0)
     assert gate.rate == 5
-    gate.throttled(429, 1.0)  # within 10 s: no second halving
+    gate.throttled(429, 1.0)  # within 30 s: no second halving
     assert gate.rate == 5
     now["t"] += 1.0 + 4  # pause over, 4 s of recovery
     gate._recover(now["t"])

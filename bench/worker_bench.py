@@ -1,0 +1,165 @@
+"""Worker overhead: `ledger work` vs a bare loop of the same wxc_sdk calls, on the zero-latency sandbox.
+
+    .venv/bin/python bench/worker_bench.py [--rows 5000]
+
+The sandbox runs in its own process (`ledger sandbox`). Measured in one run, on this machine:
+
+- bare loop: one process, ``WebexSimpleApi(retry_429=False)``, for each row ``people.list(email=…)``
+  then ``people.create(…)`` (exactly the calls user.create makes), serially;
+- ``ledger work --concurrency 1`` on the same number of rows (other emails): the honest overhead
+  ratio (same call pattern, one at a time); ``--concurrency 4`` for information;
+- ledger bookkeeping per row: the worker on the same rows with an executor that returns at once
+  (claim + outcome + attempts rows + run counters), in µs per row.
+
+Both sides are timed from process start (``ledger work`` includes opening the ledger, reclaiming,
+the summary), and also from the first request for the bare loop ("loop only").
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import os
+import re
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+BIN = ROOT / ".venv" / "bin"
+TOKEN = "bench-token-0123456789abcdef"
+
+BARE_LOOP = r"""
+import sys, time
+t0 = time.perf_counter()
+from wxc_sdk import WebexSimpleApi
+from wxc_sdk.people import Person
+from wxc_sdk.tokens import Tokens
+base, token, n, domain = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4]
+tokens = Tokens(access_token=token)
+api = WebexSimpleApi(tokens=tokens, retry_429=False)
+api.session.BASE = base
+t1 = time.perf_counter()
+for i in range(n):
+    email = f"user{i:05d}@{domain}"
+    found = [p for p in api.people.list(email=email) if email in (p.emails or [])]
+    if not found:
+        api.people.create(Person(emails=[email], first_name="Ana", last_name="Puig", display_name="Ana Puig"),
+                          calling_data=False)
+t2 = time.perf_counter()
+print(f"{t2 - t0:.3f} {t2 - t1:.3f}")
+"""
+
+
+def write_csv(path: Path, n: int, domain: str) -> None:
+    with path.open("w", newline="", encoding="utf-8") as fh:
+        out = csv.writer(fh)
+        out.writerow(["email", "first_name", "last_name"])
+        for i in range(n):
+            out.writerow([f"user{i:05d}@{domain}", "Ana", "Puig"])
+
+
+def start_sandbox() -> tuple[subprocess.Popen[str], str]:
+    proc = subprocess.Popen(
+        [str(BIN / "ledger"), "sandbox", "--port", "0", "--token", TOKEN],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )
+    assert proc.stdout is not None
+    line = proc.stdout.readline()
+    m = re.search(r"WEBEX_BASE_URL=(\S+)", line)
+    if not m:
+        proc.kill()
+        raise SystemExit(f"sandbox did not start: {line}")
+    return proc, m.group(1)
+
+
+def ledger_work(tmp: Path, base: str, n: int, domain: str, concurrency: int) -> float:
+    db = tmp / f"{domain}.db"
+    src = tmp / f"{domain}.csv"
+    write_csv(src, n, domain)
+    env = {**os.environ, "WEBEX_ACCESS_TOKEN": TOKEN, "WEBEX_BASE_URL": base}
+    subprocess.run([str(BIN / "ledger"), "--db", str(db), "import", str(src), "--action", "user.create"],
+                   check=True, capture_output=True, env=env)
+    t0 = time.perf_counter()
+    res = subprocess.run([str(BIN / "ledger"), "--db", str(db), "work", "--concurrency", str(concurrency)],
+                         capture_output=True, text=True, env=env)
+    elapsed = time.perf_counter() - t0
+    if res.returncode != 0 or f"{n} succeeded" not in res.stdout:
+        raise SystemExit(f"ledger work failed ({res.returncode}):\n{res.stdout[-2000:]}\n{res.stderr[-2000:]}")
+    return elapsed
+
+
+def bare_loop(base: str, n: int, domain: str) -> tuple[float, float]:
+    res = subprocess.run([str(BIN / "python"), "-c", BARE_LOOP, base, TOKEN, str(n), domain],
+                         capture_output=True, text=True, check=True)
+    whole, loop = res.stdout.split()
+    return float(whole), float(loop)
+
+
+def bookkeeping_us(tmp: Path, n: int) -> float:
+    """µs per row of ledger work with an executor that returns at once (no HTTP)."""
+    sys.path.insert(0, str(ROOT))
+    from ledger.actions import get_spec
+    from ledger.db.engine import open_ledger
+    from ledger.importer import import_file
+    from ledger.ports import ActionResult, RowInput
+    from ledger.worker import Worker, WorkSettings
+
+    db = tmp / "bookkeeping.db"
+    src = tmp / "bookkeeping.csv"
+    write_csv(src, n, "bookkeeping.example.com")
+    engine = open_ledger(db)
+    import_file(engine, get_spec("user.create"), src)
+    spec = get_spec("user.create")
+
+    class Instant:
+        def __init__(self) -> None:
+            self.spec = spec
+
+        def execute(self, row: RowInput) -> ActionResult:
+            return ActionResult("succeeded", {"person_id": f"p{row.row_id}"})
+
+    executor = Instant()
+    worker = Worker(engine, WorkSettings(db, concurrency=1, progress=False), lambda a, h, t: executor)
+    t0 = time.perf_counter()
+    worker.start()
+    worker.drain()
+    worker.finish()
+    elapsed = time.perf_counter() - t0
+    engine.dispose()
+    return elapsed / n * 1e6
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", type=int, default=5000)
+    args = parser.parse_args()
+    n = args.rows
+    sandbox, base = start_sandbox()
+    try:
+        with tempfile.TemporaryDirectory() as d:
+            tmp = Path(d)
+            ledger_work(tmp, base, 200, "warmup.example.com", 1)  # warm the sandbox and the OS caches
+            bare_whole, bare_loop_s = bare_loop(base, n, "bare.example.com")
+            work1 = ledger_work(tmp, base, n, "work1.example.com", 1)
+            work4 = ledger_work(tmp, base, n, "work4.example.com", 4)
+            bare_whole2, bare_loop2 = bare_loop(base, n, "bare2.example.com")  # drift check (sandbox grows)
+            book = bookkeeping_us(tmp, n)
+    finally:
+        sandbox.terminate()
+        sandbox.wait(10)
+    bare = (bare_whole + bare_whole2) / 2
+    print(f"rows: {n}, zero-latency sandbox in its own process")
+    print(f"bare wxc_sdk loop (list+create, serial):  {bare:7.2f} s  ({bare_whole:.2f} / {bare_whole2:.2f}; "
+          f"loop only {bare_loop_s:.2f} / {bare_loop2:.2f} s) = {bare / n * 1e3:.3f} ms/row")
+    print(f"ledger work --concurrency 1:              {work1:7.2f} s  = {work1 / n * 1e3:.3f} ms/row  "
+          f"ratio {work1 / bare:.2f}x  (goal <= 1.10x)")
+    print(f"ledger work --concurrency 4:              {work4:7.2f} s  = {work4 / n * 1e3:.3f} ms/row  "
+          f"ratio {work4 / bare:.2f}x")
+    print(f"ledger bookkeeping (instant executor):    {book:7.1f} us/row")
+
+
+if __name__ == "__main__":
+    main()
