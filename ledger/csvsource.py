@@ -26,6 +26,8 @@ BOM = b"\xef\xbb\xbf"
 DELIMITERS = (",", ";", "\t")
 #: a quoted field running over more physical lines than this is taken for a quote left open
 MAX_ROW_LINES = 50
+#: headers at least this wide get the "swallowed row" check on multi-line cells
+SWALLOW_CHECK_MIN_COLUMNS = 6
 
 csv.field_size_limit(16 * 1024 * 1024)
 
@@ -157,4 +159,23 @@ class CsvSource:
                 )
             if not cells or not any(c.strip() for c in cells):
                 continue  # blank line or a row of empty cells
+            if end > start:
+                self._check_swallowed(start, cells)
             yield start, cells
+
+    def _check_swallowed(self, start: int, cells: list[str]) -> None:
+        """A multi-line cell whose inner lines look like whole rows was opened by a stray quote."""
+        if len(self.header) < SWALLOW_CHECK_MIN_COLUMNS:
+            return  # with few columns, a note with commas could look like a row
+        need = len(self.header) - 1  # delimiters a swallowed row line would carry
+        offset = 0
+        for cell in cells:
+            lines = cell.split("\n")
+            for k, inner in enumerate(lines[1:], start=1):
+                if inner.count(self.delimiter) >= need:
+                    raise self.fail(
+                        start,
+                        f"a quoted field opened here swallows line {start + offset + k}, which looks like a row "
+                        "(a quote left open?)",
+                    )
+            offset += len(lines) - 1

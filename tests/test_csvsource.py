@@ -147,3 +147,16 @@ def test_round_trip_with_line_numbers(tmp_path: Path, rows: list[list[str]], del
         expected_lines.append(line)
         line += 1 + sum(c.count("\n") for c in row)
     assert [n for n, _ in got] == expected_lines
+
+
+def test_quote_closed_later_that_swallows_rows_is_caught(tmp_path: Path) -> None:
+    f = tmp_path / "a.csv"
+    f.write_text('a,b,c,d,e,f\n1,"oops,x,y,z,w\n2,p,q,r,s,t\n3,s,t",u,v,w\n', encoding="utf-8")
+    with pytest.raises(InputError, match=r"line 2: a quoted field opened here swallows line 3, which looks like a row"):
+        _read(f)
+
+
+def test_legit_multiline_notes_are_kept(tmp_path: Path) -> None:
+    f = tmp_path / "a.csv"
+    f.write_text('a,b,c,d,e,f\n1,"Calle Mayor, 3\n2º, izq",x,y,,\n', encoding="utf-8")
+    assert _read(f)[1] == [(2, ["1", "Calle Mayor, 3\n2º, izq", "x", "y", "", ""])]
