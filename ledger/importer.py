@@ -40,6 +40,7 @@ class ImportResult:
     rows_valid: int
     rows_invalid: int
     already_imported: bool = False
+    after_ignored: tuple[int, ...] = ()  # --after given for a file that was already imported
     ignored_columns: tuple[str, ...] = ()
     first_invalid: tuple[tuple[int, str], ...] = field(default_factory=tuple)  # (line_no, message)
 
@@ -90,7 +91,7 @@ def import_file(
                 log.info("import_skipped_same_file", import_id=earlier.id, path=str(path), action=spec.name)
                 return ImportResult(
                     earlier.id, earlier.path, earlier.action, earlier.rows_total, earlier.rows_valid,
-                    earlier.rows_invalid, already_imported=True,
+                    earlier.rows_invalid, already_imported=True, after_ignored=tuple(after),
                 )
             missing = store.missing_imports(conn, after)
             if missing:

@@ -347,9 +347,14 @@ def render_status(s: Summary) -> str:
 
 def render_import(result: ImportResult) -> str:
     if result.already_imported:
+        note = (
+            f" (--after {', '.join(map(str, result.after_ignored))} not applied to the earlier import)"
+            if result.after_ignored
+            else ""
+        )
         return (
             f"{result.path}: already imported as import {result.import_id} for {result.action} "
-            f"({result.rows_total} rows); nothing added"
+            f"({result.rows_total} rows); nothing added{note}"
         )
     lines = [
         f"import {result.import_id}: {result.path} → {result.action}: {result.rows_total} rows, "

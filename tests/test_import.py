@@ -286,6 +286,9 @@ def test_after_records_dependencies(tmp_path: Path, run_cli: Callable[..., Resul
     assert run_cli("import", str(locs), "--action", "location.numbers").exit_code == 0
     assert run_cli("import", str(users), "--action", "user.create", "--after", "1", "--after", "1").exit_code == 0
     assert rows(ledger_path, "SELECT import_id, depends_on_import_id FROM import_deps") == [(2, 1)]
+    again = run_cli("import", str(locs), "--action", "location.numbers", "--after", "2")
+    assert again.stdout.endswith("nothing added (--after 2 not applied to the earlier import)\n")
+    assert rows(ledger_path, "SELECT count(*) FROM import_deps") == [(1,)]
     assert rows(ledger_path, "SELECT location_key FROM ledger WHERE import_id = 2") == [("SITE1",)]
 
 
