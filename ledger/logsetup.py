@@ -27,8 +27,8 @@ import structlog
 REDACTED = "[REDACTED]"
 TOKEN_ENV = "WEBEX_ACCESS_TOKEN"
 SECRET_KEYS = re.compile(r"(?i)^(authorization|proxy-authorization|.*token.*|.*secret.*|password|cookie)$")
-_BEARER = re.compile(r"(?i)\b(bearer)\s+[^\s,;\"']+")
-_TOKEN_PARAM = re.compile(r"(?i)\b(access_token|token)=([^&\s\"']+)")
+_BEARER = re.compile(r"(?i)\b(bearer)\s+[^\s,;\"'\\]+")  # stops at quotes/backslashes (JSON text)
+_TOKEN_PARAM = re.compile(r"(?i)\b(access_token|token)=([^&\s\"'\\]+)")
 _SECRET_KEYS_ALLOWED = frozenset({"tracking_id", "token_env"})
 
 
@@ -46,8 +46,10 @@ def _scrub(value: Any) -> Any:
         return redact(value)
     if isinstance(value, dict):
         return {k: REDACTED if _secret_key(k) else _scrub(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return type(value)(_scrub(v) for v in value)
+    if isinstance(value, list):
+        return [_scrub(v) for v in value]
+    if isinstance(value, tuple):  # also NamedTuples: rendered as plain sequences
+        return tuple(_scrub(v) for v in value)
     if isinstance(value, BaseException):
         return redact(repr(value))
     return value
@@ -80,7 +82,8 @@ class _FileTee:
 
     def __call__(self, _logger: Any, _method: str, event_dict: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
         try:
-            self._open().write(json.dumps(dict(event_dict), default=str, ensure_ascii=False) + "\n")
+            line = json.dumps(dict(event_dict), default=str, ensure_ascii=False)
+            self._open().write(redact(line) + "\n")  # objects rendered by str() are checked too
         except OSError:
             pass  # a log file we cannot write must not stop the migration; stderr still gets errors
         return event_dict
@@ -108,6 +111,15 @@ class _CurrentStderr:
         return sys.stderr.isatty()
 
 
+def _redacted(renderer: Any) -> Any:
+    """The final renderer, with :func:`redact` applied to its output (objects rendered by repr)."""
+
+    def render(logger: Any, method: str, event_dict: MutableMapping[str, Any]) -> str:
+        return redact(renderer(logger, method, event_dict))
+
+    return render
+
+
 def log_path_for(db_path: Path) -> Path:
     """``ledger.db`` → ``ledger.log`` (same directory)."""
     return Path(db_path).with_suffix(".log")
@@ -127,7 +139,7 @@ def configure_logging(db_path: Path, *, console_level: int = logging.WARNING, st
             redact_processor,
             _FileTee(log_path_for(db_path)),
             _console_filter(console_level),
-            renderer,
+            _redacted(renderer),
         ],
         wrapper_class=structlog.make_filtering_bound_logger(logging.INFO),
         logger_factory=structlog.PrintLoggerFactory(file=out),  # type: ignore[arg-type]

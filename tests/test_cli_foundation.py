@@ -227,3 +227,23 @@ def test_console_follows_the_current_stderr(tmp_path: Path, monkeypatch: pytest.
     finally:
         structlog.reset_defaults()
     assert json.loads(second.getvalue())["event"] == "still_fine"
+
+
+def test_objects_rendered_by_repr_are_redacted(token: str, log_setup: tuple[Path, io.StringIO]) -> None:
+    path, stream = log_setup
+
+    class Session:
+        def __repr__(self) -> str:
+            return f"Session(auth='Bearer {token}', token={token})"
+
+    from typing import NamedTuple
+
+    class Pair(NamedTuple):
+        a: str
+        b: str
+
+    structlog.get_logger().error("leaky", session=Session(), pair=Pair("x", f"Bearer {token}"))
+    for text in (path.read_text(), stream.getvalue()):
+        assert token not in text
+        assert "leaky" in text
+    assert json.loads(path.read_text().splitlines()[-1])["pair"] == ["x", "Bearer [REDACTED]"]
