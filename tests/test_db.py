@@ -138,3 +138,22 @@ def test_readonly_open_of_an_empty_file_is_refused(tmp_path: Path) -> None:
     path.touch()
     with pytest.raises(SchemaError, match="empty file, no ledger here yet"):
         open_ledger(path, readonly=True)
+
+
+def test_a_ledger_held_too_long_is_one_clear_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import ledger.db.engine as eng
+    from ledger.errors import LedgerError
+
+    monkeypatch.setattr(eng, "BUSY_TIMEOUT_MS", 200)
+    path = tmp_path / "l.db"
+    engine = eng.open_ledger(path)
+    holder = sqlite3.connect(path, isolation_level=None)
+    holder.execute("BEGIN IMMEDIATE")
+    try:
+        with pytest.raises(LedgerError, match=r"l\.db: the ledger is busy: another ledger command held it"):
+            with engine.begin() as conn:
+                conn.exec_driver_sql("DELETE FROM cooldowns")
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+        engine.dispose()

@@ -23,7 +23,7 @@ from urllib.parse import quote
 import sqlalchemy as sa
 from sqlalchemy import event
 
-from ledger.errors import SchemaError
+from ledger.errors import LedgerError, SchemaError
 
 #: Revisions of ``migrations/versions`` in order; the last is the head. Keep in sync with the
 #: migrations (``tests/test_migrations.py`` checks it), so the fast path needs no alembic import.
@@ -78,11 +78,36 @@ def make_engine(path: Path | str, *, readonly: bool = False) -> sa.Engine:
 
     begin_sql = "BEGIN" if readonly else "BEGIN IMMEDIATE"
 
+    @event.listens_for(engine, "handle_error")
+    def _operator_errors(ctx: sa.engine.ExceptionContext) -> None:
+        message = _operator_message(path, ctx.original_exception, readonly=readonly)
+        if message is not None:
+            raise LedgerError(message) from ctx.original_exception
+
     @event.listens_for(engine, "begin")
     def _on_begin(conn: sa.Connection) -> None:
         conn.exec_driver_sql(begin_sql)
 
     return engine
+
+
+_OPERATOR_ERRORS = (
+    ("database is locked", "the ledger is busy: another ledger command held it for more than "
+     f"{BUSY_TIMEOUT_MS // 1000} s; try again"),
+    ("database or disk is full", "the disk holding the ledger is full; free space and run the command again"),
+    ("attempt to write a readonly database", "the ledger file is read-only for this user"),
+)
+
+
+def _operator_message(path: Path, exc: BaseException, *, readonly: bool) -> str | None:
+    """Known SQLite conditions an operator can act on, as one line (others stay tracebacks: bugs).
+    On a read-only engine a write attempt is a bug, not a file permission: left as it is."""
+    if isinstance(exc, sqlite3.OperationalError):
+        text = str(exc)
+        for needle, message in _OPERATOR_ERRORS:
+            if needle in text and not (readonly and "readonly" in needle):
+                return f"{path}: {message}"
+    return None
 
 
 def current_revision(engine: sa.Engine) -> str | None:
