@@ -145,11 +145,15 @@ def _group_errors(rows: list[q.ErrorGroupRow]) -> tuple[ErrorGroup, ...]:
 def summary(engine: sa.Engine, import_id: int | None = None, *, now: datetime | None = None) -> Summary:
     """Counts, top errors, per-import/per-action progress and next steps, in one read transaction."""
     with engine.begin() as conn:
-        counts = q.status_counts(conn, import_id)
-        infos = q.list_imports(conn, import_id)
-        runs = q.list_runs(conn)
-        retries = q.count_retries(conn, import_id)
-        errors = q.error_groups(conn, import_id)
+        return _summary_on(conn, import_id, now)
+
+
+def _summary_on(conn: sa.Connection, import_id: int | None, now: datetime | None) -> Summary:
+    counts = q.status_counts(conn, import_id)
+    infos = q.list_imports(conn, import_id)
+    runs = q.list_runs(conn)
+    retries = q.count_retries(conn, import_id)
+    errors = q.error_groups(conn, import_id)
     if import_id is not None and not infos:
         raise InputError(f"--import {import_id}: no such import (see `ledger status`)")
     by_status: Counter[str] = Counter()
@@ -304,19 +308,21 @@ def default_report_dir(db_path: Path) -> Path:
 
 
 def write_report(engine: sa.Engine, out_dir: Path, import_id: int | None = None) -> ReportFiles:
-    """Write ``run_summary.json`` and ``row_errors.csv`` into ``out_dir`` (created)."""
-    s = summary(engine, import_id)
+    """Write ``run_summary.json`` and ``row_errors.csv`` into ``out_dir`` (created), both from the
+    same snapshot of the ledger (one read transaction)."""
     out_dir.mkdir(parents=True, exist_ok=True)
     summary_json = out_dir / "run_summary.json"
-    summary_json.write_text(json.dumps(s.to_json(), indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     errors_csv = out_dir / "row_errors.csv"
     n = 0
-    with engine.begin() as conn, errors_csv.open("w", newline="", encoding="utf-8") as fh:
-        out = csv.writer(fh)
-        out.writerow(ROW_ERRORS_FIELDS)
-        for row in q.iter_error_rows(conn, import_id):
-            out.writerow(["" if v is None else v for v in (getattr(row, f) for f in ROW_ERRORS_FIELDS)])
-            n += 1
+    with engine.begin() as conn:
+        s = _summary_on(conn, import_id, None)
+        with errors_csv.open("w", newline="", encoding="utf-8") as fh:
+            out = csv.writer(fh)
+            out.writerow(ROW_ERRORS_FIELDS)
+            for row in q.iter_error_rows(conn, import_id):
+                out.writerow(["" if v is None else v for v in (getattr(row, f) for f in ROW_ERRORS_FIELDS)])
+                n += 1
+    summary_json.write_text(json.dumps(s.to_json(), indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     return ReportFiles(s, summary_json, errors_csv, n)
 
 
