@@ -110,6 +110,9 @@ def bookkeeping_us(tmp: Path, n: int) -> float:
     db = tmp / "bookkeeping.db"
     src = tmp / "bookkeeping.csv"
     write_csv(src, n, "bookkeeping.example.com")
+    from ledger.logsetup import configure_logging
+
+    configure_logging(db)  # as `ledger work` does: one JSON line per row outcome in <db>.log
     engine = open_ledger(db)
     import_file(engine, get_spec("user.create"), src)
     spec = get_spec("user.create")
@@ -123,13 +126,22 @@ def bookkeeping_us(tmp: Path, n: int) -> float:
 
     executor = Instant()
     worker = Worker(engine, WorkSettings(db, concurrency=1, progress=False), lambda a, h, t: executor)
-    t0 = time.perf_counter()
     worker.start()
+    t0 = time.perf_counter()
     worker.drain()
-    worker.finish()
     elapsed = time.perf_counter() - t0
+    worker.finish()
     engine.dispose()
     return elapsed / n * 1e6
+
+
+def fresh(measure):  # type: ignore[no-untyped-def]
+    sandbox, base = start_sandbox()
+    try:
+        return measure(base)
+    finally:
+        sandbox.terminate()
+        sandbox.wait(10)
 
 
 def main() -> None:
@@ -137,19 +149,14 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=5000)
     args = parser.parse_args()
     n = args.rows
-    sandbox, base = start_sandbox()
-    try:
-        with tempfile.TemporaryDirectory() as d:
-            tmp = Path(d)
-            ledger_work(tmp, base, 200, "warmup.example.com", 1)  # warm the sandbox and the OS caches
-            bare_whole, bare_loop_s = bare_loop(base, n, "bare.example.com")
-            work1 = ledger_work(tmp, base, n, "work1.example.com", 1)
-            work4 = ledger_work(tmp, base, n, "work4.example.com", 4)
-            bare_whole2, bare_loop2 = bare_loop(base, n, "bare2.example.com")  # drift check (sandbox grows)
-            book = bookkeeping_us(tmp, n)
-    finally:
-        sandbox.terminate()
-        sandbox.wait(10)
+    with tempfile.TemporaryDirectory() as d:
+        tmp = Path(d)
+        # a fresh sandbox for every measurement: its cost per call grows with the people it holds
+        bare_whole, bare_loop_s = fresh(lambda base: bare_loop(base, n, "bare.example.com"))
+        work1 = fresh(lambda base: ledger_work(tmp, base, n, "work1.example.com", 1))
+        work4 = fresh(lambda base: ledger_work(tmp, base, n, "work4.example.com", 4))
+        bare_whole2, bare_loop2 = fresh(lambda base: bare_loop(base, n, "bare2.example.com"))
+        book = bookkeeping_us(tmp, n)
     bare = (bare_whole + bare_whole2) / 2
     print(f"rows: {n}, zero-latency sandbox in its own process")
     print(f"bare wxc_sdk loop (list+create, serial):  {bare:7.2f} s  ({bare_whole:.2f} / {bare_whole2:.2f}; "

@@ -165,3 +165,28 @@ def test_missing_token_is_a_config_error() -> None:
 
     with pytest.raises(ConfigError, match="WEBEX_ACCESS_TOKEN"):
         ExecutorFactory(token="", base_url="http://127.0.0.1:1/v1")
+
+
+def test_bulk_executor_gets_groups_of_bulk_size(ledger_path: Path, tmp_path: Path, sandbox_factory) -> None:  # noqa: F811
+    import csv
+
+    from ledger.actions import get_spec
+    from ledger.importer import import_file
+
+    sb = sandbox_factory(token=TOKEN, seed=3, faults=FaultConfig(p503=0.5))
+    src = tmp_path / "scim.csv"
+    with src.open("w", newline="") as fh:
+        out = csv.writer(fh)
+        out.writerow(["email", "first_name", "last_name", "org_id"])
+        for i in range(230):
+            out.writerow([f"scim{i}@lab.example.com", "Ana", "Puig", sb.state.org_id])
+    engine = open_ledger(ledger_path)
+    import_file(engine, get_spec("user.scim_create"), src)
+    report = run_work(_settings(ledger_path, batch_size=500), _factory(sb))
+    assert report.exit_code == ExitCode.OK and statuses(ledger_path) == {"succeeded": 230}
+    bulk = [r for r in sb.requests() if r.path.endswith("/Bulk")]
+    ops = {id(r): r.body.get("Operations", r.body.get("operations")) for r in bulk}
+    assert all(len(ops[id(r)]) <= 100 for r in bulk)
+    ok = [r for r in bulk if r.status == 200]
+    assert sorted(len(ops[id(r)]) for r in ok) == [30, 100, 100]  # one call per group of <= 100
+    assert len(bulk) > len(ok)  # the injected 503s were retried as whole calls

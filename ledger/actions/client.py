@@ -73,11 +73,14 @@ class _Watchdog:
 
     def arm(self, deadline: float, call: _Call) -> None:
         with self._cond:
+            was_empty = not self._heap
             heapq.heappush(self._heap, (deadline, next(self._seq), call))
             if self._thread is None:
                 self._thread = threading.Thread(target=self._loop, name="ledger-http-watchdog", daemon=True)
                 self._thread.start()
-            elif self._heap[0][2] is call:
+            elif was_empty or self._heap[0][2] is call:
+                # only when the watchdog sleeps without a deadline or this call is due first: the
+                # bound is the same for every call, so a new call is normally due last (no wake-up)
                 self._cond.notify()
 
     def _loop(self) -> None:
