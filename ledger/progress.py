@@ -59,6 +59,8 @@ class Progress:
             self._draw()
 
     def set_note(self, note: str) -> None:
+        if note == self.note:
+            return
         self.note = note
         if self.live:
             self._draw()

@@ -510,7 +510,7 @@ class Worker:
         if pause is not None:
             store.set_cooldown(self.engine, pause[0], pause[1])
         now = time.monotonic()
-        if force or now - self._last_cooldown_sync >= 1.0:
+        if force or now - self._last_cooldown_sync >= 0.25:
             self._last_cooldown_sync = now
             until = store.get_cooldown(self.engine)
             if until is not None and until > time.time():
@@ -563,9 +563,10 @@ class Worker:
             except cf.TimeoutError:
                 self._tick()  # heartbeats and signals while the probe runs
         ok = all(o.status != RowStatus.PENDING and o.error_kind not in ("transient", "systemic") for o in outcomes)
+        outage_s = self.breaker.outage_s()
         self.breaker.probe_result(ok, outcomes[0].error_message or "")
         if ok:
-            log.info("breaker_recovered", after_s=round(self.breaker.outage_s(), 1))
+            log.info("breaker_recovered", after_s=round(outage_s, 1))
             if self.progress:
                 self.progress.set_note("")
             self.gate.resume()
