@@ -114,7 +114,11 @@ class RowValidator:
         self._slow_rules = bool(spec.disjoint or spec.requires)
         self._key = spec.key
         self._location_key = spec.location_key
-        self._fast = tuple((p.name, p.indexes, None if p.parse is norm_string else p.parse, p.fallback) for p in plans)
+        self._base: dict[str, Any] = dict(self._extras)
+        self._base.update({p.name: p.fallback for p in plans if not p.indexes and p.fallback is not None})
+        self._fast = tuple(
+            (p.name, p.indexes, None if p.parse is norm_string else p.parse, p.fallback) for p in plans if p.indexes
+        )
         self._width = len(self.header)
         # cheap pre-check for a repeated header line: the first named column's cell equals its name
         self._first_named = next((i for i, k in enumerate(self._header_keys) if k), self._width)
@@ -125,15 +129,20 @@ class RowValidator:
 
         (The hot loop of ``ledger import``: kept flat on purpose.)"""
         problems: list[Problem] = []
-        payload: dict[str, Any] = dict(self._extras) if self._extras else {}
+        # values that do not depend on the row: global.csv extras, fallbacks of columns not in the header
+        payload: dict[str, Any] = self._base.copy()
         width = len(cells)
         for name, indexes, parse, fallback in self._fast:
-            cell = ""
-            for i in indexes:
-                if i < width:
-                    cell = cells[i].strip()
-                    if cell:
-                        break
+            if len(indexes) == 1:  # the common case: the column (or one alias) is in the header
+                i = indexes[0]
+                cell = cells[i].strip() if i < width else ""
+            else:
+                cell = ""
+                for i in indexes:
+                    if i < width:
+                        cell = cells[i].strip()
+                        if cell:
+                            break
             if cell:
                 if parse is None:  # plain string: the trimmed cell is the normal form
                     payload[name] = cell
