@@ -87,12 +87,13 @@ def import_cmd(db_path: Path, file: Path, action_name: str, global_path: Path | 
 
 
 @cli.command("actions")
-def actions_cmd() -> None:
+@click.argument("names", nargs=-1)
+def actions_cmd(names: tuple[str, ...]) -> None:
     """List the actions, their v21 aliases and columns (* = required)."""
-    from ledger.actions import REGISTRY
+    from ledger.actions import REGISTRY, get_spec
     from ledger.report import render_actions
 
-    click.echo(render_actions(REGISTRY))
+    click.echo(render_actions(REGISTRY, [get_spec(n) for n in names] or None))
 
 
 # --- progress and reports ---------------------------------------------------------------------------

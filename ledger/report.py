@@ -422,10 +422,10 @@ def actions_markdown(registry: Registry) -> str:
     return "\n".join(lines).rstrip() + "\n"
 
 
-def render_actions(registry: Registry) -> str:
-    """``ledger actions``: every action with its aliases and columns (``*`` = required)."""
+def render_actions(registry: Registry, only: list[ActionSpec] | None = None) -> str:
+    """``ledger actions [NAME...]``: the actions with their aliases and columns (``*`` = required)."""
     lines = []
-    for spec in registry.specs:
+    for spec in only or registry.specs:
         lines.append(f"{spec.name}  — {spec.summary}")
         if spec.aliases:
             lines.append(f"  aliases: {', '.join(spec.aliases)}")

@@ -62,6 +62,13 @@ def test_readme_actions_block_is_generated_from_the_code() -> None:
     )
 
 
+def test_actions_for_one_name_or_alias(run_cli: Callable[..., Result]) -> None:
+    out = run_cli("actions", "usuarios_modificar_licencias").stdout
+    assert out.startswith("user.licenses  — ") and "user.create" not in out
+    bad = run_cli("actions", "nope")
+    assert bad.exit_code == 2 and "unknown action 'nope'" in bad.stderr
+
+
 def test_actions_markdown_has_one_table_per_action() -> None:
     md = actions_markdown(REGISTRY)
     assert md.count("| column | type | required | default | help |") == len(REGISTRY.specs)
