@@ -268,3 +268,20 @@ def test_import_bench_runs(tmp_path: Path) -> None:
     assert [case in line for case, line in zip(cases, lines[1:4], strict=True)] == [True, True, True]
     assert lines[1].split()[-2] == "1.00×"
     assert all(float(line.split()[-1]) > 0 for line in lines[1:4])  # peak RSS measured per child
+
+
+def test_readme_table_contract_matches_the_schema(engine: object) -> None:
+    """The README's `## Ledger tables` lists exactly the columns of each table and of the view."""
+    import sqlalchemy as sa
+
+    from ledger.db import schema
+
+    text = README.read_text(encoding="utf-8").split("## Ledger tables", 1)[1].split("\n## ", 1)[0]
+    documented = {}
+    for m in re.finditer(r"^\| `(\w+)`(?: \(view\))? \| [^|]+ \| `([^|]+)` \|$", text, re.M):
+        documented[m.group(1)] = [c.strip() for c in m.group(2).split(",")]
+    expected = {t: [c.name for c in schema.metadata.tables[t].columns] for t in ("imports", "ledger", "attempts", "runs")}
+    assert {t: documented.get(t) for t in expected} == expected
+    with engine.connect() as conn:  # type: ignore[attr-defined]
+        view_cols = list(conn.execute(sa.text("SELECT * FROM failed_rows LIMIT 0")).keys())
+    assert documented["failed_rows"] == view_cols
