@@ -63,6 +63,35 @@ def _describe(spec: ActionSpec, name: str) -> str:
     return f"{name!r}" + (f" (or {', '.join(repr(a) for a in aliases)})" if aliases else "")
 
 
+def _plan_columns(
+    spec: ActionSpec, positions: dict[str, int], globals_: dict[str, str], *, source: str, global_source: str
+) -> list[_Plan]:
+    """Per column: where it is in the header, how to parse it, and its fallback (global.csv value,
+    else default, normalised once). Raises InputError for whole-file problems of the header."""
+    plans: list[_Plan] = []
+    for col in spec.columns:
+        names = (col.name, *col.aliases)
+        parse = normalizer_for(col)
+        fallback = None
+        raw_fallback = next((globals_[n] for n in names if n in globals_), None)
+        if raw_fallback is not None:
+            try:
+                fallback = parse(raw_fallback)
+            except ValueError as exc:
+                raise InputError(f"{global_source}: column {col.name!r}: {exc}") from None
+        elif col.default is not None:
+            fallback = parse(col.default)
+        indexes = tuple(positions[n] for n in names if n in positions)
+        if col.required and not indexes and fallback is None:
+            raise InputError(f"{source}: required column {_describe(spec, col.name)} is missing from the header")
+        plans.append(_Plan(col.name, indexes, parse, fallback))
+    for group in spec.one_of:
+        if not any(p.indexes or p.fallback is not None for p in plans if p.name in group):
+            names = " or ".join(repr(n) for n in group)
+            raise InputError(f"{source}: the header needs one of the columns {names}")
+    return plans
+
+
 class RowValidator:
     """Validates the rows of one file for one action (see the module docstring)."""
 
@@ -82,30 +111,8 @@ class RowValidator:
         self._profile = profile
         positions = {k: i for i, k in enumerate(self._header_keys) if k}
         globals_ = {header_key(k): v.strip() for k, v in (global_values or {}).items() if v and v.strip()}
-        known: set[str] = set()
-        plans: list[_Plan] = []
-        for col in spec.columns:
-            names = (col.name, *col.aliases)
-            known.update(names)
-            parse = normalizer_for(col)
-            fallback = None
-            raw_fallback = next((globals_[n] for n in names if n in globals_), None)
-            if raw_fallback is not None:
-                try:
-                    fallback = parse(raw_fallback)
-                except ValueError as exc:
-                    raise InputError(f"{global_source}: column {col.name!r}: {exc}") from None
-            elif col.default is not None:
-                fallback = parse(col.default)
-            indexes = tuple(positions[n] for n in names if n in positions)
-            if col.required and not indexes and fallback is None:
-                raise InputError(f"{source}: required column {_describe(spec, col.name)} is missing from the header")
-            plans.append(_Plan(col.name, indexes, parse, fallback))
-        for group in spec.one_of:
-            if not any(p.indexes or p.fallback is not None for p in plans if p.name in group):
-                names = " or ".join(repr(n) for n in group)
-                raise InputError(f"{source}: the header needs one of the columns {names}")
-        self._plans = plans
+        plans = _plan_columns(spec, positions, globals_, source=source, global_source=global_source)
+        known = {n for col in spec.columns for n in (col.name, *col.aliases)}
         # global.csv values the executor needs that are not columns of the action (e.g. org_id)
         self._extras = {n: globals_[n] for n in spec.globals_used if n in globals_ and n not in known}
         self.ignored_columns = [h for h, k in zip(self.header, self._header_keys, strict=True) if k and k not in known]
