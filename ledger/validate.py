@@ -291,26 +291,31 @@ def parse_profile(
         raise bad("'calling_permissions' must be a non-empty list")
     by_type: dict[str, dict[str, Any]] = {}
     for i, item in enumerate(perms):
-        where = f"calling_permissions[{i}]"
-        item = _snake(item) if isinstance(item, dict) else item
-        if not isinstance(item, dict) or set(item) - {"call_type", "action", "transfer_enabled"}:
-            raise bad(f"{where}: must be an object with call_type, action and transfer_enabled")
-        raw_type = item.get("call_type")
-        hint = _CALL_TYPE_HINTS.get(raw_type.strip().upper()) if isinstance(raw_type, str) else None
-        if hint:
-            raise bad(f"{where}.call_type: {raw_type!r} is not a Webex call type ({hint})")
-        call_type = _json_choice(raw_type, call_types, f"{where}.call_type", bad)
-        if call_type in by_type:
-            raise bad(f"{where}.call_type: {call_type} is given twice")
-        entry: dict[str, Any] = {
-            "call_type": call_type,
-            "action": _json_choice(item.get("action"), actions, f"{where}.action", bad),
-        }
-        if "transfer_enabled" in item:
-            entry["transfer_enabled"] = _json_bool(item["transfer_enabled"], f"{where}.transfer_enabled", bad)
-        by_type[call_type] = entry
+        entry = _profile_entry(item, f"calling_permissions[{i}]", call_types, actions, bad)
+        if entry["call_type"] in by_type:
+            raise bad(f"calling_permissions[{i}].call_type: {entry['call_type']} is given twice")
+        by_type[entry["call_type"]] = entry
     out["calling_permissions"] = list(by_type.values())
     return out
+
+
+def _profile_entry(
+    item: Any, where: str, call_types: Sequence[str], actions: Sequence[str], bad: Callable[[str], InputError]
+) -> dict[str, Any]:
+    item = _snake(item) if isinstance(item, dict) else item
+    if not isinstance(item, dict) or set(item) - {"call_type", "action", "transfer_enabled"}:
+        raise bad(f"{where}: must be an object with call_type, action and transfer_enabled")
+    raw_type = item.get("call_type")
+    hint = _CALL_TYPE_HINTS.get(raw_type.strip().upper()) if isinstance(raw_type, str) else None
+    if hint:
+        raise bad(f"{where}.call_type: {raw_type!r} is not a Webex call type ({hint})")
+    entry: dict[str, Any] = {
+        "call_type": _json_choice(raw_type, call_types, f"{where}.call_type", bad),
+        "action": _json_choice(item.get("action"), actions, f"{where}.action", bad),
+    }
+    if "transfer_enabled" in item:
+        entry["transfer_enabled"] = _json_bool(item["transfer_enabled"], f"{where}.transfer_enabled", bad)
+    return entry
 
 
 def _json_bool(value: Any, where: str, bad: Callable[[str], InputError]) -> bool:
