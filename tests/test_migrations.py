@@ -6,6 +6,7 @@ import re
 import subprocess
 from pathlib import Path
 
+import pytest
 import sqlalchemy as sa
 from alembic import command
 from alembic.autogenerate import compare_metadata
@@ -66,13 +67,19 @@ def test_downgrade_base_then_upgrade(tmp_path: Path) -> None:
     engine.dispose()
 
 
-def test_alembic_by_hand(tmp_path: Path) -> None:
+@pytest.mark.parametrize("how", ["-x", "env"])
+def test_alembic_by_hand(tmp_path: Path, how: str) -> None:
+    import os
+
     db = tmp_path / "hand.db"
+    args = ["-x", f"db={db}"] if how == "-x" else []
+    env = {**os.environ, "LEDGER_DB": str(db)} if how == "env" else None
     subprocess.run(
-        [str(ROOT / ".venv/bin/alembic"), "-c", str(ROOT / "alembic.ini"), "-x", f"db={db}", "upgrade", "head"],
+        [str(ROOT / ".venv/bin/alembic"), "-c", str(ROOT / "alembic.ini"), *args, "upgrade", "head"],
         check=True,
         capture_output=True,
         cwd=tmp_path,
+        env=env,
     )
     engine = make_engine(db)
     with engine.connect() as conn:
