@@ -87,8 +87,10 @@ def test_alembic_by_hand(tmp_path: Path, how: str) -> None:
     engine.dispose()
 
 
-def test_upgrade_from_0001_keeps_rows(tmp_path: Path) -> None:
-    """A populated ledger at the first revision upgrades in place (batch rebuild, FKs, the view)."""
+@pytest.mark.parametrize("by_hand", [False, True])
+def test_upgrade_from_0001_keeps_rows(tmp_path: Path, by_hand: bool) -> None:
+    """A populated ledger at the first revision upgrades in place (batch rebuild, FKs, the view),
+    from code (open_ledger) and by hand (alembic upgrade head)."""
     path = tmp_path / "old.db"
     engine = make_engine(path)
     migrate(engine, "0001")
@@ -101,6 +103,11 @@ def test_upgrade_from_0001_keeps_rows(tmp_path: Path) -> None:
             " created_at, updated_at) VALUES (1, 2, 'user.create', 'invalid', 'invalid', 'bad', '{}', 'x', 'x')"
         )
     engine.dispose()
+    if by_hand:
+        subprocess.run(
+            [str(ROOT / ".venv/bin/alembic"), "-c", str(ROOT / "alembic.ini"), "-x", f"db={path}", "upgrade", "head"],
+            check=True, capture_output=True, cwd=tmp_path,
+        )
     engine = open_ledger(path)
     with engine.connect() as conn:
         assert conn.exec_driver_sql("SELECT version_num FROM alembic_version").scalar() == KNOWN_REVISIONS[-1]
