@@ -31,6 +31,7 @@ KNOWN_REVISIONS: tuple[str, ...] = ("0001", "0002")
 HEAD_REVISION = KNOWN_REVISIONS[-1]
 
 BUSY_TIMEOUT_MS = 30_000
+#: alembic's scripts live in the repository root (``migrations/``), next to the ``ledger`` package
 MIGRATIONS_DIR = Path(__file__).resolve().parents[2] / "migrations"
 
 
@@ -132,6 +133,11 @@ def migrate(engine: sa.Engine, revision: str = "head") -> None:
     from alembic import command
     from alembic.config import Config
 
+    if not (MIGRATIONS_DIR / "env.py").exists():
+        raise SchemaError(
+            f"the schema migrations are not installed ({MIGRATIONS_DIR}); install ledger from its "
+            "repository with `make test` or `pip install -e .`"
+        )
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
     with engine.connect() as conn:
