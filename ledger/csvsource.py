@@ -1,7 +1,8 @@
 """Streaming CSV reading: one row at a time, with the spreadsheet line number of each row.
 
 - UTF-8 with or without BOM; any undecodable byte is a whole-file error naming its line.
-- The delimiter (``,`` ``;`` or tab) is detected from the header line.
+- The delimiter (``,`` ``;`` or tab) is detected from the header line, or taken from an Excel
+  ``sep=;`` first line (which Excel hides: the header is still line 1).
 - Quoted fields may hold delimiters and newlines; a row's ``line_no`` is the physical line its
   FIRST line is on (the header is line 1), as a spreadsheet shows it.
 - A quote left open (which would swallow the rest of the file) and a header naming a column twice
@@ -15,6 +16,7 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from types import TracebackType
@@ -24,6 +26,7 @@ from ledger.errors import InputError
 
 BOM = b"\xef\xbb\xbf"
 DELIMITERS = (",", ";", "\t")
+SEP_LINE = re.compile(r"^sep=(.)\r?\n?$")
 #: a quoted field running over more physical lines than this is taken for a quote left open
 MAX_ROW_LINES = 50
 #: headers at least this wide get the "swallowed row" check on multi-line cells
@@ -112,11 +115,18 @@ class CsvSource:
         self._sniff_bytes()
         lines = self._lines()
         first = next(lines, None)
+        forced = None
+        if first is not None and (m := SEP_LINE.match(first)):
+            # Excel's "sep=;" directive line: it names the delimiter and Excel does not show it,
+            # so the header is row 1 as the operator sees it
+            forced = m.group(1)
+            self._physical -= 1
+            first = next(lines, None)
         while first is not None and not first.strip():
             first = next(lines, None)
         if first is None:
             raise InputError(f"{self.path}: empty file (no header line)")
-        self.delimiter = detect_delimiter(first)
+        self.delimiter = forced or detect_delimiter(first)
         header_at = self._physical
         try:
             header = next(csv.reader([first], delimiter=self.delimiter, strict=True))

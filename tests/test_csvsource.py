@@ -160,3 +160,11 @@ def test_legit_multiline_notes_are_kept(tmp_path: Path) -> None:
     f = tmp_path / "a.csv"
     f.write_text('a,b,c,d,e,f\n1,"Calle Mayor, 3\n2º, izq",x,y,,\n', encoding="utf-8")
     assert _read(f)[1] == [(2, ["1", "Calle Mayor, 3\n2º, izq", "x", "y", "", ""])]
+
+
+def test_excel_sep_directive(tmp_path: Path) -> None:
+    f = tmp_path / "a.csv"
+    f.write_bytes(b"\xef\xbb\xbfsep=;\r\nemail;name,with comma\r\na@x.com;A, B\r\n\r\nb@x.com;C\r\n")
+    header, rows = _read(f)
+    assert header == ["email", "name,with comma"]  # the comma is data: ';' was declared
+    assert rows == [(2, ["a@x.com", "A, B"]), (4, ["b@x.com", "C"])]  # line numbers as Excel shows them
