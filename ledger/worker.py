@@ -376,29 +376,46 @@ class Worker:
     def _execute(self, tasks: deque[_Task], more: Callable[[], list[ClaimedRow]] = list) -> None:
         """Dispatch tasks (at most ``concurrency`` in flight), record outcomes as they arrive.
 
-        ``more()`` is asked for further rows whenever every task has been started (refill).
+        ``more()`` is asked for further rows whenever every task has been started (refill). Freed
+        threads get their next row *before* the finished outcomes are written, so the ledger's
+        bookkeeping overlaps the Webex calls instead of adding to them.
         """
-        assert self._pool is not None
         in_flight: set[cf.Future[list[RowOutcome]]] = set()
-        exhausted = False
-        while tasks or in_flight:
-            if not tasks and not exhausted and len(in_flight) < self.settings.concurrency and self._may_dispatch():
-                extra = more()
-                exhausted = not extra
-                tasks.extend(self._tasks(extra))
-            while tasks and len(in_flight) < self.settings.concurrency and self._may_dispatch():
-                fut = self._pool.submit(self._run_task, tasks.popleft())
-                fut.add_done_callback(self._results.put)
-                in_flight.add(fut)
+        state = {"exhausted": False}
+        while True:
+            self._dispatch(tasks, in_flight, more, state)
             if not in_flight:
                 break
-            self._collect(in_flight)
+            outcomes = self._gather(in_flight)
+            self._dispatch(tasks, in_flight, more, state)
+            if outcomes:
+                self._record(outcomes)
+            self._tick()
         if tasks:  # never started: nothing reached Webex for them
             ids = [r.row_id for t in tasks for r in t.rows]
             res = store.release_claims(self.engine, self.run_id, ids)
             self.counters.released += res.written
 
-    def _collect(self, in_flight: set[cf.Future[list[RowOutcome]]]) -> None:
+    def _dispatch(
+        self,
+        tasks: deque[_Task],
+        in_flight: set[cf.Future[list[RowOutcome]]],
+        more: Callable[[], list[ClaimedRow]],
+        state: dict[str, bool],
+    ) -> None:
+        assert self._pool is not None
+        limit = self.settings.concurrency
+        if not tasks and not state["exhausted"] and len(in_flight) < limit and self._may_dispatch():
+            extra = more()
+            state["exhausted"] = not extra
+            tasks.extend(self._tasks(extra))
+        while tasks and len(in_flight) < limit and self._may_dispatch():
+            fut = self._pool.submit(self._run_task, tasks.popleft())
+            fut.add_done_callback(self._results.put)
+            in_flight.add(fut)
+
+    def _gather(self, in_flight: set[cf.Future[list[RowOutcome]]]) -> list[RowOutcome]:
+        """Wait (at most 0.25 s) for finished tasks; their outcomes."""
         done: list[cf.Future[list[RowOutcome]]] = []
         try:
             done.append(self._results.get(timeout=0.25))
@@ -410,9 +427,7 @@ class Worker:
         for fut in done:
             in_flight.discard(fut)
             outcomes.extend(fut.result())  # _run_task never raises
-        if outcomes:
-            self._record(outcomes)
-        self._tick()
+        return outcomes
 
     # -- recording (main thread only) -------------------------------------------------------------
     def _record(self, outcomes: list[RowOutcome]) -> None:
