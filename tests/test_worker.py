@@ -190,3 +190,25 @@ def test_bulk_executor_gets_groups_of_bulk_size(ledger_path: Path, tmp_path: Pat
     ok = [r for r in bulk if r.status == 200]
     assert sorted(len(ops[id(r)]) for r in ok) == [30, 100, 100]  # one call per group of <= 100
     assert len(bulk) > len(ok)  # the injected 503s were retried as whole calls
+
+
+def test_max_rate_spaces_requests(ledger_path: Path, tmp_path: Path, sandbox_factory) -> None:  # noqa: F811
+    sb = sandbox_factory(token=TOKEN, seed=3)
+    import_users(ledger_path, tmp_path, 12)
+    report = run_work(_settings(ledger_path, max_rate=1200.0), _factory(sb))  # 20 requests/s
+    assert report.exit_code == ExitCode.OK
+    times = sorted(r.t for r in sb.requests())
+    gaps = [b - a for a, b in zip(times, times[1:], strict=False)]
+    assert len(times) == 24 and min(gaps) >= 0.8 / 20  # never faster than the cap (some slack for clocks)
+
+
+def test_systemic_failures_open_the_breaker_and_release_rows(ledger_path: Path, tmp_path: Path, sandbox_factory) -> None:  # noqa: F811
+    """A run of 503s on every request: the breaker opens, nothing is failed, the run ends exit 3."""
+    sb = sandbox_factory(token=TOKEN, seed=3, faults=FaultConfig(outage=True))
+    import_users(ledger_path, tmp_path, 40)
+    report = run_work(_settings(ledger_path, concurrency=2), _factory(sb, concurrency=2))
+    assert (report.status, report.exit_code) == (RunStatus.FAILED_SYSTEMIC, ExitCode.FAILED_SYSTEMIC)
+    assert statuses(ledger_path) == {"pending": 40}
+    assert "did not recover within 12s" in report.message
+    probes = [r for r in sb.requests() if r.t > min(x.t for x in sb.requests()) + 1.5]
+    assert 1 <= len(probes) <= 12  # while open: only single probes, no traffic
