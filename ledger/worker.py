@@ -158,8 +158,6 @@ def dead_reason(run: store.RunInfo, *, host: str, dead_after_s: float, now: floa
     """Why ``run`` (status running) is dead, or None when it may be alive (never steal from it)."""
     now = time.time() if now is None else now
     if run.host == host:
-        if run.pid == os.getpid():
-            return None  # another worker in this very process (tests)
         if not pid_alive(run.pid):
             return "is not running any more"
         started = process_start_time(run.pid)

@@ -249,3 +249,16 @@ def test_run_row_lifecycle(engine: sa.Engine) -> None:
     row = store.get_run(engine, run)
     assert row is not None
     assert (row["status"], row["exit_code"], row["succeeded"], row["pid"]) == ("completed", 0, 3, 42)
+
+
+def test_a_run_whose_pid_now_belongs_to_a_newer_process_is_dead() -> None:
+    import os
+
+    from ledger.store_claims import RunInfo
+    from ledger.worker import dead_reason
+
+    me = os.getpid()  # alive, but started long after this (old) run: the pid was reused
+    old = RunInfo(1, me, "h", "2020-01-01T00:00:00.000000Z", "2020-01-01T00:00:00.000000Z")
+    assert "newer process" in (dead_reason(old, host="h", dead_after_s=600) or "")
+    current = RunInfo(2, me, "h", "2999-01-01T00:00:00.000000Z", None)
+    assert dead_reason(current, host="h", dead_after_s=600) is None
