@@ -5,7 +5,8 @@ loops until nothing is claimable or the run must stop; :func:`run_work` is what 
 
 Threads: the calling (main) thread is the ledger's single writer: it claims, dispatches rows to a
 pool of ``concurrency`` threads, and commits each outcome as soon as a thread hands it back (the
-outcomes available at that moment share one transaction). Pool threads only call the executor.
+outcomes available at that moment share one transaction). Pool threads only run
+``ledger.worker_rows.RowRunner`` (executor calls, retries, breaker feed); they never write.
 
 Outcome rules (the error ladder of ``ledger.errors`` applied to a row):
 
@@ -30,41 +31,25 @@ import socket
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 import sqlalchemy as sa
 import structlog
 
 from ledger import store_claims as store
-from ledger.db.engine import utcnow
-from ledger.errors import ActionError, AuthFailure, ExitCode, RowFailure, Throttled
+from ledger.errors import ExitCode
 from ledger.models import RowStatus, RunStatus
-from ledger.policy import (
-    RetryProfile,
-    RowTry,
-    RunGate,
-    RunStopped,
-    SystemicBreaker,
-    build_retrying,
-    get_profile,
-    outcome_feeds_breaker,
-)
-from ledger.ports import ActionResult, Executor, RequestHooks, RowInput
+from ledger.policy import RetryProfile, RunGate, SystemicBreaker, get_profile
 from ledger.progress import Progress
-from ledger.store_claims import AttemptRecord, ClaimedRow, RowOutcome, RunCounters
+from ledger.store_claims import ClaimedRow, RowOutcome, RunCounters
+from ledger.worker_rows import ExecutorFactory, RowRunner, Task, as_released
 
 log = structlog.get_logger("ledger.worker")
-
-
-class ExecutorFactory(Protocol):
-    """Builds (once per action name) the executor of a run; all share one Webex API."""
-
-    def __call__(self, action: str, hooks: RequestHooks, timeout: tuple[float, float, float]) -> Executor: ...
 
 
 @dataclass(frozen=True)
@@ -175,12 +160,6 @@ def dead_reason(run: store.RunInfo, *, host: str, dead_after_s: float, now: floa
 
 
 @dataclass
-class _Task:
-    rows: list[ClaimedRow]
-    probe: bool = False
-
-
-@dataclass
 class _StopState:
     signals: int = 0
     requested_at: float | None = None
@@ -205,11 +184,9 @@ class Worker:
         self.profile: RetryProfile = get_profile(settings.retry_profile)
         self.gate = RunGate(max_rate_per_min=settings.max_rate, default_pause_s=self.profile.default_throttle_s)
         self.breaker = SystemicBreaker(self.profile)
-        self._retrying = build_retrying(
-            self.profile, sleep=sleep or self.gate.sleep, blocked=self.gate.thread_blocked_s
-        )
-        self._probe_retrying = build_retrying(
-            self.profile, sleep=sleep or self.gate.sleep, blocked=self.gate.thread_blocked_s, attempts=1
+        self.rows = RowRunner(
+            factory=factory, gate=self.gate, breaker=self.breaker, profile=self.profile, dry_run=settings.dry_run,
+            sleep=sleep,
         )
         self.counters = RunCounters()
         self.host = socket.gethostname()
@@ -221,9 +198,6 @@ class Worker:
         self._suspects: list[RowOutcome] = []
         self._stop = _StopState()
         self._final: tuple[RunStatus, ExitCode, str] | None = None
-        self._auth_message: str | None = None
-        self._executors: dict[str, Executor] = {}
-        self._exec_lock = threading.Lock()
         self._last_beat = 0.0
         self._last_cooldown_sync = 0.0
         self._started = time.monotonic()
@@ -270,7 +244,7 @@ class Worker:
         """Settle suspects, release anything still held, close the run row."""
         if self._pool is not None:
             self._pool.shutdown(wait=True)
-        self._settle_suspects(failed=self.breaker.is_closed and self._auth_message is None and not self.stopping)
+        self._settle_suspects(failed=self.breaker.is_closed and self.rows.auth_message is None and not self.stopping)
         released = store.release_all_running(self.engine, self.run_id)
         self.counters.released += released
         status, code, message = self._final_status()
@@ -292,8 +266,8 @@ class Worker:
         )
 
     def _final_status(self) -> tuple[RunStatus, ExitCode, str]:
-        if self._auth_message is not None:
-            return RunStatus.FAILED_SYSTEMIC, ExitCode.FAILED_SYSTEMIC, self._auth_message
+        if self.rows.auth_message is not None:
+            return RunStatus.FAILED_SYSTEMIC, ExitCode.FAILED_SYSTEMIC, self.rows.auth_message
         if self._final is not None:
             return self._final
         if self.stopping:
@@ -315,7 +289,7 @@ class Worker:
                 break
 
     def _must_end(self) -> bool:
-        return self.stopping or self._auth_message is not None or self._final is not None
+        return self.stopping or self.rows.auth_message is not None or self._final is not None
 
     def run_once(self, *, refill: bool = False) -> int:
         """Claim one batch, execute it, record every outcome. Returns the number of rows claimed.
@@ -351,27 +325,23 @@ class Worker:
             self.progress.batch_done()
         return list(claim.rows)
 
-    def _tasks(self, rows: list[ClaimedRow]) -> deque[_Task]:
-        tasks: deque[_Task] = deque()
+    def _tasks(self, rows: list[ClaimedRow]) -> deque[Task]:
+        tasks: deque[Task] = deque()
         i = 0
         while i < len(rows):
-            size = self._bulk_size(rows[i].action)
+            size = self.rows.bulk_size(rows[i].action)
             group = [rows[i]]
             i += 1
             while size > 1 and i < len(rows) and len(group) < size and rows[i].action == group[0].action:
                 group.append(rows[i])
                 i += 1
-            tasks.append(_Task(group))
+            tasks.append(Task(group))
         return tasks
-
-    def _bulk_size(self, action: str) -> int:
-        ex = self._executor(action)
-        return ex.spec.bulk_size if hasattr(ex, "execute_many") and ex.spec.bulk_size > 1 else 1
 
     def _may_dispatch(self) -> bool:
         return not self._must_end() and self.breaker.is_closed
 
-    def _execute(self, tasks: deque[_Task], more: Callable[[], list[ClaimedRow]] = list) -> None:
+    def _execute(self, tasks: deque[Task], more: Callable[[], list[ClaimedRow]] = list) -> None:
         """Dispatch tasks (at most ``concurrency`` in flight), record outcomes as they arrive.
 
         ``more()`` is asked for further rows whenever every task has been started (refill). Freed
@@ -396,7 +366,7 @@ class Worker:
 
     def _dispatch(
         self,
-        tasks: deque[_Task],
+        tasks: deque[Task],
         in_flight: set[cf.Future[list[RowOutcome]]],
         more: Callable[[], list[ClaimedRow]],
         state: dict[str, bool],
@@ -408,7 +378,7 @@ class Worker:
             state["exhausted"] = not extra
             tasks.extend(self._tasks(extra))
         while tasks and len(in_flight) < limit and self._may_dispatch():
-            fut = self._pool.submit(self._run_task, tasks.popleft())
+            fut = self._pool.submit(self.rows.run_task, tasks.popleft())
             fut.add_done_callback(self._results.put)
             in_flight.add(fut)
 
@@ -440,7 +410,7 @@ class Worker:
                 o.status == RowStatus.FAILED and o.error_kind == "row"
             ):
                 webex_answered = True
-        if self._suspects and (not self.breaker.is_closed or self._auth_message or self.stopping):
+        if self._suspects and (not self.breaker.is_closed or self.rows.auth_message or self.stopping):
             self._settle_suspects(failed=False)
         elif self._suspects and webex_answered:
             final.extend(self._suspects)
@@ -452,7 +422,7 @@ class Worker:
         if not suspects:
             return
         if not failed:
-            suspects = [_as_released(o) for o in suspects]
+            suspects = [as_released(o) for o in suspects]
         self._write(suspects)
 
     def _write(self, outcomes: Sequence[RowOutcome]) -> None:
@@ -568,7 +538,7 @@ class Worker:
         self.counters.claimed += 1
         self.gate.resume()
         assert self._pool is not None
-        fut = self._pool.submit(self._run_task, _Task(list(claim.rows), probe=True))
+        fut = self._pool.submit(self.rows.run_task, Task(list(claim.rows), probe=True))
         while True:
             try:
                 outcomes = fut.result(timeout=0.25)
@@ -585,214 +555,8 @@ class Worker:
             self.gate.resume()
         else:
             self.gate.stop(f"Webex is failing: {self.breaker.last_failure}")
-            outcomes = [_as_released(o) for o in outcomes]
+            outcomes = [as_released(o) for o in outcomes]
         self._write(outcomes)
-
-    # -- row execution (pool threads) -------------------------------------------------------------
-    def _executor(self, action: str) -> Executor:
-        with self._exec_lock:
-            ex = self._executors.get(action)
-            if ex is None:
-                ex = self.factory(action, self.gate, self.profile.timeout)
-                self._executors[action] = ex
-            return ex
-
-    def _run_task(self, task: _Task) -> list[RowOutcome]:
-        try:
-            if len(task.rows) == 1:
-                return [self._run_row(task.rows[0], probe=task.probe)]
-            return self._run_bulk(task.rows)
-        except Exception as exc:  # noqa: BLE001 - a bug must not lose rows: release them, log it
-            log.exception("row_task_crashed", error=type(exc).__name__)
-            return [_as_released(RowOutcome(r.row_id, RowStatus.PENDING, counts_attempts=False)) for r in task.rows]
-
-    def _run_row(self, row: ClaimedRow, *, probe: bool = False) -> RowOutcome:
-        executor = self._executor(row.action)
-        tries: list[AttemptRecord] = []
-        recovered = [row.recovered]
-
-        def attempt(ctx: RowTry) -> ActionResult:
-            started = _now()
-            n = row.prior_attempts + len(tries) + 1
-            inp = RowInput(row.row_id, row.line_no, row.action, row.payload, attempt=n, recovered=recovered[0])
-            try:
-                result = executor.execute(inp)
-            except ActionError as exc:
-                self._after_failure(exc, ctx)
-                if exc.ambiguous:
-                    recovered[0] = True  # the write may have landed: the next try re-checks first
-                tries.append(_attempt_record(n, started, exc))
-                raise
-            except Exception as exc:  # noqa: BLE001 - an executor bug fails the row, not the run
-                err = RowFailure(f"internal error in {row.action}: {type(exc).__name__}: {str(exc)[:200]}")
-                log.exception("executor_error", row_id=row.row_id, action=row.action)
-                tries.append(_attempt_record(n, started, err))
-                raise err from None
-            ctx.counted += 1
-            self.breaker.record_success()
-            tries.append(AttemptRecord(n, started, _now(), "dry_run" if self.settings.dry_run else result.status))
-            return result
-
-        retrying = self._probe_retrying if probe else self._retrying
-        try:
-            result = retrying(attempt, RowTry(blocked_at_start=self.gate.thread_blocked_s()))
-        except ActionError as exc:
-            return self._failure_outcome(row, exc, tries)
-        return self._success_outcome(row, result, tries)
-
-    def _after_failure(self, exc: ActionError, ctx: RowTry) -> None:
-        if isinstance(exc, Throttled):
-            ctx.throttles += 1
-            if exc.http_status not in (429, 423):  # not from an HTTP answer (the gate saw those already)
-                self.gate.throttled(429, exc.retry_after)
-            return
-        if isinstance(exc, RunStopped):
-            return
-        ctx.counted += 1
-        ctx.last_error = exc
-        if isinstance(exc, AuthFailure):
-            self._auth_message = (
-                f"Webex rejected the access token (HTTP 401): set a valid WEBEX_ACCESS_TOKEN and run `ledger work` "
-                f"again; nothing was failed, the rows are pending ({exc.message})"
-            )
-            self.gate.stop("the access token was rejected")
-            return
-        feed = outcome_feeds_breaker(exc)
-        if feed:
-            self.breaker.record_failure(exc.message)
-            if not self.breaker.is_closed:
-                self.gate.stop(f"Webex is failing: {exc.message}")
-        elif feed is False:
-            self.breaker.record_success()
-
-    def _success_outcome(self, row: ClaimedRow, result: ActionResult, tries: list[AttemptRecord]) -> RowOutcome:
-        if self.settings.dry_run:
-            payload = {"dry_run": True, "would": "change" if result.status == "succeeded" else "skip"}
-            payload["planned"] = dict(result.planned or {})
-            payload.update({k: v for k, v in result.result.items() if k != "dry_run"})
-            return RowOutcome(row.row_id, RowStatus.PENDING, tuple(tries), result=payload, counts_attempts=False)
-        return RowOutcome(row.row_id, RowStatus(result.status), tuple(tries), result=dict(result.result))
-
-    def _failure_outcome(self, row: ClaimedRow, exc: ActionError, tries: list[AttemptRecord]) -> RowOutcome:
-        fields: dict[str, Any] = {
-            "error_kind": exc.kind,
-            "error_code": exc.code,
-            "http_status": exc.http_status,
-            "error_message": exc.message,
-            "tracking_id": exc.tracking_id,
-        }
-        stopped = isinstance(exc, (RunStopped, AuthFailure)) or self.gate.stopped is not None
-        if stopped and exc.kind != "row":  # an interrupted/outage row is not a failed row
-            return _as_released(RowOutcome(row.row_id, RowStatus.FAILED, tuple(tries), **fields))
-        if self.settings.dry_run:
-            result = {"dry_run": True, "would": "fail", "error_kind": exc.kind, "error": exc.message}
-            return RowOutcome(row.row_id, RowStatus.PENDING, tuple(tries), result=result, counts_attempts=False)
-        if exc.kind == "transient" and not isinstance(exc, Throttled):
-            self.breaker.record_failure(f"retries exhausted: {exc.message}")
-        return RowOutcome(row.row_id, RowStatus.FAILED, tuple(tries), **fields)
-
-    def _run_bulk(self, rows: list[ClaimedRow]) -> list[RowOutcome]:
-        """A bulk executor: up to ``bulk_size`` rows per call; rows failing transiently are re-sent."""
-        executor = self._executor(rows[0].action)
-        tries: dict[int, list[AttemptRecord]] = {r.row_id: [] for r in rows}
-        by_id = {r.row_id: r for r in rows}
-        results: dict[int, ActionResult | Exception] = {}
-        todo = list(rows)
-        recovered = {r.row_id: r.recovered for r in rows}
-
-        def attempt(ctx: RowTry) -> Mapping[int, ActionResult | Exception]:
-            started = _now()
-            inputs = [
-                RowInput(r.row_id, r.line_no, r.action, r.payload, attempt=r.prior_attempts + len(tries[r.row_id]) + 1,
-                         recovered=recovered[r.row_id])
-                for r in todo
-            ]
-            try:
-                out = executor.execute_many(inputs)  # type: ignore[attr-defined]
-            except ActionError as exc:
-                self._after_failure(exc, ctx)
-                for r in todo:
-                    if exc.ambiguous:
-                        recovered[r.row_id] = True
-                    tries[r.row_id].append(_attempt_record(len(tries[r.row_id]) + 1, started, exc))
-                raise
-            ctx.counted += 1
-            self.breaker.record_success()
-            return out  # type: ignore[no-any-return]
-
-        for _round in range(self.profile.attempts):
-            try:
-                out = self._retrying(attempt, RowTry(blocked_at_start=self.gate.thread_blocked_s()))
-            except ActionError as exc:
-                for r in todo:
-                    results[r.row_id] = exc
-                break
-            again = []
-            for r in todo:
-                res = out.get(r.row_id, RowFailure("no result for this row in the bulk answer"))
-                n = len(tries[r.row_id]) + 1
-                if isinstance(res, ActionResult):
-                    tries[r.row_id].append(AttemptRecord(n, _now(), _now(), "dry_run" if self.settings.dry_run else res.status))
-                    results[r.row_id] = res
-                    continue
-                err = res if isinstance(res, ActionError) else RowFailure(f"{type(res).__name__}: {str(res)[:200]}")
-                tries[r.row_id].append(_attempt_record(n, _now(), err))
-                if err.kind == "transient" and self.gate.stopped is None:
-                    if err.ambiguous:
-                        recovered[r.row_id] = True
-                    again.append(r)
-                results[r.row_id] = err
-            todo = again
-            if not todo:
-                break
-        outcomes = []
-        for row_id, res in results.items():
-            row, row_tries = by_id[row_id], tries[row_id]
-            if isinstance(res, ActionResult):
-                outcomes.append(self._success_outcome(row, res, row_tries))
-            else:
-                assert isinstance(res, ActionError)
-                outcomes.append(self._failure_outcome(row, res, row_tries))
-        return outcomes
-
-
-def _now() -> str:
-    return utcnow()
-
-
-def _attempt_record(n: int, started: str, exc: ActionError) -> AttemptRecord:
-    outcome = "throttled" if isinstance(exc, Throttled) else "released" if isinstance(exc, RunStopped) else "retry"
-    return AttemptRecord(
-        attempt_no=n,
-        started_at=started,
-        finished_at=_now(),
-        outcome=outcome,
-        http_status=exc.http_status,
-        retry_after_s=exc.retry_after,
-        tracking_id=exc.tracking_id,
-        error_kind=exc.kind,
-        error_code=exc.code,
-        error_message=exc.message,
-    )
-
-
-def _as_released(o: RowOutcome) -> RowOutcome:
-    """The same outcome, but the row goes back to pending (its last try is marked released)."""
-    tries = list(o.attempts)
-    if tries:
-        tries[-1] = AttemptRecord(**{**tries[-1].__dict__, "outcome": "released"})
-    return RowOutcome(
-        o.row_id,
-        RowStatus.PENDING,
-        tuple(tries),
-        result=o.result,
-        error_kind=o.error_kind,
-        error_code=o.error_code,
-        http_status=o.http_status,
-        error_message=o.error_message,
-        tracking_id=o.tracking_id,
-        counts_attempts=o.counts_attempts,
-    )
 
 
 # --- the entry point -----------------------------------------------------------------------------
