@@ -198,9 +198,15 @@ class RunGate:
         min_recover_per_min_per_s: float = 6.0,
         clock: Callable[[], float] = time.time,
         decrease_every_s: float = 30.0,
+        shared_pause: Callable[[], float | None] | None = None,
+        shared_every_s: float = 0.02,
     ) -> None:
         self._cond = threading.Condition()
         self.decrease_every_s = decrease_every_s
+        # reads the pause other workers stored (the ledger's cooldowns row), at most every shared_every_s
+        self._shared_pause = shared_pause
+        self._shared_every_s = shared_every_s
+        self._last_shared = -math.inf
         self._clock = clock
         self.max_rate = max_rate_per_min / 60.0 if max_rate_per_min else None  # req/s cap
         self.rate = self.max_rate  # current req/s limit; None = unlimited
@@ -221,6 +227,7 @@ class RunGate:
         self._no_retry_reason: str | None = None
         self._local = threading.local()
         self.stats = GateStats()
+        self.on_pause: Callable[[], None] | None = None  # wakes the writer to store a new pause
 
     # -- stop switch ------------------------------------------------------------------------------
     def stop(self, reason: str) -> None:
@@ -261,12 +268,20 @@ class RunGate:
 
     # -- pause ------------------------------------------------------------------------------------
     def pause_until(self, until: float, reason: str, *, persist: bool = True) -> None:
-        """Pause every request until unix time ``until`` (keeps a later pause already set)."""
+        """Pause every request until unix time ``until`` (keeps a later pause already set).
+
+        ``persist``: a pause this run learned (not one read from the ledger); ``on_pause`` is then
+        called so the writer stores it at once for the other workers.
+        """
+        notify = False
         with self._cond:
             if until > self.paused_until:
                 self.paused_until = until
                 self.pause_reason = reason
+                notify = persist and not self._pause_dirty
                 self._pause_dirty = self._pause_dirty or persist
+        if notify and self.on_pause is not None:
+            self.on_pause()
 
     def take_pause_to_persist(self) -> tuple[float, str] | None:
         """The pause set by this run since the last call (for the writer to store), or None."""
@@ -281,7 +296,24 @@ class RunGate:
         return float(getattr(self._local, "blocked", 0.0))
 
     # -- RequestHooks -----------------------------------------------------------------------------
+    def _check_shared_pause(self) -> None:
+        if self._shared_pause is None:
+            return
+        now = time.monotonic()
+        with self._cond:
+            if now - self._last_shared < self._shared_every_s:
+                return
+            self._last_shared = now
+        try:
+            until = self._shared_pause()
+        except Exception as exc:  # noqa: BLE001 - a failed read must not fail a row; the writer syncs too
+            log.warning("shared_pause_unreadable", error=type(exc).__name__)
+            return
+        if until is not None and until > self._clock():
+            self.pause_until(until, "pause stored by another worker", persist=False)
+
     def before_request(self) -> None:
+        self._check_shared_pause()
         start = time.monotonic()
         with self._cond:
             while True:

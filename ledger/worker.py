@@ -182,7 +182,11 @@ class Worker:
         self.settings = settings
         self.factory = factory
         self.profile: RetryProfile = get_profile(settings.retry_profile)
-        self.gate = RunGate(max_rate_per_min=settings.max_rate, default_pause_s=self.profile.default_throttle_s)
+        self.gate = RunGate(
+            max_rate_per_min=settings.max_rate,
+            default_pause_s=self.profile.default_throttle_s,
+            shared_pause=lambda: store.get_cooldown(engine),  # other workers' 429 pauses (read only)
+        )
         self.breaker = SystemicBreaker(self.profile)
         self.rows = RowRunner(
             factory=factory, gate=self.gate, breaker=self.breaker, profile=self.profile, dry_run=settings.dry_run,
@@ -194,7 +198,8 @@ class Worker:
         self.reclaimed = store.Reclaimed()
         self.progress = progress
         self._pool: cf.ThreadPoolExecutor | None = None
-        self._results: queue.Queue[cf.Future[list[RowOutcome]]] = queue.Queue()
+        self._results: queue.Queue[cf.Future[list[RowOutcome]] | None] = queue.Queue()
+        self.gate.on_pause = lambda: self._results.put(None)  # a new 429 pause: store it now
         self._suspects: list[RowOutcome] = []
         self._stop = _StopState()
         self._final: tuple[RunStatus, ExitCode, str] | None = None
@@ -383,16 +388,18 @@ class Worker:
             in_flight.add(fut)
 
     def _gather(self, in_flight: set[cf.Future[list[RowOutcome]]]) -> list[RowOutcome]:
-        """Wait (at most 0.25 s) for finished tasks; their outcomes."""
-        done: list[cf.Future[list[RowOutcome]]] = []
+        """Wait (at most 0.1 s) for finished tasks; their outcomes."""
+        done: list[cf.Future[list[RowOutcome]] | None] = []
         try:
-            done.append(self._results.get(timeout=0.25))
+            done.append(self._results.get(timeout=0.1))
             while True:
                 done.append(self._results.get_nowait())
         except queue.Empty:
             pass
         outcomes: list[RowOutcome] = []
         for fut in done:
+            if fut is None:  # a wake-up (new pause to store), not a task
+                continue
             in_flight.discard(fut)
             outcomes.extend(fut.result())  # _run_task never raises
         return outcomes
@@ -493,7 +500,7 @@ class Worker:
         if pause is not None:
             store.set_cooldown(self.engine, pause[0], pause[1])
         now = time.monotonic()
-        if force or now - self._last_cooldown_sync >= 0.25:
+        if force or now - self._last_cooldown_sync >= 0.1:
             self._last_cooldown_sync = now
             until = store.get_cooldown(self.engine)
             if until is not None and until > time.time():

@@ -25,3 +25,16 @@ def test_two_worker_processes_never_execute_a_row_twice(ledger_path: Path, tmp_p
     assert sum(r.claimed for r in runs) == 1000  # no row claimed by both
     per_row = query(ledger_path, "SELECT row_id, count(DISTINCT run_id) AS n FROM attempts GROUP BY row_id")
     assert len(per_row) == 1000 and {r.n for r in per_row} == {1}
+
+
+@pytest.mark.slow
+def test_a_429_pauses_every_worker_process_sharing_the_ledger(ledger_path: Path, tmp_path: Path, sandbox_factory) -> None:  # noqa: F811
+    _, emails = import_users(ledger_path, tmp_path, 120)
+    sb = sandbox_factory(token=TOKEN, seed=5, faults=FaultConfig(p429=0.1, retry_after=1))
+    procs = [start_work(ledger_path, sb.base_url, "--batch-size", "10", "--retry-profile", "fast") for _ in range(2)]
+    outs = [p.communicate(timeout=240)[0].decode() for p in procs]
+    assert [p.returncode for p in procs] == [0, 0], outs
+    assert statuses(ledger_path) == {"succeeded": 120}
+    assert sum(1 for r in sb.requests() if r.status == 429) > 5
+    assert sb.retry_after_violations() == []  # the pause went through the ledger's cooldowns row
+    assert all(sb.state.create_count(e) == 1 for e in emails)
