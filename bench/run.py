@@ -1,0 +1,191 @@
+"""`make bench`: every benchmark in one run, one table of ratios against floors measured in the same run.
+
+    .venv/bin/python bench/run.py [--quick] [--only import,worker,latency,rate,bulk] [--out bench/out/results.json]
+
+- import   `ledger import` (whole process) of 21,000 and 210,000 generated Usuarios.csv rows vs a stdlib
+           csv + sqlite3 executemany floor (bench/import_bench.py); peak RSS of both sizes.
+- worker   `ledger work --concurrency 1` on 5,000 user.create rows vs a bare wxc_sdk loop of the same calls,
+           same zero-latency sandbox (bench/worker_bench.py); ledger bookkeeping per row in µs.
+- latency  sandbox latency 100 ms, concurrency 1/4/8: rows/s vs concurrency / (2 requests × 100 ms)
+           (bench/latency_bench.py).
+- rate     sandbox limit 300 requests/min: `--max-rate 300` and adaptive only; achieved rate vs 300/min and
+           the share of 429s (bench/rate_bench.py).
+- bulk     user.scim_create vs user.create on 2,000 rows: requests and wall time (bench/bulk_bench.py).
+
+``--quick`` runs every measurement on tiny inputs (a smoke run: the figures then mean little). The table
+goes to stdout; the raw figures, the machine and the date to ``--out`` (JSON).
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any, Callable
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+sys.path.insert(0, str(HERE.parent))
+
+import bulk_bench  # noqa: E402
+import import_bench  # noqa: E402
+import latency_bench  # noqa: E402
+import rate_bench  # noqa: E402
+import worker_bench  # noqa: E402
+from common import LEDGER, machine  # noqa: E402
+
+BENCHES = ("import", "worker", "latency", "rate", "bulk")
+Row = dict[str, Any]
+
+
+def row(bench: str, case: str, measured: str, floor: str, ratio: str, goal: str, met: bool | None) -> Row:
+    return {"bench": bench, "case": case, "measured": measured, "floor": floor, "ratio": ratio, "goal": goal,
+            "met": met}
+
+
+def run_import(quick: bool) -> tuple[list[Row], Any]:
+    sizes = ((1_000, 1), (3_000, 1)) if quick else ((21_000, 3), (210_000, 2))
+    raw: dict[str, Any] = {}
+    rows: list[Row] = []
+    work = Path(tempfile.mkdtemp(prefix="ledger-bench-import-"))
+    try:
+        for n, repeat in sizes:
+            results = dict(import_bench.bench(n, repeat, work))
+            for old in work.glob("db*"):
+                old.unlink()
+            raw[str(n)] = {**results, "repeat": repeat}
+            floor = results["floor: csv + sqlite3"]
+            for name in ("ledger import (new ledger)", "ledger import (existing ledger)"):
+                r = results[name]
+                ratio = r["wall"] / floor["wall"]
+                rows.append(row("import", f"{n:,} rows, {name[len('ledger import '):]}", f"{r['wall']:.2f} s",
+                                f"{floor['wall']:.2f} s", f"{ratio:.2f}×", "≤ 3×", ratio <= 3))
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    rss = [raw[str(n)]["ledger import (new ledger)"]["rss_mb"] for n, _ in sizes]
+    floor_rss = [raw[str(n)]["floor: csv + sqlite3"]["rss_mb"] for n, _ in sizes]
+    flat = rss[1] <= rss[0] * 1.25 + 10
+    rows.append(row("import", f"peak RSS {sizes[0][0]:,} / {sizes[1][0]:,} rows", f"{rss[0]:.0f} / {rss[1]:.0f} MB",
+                    f"{floor_rss[0]:.0f} / {floor_rss[1]:.0f} MB", f"{rss[1] / rss[0]:.2f}× growth",
+                    "flat, < 150 MB", flat and max(rss) < 150))
+    return rows, raw
+
+
+def run_worker(quick: bool) -> tuple[list[Row], Any]:
+    n = 100 if quick else 5_000
+    with tempfile.TemporaryDirectory(prefix="ledger-bench-worker-") as d:
+        tmp = Path(d)
+        # a fresh sandbox per measurement: its cost per call grows with the people it holds
+        bare1 = worker_bench.fresh(lambda base: worker_bench.bare_loop(base, n, "bare.example.com"))
+        work1 = worker_bench.fresh(lambda base: worker_bench.ledger_work(tmp, base, n, "work1.example.com", 1))
+        work4 = worker_bench.fresh(lambda base: worker_bench.ledger_work(tmp, base, n, "work4.example.com", 4))
+        bare2 = bare1 if quick else worker_bench.fresh(
+            lambda base: worker_bench.bare_loop(base, n, "bare2.example.com"))
+        book = worker_bench.bookkeeping_us(tmp, n)
+    bare = (bare1[0] + bare2[0]) / 2
+    raw = {"rows": n, "bare_s": [bare1, bare2], "work_c1_s": work1, "work_c4_s": work4, "bookkeeping_us": book}
+    rows = [
+        row("worker", f"ledger work -c 1, {n:,} rows", f"{work1:.2f} s", f"{bare:.2f} s", f"{work1 / bare:.2f}×",
+            "≤ 1.1×", work1 / bare <= 1.1),
+        row("worker", f"ledger work -c 4, {n:,} rows", f"{work4:.2f} s", f"{bare:.2f} s", f"{work4 / bare:.2f}×",
+            "(info)", None),
+        row("worker", "bookkeeping per row (instant executor)", f"{book:.0f} µs", "", "", "(info)", None),
+    ]
+    return rows, raw
+
+
+def run_latency(quick: bool) -> tuple[list[Row], Any]:
+    raw = latency_bench.measure(quick)
+    rows = [
+        row("latency", f"100 ms, concurrency {r['concurrency']}, {r['rows']} rows",
+            f"{r['rows_per_s']:.1f} rows/s", f"{r['ideal_rows_per_s']:.0f} rows/s",
+            f"{r['share_of_ideal']:.0%}", "≥ 90 %", r["share_of_ideal"] >= 0.9)
+        for r in raw
+    ]
+    return rows, raw
+
+
+def run_rate(quick: bool) -> tuple[list[Row], Any]:
+    raw = rate_bench.measure(quick)
+    rows: list[Row] = []
+    for r in raw:
+        label = "--max-rate 300" if r["case"] == "maxrate" else "adaptive only"
+        met = r["share_of_allowance"] >= 0.95 and r["share_429"] < 0.01
+        if quick and r["case"] == "adaptive":
+            met = None  # too few requests to reach the limit: not a measurement
+        rows.append(row("rate", f"300/min, {label}, {r['requests']} req in {r['span_s']:.0f} s",
+                        f"{r['achieved_per_min']:.0f}/min, {r['share_429']:.1%} 429", "300/min",
+                        f"{r['share_of_allowance']:.0%}", "≥ 95 %, < 1 % 429", met))
+    return rows, raw
+
+
+def run_bulk(quick: bool) -> tuple[list[Row], Any]:
+    raw = bulk_bench.measure(quick)
+    create, scim = raw
+    rows = [
+        row("bulk", f"user.scim_create vs user.create, {scim['rows']:,} rows: requests",
+            f"{scim['requests']}", f"{create['requests']}", f"{scim['requests'] / create['requests']:.3f}×",
+            "(info)", None),
+        row("bulk", f"user.scim_create vs user.create, {scim['rows']:,} rows: wall",
+            f"{scim['process_s']:.2f} s", f"{create['process_s']:.2f} s",
+            f"{scim['process_s'] / create['process_s']:.2f}×", "(info)", None),
+    ]
+    return rows, raw
+
+
+RUNNERS: dict[str, Callable[[bool], tuple[list[Row], Any]]] = {
+    "import": run_import, "worker": run_worker, "latency": run_latency, "rate": run_rate, "bulk": run_bulk,
+}
+
+
+def render(rows: list[Row]) -> str:
+    cols = ("bench", "case", "measured", "floor", "ratio", "goal", "met")
+    heads = ("bench", "case", "measured", "floor / ideal", "ratio", "goal", "met")
+    cells = [[str(r[c]) if c != "met" else {True: "yes", False: "NO", None: "-"}[r["met"]] for c in cols]
+             for r in rows]
+    widths = [max(len(h), *(len(c[i]) for c in cells)) for i, h in enumerate(heads)]
+    line = lambda vals: "  ".join(v.ljust(w) for v, w in zip(vals, widths)).rstrip()  # noqa: E731
+    return "\n".join([line(heads), line(["-" * w for w in widths]), *(line(c) for c in cells)])
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="tiny inputs: a smoke run, not a measurement")
+    parser.add_argument("--only", default=",".join(BENCHES), help="comma list of: " + ", ".join(BENCHES))
+    parser.add_argument("--out", type=Path, default=HERE / "out" / "results.json")
+    args = parser.parse_args(argv)
+    chosen = [b.strip() for b in args.only.split(",") if b.strip()]
+    unknown = sorted(set(chosen) - set(BENCHES))
+    if unknown:
+        parser.error(f"unknown bench(es): {', '.join(unknown)} (choose from {', '.join(BENCHES)})")
+    if not LEDGER.exists():
+        parser.error(f"{LEDGER} missing: run `make bench` (it creates .venv)")
+    started = dt.datetime.now(dt.timezone.utc)
+    table: list[Row] = []
+    raw: dict[str, Any] = {}
+    timings: dict[str, float] = {}
+    for name in chosen:
+        print(f"[bench] {name} …", file=sys.stderr, flush=True)
+        t0 = time.perf_counter()
+        rows, raw[name] = RUNNERS[name](args.quick)
+        timings[name] = time.perf_counter() - t0
+        table.extend(rows)
+    info = machine()
+    print(render(table))
+    print(f"\n{started:%Y-%m-%d %H:%M} UTC · {info['nproc']} CPUs · {info['cpu']} · python {info['python']}"
+          f"{' · QUICK (smoke run, figures not meaningful)' if args.quick else ''}")
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps({
+        "date": started.isoformat(timespec="seconds"), "quick": args.quick, "machine": info,
+        "bench_seconds": timings, "table": table, "raw": raw,
+    }, indent=2, ensure_ascii=False, default=str) + "\n", encoding="utf-8")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
