@@ -42,6 +42,7 @@ import sqlalchemy as sa
 import structlog
 
 from ledger import store_claims as store
+from ledger.db.engine import make_engine
 from ledger.errors import ExitCode
 from ledger.models import RowStatus, RunStatus
 from ledger.policy import RetryProfile, RunGate, SystemicBreaker, get_profile
@@ -182,10 +183,13 @@ class Worker:
         self.settings = settings
         self.factory = factory
         self.profile: RetryProfile = get_profile(settings.retry_profile)
+        # reads from the pool threads go through a read-only engine: a plain BEGIN never waits for
+        # another process's write transaction (every engine.begin() of the write engine is IMMEDIATE)
+        self._reader = make_engine(str(engine.url.database), readonly=True)
         self.gate = RunGate(
             max_rate_per_min=settings.max_rate,
             default_pause_s=self.profile.default_throttle_s,
-            shared_pause=lambda: store.get_cooldown(engine),  # other workers' 429 pauses (read only)
+            shared_pause=lambda: store.get_cooldown(self._reader),  # other workers' 429 pauses
         )
         self.breaker = SystemicBreaker(self.profile)
         self.rows = RowRunner(
@@ -254,6 +258,7 @@ class Worker:
         self.counters.released += released
         status, code, message = self._final_status()
         store.finish_run(self.engine, self.run_id, status, int(code), message, self.counters)
+        self._reader.dispose()
         log.info("run_finished", status=status.value, exit_code=int(code), **self.counters.as_params())
         structlog.contextvars.unbind_contextvars("run_id")
         pending = store.pending_count(self.engine, import_id=self.settings.import_id)
@@ -502,7 +507,7 @@ class Worker:
         now = time.monotonic()
         if force or now - self._last_cooldown_sync >= 0.1:
             self._last_cooldown_sync = now
-            until = store.get_cooldown(self.engine)
+            until = store.get_cooldown(self._reader)
             if until is not None and until > time.time():
                 self.gate.pause_until(until, "pause stored in the ledger", persist=False)
 
