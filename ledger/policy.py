@@ -185,8 +185,10 @@ class GateStats:
 class RunGate:
     """Run-wide pause + adaptive rate + stop switch, called around every HTTP request.
 
-    ``clock`` is wall time (``time.time``: pauses are shared with other processes as unix times);
-    ``wait`` blocks on the gate's condition (tests may pass a fake).
+    ``clock`` is wall time (``time.time``): pauses are shared with other processes as unix times.
+    ``shared_pause()`` returns the pause stored by any worker (the ledger's ``cooldowns`` row); it
+    is read before requests, at most every ``shared_every_s``. ``on_pause`` is called (from the
+    requesting thread) when this run learns a new pause, so the writer stores it at once.
     """
 
     def __init__(
