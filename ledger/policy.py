@@ -315,8 +315,18 @@ class RunGate:
             self.pause_until(until, "pause stored by another worker", persist=False)
 
     def before_request(self) -> None:
-        self._check_shared_pause()
         start = time.monotonic()
+        while True:
+            self._check_shared_pause()
+            if self._take_turn():
+                break
+        blocked = time.monotonic() - start
+        if blocked > 0.0005:
+            self._local.blocked = self.thread_blocked_s() + blocked
+            self.stats.paused_s += blocked
+
+    def _take_turn(self) -> bool:
+        """Wait for a send slot: True when taken; False after waiting out a pause (re-check first)."""
         with self._cond:
             while True:
                 if self._stop_reason is not None:
@@ -324,16 +334,14 @@ class RunGate:
                 now = self._clock()
                 if now < self.paused_until:
                     self._cond.wait(self.paused_until - now)
+                    if self._clock() >= self.paused_until:
+                        return False  # the pause is over: another worker may have stored a new one
                     continue
                 slot = self._take_slot(now)
                 if slot <= now:
-                    break
+                    self.stats.requests += 1
+                    return True
                 self._cond.wait(slot - now)
-            self.stats.requests += 1
-        blocked = time.monotonic() - start
-        if blocked > 0.0005:
-            self._local.blocked = self.thread_blocked_s() + blocked
-            self.stats.paused_s += blocked
 
     def _take_slot(self, now: float) -> float:
         """Reserve the next send time under the current rate; returns it (<= now: send now)."""

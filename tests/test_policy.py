@@ -346,3 +346,20 @@ def test_what_feeds_the_breaker() -> None:
     assert outcome_feeds_breaker(SystemicFailure("403")) is True
     assert outcome_feeds_breaker(Throttled("429")) is None
     assert outcome_feeds_breaker(RunStopped("stop")) is None
+
+
+def test_a_pause_stored_by_another_worker_is_read_before_sending() -> None:
+    stored = {"until": time.time() + 0.3}
+    gate = RunGate(shared_pause=lambda: stored["until"])
+    gate.before_request()
+    assert time.time() >= stored["until"]  # no request before the other worker's pause ended
+    assert gate.take_pause_to_persist() is None  # not ours to store again
+
+
+def test_an_unreadable_shared_pause_does_not_fail_the_request() -> None:
+    def broken() -> float:
+        raise OSError("database is locked")
+
+    gate = RunGate(shared_pause=broken)
+    gate.before_request()
+    assert gate.stats.requests == 1
