@@ -299,6 +299,8 @@ class Worker:
                 break
 
     def _must_end(self) -> bool:
+        if self.rows.crashed is not None and self._final is None:
+            self.fatal(self.rows.crashed)
         return self.stopping or self.rows.auth_message is not None or self._final is not None
 
     def run_once(self, *, refill: bool = False) -> int:

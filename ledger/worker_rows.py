@@ -71,6 +71,7 @@ class RowRunner:
             profile, sleep=sleep or gate.sleep, blocked=gate.thread_blocked_s, attempts=1
         )
         self.auth_message: str | None = None
+        self.crashed: str | None = None  # a bug in this module: the run stops (exit 1) instead of looping
         self._executors: dict[str, Executor] = {}
         self._lock = threading.Lock()
 
@@ -92,8 +93,9 @@ class RowRunner:
             if len(task.rows) == 1:
                 return [self._run_row(task.rows[0], probe=task.probe)]
             return self._run_bulk(task.rows)
-        except Exception as exc:  # noqa: BLE001 - a bug must not lose rows: release them, log it
+        except Exception as exc:  # noqa: BLE001 - a bug must not lose rows: release them, stop the run
             log.exception("row_task_crashed", error=type(exc).__name__)
+            self.crashed = f"internal error while running rows ({type(exc).__name__}); the rows are pending"
             return [as_released(RowOutcome(r.row_id, RowStatus.PENDING, counts_attempts=False)) for r in task.rows]
 
     def _run_row(self, row: ClaimedRow, *, probe: bool = False) -> RowOutcome:

@@ -212,3 +212,18 @@ def test_systemic_failures_open_the_breaker_and_release_rows(ledger_path: Path, 
     assert "did not recover within 12s" in report.message
     probes = [r for r in sb.requests() if r.t > min(x.t for x in sb.requests()) + 1.5]
     assert 1 <= len(probes) <= 12  # while open: only single probes, no traffic
+
+
+def test_an_action_without_executor_stops_the_run_with_rows_pending(ledger_path: Path, tmp_path: Path) -> None:
+    from ledger.errors import ConfigError
+
+    import_users(ledger_path, tmp_path, 5)
+
+    def factory(action: str, hooks: object, timeout: object) -> object:
+        raise ConfigError(f"action {action} has no executor yet; it cannot be run by `ledger work`")
+
+    with pytest.raises(ConfigError, match="no executor"):
+        run_work(_settings(ledger_path), factory)  # type: ignore[arg-type]
+    assert statuses(ledger_path) == {"pending": 5}
+    run = query(ledger_path, "SELECT status, exit_code, message FROM runs")[0]
+    assert (run.status, run.exit_code) == ("interrupted", 1) and "ConfigError" in run.message
