@@ -84,14 +84,23 @@ class RunReport:
     throttled: int = 0
     summary_text: str = ""
     retry_command: str | None = None
+    dry_run: bool = False
 
     def render(self) -> str:
         c = self.counters
+        if self.dry_run:
+            counts = (
+                f"dry run: {c.succeeded} would change, {c.skipped} would be skipped, {c.failed} would fail "
+                "(see each row's result); nothing was written, every row stays pending"
+            )
+        else:
+            counts = (
+                f"{c.succeeded} succeeded, {c.skipped} skipped, {c.failed} failed, {self.pending_left} pending"
+            )
         lines = [
             self.summary_text.rstrip(),
             "",
-            f"run {self.run_id}: {self.status.value} (exit {int(self.exit_code)}) in {self.elapsed_s:.1f}s: "
-            f"{c.succeeded} succeeded, {c.skipped} skipped, {c.failed} failed, {self.pending_left} pending; "
+            f"run {self.run_id}: {self.status.value} (exit {int(self.exit_code)}) in {self.elapsed_s:.1f}s: {counts}; "
             f"{c.retries} retries, {self.throttled} throttled answers"
             + (f"; {self.reclaimed.rows} rows reclaimed from dead runs" if self.reclaimed.rows else ""),
         ]
@@ -273,6 +282,7 @@ class Worker:
             pending_left=pending,
             requests=self.gate.stats.requests,
             throttled=self.gate.stats.throttled,
+            dry_run=self.settings.dry_run,
         )
 
     def _final_status(self) -> tuple[RunStatus, ExitCode, str]:

@@ -178,10 +178,11 @@ class RowRunner:
             return as_released(RowOutcome(row.row_id, RowStatus.FAILED, tuple(tries), **fields))
         if self.dry_run:
             result = {"dry_run": True, "would": "fail", "error_kind": exc.kind, "error": exc.message}
-            return RowOutcome(row.row_id, RowStatus.PENDING, tuple(tries), result=result, counts_attempts=False)
+            return RowOutcome(row.row_id, RowStatus.PENDING, _last_is(tries, "dry_run"), result=result,
+                              counts_attempts=False)
         if exc.kind == "transient" and not isinstance(exc, Throttled):
             self.breaker.record_failure(f"retries exhausted: {exc.message}")
-        return RowOutcome(row.row_id, RowStatus.FAILED, tuple(tries), **fields)
+        return RowOutcome(row.row_id, RowStatus.FAILED, _last_is(tries, "failed"), **fields)
 
     def _run_bulk(self, rows: list[ClaimedRow]) -> list[RowOutcome]:
         """A bulk executor: up to ``bulk_size`` rows per call; rows failing transiently are re-sent."""
@@ -266,6 +267,13 @@ def _attempt_record(n: int, started: str, exc: ActionError) -> AttemptRecord:
         error_code=exc.code,
         error_message=exc.message,
     )
+
+
+def _last_is(tries: list[AttemptRecord], outcome: str) -> tuple[AttemptRecord, ...]:
+    """The tries, the last one marked with the row's final ``outcome`` (it was logged as a retry)."""
+    if not tries:
+        return ()
+    return (*tries[:-1], AttemptRecord(**{**tries[-1].__dict__, "outcome": outcome}))
 
 
 def as_released(o: RowOutcome) -> RowOutcome:

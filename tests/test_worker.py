@@ -111,6 +111,7 @@ def test_dry_run_writes_nothing_and_records_the_plan(ledger_path: Path, tmp_path
     assert results[emails[0]]["would"] == "skip"
     assert results[emails[1]]["would"] == "change" and results[emails[1]]["planned"]["emails"] == [emails[1]]
     assert query(ledger_path, "SELECT max(attempts) AS a FROM ledger")[0].a == 0
+    assert "dry run: 7 would change, 1 would be skipped, 0 would fail" in report.render()
     real = run_work(_settings(ledger_path), _factory(sb))
     assert (real.counters.succeeded, real.counters.skipped) == (7, 1)
 
@@ -229,3 +230,11 @@ def test_an_action_without_executor_stops_the_run_with_rows_pending(ledger_path:
     assert statuses(ledger_path) == {"pending": 5}
     run = query(ledger_path, "SELECT status, exit_code, message FROM runs")[0]
     assert (run.status, run.exit_code) == ("interrupted", 1) and "ConfigError" in run.message
+
+
+def test_attempts_log_every_try_and_the_final_outcome(ledger_path: Path, tmp_path: Path, sandbox_factory) -> None:  # noqa: F811
+    _, emails = import_users(ledger_path, tmp_path, 1)
+    sb = sandbox_factory(token=TOKEN, seed=3, faults=FaultConfig(row_errors={emails[0]}))
+    run_work(_settings(ledger_path), _factory(sb))
+    tries = query(ledger_path, "SELECT attempt_no, outcome, http_status, error_kind FROM attempts ORDER BY id")
+    assert [(t.outcome, t.http_status, t.error_kind) for t in tries] == [("failed", 400, "row")]
