@@ -14,11 +14,12 @@ The sandbox runs in its own process (`ledger sandbox`). Measured in one run, on 
 Both sides are timed from process start (``ledger work`` includes opening the ledger, reclaiming,
 the summary), and also from the first request for the bare loop ("loop only").
 
-Figures measured here (2 cores, 5,000 rows, 2026-11-24): bare loop 42.6 s (8.5 ms/row: the sandbox's
-cost per call grows with the people it holds, ~4.6 ms/row at 2,000 rows); ``ledger work
---concurrency 1`` 44.1 s = 1.04x; ``--concurrency 4`` 38.1 s = 0.89x; bookkeeping 820 µs/row with
-an instant executor (mostly the fsync of each ``synchronous=FULL`` commit, ~0.3 ms, GIL released),
-overlapped with the calls: freed threads get their next row before the outcome is written.
+Figures measured here (2 cores, 5,000 rows, 2026-11-24, four runs): bare loop 39.8-42.6 s
+(~8 ms/row: the sandbox's cost per call grows with the people it holds, ~4.6 ms/row at 2,000 rows);
+``ledger work --concurrency 1`` 1.04-1.10x (typically 1.05x); ``--concurrency 4`` 0.89-0.95x;
+bookkeeping 795-860 µs/row with an instant executor (mostly the fsync of each ``synchronous=FULL``
+commit, ~0.3 ms, GIL released), overlapped with the calls: freed threads get their next row before
+the outcome is written.
 """
 
 from __future__ import annotations
