@@ -21,18 +21,19 @@ Nothing here imports wxc_sdk or touches the ledger.
 from __future__ import annotations
 
 import collections
-import email.utils
 import math
 import random
 import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+
 import structlog
 import tenacity
 from circuitbreaker import STATE_CLOSED, STATE_HALF_OPEN, STATE_OPEN, CircuitBreaker
 
 from ledger.errors import ActionError, SystemicFailure, Throttled, TransientFailure
+from ledger.ports import parse_retry_after
 
 log = structlog.get_logger("ledger.policy")
 
@@ -153,22 +154,6 @@ def get_profile(name: str) -> RetryProfile:
 
 def profiles_help() -> str:
     return "\n".join(p.help_line() for p in PROFILES.values())
-
-
-def parse_retry_after(value: str | None, now: float | None = None) -> float | None:
-    """Retry-After as seconds: a number of seconds or an HTTP date (same rule as the actions' ladder)."""
-    if not value:
-        return None
-    value = value.strip()
-    try:
-        return max(float(value), 0.0)
-    except ValueError:
-        pass
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    return max(when.timestamp() - (time.time() if now is None else now), 0.0)
 
 
 # --- the run-wide gate (RequestHooks) ------------------------------------------------------------

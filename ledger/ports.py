@@ -6,7 +6,9 @@ wxc_sdk) implement them. Neither side imports the other; ``ledger.cli`` wires th
 
 from __future__ import annotations
 
+import email.utils
 import threading
+import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol, TypeVar
@@ -95,3 +97,23 @@ class ResolveCache:
 
     def invalidate(self, key: Any) -> None:
         self._values.pop(key, None)
+
+
+def parse_retry_after(value: str | None, now: float | None = None) -> float | None:
+    """Retry-After as seconds: a number of seconds or an HTTP date (RFC 9110), None when absent/bad.
+
+    Shared by the actions' error ladder and the engine's run-wide pause (wxc_sdk's own ``int()``
+    fails on the HTTP-date form).
+    """
+    if not value:
+        return None
+    value = value.strip()
+    try:
+        return max(float(value), 0.0)
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(when.timestamp() - (time.time() if now is None else now), 0.0)

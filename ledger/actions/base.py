@@ -9,8 +9,6 @@ wrap Webex calls in ``with self.webex("what"):`` to translate them with :func:`t
 from __future__ import annotations
 
 import base64
-import email.utils
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -28,27 +26,11 @@ from ledger.errors import (
     Throttled,
     TransientFailure,
 )
-from ledger.ports import ActionResult, ResolveCache, RowInput
+from ledger.ports import ActionResult, ResolveCache, RowInput, parse_retry_after
 from ledger.spec import ActionSpec
 
 TRANSIENT_STATUSES = frozenset({408, 500, 502, 503, 504})
 THROTTLE_STATUSES = frozenset({429, 423})
-
-
-def parse_retry_after(value: str | None, now: float | None = None) -> float | None:
-    """Retry-After as seconds: an integer/float number of seconds or an HTTP date."""
-    if not value:
-        return None
-    value = value.strip()
-    try:
-        return max(float(value), 0.0)
-    except ValueError:
-        pass
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    return max(when.timestamp() - (time.time() if now is None else now), 0.0)
 
 
 def rest_error_parts(exc: RestError) -> dict[str, Any]:
