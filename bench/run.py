@@ -63,7 +63,7 @@ def run_import(quick: bool) -> tuple[list[Row], Any]:
             for name in ("ledger import (new ledger)", "ledger import (existing ledger)"):
                 r = results[name]
                 ratio = r["wall"] / floor["wall"]
-                rows.append(row("import", f"{n:,} rows, {name[len('ledger import '):]}", f"{r['wall']:.2f} s",
+                rows.append(row("import", f"{n:,} rows, {name[len('ledger import ('):-1]}", f"{r['wall']:.2f} s",
                                 f"{floor['wall']:.2f} s", f"{ratio:.2f}×", "≤ 3×", ratio <= 3))
     finally:
         shutil.rmtree(work, ignore_errors=True)
