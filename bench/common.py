@@ -1,5 +1,5 @@
 """Shared helpers for the benchmarks: a sandbox in its own process, whole-process `ledger` runs, timing,
-peak RSS, the sandbox's request log, generated CSV files.
+the sandbox's request log, generated CSV files (peak RSS: see import_bench.measure).
 
 Every measurement talks to 127.0.0.1 only. `ledger` runs as a real subprocess of ``.venv/bin/ledger``
 (the operator's command, start-up included) unless a bench says otherwise.
@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import resource
 import subprocess
 import sys
 import time
@@ -87,22 +86,6 @@ class SandboxProc:
             return json.loads(resp.read())
 
 
-def users_csv(path: Path, rows: int, domain: str, *, license_id: str = "") -> list[str]:
-    """The operators' Usuarios.csv layout, via ``ledger.samplegen.write_users_csv``."""
-    from ledger.samplegen import write_users_csv
-
-    return write_users_csv(path, rows, domain=domain, license_id=license_id)
-
-
-def scim_csv(path: Path, rows: int, domain: str, org_id: str) -> None:
-    """Same people as ``users_csv`` (same emails) with the columns user.scim_create needs."""
-    from ledger.samplegen import user_email
-
-    lines = ["email,first_name,last_name,org_id"]
-    lines += [f"{user_email(i, domain)},Ana,Puig,{org_id}" for i in range(rows)]
-    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
-
-
 @dataclass
 class Timed:
     wall: float
@@ -127,17 +110,6 @@ def ledger_import(db: Path, csv_path: Path, action: str, env: dict[str, str] | N
 def ledger_work(db: Path, env: dict[str, str], *args: str) -> Timed:
     """Whole-process `ledger work`; fails loudly unless it exits 0."""
     return run([str(LEDGER), "--db", str(db), "work", *args], env=env)
-
-
-def peak_rss_mb() -> float:
-    """Peak RSS of this process in MB (ru_maxrss is in KiB on Linux)."""
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-
-
-def count_statuses(records: list[dict[str, Any]], since: float = 0.0) -> tuple[int, int]:
-    """(requests, of which answered 429) in a request log, arriving at or after ``since`` (time.time())."""
-    sel = [r for r in records if r["t"] >= since]
-    return len(sel), sum(1 for r in sel if r["status"] == 429)
 
 
 def sandbox_ids(sb: SandboxProc) -> dict[str, str]:
