@@ -44,6 +44,11 @@ async def list_numbers(request: web.Request) -> web.Response:
 
 async def move_users(request: web.Request) -> web.Response:
     st = _st(request)
+    with st.lock:  # tests set ``state.move_busy = N``: the next N move POSTs answer 409 (another job runs)
+        busy = getattr(st, "move_busy", 0)
+        if busy:
+            st.move_busy = busy - 1
+            raise E.ApiError(409, "Another move users job is in progress", 409, "Another move users job is in progress")
     return json_response(request, st.api_move_users(body_of(request), tracking_id_of(request)))
 
 

@@ -336,3 +336,23 @@ def test_profile_with_a_v21_call_type_is_refused_at_import(tmp_path, needs_work)
     )
     assert res.exit_code != 0
     assert "INTERNAL" in res.output and "Traceback" not in res.output
+
+
+def test_move_job_busy_pauses_and_then_moves_through_ledger_work(tmp_path, sandbox, needs_work):
+    st = sandbox.state
+    hq = st.add_location("HQ", calling_enabled=True)
+    branch = st.add_location("BRANCH", calling_enabled=True)
+    pid = st.add_person("ana@example.com", "Ana", "A", location_id=hq, extension="1001", calling=True)
+    st.move_busy = 1  # the first move POST answers 409: another move job is running in the org
+    move = tmp_path / "move.csv"
+    move.write_text("email,location_name\nana@example.com,BRANCH\n")
+    db = tmp_path / "ledger.db"
+    runner = CliRunner()
+    assert runner.invoke(cli, ["--db", str(db), "import", str(move), "--action", "user.move_location"]).exit_code == 0
+
+    _work(runner, db, sandbox)
+
+    assert _rows(db) == {("user.move_location", 2): ("succeeded", None, None)}
+    posts = [r.status for r in sandbox.requests() if r.method == "POST" and r.path.endswith("/moveLocation")]
+    assert posts == [409, 200]
+    assert st.get_person(pid)["locationId"] == branch

@@ -186,3 +186,20 @@ def test_v21_control_file_rows_not_selected_are_skipped_without_any_call(sandbox
     assert sandbox.requests() == []
     a.executor.sleep = lambda s: None
     assert a.run({"email": "ana@example.com", "location_name": "BRANCH", "selected": "X"}, org["glob"]).status == "succeeded"
+
+
+def test_another_move_job_running_is_a_throttle_then_the_move_goes_through(sandbox, act, org):
+    from ledger.errors import Throttled
+
+    sandbox.state.move_busy = 1  # the sandbox answers 409 to the next move POST
+    a = act(sandbox, "user.move_location")
+    a.executor.sleep = lambda s: None
+    row = a.row({"email": "ana@example.com", "location_name": "BRANCH"}, org["glob"])
+    with pytest.raises(Throttled) as err:
+        a.executor.execute(row)
+    assert err.value.http_status == 409 and err.value.retry_after and not err.value.ambiguous
+    assert "another move-users job" in str(err.value)
+    assert sandbox.state.get_person(org["pid"])["locationId"] == org["hq"]
+
+    assert a.executor.execute(row).status == "succeeded"
+    assert sandbox.state.get_person(org["pid"])["locationId"] == org["branch"]
