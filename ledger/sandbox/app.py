@@ -281,7 +281,27 @@ async def _after_faults(request: web.Request, handler: Handler, sb: Any, cfg: Fa
                 rec.fault = "forwarding_busy"
                 return error_response(request, 400, "Call forwarding busy settings could not be changed", 4003,
                                       "[Error 4003] UserCallForwardingBusy: CFB settings cannot be modified.")
+    denied = read_denied_hit(sb.state, cfg, request)
+    if denied:
+        rec.fault = "read_denied"
+        return error_response(request, 400, "Unauthorized", 4003,
+                              f"[Error 4003] The token is not authorized to read {denied}.")
     return await _call(request, handler)
+
+
+def read_denied_hit(state: SandboxState, cfg: FaultConfig, request: web.Request) -> str | None:
+    """The feature name when ``cfg.read_denied`` refuses this GET of a callForwarding/outgoingPermission."""
+    feature = request.path.rstrip("/").rsplit("/", 1)[-1]
+    if not cfg.read_denied or request.method != "GET" or "/features/" not in request.path:
+        return None
+    if feature not in ("callForwarding", "outgoingPermission"):
+        return None
+    keys = state.touch_keys([s for s in request.path.split("/") if s])
+    for entry in cfg.read_denied:
+        who, _, only = entry.partition(":")
+        if (not only or only.strip() == feature) and (who.strip().lower() in keys or ids.key(who) in keys):
+            return feature
+    return None
 
 
 async def _call(request: web.Request, handler: Handler) -> web.StreamResponse:

@@ -40,6 +40,9 @@ class FaultConfig:
     forwarding_busy: set[str] = field(default_factory=set)
     # emails whose People create with callingData=true creates the person but answers 400 (seen on Webex)
     created_400: set[str] = field(default_factory=set)
+    # entities (workspace/person names, emails, ids), optionally "KEY:feature" (callForwarding or
+    # outgoingPermission), whose feature GET answers 400 + errorCode 4003: the token may not read it (v21 §3.19)
+    read_denied: set[str] = field(default_factory=set)
 
     # ----------------------------------------------------------------- grammar
     _PROB_KEYS = {"429": "p429", "423": "p423", "500": "p500", "502": "p502", "503": "p503",
@@ -108,6 +111,8 @@ class FaultConfig:
                     cfg.row_errors |= {x.strip() for x in v.split("|") if x.strip()}
                 elif k in ("fwd_busy", "forwarding_busy"):
                     cfg.forwarding_busy |= {x.strip() for x in v.split("|") if x.strip()}
+                elif k in ("read_denied", "deny_read"):
+                    cfg.read_denied |= {x.strip() for x in v.split("|") if x.strip()}
                 elif k in ("created_400", "create400"):
                     cfg.created_400 |= {x.strip().lower() for x in v.split("|") if x.strip()}
                 elif k in ("row_error_code",):
@@ -131,7 +136,7 @@ class FaultConfig:
         if bad:
             raise ValueError(f"unknown fault fields: {sorted(bad)}")
         d = dict(d)
-        for k in ("row_errors", "forwarding_busy", "created_400"):
+        for k in ("row_errors", "forwarding_busy", "created_400", "read_denied"):
             if k in d:
                 d[k] = set(d[k] or ())
         cfg = cls(**d)
@@ -143,6 +148,7 @@ class FaultConfig:
         d["row_errors"] = sorted(self.row_errors)
         d["forwarding_busy"] = sorted(self.forwarding_busy)
         d["created_400"] = sorted(self.created_400)
+        d["read_denied"] = sorted(self.read_denied)
         return d
 
 

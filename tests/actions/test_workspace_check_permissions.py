@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from ledger.errors import RowFailure
-from ledger.sandbox import errors as sandbox_errors
+from ledger.sandbox import FaultConfig
 
 SITE = "CUV93470292900"
 
@@ -19,22 +19,12 @@ def site(sandbox):
     return {"loc": loc, "ws": ws}
 
 
-class DeniedFeatures(dict):
-    """The workspace's stored features, with some of them refused on read as Webex does (400, 4003)."""
-
-    def __init__(self, features: dict, denied: set[str]):
-        super().__init__(features)
-        self.denied = denied
-
-    def __getitem__(self, key: str):
-        if key in self.denied:
-            raise sandbox_errors.ApiError(400, "Unauthorized", 4003, "[Error 4003] User is not authorized")
-        return super().__getitem__(key)
-
-
-def deny(sandbox, ws: str, *features: str) -> None:
-    w = sandbox.state.get_workspace(ws)
-    w["_features"] = DeniedFeatures(w["_features"], set(features))
+def denying(sandbox_factory, *entries: str):
+    """A sandbox whose GETs of these workspaces' features answer 400 + errorCode 4003 (FaultConfig.read_denied)."""
+    sb = sandbox_factory(faults=FaultConfig(read_denied=set(entries)))
+    loc = sb.state.add_location(SITE, calling_enabled=True)
+    sb.state.add_workspace("Sala Juntas", loc, calling="webexCalling", extension="8001")
+    return sb
 
 
 def test_readable_workspace_succeeds_and_writes_nothing(sandbox, act, site):
@@ -51,9 +41,9 @@ def test_readable_workspace_succeeds_and_writes_nothing(sandbox, act, site):
     assert f"/v1/workspaces/{site['ws']}/features/outgoingPermission" in paths
 
 
-def test_4003_on_permissions_is_a_row_error_naming_it(sandbox, act, site):
-    deny(sandbox, site["ws"], "outgoingPermission")
-    a = act(sandbox, "workspace.check_permissions")
+def test_4003_on_permissions_is_a_row_error_naming_it(sandbox_factory, act):
+    sb = denying(sandbox_factory, "Sala Juntas:outgoingPermission")
+    a = act(sb, "workspace.check_permissions")
 
     with pytest.raises(RowFailure) as err:
         a.run({"workspace_name": "Sala Juntas"})
@@ -63,11 +53,13 @@ def test_4003_on_permissions_is_a_row_error_naming_it(sandbox, act, site):
     assert e.message.startswith("the token cannot read outgoing permissions of workspace Sala Juntas (4003)")
     assert e.detail == {"denied": ["outgoing permissions"], "readable": ["forwarding"]}
     assert e.tracking_id
+    assert [r.fault for r in sb.requests() if r.path.endswith("/outgoingPermission")] == ["read_denied"]
+    assert a.writes() == []
 
 
-def test_4003_on_both_reads_names_both(sandbox, act, site):
-    deny(sandbox, site["ws"], "outgoingPermission", "callForwarding")
-    a = act(sandbox, "workspace.check_permissions")
+def test_4003_on_both_reads_names_both(sandbox_factory, act):
+    sb = denying(sandbox_factory, "Sala Juntas")
+    a = act(sb, "workspace.check_permissions")
     with pytest.raises(RowFailure) as err:
         a.run({"workspace_name": "Sala Juntas"})
     assert "cannot read forwarding and outgoing permissions" in err.value.message
