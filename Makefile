@@ -20,8 +20,8 @@ $(STAMP): pyproject.toml | $(BIN)/python
 demo: $(STAMP) ## run the main job against the built-in local Webex sandbox
 	$(BIN)/ledger demo --out demo-out
 
-test: $(STAMP) ## run the whole test suite
-	$(BIN)/python -m pytest -q
+test: $(STAMP) ## run the whole test suite (2 processes; the slow tests start first)
+	$(BIN)/python -m pytest -q -n 2
 
 bench: $(STAMP) ## run the benchmarks (ratios against floors measured in the same run)
 	$(BIN)/python bench/run.py

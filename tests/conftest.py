@@ -13,6 +13,17 @@ from click.testing import CliRunner, Result
 from ledger.db.engine import open_ledger
 
 
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Start the long end-to-end tests first (longest first: ``@pytest.mark.slow(minutes=N)``), so that
+    with ``-n 2`` the rest of the suite runs beside them."""
+
+    def minutes(item: pytest.Item) -> float:
+        marker = item.get_closest_marker("slow")
+        return -1.0 if marker is None else float(marker.kwargs.get("minutes", 0.5))
+
+    items.sort(key=minutes, reverse=True)
+
+
 @pytest.fixture
 def ledger_path(tmp_path: Path) -> Path:
     """A ledger file migrated to head (closed again: open it with ``open_ledger``)."""

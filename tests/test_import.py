@@ -18,7 +18,7 @@ from ledger.db.engine import open_ledger
 from ledger.errors import InputError
 from ledger.importer import import_file
 
-SAMPLES = Path("/work/shared/samples")
+SAMPLES = Path(__file__).resolve().parent / "data" / "samples"
 LIC_A = base64.b64encode(b"ciscospark://us/LICENSE/org:BCSTD_a").decode().rstrip("=")
 LIC_B = base64.b64encode(b"ciscospark://us/LICENSE/org:FTC_b").decode().rstrip("=")
 ORG = base64.b64encode(b"ciscospark://us/ORGANIZATION/org").decode().rstrip("=")

@@ -19,7 +19,7 @@ def _done(db: Path) -> int:
     return counts.get("succeeded", 0) + counts.get("skipped", 0) + counts.get("failed", 0)
 
 
-@pytest.mark.slow
+@pytest.mark.slow(minutes=1)
 @pytest.mark.timeout(300)
 def test_total_outage_exits_3_promptly_rows_pending_then_a_later_run_completes(
     ledger_path: Path, tmp_path: Path, sandbox_factory  # noqa: F811

@@ -20,7 +20,7 @@ from click.testing import CliRunner
 from ledger.cli import cli
 from ledger.sandbox import ids
 
-SAMPLES = Path("/work/shared/samples")
+SAMPLES = Path(__file__).resolve().parents[1] / "data" / "samples"
 if not SAMPLES.exists():  # the repository's own copy, when the shared folder is not mounted
     SAMPLES = Path(__file__).resolve().parents[2] / "samples"
 UBICACIONES, GLOBAL = SAMPLES / "Ubicaciones.csv", SAMPLES / "global.csv"

@@ -11,7 +11,7 @@ from click.testing import CliRunner
 
 from ledger.cli import cli
 
-SAMPLES = Path("/work/shared/samples")
+SAMPLES = Path(__file__).resolve().parents[1] / "data" / "samples"
 if not SAMPLES.exists():  # the repository's own copy, when the shared folder is not mounted
     SAMPLES = Path(__file__).resolve().parents[2] / "samples"
 USUARIOS, GLOBAL, UBICACIONES = SAMPLES / "Usuarios.csv", SAMPLES / "global.csv", SAMPLES / "Ubicaciones.csv"

@@ -13,7 +13,7 @@ from click.testing import CliRunner
 
 from ledger.cli import cli
 
-SAMPLES = Path("/work/shared/samples")
+SAMPLES = Path(__file__).resolve().parents[1] / "data" / "samples"
 if not SAMPLES.exists():
     SAMPLES = Path(__file__).resolve().parents[2] / "samples"
 UBICACIONES, GLOBAL = SAMPLES / "Ubicaciones.csv", SAMPLES / "global.csv"

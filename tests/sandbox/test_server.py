@@ -18,7 +18,7 @@ from ledger.sandbox.state import SandboxState
 
 from .conftest import make_api
 
-SAMPLES = Path("/work/shared/samples")
+SAMPLES = Path(__file__).resolve().parents[1] / "data" / "samples"
 H = {"Authorization": "Bearer test-token"}
 
 
