@@ -294,11 +294,14 @@ def claim_batch(
     location (any row when the row has no location key) is still pending/running. When fewer
     than ``n`` rows are claimable, waiting rows whose prerequisite rows are all final and at least
     one failed are failed here (kind ``row``, code ``prerequisite_failed``, naming the import/line).
+    A dry run ignores the dependencies: it previews every row against Webex's current state.
     """
     params = {"run": run_id, "now": utcnow(), "n": n, "import_id": import_id}
     failed = 0
     with engine.begin() as conn:
-        deps = bool(conn.execute(_HAS_DEPS).scalar())
+        # a dry run previews every row against Webex as it is now: prerequisites (which a dry run
+        # leaves pending) neither hold rows back nor fail them
+        deps = not dry_run and bool(conn.execute(_HAS_DEPS).scalar())
         rows = conn.execute(_claim_sql(import_id, dry_run, deps), params).all()
         if deps and len(rows) < n:  # only when claimable rows run low: the scan is not cheap
             failed = conn.execute(_fail_prerequisites_sql(import_id, dry_run), params).rowcount

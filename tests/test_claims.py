@@ -211,6 +211,19 @@ def test_dependent_import_waits_per_location_and_fails_after_a_failed_prerequisi
     assert [r.payload["email"] for r in now_free] == ["b2@x.com"]
 
 
+def test_a_dry_run_previews_dependent_rows_without_waiting(ledger_path: Path, tmp_path: Path) -> None:
+    engine = open_ledger(ledger_path)
+    spec = get_spec("user.create")
+    first, second = tmp_path / "first.csv", tmp_path / "second.csv"
+    _write_located(first, [("a1@x.com", "Madrid")])
+    _write_located(second, [("b1@x.com", "Madrid")])
+    pre = import_file(engine, spec, first).import_id
+    import_file(engine, spec, second, after=[pre])
+    assert [r.payload["email"] for r in store.claim_batch(engine, _run(engine), 10).rows] == ["a1@x.com"]
+    previewed = store.claim_batch(engine, _run(engine), 10, dry_run=True).rows
+    assert [r.payload["email"] for r in previewed] == ["b1@x.com"]  # a1 is running, b1 is not held back
+
+
 def test_import_filter_claims_one_import_only(ledger_path: Path, tmp_path: Path) -> None:
     a, _ = import_users(ledger_path, tmp_path, 3, prefix="a")
     b, _ = import_users(ledger_path, tmp_path, 3, prefix="b")
