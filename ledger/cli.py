@@ -14,7 +14,7 @@ from typing import Any
 
 import click
 
-from ledger.errors import ExitCode, LedgerError
+from ledger.errors import LedgerError
 
 EXIT_CODES_HELP = """\b
 Exit codes:

@@ -9,7 +9,8 @@ wrap Webex calls in ``with self.webex("what"):`` to translate them with :func:`t
 from __future__ import annotations
 
 import base64
-from collections.abc import Iterator
+import re
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
 
@@ -83,6 +84,43 @@ def translate(exc: BaseException, what: str, *, ambiguous_write: bool = False) -
     return TransientFailure(f"{what}: {type(exc).__name__}", ambiguous=ambiguous_write)
 
 
+# Webex error descriptions worth naming in ``detail["reason"]`` (searched case-insensitively, first
+# match wins); executors may put their own patterns first (``BaseExecutor.row_texts``).
+KNOWN_ROW_TEXTS: tuple[tuple[re.Pattern[str], str], ...] = tuple(
+    (re.compile(pattern, re.I), reason)
+    for pattern, reason in (
+        (r"extension\b.*\b(already|in use)", "extension_in_use"),
+        (r"number\b.*\bnot (found|available)|not available|not in the location", "number_not_available"),
+        (r"number\b.*\b(already|in use|assigned)", "number_in_use"),
+        (r"not a (valid )?(webex )?calling (user|location)|not enabled for webex calling", "not_calling"),
+        (r"already in use", "already_in_use"),
+    )
+)
+
+
+def name_row_error(
+    exc: ActionError,
+    texts: tuple[tuple[re.Pattern[str], str], ...] = (),
+    codes: Mapping[int, str] | None = None,
+) -> ActionError:
+    """Give a known Webex row error a readable reason (``detail["reason"]``) and, for the Webex
+    error ``codes`` given, an explanation in its message; anything else is returned unchanged."""
+    if not isinstance(exc, RowFailure):
+        return exc
+    code = int(exc.code) if exc.code and str(exc.code).isdigit() else None
+    text = str(exc).lower()
+    label = next((name for pattern, name in (*texts, *KNOWN_ROW_TEXTS) if pattern.search(text)), None)
+    explained = (codes or {}).get(code) if code is not None else None
+    if explained and explained.lower() not in text:
+        exc = RowFailure(
+            f"{exc} ({explained})", code=exc.code, http_status=exc.http_status, tracking_id=exc.tracking_id,
+            detail=exc.detail,
+        )
+    if label and "reason" not in exc.detail:
+        exc.detail = {**exc.detail, "reason": label}
+    return exc
+
+
 def strip_padding(webex_id: str | None) -> str:
     return (webex_id or "").strip().rstrip("=")
 
@@ -120,7 +158,19 @@ class BaseExecutor:
         self.cache = cache
         self.dry_run = dry_run
 
+    # per-executor error naming (see name_row_error): extra description patterns, explained codes
+    row_texts: tuple[tuple[re.Pattern[str], str], ...] = ()
+    row_codes: Mapping[int, str] = {}
+
     # --- error translation ------------------------------------------------------------------
+    def call(self, what: str, fn: Callable[[], Any], *, write: bool = False) -> Any:
+        """Run one Webex call: translate its errors (the ladder) and name the known row errors."""
+        try:
+            with self.webex(what, write=write):
+                return fn()
+        except ActionError as exc:
+            raise name_row_error(exc, self.row_texts, self.row_codes) from None
+
     @contextmanager
     def webex(self, what: str, *, write: bool = False) -> Iterator[None]:
         """Translate any exception raised inside into an ActionError (ladder above)."""

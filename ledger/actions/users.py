@@ -9,7 +9,6 @@ before any write. In a dry run the read and comparison happen, the write never d
 
 from __future__ import annotations
 
-import re
 import time
 from collections.abc import Callable
 from typing import Any
@@ -20,7 +19,7 @@ from wxc_sdk.people import Person
 from wxc_sdk.person_settings.numbers import UpdatePersonNumbers, UpdatePersonPhoneNumber
 from wxc_sdk.telephony.jobs import MoveUser, MoveUsersList, StartMoveUsersJobResponse
 
-from ledger.actions.base import BaseExecutor, decode_id, id_uuid, same_id, strip_padding
+from ledger.actions.base import BaseExecutor, decode_id, id_uuid, name_row_error, same_id, strip_padding
 from ledger.actions.forwarding import (
     desired_forwarding,
     forwarding_busy_failure,
@@ -36,17 +35,6 @@ KNOWN_ROW_ERRORS: dict[int, str] = {
     25378: "the target location is the user's current location",
     1026010: "the user is not a valid Webex Calling user",
 }
-# Webex error descriptions worth naming (searched case-insensitively), first match wins
-KNOWN_ROW_TEXTS: tuple[tuple[re.Pattern[str], str], ...] = tuple(
-    (re.compile(pattern, re.I), reason)
-    for pattern, reason in (
-        (r"extension\b.*\b(already|in use)", "extension_in_use"),
-        (r"number\b.*\bnot (found|available)|not available|not in the location", "number_not_available"),
-        (r"number\b.*\b(already|in use|assigned)", "number_in_use"),
-        (r"not a (valid )?(webex )?calling (user|location)|not enabled for webex calling", "not_calling"),
-        (r"already in use", "already_in_use"),
-    )
-)
 CALLING_LICENSE_SKUS = ("BCSTD", "BCBASIC", "BCBAS", "BCCA")
 MOVE_JOB_DONE = frozenset({"COMPLETED", "FAILED", "ABANDONED"})
 # v21 people_to_location.csv: a row is acted on when `selected` is one of these (case-insensitive)
@@ -55,23 +43,8 @@ MOVE_BUSY_RETRY_S = 2.0  # pause after a 409 "another move-users job is running"
 
 
 def classify_row_error(exc: ActionError) -> ActionError:
-    """Give known Webex row errors a readable reason; everything else is left to the generic ladder."""
-    if not isinstance(exc, RowFailure):
-        return exc
-    code = int(exc.code) if exc.code and str(exc.code).isdigit() else None
-    text = str(exc).lower()
-    label = next((name for pattern, name in KNOWN_ROW_TEXTS if pattern.search(text)), None)
-    if code in KNOWN_ROW_ERRORS and KNOWN_ROW_ERRORS[code].lower() not in text:
-        exc = RowFailure(
-            f"{exc} ({KNOWN_ROW_ERRORS[code]})",
-            code=exc.code,
-            http_status=exc.http_status,
-            tracking_id=exc.tracking_id,
-            detail=exc.detail,
-        )
-    if label and "reason" not in exc.detail:
-        exc.detail = {**exc.detail, "reason": label}
-    return exc
+    """Name known Webex row errors of the user actions (readable reason, explained codes)."""
+    return name_row_error(exc, codes=KNOWN_ROW_ERRORS)
 
 
 def same_number(a: str | None, b: str | None) -> bool:
@@ -89,13 +62,7 @@ def same_location(a: str | None, b: str | None) -> bool:
 class UserExecutor(BaseExecutor):
     """Shared helpers of the user actions."""
 
-    def call(self, what: str, fn: Callable[[], Any], *, write: bool = False) -> Any:
-        """Run one Webex call; translate its errors and name the known row errors."""
-        try:
-            with self.webex(what, write=write):
-                return fn()
-        except ActionError as exc:
-            raise classify_row_error(exc) from None
+    row_codes = KNOWN_ROW_ERRORS
 
     def who(self, row: RowInput) -> str:
         return str(row.payload.get("email") or row.payload.get("person_id") or "the user")

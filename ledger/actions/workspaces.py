@@ -22,7 +22,6 @@ Fixes over v21 (shared/reference/v21_actions.md §3.14–3.19):
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
 from typing import Any
 
 from wxc_sdk.common import PatternAction
@@ -38,8 +37,8 @@ from ledger.actions.forwarding import (
     is_forwarding_busy,
 )
 from ledger.actions.permissions import as_bool, model_from_changes, permission_changes, target_from_payload
-from ledger.actions.users import KNOWN_ROW_TEXTS, same_number
-from ledger.errors import ActionError, RowFailure
+from ledger.actions.users import same_number
+from ledger.errors import RowFailure
 from ledger.ports import ActionResult, RowInput
 
 RECHECK_STATUSES = frozenset({400, 409})
@@ -47,26 +46,10 @@ READ_DENIED_CODE = "4003"
 NOT_CALLING_WORKSPACE = re.compile(r"not a (valid )?(webex )?calling (user/)?workspace", re.I)
 
 
-def label_row_error(exc: ActionError) -> ActionError:
-    """Name known Webex row errors in ``detail["reason"]`` (extension in use, number not available…)."""
-    if isinstance(exc, RowFailure) and "reason" not in exc.detail:
-        text = str(exc).lower()
-        label = "not_calling_workspace" if NOT_CALLING_WORKSPACE.search(text) else None
-        label = label or next((name for pattern, name in KNOWN_ROW_TEXTS if pattern.search(text)), None)
-        if label:
-            exc.detail = {**exc.detail, "reason": label}
-    return exc
-
-
 class WorkspaceExecutor(BaseExecutor):
     """Shared steps: one translated call, workspace name → id resolution."""
 
-    def call(self, what: str, fn: Callable[[], Any], *, write: bool = False) -> Any:
-        try:
-            with self.webex(what, write=write):
-                return fn()
-        except ActionError as exc:
-            raise label_row_error(exc) from None
+    row_texts = ((NOT_CALLING_WORKSPACE, "not_calling_workspace"),)
 
     def optional_location(self, row: RowInput) -> str | None:
         p = row.payload

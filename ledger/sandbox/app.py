@@ -15,7 +15,7 @@ from aiohttp import web
 
 from . import errors as E
 from . import ids
-from .faults import FaultConfig, FaultEngine
+from .faults import FaultConfig
 from .state import SandboxState
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
