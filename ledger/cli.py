@@ -243,7 +243,9 @@ def work_cmd(ctx: click.Context, batch_size: int, concurrency: int, max_rate: fl
 def demo_cmd(ctx: click.Context, out_dir: Path, rows: int, seed: int, faults_spec: str | None) -> None:
     """Run the main job (import, work, report) against the built-in local Webex sandbox."""
     from ledger.demo import DEFAULT_FAULTS, run_demo
+    from ledger.logsetup import configure_logging
 
+    configure_logging(out_dir / "ledger.db")  # the demo's log goes next to the demo's own ledger
     result = run_demo(out_dir, rows=rows, seed=seed, faults=faults_spec or DEFAULT_FAULTS, echo=click.echo)
     ctx.exit(int(result.exit_code))
 
