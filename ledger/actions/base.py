@@ -16,9 +16,11 @@ from typing import Any
 
 import requests
 from wxc_sdk import WebexSimpleApi
+from wxc_sdk.person_settings.permissions_out import OutgoingPermissions
 from wxc_sdk.rest import RestError
 
 from ledger.actions.client import ForeignHostError
+from ledger.actions.permissions import PermissionTarget, model_from_changes, permission_changes
 from ledger.errors import (
     ActionError,
     AuthFailure,
@@ -180,6 +182,25 @@ class BaseExecutor:
             raise
         except Exception as exc:  # noqa: BLE001 - the one translation point for SDK errors
             raise translate(exc, what, ambiguous_write=write) from None
+
+    def apply_permissions(
+        self,
+        current: OutgoingPermissions,
+        target: PermissionTarget,
+        write: Callable[[OutgoingPermissions], object],
+        what: str,
+        **ids: Any,
+    ) -> ActionResult:
+        """The outgoing-permission step shared by users, workspaces and locations: compare the
+        current settings with the row's target; skip when equal, else write only what differs."""
+        changes = permission_changes(current, target)
+        if not changes:
+            return self.skipped("permissions_already_set", **ids)
+        if self.dry_run:
+            return self.done(changes, **ids)
+        settings = model_from_changes(current, changes)
+        self.call(what, lambda: write(settings), write=True)
+        return self.done(changes, **ids)
 
     # --- results ----------------------------------------------------------------------------
     def done(self, changes: dict[str, Any], **result: Any) -> ActionResult:

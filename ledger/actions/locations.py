@@ -34,7 +34,7 @@ from wxc_sdk.telephony.location.numbers import NumberAddError
 from wxc_sdk.telephony.pstn import PSTNConnectionOption
 
 from ledger.actions.base import BaseExecutor, decode_id, id_uuid, same_id
-from ledger.actions.permissions import model_from_changes, permission_changes, target_from_payload
+from ledger.actions.permissions import target_from_payload
 from ledger.errors import RowFailure
 from ledger.ports import ActionResult, RowInput
 
@@ -386,15 +386,13 @@ class LocationOutgoingPermissions(LocationExecutor):
         target = target_from_payload(row.payload)  # validates before any call
         loc_id, org = self.loc(row), self.org_id(row)
         path_id, current = self._read(loc_id, org)
-        changes = permission_changes(current, target)
-        if not changes:
-            return self.skipped("permissions_already_set", location_id=loc_id)
-        if self.dry_run:
-            return self.done(changes, location_id=loc_id)
-        settings = model_from_changes(current, changes)
-        with self.webex("set the location's outgoing permissions", write=True):
-            self.api.telephony.location.permissions_out.configure(path_id, settings, org_id=org)
-        return self.done(changes, location_id=loc_id)
+        return self.apply_permissions(
+            current,
+            target,
+            lambda settings: self.api.telephony.location.permissions_out.configure(path_id, settings, org_id=org),
+            "set the location's outgoing permissions",
+            location_id=loc_id,
+        )
 
     def _read(self, loc_id: str, org: str | None) -> tuple[str, OutgoingPermissions]:
         preferred = self.cache.get_or_load(("location_permissions_path_form",), lambda: ["uuid"])

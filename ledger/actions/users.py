@@ -26,7 +26,7 @@ from ledger.actions.forwarding import (
     forwarding_changes,
     is_forwarding_busy,
 )
-from ledger.actions.permissions import model_from_changes, permission_changes, target_from_payload
+from ledger.actions.permissions import target_from_payload
 from ledger.errors import ActionError, RowFailure, Throttled
 from ledger.ports import ActionResult, RowInput
 
@@ -407,18 +407,13 @@ class UserOutgoingPermissions(UserExecutor):
             )
         except RowFailure as exc:
             raise self.no_calling(row, exc) from None
-        changes = permission_changes(current, target)
-        if not changes:
-            return self.skipped("permissions_already_set", person_id=person_id)
-        if self.dry_run:
-            return self.done(changes, person_id=person_id)
-        desired = model_from_changes(current, changes)
-        self.call(
+        return self.apply_permissions(
+            current,
+            target,
+            lambda settings: api.configure(person_id, settings, org_id=org_id),
             f"set outgoing permissions of {self.who(row)}",
-            lambda: api.configure(person_id, desired, org_id=org_id),
-            write=True,
+            person_id=person_id,
         )
-        return self.done(changes, person_id=person_id)
 
 
 __all__ = [

@@ -36,7 +36,7 @@ from ledger.actions.forwarding import (
     forwarding_changes,
     is_forwarding_busy,
 )
-from ledger.actions.permissions import as_bool, model_from_changes, permission_changes, target_from_payload
+from ledger.actions.permissions import as_bool, target_from_payload
 from ledger.actions.users import same_number
 from ledger.errors import RowFailure
 from ledger.ports import ActionResult, RowInput
@@ -264,16 +264,13 @@ class WorkspaceOutgoingPermissions(WorkspaceExecutor):
         ws, org = self.workspace_id(row), self.org_id(row)
         api = self.api.workspace_settings.permissions_out
         current = self.call(f"read outgoing permissions of {self.who(row)}", lambda: api.read(ws, org_id=org))
-        changes = permission_changes(current, target)
-        if not changes:
-            return self.skipped("permissions_already_set", workspace_id=ws)
-        if self.dry_run:
-            return self.done(changes, workspace_id=ws)
-        settings = model_from_changes(current, changes)
-        self.call(
-            f"set outgoing permissions of {self.who(row)}", lambda: api.configure(ws, settings, org_id=org), write=True
+        return self.apply_permissions(
+            current,
+            target,
+            lambda settings: api.configure(ws, settings, org_id=org),
+            f"set outgoing permissions of {self.who(row)}",
+            workspace_id=ws,
         )
-        return self.done(changes, workspace_id=ws)
 
 
 # --- workspace.check_permissions -------------------------------------------------------------------
