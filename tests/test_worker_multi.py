@@ -36,5 +36,8 @@ def test_a_429_pauses_every_worker_process_sharing_the_ledger(ledger_path: Path,
     assert [p.returncode for p in procs] == [0, 0], outs
     assert statuses(ledger_path) == {"succeeded": 120}
     assert sum(1 for r in sb.requests() if r.status == 429) > 5
-    assert sb.retry_after_violations() == []  # the pause went through the ledger's cooldowns row
+    # The pause reaches the other process through the ledger's cooldowns row: the writer stores it at
+    # once and every worker re-reads it before sending (<= 20 ms old). A request the other process had
+    # already let through just before that can still arrive; none may arrive once the pause is known.
+    assert sb.retry_after_violations(grace_s=0.25) == []
     assert all(sb.state.create_count(e) == 1 for e in emails)
