@@ -15,14 +15,14 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 
 from ledger.db import schema
-from ledger.db.engine import KNOWN_REVISIONS, MIGRATIONS_DIR, make_engine, migrate, open_ledger
+from ledger.db.engine import KNOWN_REVISIONS, make_engine, migrate, migrations_dir, open_ledger
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
 def _cfg() -> Config:
     cfg = Config()
-    cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
+    cfg.set_main_option("script_location", str(migrations_dir()))
     return cfg
 
 

@@ -13,6 +13,7 @@ WAL snapshot, no lock held against writers).
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import sqlite3
 from datetime import UTC, datetime
@@ -31,8 +32,21 @@ KNOWN_REVISIONS: tuple[str, ...] = ("0001", "0002")
 HEAD_REVISION = KNOWN_REVISIONS[-1]
 
 BUSY_TIMEOUT_MS = 30_000
-#: alembic's scripts live in the repository root (``migrations/``), next to the ``ledger`` package
-MIGRATIONS_DIR = Path(__file__).resolve().parents[2] / "migrations"
+#: the repository's top-level ``migrations/``, next to the ``ledger`` package (a source checkout)
+_REPO_MIGRATIONS = Path(__file__).resolve().parents[2] / "migrations"
+
+
+def migrations_dir() -> Path:
+    """Where alembic's scripts are: the ``ledger._migrations`` package when installed (pyproject maps
+    the repository's ``migrations/`` to it: in a wheel it is ``site-packages/ledger/_migrations``, in an
+    editable install the repository's directory), else the checkout's ``migrations/`` (run from the
+    source tree, or an editable install made before the mapping existed)."""
+    spec = importlib.util.find_spec("ledger._migrations")
+    if spec is not None and spec.submodule_search_locations:
+        for location in spec.submodule_search_locations:
+            if (Path(location) / "env.py").is_file():
+                return Path(location)
+    return _REPO_MIGRATIONS
 
 
 def utcnow() -> str:
@@ -133,13 +147,14 @@ def migrate(engine: sa.Engine, revision: str = "head") -> None:
     from alembic import command
     from alembic.config import Config
 
-    if not (MIGRATIONS_DIR / "env.py").exists():
+    location = migrations_dir()
+    if not (location / "env.py").is_file():
         raise SchemaError(
-            f"the schema migrations are not installed ({MIGRATIONS_DIR}); install ledger from its "
-            "repository with `make test` or `pip install -e .`"
+            f"the schema migrations are not installed ({location}); reinstall ledger "
+            "(`pip install .` or `make test` in its repository)"
         )
     cfg = Config()
-    cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
+    cfg.set_main_option("script_location", str(location))
     with engine.connect() as conn:
         # batch mode rebuilds tables (copy, drop, rename): foreign keys must be off meanwhile, and
         # that PRAGMA only works outside a transaction (SQLite's documented ALTER procedure).
@@ -200,4 +215,4 @@ def open_ledger(path: Path | str, *, readonly: bool = False) -> sa.Engine:
     return engine
 
 
-__all__ = ["HEAD_REVISION", "KNOWN_REVISIONS", "make_engine", "migrate", "open_ledger", "utcnow"]
+__all__ = ["HEAD_REVISION", "KNOWN_REVISIONS", "make_engine", "migrate", "migrations_dir", "open_ledger", "utcnow"]
