@@ -15,7 +15,7 @@ from aiohttp import web
 
 from . import errors as E
 from . import ids
-from .faults import FaultConfig
+from .faults import FORBIDDEN_CODE, FORBIDDEN_MESSAGE, FaultConfig, forbidden_hit
 from .state import SandboxState
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -266,6 +266,9 @@ async def _after_faults(request: web.Request, handler: Handler, sb: Any, cfg: Fa
         return error_response(request, 401, "The request requires a valid access token set in the "
                                             "Authorization request header.",
                               description="Unauthorized")
+    if forbidden_hit(cfg, request.method, path):  # a valid token without the scope/role: after the 401 check
+        rec.fault = "forbidden"
+        return error_response(request, 403, FORBIDDEN_MESSAGE, FORBIDDEN_CODE, FORBIDDEN_MESSAGE)
     if bad_json:
         return error_response(request, 400, "Invalid JSON body", E.INVALID)
     if request.method in WRITE_METHODS and not path.endswith("/v2/Bulk"):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import collections
 import dataclasses
+import fnmatch
 import math
 import random
 import threading
@@ -43,6 +44,8 @@ class FaultConfig:
     # entities (workspace/person names, emails, ids), optionally "KEY:feature" (callForwarding or
     # outgoingPermission), whose feature GET answers 400 + errorCode 4003: the token may not read it (v21 §3.19)
     read_denied: set[str] = field(default_factory=set)
+    # "[METHOD:]GLOB" rules (see :func:`check_forbidden_rule`): matching requests answer 403, the token lacks a scope
+    forbidden: set[str] = field(default_factory=set)
 
     # ----------------------------------------------------------------- grammar
     _PROB_KEYS = {"429": "p429", "423": "p423", "500": "p500", "502": "p502", "503": "p503",
@@ -51,7 +54,7 @@ class FaultConfig:
     @classmethod
     def parse(cls, spec: str | None) -> "FaultConfig":
         """Parse ``"429=0.1,503=0.05,hang=0.02,reset=0.02,retry_after=1,outage=10-50,rate=5/s,
-        row_error=a@x.com|b@x.com"``. Raises ValueError naming the bad token."""
+        row_error=a@x.com|b@x.com,forbidden=WRITE:*"``. Raises ValueError naming the bad token."""
         cfg = cls()
         if not spec or not spec.strip():
             return cfg
@@ -113,6 +116,8 @@ class FaultConfig:
                     cfg.forwarding_busy |= {x.strip() for x in v.split("|") if x.strip()}
                 elif k in ("read_denied", "deny_read"):
                     cfg.read_denied |= {x.strip() for x in v.split("|") if x.strip()}
+                elif k in ("forbidden", "forbid"):
+                    cfg.forbidden |= {check_forbidden_rule(x) for x in v.split("|") if x.strip()}
                 elif k in ("created_400", "create400"):
                     cfg.created_400 |= {x.strip().lower() for x in v.split("|") if x.strip()}
                 elif k in ("row_error_code",):
@@ -136,9 +141,10 @@ class FaultConfig:
         if bad:
             raise ValueError(f"unknown fault fields: {sorted(bad)}")
         d = dict(d)
-        for k in ("row_errors", "forwarding_busy", "created_400", "read_denied"):
+        for k in ("row_errors", "forwarding_busy", "created_400", "read_denied", "forbidden"):
             if k in d:
                 d[k] = set(d[k] or ())
+        d["forbidden"] = {check_forbidden_rule(r) for r in d.get("forbidden", ())}
         cfg = cls(**d)
         cfg.validate()
         return cfg
@@ -149,7 +155,49 @@ class FaultConfig:
         d["forwarding_busy"] = sorted(self.forwarding_busy)
         d["created_400"] = sorted(self.created_400)
         d["read_denied"] = sorted(self.read_denied)
+        d["forbidden"] = sorted(self.forbidden)
         return d
+
+
+# --------------------------------------------------------------------------- 403: missing scope / role
+FORBIDDEN_METHODS = {"GET", "POST", "PUT", "PATCH", "DELETE", "WRITE", "ANY", "*"}
+# what Webex answers (message and errors[0].description) when the token lacks a scope or the admin a role
+FORBIDDEN_MESSAGE = ("The server understood the request, but refused to fulfill it because the access token is "
+                     "missing required scopes or the user is missing required roles or licenses.")
+FORBIDDEN_CODE = 403000  # a sandbox stand-in errorCode (like ALREADY_EXISTS = 409000)
+
+
+def check_forbidden_rule(rule: str) -> str:
+    """``[METHOD:]GLOB`` (METHOD: GET/POST/PUT/PATCH/DELETE, WRITE = any but GET, ANY/* = all; GLOB an
+    fnmatch pattern on the path without ``/v1/``, e.g. ``people*``, ``telephony/config/*``, ``*``).
+    Returns the rule stripped; raises ValueError when the method is unknown or the glob empty."""
+    rule = rule.strip()
+    method, glob = _split_rule(rule)
+    if method not in FORBIDDEN_METHODS or not glob:
+        raise ValueError(f"forbidden rule {rule!r}: expected [GET|POST|PUT|PATCH|DELETE|WRITE|ANY:]GLOB")
+    return rule
+
+
+def _split_rule(rule: str) -> tuple[str, str]:
+    method, sep, glob = rule.partition(":")
+    return (method.strip().upper(), glob.strip()) if sep else ("ANY", rule.strip())
+
+
+def forbidden_hit(cfg: FaultConfig, method: str, path: str) -> str | None:
+    """The first ``cfg.forbidden`` rule (sorted, so deterministic) matching this request, else None."""
+    if not cfg.forbidden:
+        return None
+    rel = path[len("/v1/"):] if path.startswith("/v1/") else path.lstrip("/")
+    method = method.upper()
+    for rule in sorted(cfg.forbidden):
+        want, glob = _split_rule(rule)
+        if want == "WRITE" and method in ("GET", "HEAD", "OPTIONS"):
+            continue
+        if want not in ("ANY", "*", "WRITE") and want != method:
+            continue
+        if fnmatch.fnmatchcase(rel, glob.lstrip("/")) or fnmatch.fnmatchcase(path, glob):
+            return rule
+    return None
 
 
 @dataclass

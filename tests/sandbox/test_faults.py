@@ -221,3 +221,42 @@ def test_forwarding_busy_4003(sandbox, api, calling_loc):
                      json={"enabled": True, "destination": "539", "ringReminderEnabled": False,
                            "destinationVoicemailEnabled": False})
     assert r.status_code == 204
+
+
+def test_forbidden_writes_answer_webex_shaped_403_reads_work(sandbox, api):
+    sandbox.faults = FaultConfig.parse("forbidden=WRITE:people*")
+    with pytest.raises(RestError) as ei:
+        api.people.create(Person(emails=["nope@x.com"], display_name="N"))
+    resp = ei.value.response
+    assert resp.status_code == 403 and ei.value.code == 403000
+    assert "missing required scopes" in ei.value.description
+    body = resp.json()
+    assert set(body) >= {"message", "errors", "trackingId"} and body["errors"][0]["errorCode"] == 403000
+    assert body["trackingId"] == resp.headers["TrackingID"]
+    assert sandbox.state.create_count("nope@x.com") == 0  # refused before anything was written
+    assert api.people.me().emails  # a GET of the same prefix is not refused
+    assert [r.fault for r in sandbox.requests()] == ["forbidden", None]
+    # the 401 check comes first: a wrong token still gets 401, not 403
+    r = requests.post(sandbox.base_url + "/people", headers={"Authorization": "Bearer x"}, json={"emails": ["a@x.com"]})
+    assert r.status_code == 401
+
+
+def test_forbidden_rules_match_method_and_glob():
+    from ledger.sandbox.faults import forbidden_hit
+
+    cfg = FaultConfig.parse("forbidden=GET:workspaces/*/features/*|PUT:telephony/config/*|people")
+    assert cfg.forbidden == {"GET:workspaces/*/features/*", "PUT:telephony/config/*", "people"}
+    assert forbidden_hit(cfg, "GET", "/v1/workspaces/abc/features/callForwarding") == "GET:workspaces/*/features/*"
+    assert forbidden_hit(cfg, "PUT", "/v1/workspaces/abc/features/callForwarding") is None
+    assert forbidden_hit(cfg, "PUT", "/v1/telephony/config/people/p1/numbers") == "PUT:telephony/config/*"
+    assert forbidden_hit(cfg, "POST", "/v1/telephony/config/people/p1/numbers") is None
+    assert forbidden_hit(cfg, "DELETE", "/v1/people") == "people"  # no method: any method
+    assert forbidden_hit(cfg, "GET", "/v1/people/p1") is None  # the glob matches the whole path
+    every_write = FaultConfig.parse("forbid=WRITE:*")
+    assert forbidden_hit(every_write, "POST", "/identity/scim/o/v2/Users") == "WRITE:*"
+    assert forbidden_hit(every_write, "GET", "/v1/licenses") is None
+    assert FaultConfig.from_dict(every_write.to_dict()) == every_write
+    for bad in ("forbidden=FETCH:people", "forbidden=POST:"):
+        with pytest.raises(ValueError) as ei:
+            FaultConfig.parse(bad)
+        assert repr(bad) in str(ei.value)
