@@ -112,7 +112,8 @@ def bookkeeping_us(tmp: Path, n: int) -> float:
     from ledger.db.engine import open_ledger
     from ledger.importer import import_file
     from ledger.ports import ActionResult, RowInput
-    from ledger.worker import Worker, WorkSettings
+    from ledger.config import WorkSettings
+    from ledger.worker import Worker
 
     db = tmp / "bookkeeping.db"
     src = tmp / "bookkeeping.csv"

@@ -15,6 +15,7 @@ from typing import Any
 import click
 
 from ledger.errors import LedgerError
+from ledger.profiles import profiles_help
 
 EXIT_CODES_HELP = """\b
 Exit codes:
@@ -199,20 +200,13 @@ def sandbox_cmd(port: int, faults_spec: str | None, latency_ms: float, seed: int
 
 # --- the work ---------------------------------------------------------------------------------------
 
-WORK_HELP_PROFILES = """\b
-Retry profiles (--retry-profile):
-  default  production: 8 tries/row within 180s, backoff 0.5-30s, timeouts 5/30/60s,
-           breaker 50% of >=10 failures in 60s, probe after 15s, gives up after 300s
-  patient  long incidents: 12 tries within 900s, backoff 2-120s, timeouts 10/60/120s,
-           breaker 60% of >=20 in 120s, probe after 60s, gives up after 1800s
-  fast     rehearsals/checks: 8 tries within 30s, backoff 0.1-2s, timeouts 2/3/6s,
-           breaker 60% of >=8 in 20s, probe after 2s, gives up after 12s
+WORK_HELP = """\b
 A 429/423 pauses the whole run for its Retry-After and is not counted as a try.
 Env: WEBEX_ACCESS_TOKEN (required), WEBEX_BASE_URL (default https://webexapis.com/v1).
 """
 
 
-@cli.command("work", epilog=WORK_HELP_PROFILES + "\n" + EXIT_CODES_HELP)
+@cli.command("work", epilog=profiles_help() + "\n\n" + WORK_HELP + "\n" + EXIT_CODES_HELP)
 @click.option("--batch-size", default=200, show_default=True, type=click.IntRange(1, 10_000), help="Rows claimed per batch.")
 @click.option("--concurrency", default=4, show_default=True, type=click.IntRange(1, 32), help="Rows executed at once.")
 @click.option("--max-rate", type=click.FloatRange(min=1), help="Cap on Webex requests per minute (adaptive below it after 429s).")
@@ -225,7 +219,8 @@ def work_cmd(ctx: click.Context, batch_size: int, concurrency: int, max_rate: fl
     import os
 
     from ledger.actions.runtime import ExecutorFactory
-    from ledger.worker import WorkSettings, run_work
+    from ledger.config import WorkSettings
+    from ledger.work import run_work
 
     factory = ExecutorFactory(token=os.environ.get("WEBEX_ACCESS_TOKEN", "").strip(), base_url=os.environ.get("WEBEX_BASE_URL") or "https://webexapis.com/v1", concurrency=concurrency, dry_run=dry_run)
     settings = WorkSettings(ctx.obj, batch_size, concurrency, max_rate, dry_run, retry_profile, import_id)

@@ -49,7 +49,8 @@ def run_demo(
     from ledger.report import render_import, write_report
     from ledger.samplegen import write_users_csv
     from ledger.sandbox import FaultConfig, Sandbox
-    from ledger.worker import WorkSettings, run_work
+    from ledger.config import WorkSettings
+    from ledger.work import run_work
 
     out_dir.mkdir(parents=True, exist_ok=True)
     ledger_path = out_dir / "ledger.db"

@@ -99,6 +99,10 @@ class ResolveCache:
         self._values.pop(key, None)
 
 
+#: Answers that throttle (pause the whole run for their Retry-After), for the engine and the actions.
+THROTTLE_STATUSES = frozenset({429, 423})
+
+
 def parse_retry_after(value: str | None, now: float | None = None) -> float | None:
     """Retry-After as seconds: a number of seconds or an HTTP date (RFC 9110), None when absent/bad.
 

@@ -1,7 +1,9 @@
 """The engine of `ledger work`: claim batches, execute rows concurrently, record every outcome.
 
 Steppable (STYLE §11): :meth:`Worker.run_once` claims and finishes one batch; :meth:`Worker.drain`
-loops until nothing is claimable or the run must stop; :func:`run_work` is what the CLI calls.
+loops until nothing is claimable or the run must stop; :func:`ledger.work.run_work` is what the CLI
+calls. Outcomes are written by :class:`ledger.worker_outcomes.OutcomeRecorder`; dead runs are
+recognised by :mod:`ledger.liveness`.
 
 Threads: the calling (main) thread is the ledger's single writer: it claims, dispatches rows to a
 pool of ``concurrency`` threads, and commits each outcome as soon as a thread hands it back (the
@@ -26,144 +28,30 @@ from __future__ import annotations
 import concurrent.futures as cf
 import os
 import queue
-import signal
 import socket
-import threading
 import time
 from collections import deque
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
-from pathlib import Path
-from typing import Any
 
 import sqlalchemy as sa
 import structlog
 
 from ledger import store_claims as store
+from ledger.config import WorkSettings
 from ledger.db.engine import make_engine
 from ledger.errors import ExitCode
+from ledger.gate import RunGate
+from ledger.liveness import dead_reason
 from ledger.models import RowStatus, RunStatus
-from ledger.policy import RetryProfile, RunGate, SystemicBreaker, get_profile
+from ledger.policy import SystemicBreaker
+from ledger.profiles import RetryProfile, get_profile
 from ledger.progress import Progress
 from ledger.store_claims import ClaimedRow, RowOutcome, RunCounters
+from ledger.worker_outcomes import OutcomeRecorder, RunReport
 from ledger.worker_rows import ExecutorFactory, RowRunner, Task, as_released
 
 log = structlog.get_logger("ledger.worker")
-
-
-@dataclass(frozen=True)
-class WorkSettings:
-    """Everything `ledger work` is asked to do (built once by the CLI)."""
-
-    db_path: Path | str
-    batch_size: int = 200
-    concurrency: int = 4
-    max_rate: float | None = None  # requests per minute, None = no cap
-    dry_run: bool = False
-    retry_profile: str = "default"
-    import_id: int | None = None
-    progress: bool | None = None  # live progress line; None = when stderr is a TTY
-    heartbeat_s: float = 5.0  # the runs row's heartbeat period
-    dead_after_s: float = 900.0  # a run on another host without heartbeat this long is dead
-    stop_grace_s: float = 10.0  # after SIGINT/SIGTERM, rows in flight may finish for this long
-
-
-@dataclass(frozen=True)
-class RunReport:
-    run_id: int
-    status: RunStatus
-    exit_code: ExitCode
-    message: str
-    counters: RunCounters
-    elapsed_s: float
-    reclaimed: store.Reclaimed
-    pending_left: int
-    requests: int = 0
-    throttled: int = 0
-    summary_text: str = ""
-    retry_command: str | None = None
-    dry_run: bool = False
-
-    def render(self) -> str:
-        c = self.counters
-        if self.dry_run:
-            counts = (
-                f"dry run: {c.succeeded} would change, {c.skipped} would be skipped, {c.failed} would fail "
-                "(see each row's result); nothing was written, every row stays pending"
-            )
-        else:
-            counts = (
-                f"{c.succeeded} succeeded, {c.skipped} skipped, {c.failed} failed, {self.pending_left} pending"
-            )
-        lines = [
-            self.summary_text.rstrip(),
-            "",
-            f"run {self.run_id}: {self.status.value} (exit {int(self.exit_code)}) in {self.elapsed_s:.1f}s: {counts}; "
-            f"{c.retries} retries, {self.throttled} throttled answers"
-            + (f"; {self.reclaimed.rows} rows reclaimed from dead runs" if self.reclaimed.rows else ""),
-        ]
-        if self.message:
-            lines.append(self.message)
-        if self.retry_command:
-            lines.append(f"to retry the failed rows: {self.retry_command}")
-        return "\n".join(line for line in lines if line is not None).lstrip("\n")
-
-
-# --- liveness of other runs (dead-run reclaim) ---------------------------------------------------
-
-
-def _parse_ts(text: str | None) -> float | None:
-    if not text:
-        return None
-    try:
-        return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
-    except ValueError:
-        return None
-
-
-def process_start_time(pid: int) -> float | None:
-    """Unix start time of ``pid`` (Linux /proc), None when unknown."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-        fields = stat[stat.rindex(")") + 2 :].split()
-        ticks = int(fields[19])
-        btime = next(int(line.split()[1]) for line in Path("/proc/stat").read_text().splitlines() if line.startswith("btime"))
-        return btime + ticks / os.sysconf("SC_CLK_TCK")
-    except (OSError, ValueError, StopIteration, IndexError):
-        return None
-
-
-def pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    try:  # a zombie (killed, not yet reaped by its parent) is dead for us
-        stat = Path(f"/proc/{pid}/stat").read_text()
-        return stat[stat.rindex(")") + 2 :].split()[0] != "Z"
-    except (OSError, ValueError, IndexError):
-        return True
-
-
-def dead_reason(run: store.RunInfo, *, host: str, dead_after_s: float, now: float | None = None) -> str | None:
-    """Why ``run`` (status running) is dead, or None when it may be alive (never steal from it)."""
-    now = time.time() if now is None else now
-    if run.host == host:
-        if not pid_alive(run.pid):
-            return "is not running any more"
-        started = process_start_time(run.pid)
-        run_started = _parse_ts(run.started_at)
-        if started is not None and run_started is not None and started > run_started + 2:
-            return f"is gone (pid {run.pid} now belongs to a newer process)"
-        return None
-    beat = _parse_ts(run.heartbeat_at or run.started_at)
-    if beat is not None and now - beat > dead_after_s:
-        return f"sent no heartbeat for {now - beat:.0f}s"
-    return None
 
 
 # --- the worker ----------------------------------------------------------------------------------
@@ -206,6 +94,7 @@ class Worker:
             sleep=sleep,
         )
         self.counters = RunCounters()
+        self.out = OutcomeRecorder(engine, self.counters, progress, dry_run=settings.dry_run)
         self.host = socket.gethostname()
         self.run_id = 0
         self.reclaimed = store.Reclaimed()
@@ -213,7 +102,6 @@ class Worker:
         self._pool: cf.ThreadPoolExecutor | None = None
         self._results: queue.Queue[cf.Future[list[RowOutcome]] | None] = queue.Queue()
         self.gate.on_pause = lambda: self._results.put(None)  # a new 429 pause: store it now
-        self._suspects: list[RowOutcome] = []
         self._stop = _StopState()
         self._final: tuple[RunStatus, ExitCode, str] | None = None
         self._last_beat = 0.0
@@ -239,6 +127,7 @@ class Worker:
             retry_profile=self.profile.name,
             dry_run=s.dry_run,
         )
+        self.out.run_id = self.run_id
         structlog.contextvars.bind_contextvars(run_id=self.run_id)
         self._sync_cooldown(force=True)
         self._pool = cf.ThreadPoolExecutor(max_workers=max(s.concurrency, 1), thread_name_prefix="ledger-row")
@@ -262,7 +151,7 @@ class Worker:
         """Settle suspects, release anything still held, close the run row."""
         if self._pool is not None:
             self._pool.shutdown(wait=True)
-        self._settle_suspects(failed=self.breaker.is_closed and self.rows.auth_message is None and not self.stopping)
+        self.out.settle_suspects(failed=not self._webex_down())
         released = store.release_all_running(self.engine, self.run_id)
         self.counters.released += released
         status, code, message = self._final_status()
@@ -360,6 +249,10 @@ class Worker:
             tasks.append(Task(group))
         return tasks
 
+    def _webex_down(self) -> bool:
+        """Breaker not closed, token rejected or run stopping: failures now are not the rows' fault."""
+        return not self.breaker.is_closed or self.rows.auth_message is not None or self.stopping
+
     def _may_dispatch(self) -> bool:
         return not self._must_end() and self.breaker.is_closed
 
@@ -379,7 +272,7 @@ class Worker:
             outcomes = self._gather(in_flight)
             self._dispatch(tasks, in_flight, more, state)
             if outcomes:
-                self._record(outcomes)
+                self.out.record(outcomes, webex_down=self._webex_down())
             self._tick()
         if tasks:  # never started: nothing reached Webex for them
             ids = [r.row_id for t in tasks for r in t.rows]
@@ -420,84 +313,6 @@ class Worker:
             in_flight.discard(fut)
             outcomes.extend(fut.result())  # _run_task never raises
         return outcomes
-
-    # -- recording (main thread only) -------------------------------------------------------------
-    def _record(self, outcomes: list[RowOutcome]) -> None:
-        final: list[RowOutcome] = []
-        webex_answered = False
-        for o in outcomes:
-            if o.status == RowStatus.FAILED and o.error_kind in ("transient", "systemic"):
-                self._suspects.append(o)  # an outage must not fail rows: decided later
-                continue
-            final.append(o)
-            if o.status in (RowStatus.SUCCEEDED, RowStatus.SKIPPED) or (
-                o.status == RowStatus.FAILED and o.error_kind == "row"
-            ):
-                webex_answered = True
-        if self._suspects and (not self.breaker.is_closed or self.rows.auth_message or self.stopping):
-            self._settle_suspects(failed=False)
-        elif self._suspects and webex_answered:
-            final.extend(self._suspects)
-            self._suspects = []
-        self._write(final)
-
-    def _settle_suspects(self, *, failed: bool) -> None:
-        suspects, self._suspects = self._suspects, []
-        if not suspects:
-            return
-        if not failed:
-            suspects = [as_released(o) for o in suspects]
-        self._write(suspects)
-
-    def _write(self, outcomes: Sequence[RowOutcome]) -> None:
-        if not outcomes:
-            return
-        res = store.record_outcomes(self.engine, self.run_id, outcomes)
-        for row_id in res.lost:
-            log.error("claim_lost", row_id=row_id, note="the row was taken by another run; outcome not written")
-        lost = set(res.lost)
-        done = failed = 0
-        for o in outcomes:
-            if o.row_id in lost:
-                continue
-            self._count(o)
-            if o.status != RowStatus.PENDING:
-                done += 1
-                failed += o.status == RowStatus.FAILED
-            log.info(
-                "row_outcome",
-                row_id=o.row_id,
-                status=o.status.value,
-                attempts=len(o.attempts),
-                error_kind=o.error_kind,
-                error_code=o.error_code,
-                http_status=o.http_status,
-                tracking_id=o.tracking_id,
-                error=o.error_message,
-            )
-        if self.progress:
-            self.progress.add(done, failed)
-
-    def _count(self, o: RowOutcome) -> None:
-        c = self.counters
-        if o.status == RowStatus.SUCCEEDED:
-            c.succeeded += 1
-        elif o.status == RowStatus.SKIPPED:
-            c.skipped += 1
-        elif o.status == RowStatus.FAILED:
-            c.failed += 1
-        elif self.settings.dry_run and o.result and o.result.get("dry_run"):
-            would = o.result.get("would")  # dry run: what would happen (the row stays pending)
-            if would == "change":
-                c.succeeded += 1
-            elif would == "skip":
-                c.skipped += 1
-            else:
-                c.failed += 1
-        else:
-            c.released += 1
-        c.throttled += sum(1 for a in o.attempts if a.outcome == "throttled")
-        c.retries += sum(1 for a in o.attempts[:-1] if a.outcome == "retry")
 
     # -- periodic duties (main thread) ------------------------------------------------------------
     def _tick(self) -> None:
@@ -580,81 +395,6 @@ class Worker:
         else:
             self.gate.stop(f"Webex is failing: {self.breaker.last_failure}")
             outcomes = [as_released(o) for o in outcomes]
-        self._write(outcomes)
+        self.out.write(outcomes)
 
 
-# --- the entry point -----------------------------------------------------------------------------
-
-
-@contextmanager
-def _signals(worker: Worker) -> Iterator[None]:
-    """SIGINT/SIGTERM → worker.request_stop(); a second one exits at once (resumable: next run reclaims)."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-
-    def handler(signum: int, _frame: Any) -> None:
-        if worker.stopping:
-            os.write(2, b"\nledger: second interrupt: exiting now; run `ledger work` again to resume\n")
-            os._exit(int(ExitCode.INTERRUPTED))
-        worker.request_stop()
-        os.write(2, b"\nledger: stopping: finishing rows in flight (Ctrl-C again to exit at once)\n")
-
-    old = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        yield
-    finally:
-        for sig, h in old.items():
-            signal.signal(sig, h)
-
-
-def run_work(
-    settings: WorkSettings,
-    executor_factory: ExecutorFactory,
-    *,
-    engine: sa.Engine | None = None,
-    summary: Callable[[sa.Engine, int | None], str] | None = None,
-) -> RunReport:
-    """`ledger work`: open the ledger, run until done/stopped, return the report (never exits)."""
-    from ledger.db.engine import open_ledger
-
-    own_engine = engine is None
-    engine = engine or open_ledger(settings.db_path)
-    try:
-        total = store.pending_count(engine, import_id=settings.import_id)
-        progress = Progress(total, live=settings.progress)
-        worker = Worker(engine, settings, executor_factory, progress=progress)
-        with _signals(worker):
-            worker.start()
-            try:
-                worker.drain()
-            except BaseException as exc:
-                worker.fatal(f"stopped by an internal error ({type(exc).__name__}); rows are pending, resumable")
-                raise
-            finally:
-                report = worker.finish()
-                progress.close()
-        text = (summary or _summary_text)(engine, settings.import_id)
-        retry = None
-        if report.counters.failed or store.status_counts(engine, import_id=settings.import_id).get("failed"):
-            retry = f"ledger --db {settings.db_path} retry --status failed" + (
-                f" --import {settings.import_id}" if settings.import_id is not None else ""
-            ) + " && ledger --db " + f"{settings.db_path} work"
-        return RunReport(**{**report.__dict__, "summary_text": text, "retry_command": retry})
-    finally:
-        if own_engine:
-            engine.dispose()
-
-
-def _summary_text(engine: sa.Engine, import_id: int | None) -> str:
-    """The same summary as `ledger report` (ledger.report), when available."""
-    try:
-        from ledger import report
-
-        return str(report.render_summary(report.summary(engine, import_id=import_id)))  # type: ignore[attr-defined]
-    except (ImportError, AttributeError):
-        counts = store.status_counts(engine, import_id=import_id)
-        return "rows: " + ", ".join(f"{n} {s}" for s, n in sorted(counts.items()))
-
-
-__all__ = ["ExecutorFactory", "RunReport", "Worker", "WorkSettings", "dead_reason", "pid_alive", "run_work"]

@@ -158,7 +158,7 @@ def test_dead_runs_are_reclaimed_live_ones_never(ledger_path: Path, tmp_path: Pa
     with engine.begin() as conn:
         conn.execute(sa.text("UPDATE runs SET heartbeat_at = '2020-01-01T00:00:00.000000Z' WHERE id = :r"), {"r": stale_remote})
 
-    from ledger.worker import dead_reason
+    from ledger.liveness import dead_reason
 
     got = store.reclaim_dead_runs(engine, lambda r: dead_reason(r, host="me", dead_after_s=600))
     assert set(got.run_ids) == {dead_run, stale_remote}
@@ -268,7 +268,7 @@ def test_a_run_whose_pid_now_belongs_to_a_newer_process_is_dead() -> None:
     import os
 
     from ledger.store_claims import RunInfo
-    from ledger.worker import dead_reason
+    from ledger.liveness import dead_reason
 
     me = os.getpid()  # alive, but started long after this (old) run: the pid was reused
     old = RunInfo(1, me, "h", "2020-01-01T00:00:00.000000Z", "2020-01-01T00:00:00.000000Z")

@@ -11,17 +11,10 @@ import circuitbreaker
 import pytest
 
 from ledger.errors import RowFailure, SystemicFailure, Throttled, TransientFailure
-from ledger.policy import (
-    PROFILES,
-    RowTry,
-    RunGate,
-    RunStopped,
-    SystemicBreaker,
-    build_retrying,
-    get_profile,
-    outcome_feeds_breaker,
-    parse_retry_after,
-)
+from ledger.gate import RunGate, RunStopped
+from ledger.policy import RowTry, SystemicBreaker, build_retrying, outcome_feeds_breaker
+from ledger.ports import parse_retry_after
+from ledger.profiles import PROFILES, get_profile
 
 FAST = PROFILES["fast"]
 

@@ -15,7 +15,9 @@ from ledger.errors import ExitCode
 from ledger.models import RunStatus
 from ledger.sandbox import FaultConfig, Sandbox
 from ledger.sandbox.testing import sandbox_factory  # noqa: F401 - fixture
-from ledger.worker import Worker, WorkSettings, run_work
+from ledger.config import WorkSettings
+from ledger.work import run_work
+from ledger.worker import Worker
 from worker_support import TOKEN, import_users, query, statuses
 
 

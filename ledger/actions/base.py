@@ -29,11 +29,10 @@ from ledger.errors import (
     Throttled,
     TransientFailure,
 )
-from ledger.ports import ActionResult, ResolveCache, RowInput, parse_retry_after
+from ledger.ports import THROTTLE_STATUSES, ActionResult, ResolveCache, RowInput, parse_retry_after
 from ledger.spec import ActionSpec
 
 TRANSIENT_STATUSES = frozenset({408, 500, 502, 503, 504})
-THROTTLE_STATUSES = frozenset({429, 423})
 
 
 def rest_error_parts(exc: RestError) -> dict[str, Any]:
