@@ -20,6 +20,7 @@ from wxc_sdk.person_settings.permissions_out import OutgoingPermissions
 from wxc_sdk.rest import RestError
 
 from ledger.actions.client import ForeignHostError
+from ledger.actions.forwarding import forwarding_busy_failure, is_forwarding_busy
 from ledger.actions.permissions import PermissionTarget, model_from_changes, permission_changes
 from ledger.errors import (
     ActionError,
@@ -181,6 +182,15 @@ class BaseExecutor:
             raise
         except Exception as exc:  # noqa: BLE001 - the one translation point for SDK errors
             raise translate(exc, what, ambiguous_write=write) from None
+
+    def write_forwarding(self, who: str, write: Callable[[], Any]) -> None:
+        """Send a forwarding object; Webex's 4003 "forwarding busy" becomes an explained row failure."""
+        try:
+            self.call(f"set forwarding of {who}", write, write=True)
+        except RowFailure as exc:
+            if is_forwarding_busy(exc):
+                raise forwarding_busy_failure(exc, who) from None
+            raise
 
     def apply_permissions(
         self,

@@ -20,12 +20,7 @@ from wxc_sdk.person_settings.numbers import UpdatePersonNumbers, UpdatePersonPho
 from wxc_sdk.telephony.jobs import MoveUser, MoveUsersList, StartMoveUsersJobResponse
 
 from ledger.actions.base import BaseExecutor, decode_id, id_uuid, name_row_error, same_id, strip_padding
-from ledger.actions.forwarding import (
-    desired_forwarding,
-    forwarding_busy_failure,
-    forwarding_changes,
-    is_forwarding_busy,
-)
+from ledger.actions.forwarding import desired_forwarding, forwarding_changes
 from ledger.actions.permissions import target_from_payload
 from ledger.errors import ActionError, RowFailure, Throttled
 from ledger.ports import ActionResult, RowInput
@@ -377,16 +372,7 @@ class UserForwarding(UserExecutor):
         changes = forwarding_changes(current, row.payload)
         if self.dry_run:
             return self.done(changes, person_id=person_id)
-        try:
-            self.call(
-                f"set forwarding of {self.who(row)}",
-                lambda: api.configure(person_id, desired, org_id=org_id),
-                write=True,
-            )
-        except RowFailure as exc:
-            if is_forwarding_busy(exc):
-                raise forwarding_busy_failure(exc, self.who(row)) from None
-            raise
+        self.write_forwarding(self.who(row), lambda: api.configure(person_id, desired, org_id=org_id))
         return self.done(changes, person_id=person_id)
 
 

@@ -30,12 +30,7 @@ from wxc_sdk.workspace_settings.numbers import UpdateWorkspacePhoneNumber
 from wxc_sdk.workspaces import CallingType, Workspace, WorkspaceCalling, WorkspaceWebexCalling
 
 from ledger.actions.base import BaseExecutor, same_id
-from ledger.actions.forwarding import (
-    forward_destination,
-    forwarding_busy_failure,
-    forwarding_changes,
-    is_forwarding_busy,
-)
+from ledger.actions.forwarding import forward_destination, forwarding_changes
 from ledger.actions.permissions import as_bool, target_from_payload
 from ledger.actions.users import same_number
 from ledger.errors import RowFailure
@@ -244,12 +239,7 @@ class WorkspaceForwarding(WorkspaceExecutor):
             )
         if self.dry_run:
             return self.done(changes, workspace_id=ws)
-        try:
-            self.call(f"set forwarding of {self.who(row)}", lambda: api.configure(ws, desired, org_id=org), write=True)
-        except RowFailure as exc:
-            if is_forwarding_busy(exc):
-                raise forwarding_busy_failure(exc, self.who(row)) from None
-            raise
+        self.write_forwarding(self.who(row), lambda: api.configure(ws, desired, org_id=org))
         return self.done(changes, workspace_id=ws)
 
 
