@@ -23,7 +23,7 @@ from ledger.db.engine import utcnow
 from ledger.errors import InputError
 from ledger.models import ErrorKind, RowStatus
 from ledger.spec import ActionSpec
-from ledger.validate import InvalidRow, RowValidator
+from ledger.validate import InvalidRow, RowValidator, ValidRow
 
 log = structlog.get_logger("ledger.import")
 
@@ -136,30 +136,56 @@ def _fingerprints(
 def _load_rows(
     conn: sa.Connection, src: CsvSource, validator: RowValidator, import_id: int, action: str
 ) -> tuple[int, int, list[tuple[int, str]]]:
-    dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
-    stamp = utcnow()
-    pending, invalid_status, invalid_kind = RowStatus.PENDING.value, RowStatus.INVALID.value, ErrorKind.INVALID.value
-    batch: list[tuple[Any, ...]] = []
-    total = invalid = 0
-    shown: list[tuple[int, str]] = []
-    # tuples in store.ROW_FIELDS order: import_id, line_no, action, status, error_kind, error_message,
-    # business_key, location_key, payload, created_at, updated_at
+    """Validate and insert every row, :data:`store.INSERT_CHUNK` lines at a time: the memory used
+    does not grow with the file (duplicate keys are found through a TEMP table, not a dict)."""
+    loader = _ChunkLoader(conn, validator, import_id, action)
+    store.start_key_check(conn)
+    chunk: list[tuple[int, Sequence[str] | None, ValidRow | InvalidRow]] = []
     for line_no, cells in src:
-        total += 1
         checked = validator.validate(line_no, cells)
-        if isinstance(checked, InvalidRow):
-            invalid += 1
-            message = checked.message
-            if len(shown) < SHOW_INVALID:
-                shown.append((line_no, message))
-            batch.append((import_id, line_no, action, invalid_status, invalid_kind, message,
-                          checked.business_key, None, dumps(checked.raw), stamp, stamp))
-        else:
-            batch.append((import_id, line_no, action, pending, None, None,
-                          checked.business_key, checked.location_key, dumps(checked.payload), stamp, stamp))
-        if len(batch) >= store.INSERT_CHUNK:
-            store.insert_rows(conn, batch)
-            batch = []
-    if batch:
-        store.insert_rows(conn, batch)
-    return total, invalid, shown
+        # the cells of a valid row are kept until its chunk is checked for duplicates (raw payload)
+        chunk.append((line_no, cells if checked.dup_key is not None and type(checked) is ValidRow else None,
+                      checked))
+        if len(chunk) >= store.INSERT_CHUNK:
+            loader.load(chunk)
+            chunk = []
+    loader.load(chunk)
+    store.end_key_check(conn)
+    return loader.total, loader.invalid, loader.shown
+
+
+class _ChunkLoader:
+    """Turns checked rows into ledger rows, chunk by chunk: flags duplicate keys, counts, inserts."""
+
+    def __init__(self, conn: sa.Connection, validator: RowValidator, import_id: int, action: str) -> None:
+        self.conn, self.validator, self.import_id, self.action = conn, validator, import_id, action
+        self.dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+        self.stamp = utcnow()
+        self.total = self.invalid = 0
+        self.shown: list[tuple[int, str]] = []
+
+    def load(self, chunk: Sequence[tuple[int, Sequence[str] | None, ValidRow | InvalidRow]]) -> None:
+        if not chunk:
+            return
+        keys = [(c.dup_key, line_no) for line_no, _, c in chunk if c.dup_key is not None]
+        earlier = store.earlier_lines(self.conn, keys)  # type: ignore[arg-type]  # None filtered out
+        pending, invalid_status, invalid_kind = RowStatus.PENDING.value, RowStatus.INVALID.value, ErrorKind.INVALID.value
+        import_id, action, stamp, dumps = self.import_id, self.action, self.stamp, self.dumps
+        batch: list[tuple[Any, ...]] = []
+        # tuples in store.ROW_FIELDS order: import_id, line_no, action, status, error_kind, error_message,
+        # business_key, location_key, payload, created_at, updated_at
+        for line_no, cells, checked in chunk:
+            if earlier and line_no in earlier:
+                checked = self.validator.duplicate(checked, cells or (), earlier[line_no])
+            if type(checked) is InvalidRow:
+                self.invalid += 1
+                message = checked.message
+                if len(self.shown) < SHOW_INVALID:
+                    self.shown.append((line_no, message))
+                batch.append((import_id, line_no, action, invalid_status, invalid_kind, message,
+                              checked.business_key, None, dumps(checked.raw), stamp, stamp))
+            else:
+                batch.append((import_id, line_no, action, pending, None, None,
+                              checked.business_key, checked.location_key, dumps(checked.payload), stamp, stamp))
+        self.total += len(chunk)
+        store.insert_rows(self.conn, batch)

@@ -13,6 +13,7 @@ from typing import Any
 
 import sqlalchemy as sa
 import structlog
+from sqlalchemy.dialects import sqlite
 
 from ledger.db.engine import utcnow
 from ledger.db.schema import import_deps, imports, ledger, runs
@@ -125,6 +126,56 @@ def _insert_sql(conn: sa.Connection) -> str:
     stmt = ledger.insert().values({f: sa.bindparam(f) for f in ROW_FIELDS})
     compiled = stmt.compile(dialect=conn.dialect)
     assert compiled.positiontup == list(ROW_FIELDS), compiled.positiontup
+    return str(compiled)
+
+
+# --- duplicate business keys of one import (a TEMP table: memory stays flat at any file size) ------
+
+#: first line of each business key seen so far in the import being loaded; per connection, never in
+#: the ledger file (temp_store: SQLite's temporary file, paged through a bounded cache)
+_import_keys = sa.Table(
+    "import_keys",
+    sa.MetaData(),
+    sa.Column("key", sa.Text, primary_key=True),
+    sa.Column("line_no", sa.Integer, nullable=False),
+    prefixes=["TEMPORARY"],
+    sqlite_with_rowid=False,
+)
+
+
+def start_key_check(conn: sa.Connection) -> None:
+    """An empty key table for the import about to be loaded (in the caller's transaction)."""
+    _import_keys.drop(conn, checkfirst=True)
+    _import_keys.create(conn)
+
+
+def end_key_check(conn: sa.Connection) -> None:
+    _import_keys.drop(conn)
+
+
+def earlier_lines(conn: sa.Connection, keys: Sequence[tuple[str, int]]) -> dict[int, int]:
+    """Record ``(key, line_no)`` pairs (in line order) and return ``{line_no: earlier line_no}``
+    for each line whose key was already seen on an earlier line of this import (this call or an
+    earlier one since :func:`start_key_check`). Keys are compared exactly."""
+    if not keys:
+        return {}
+    added = conn.exec_driver_sql(_key_insert_sql(conn), list(keys)).rowcount
+    if added == len(keys):  # the common case: no key of these lines was seen before
+        return {}
+    first: dict[str, int] = {}
+    wanted = list(dict.fromkeys(k for k, _ in keys))
+    for start in range(0, len(wanted), INSERT_CHUNK):
+        stmt = sa.select(_import_keys.c.key, _import_keys.c.line_no).where(
+            _import_keys.c.key.in_(wanted[start : start + INSERT_CHUNK])
+        )
+        first.update((k, n) for k, n in conn.execute(stmt))
+    return {line: first[key] for key, line in keys if first[key] != line}
+
+
+def _key_insert_sql(conn: sa.Connection) -> str:
+    stmt = sqlite.insert(_import_keys).values(key=sa.bindparam("key"), line_no=sa.bindparam("line_no"))
+    compiled = stmt.on_conflict_do_nothing().compile(dialect=conn.dialect)
+    assert compiled.positiontup == ["key", "line_no"], compiled.positiontup
     return str(compiled)
 
 

@@ -3,8 +3,10 @@
 :class:`RowValidator` is built once per file from the header (and ``global.csv``'s values); it
 rejects whole-file problems at construction (a required column absent) and then turns each raw
 row into a :class:`ValidRow` (normalised payload, business key, location key) or an
-:class:`InvalidRow` (the raw row and its problems). Duplicate business keys are detected across
-the file: the later line is invalid and names the earlier one.
+:class:`InvalidRow` (the raw row and its problems). Each carries ``dup_key``, the exact business key
+(``None`` when every key column is empty); finding the earlier line with the same key is the
+importer's job (:func:`ledger.store.earlier_lines`: no per-row memory), and
+:meth:`RowValidator.duplicate` then makes the later line invalid, naming the earlier one.
 
 Precedence for a column's value: the row's cell, else global.csv's value, else the column default.
 """
@@ -38,12 +40,14 @@ class ValidRow(NamedTuple):  # a NamedTuple: immutable and cheap to build 21,000
     payload: dict[str, Any]
     business_key: str | None
     location_key: str | None
+    dup_key: str | None = None  # the key columns' values, exactly (business_key joins them with '|')
 
 
 class InvalidRow(NamedTuple):
     raw: dict[str, str]
     problems: tuple[Problem, ...]
     business_key: str | None = None
+    dup_key: str | None = None
 
     @property
     def message(self) -> str:
@@ -116,10 +120,10 @@ class RowValidator:
         # global.csv values the executor needs that are not columns of the action (e.g. org_id)
         self._extras = {n: globals_[n] for n in spec.globals_used if n in globals_ and n not in known}
         self.ignored_columns = [h for h, k in zip(self.header, self._header_keys, strict=True) if k and k not in known]
-        self._seen_keys: dict[tuple[str, ...], int] = {}
         self._required = tuple(c.name for c in spec.columns if c.required)
         self._slow_rules = bool(spec.disjoint or spec.requires)
         self._key = spec.key
+        self._dup_reason = f"(same {'/'.join(spec.key)})"
         self._location_key = spec.location_key
         self._base: dict[str, Any] = dict(self._extras)
         self._base.update({p.name: p.fallback for p in plans if not p.indexes and p.fallback is not None})
@@ -175,22 +179,28 @@ class RowValidator:
                 problems.append(Problem(group[0], f"empty; give one of {', '.join(repr(c) for c in group)}"))
         if self._slow_rules:
             problems.extend(self._rule_problems(payload))
-        business_key = None
+        business_key = dup_key = None
         if self._key:
-            key_parts = tuple(format_value(payload[c]) if c in payload else "" for c in self._key)
+            key_parts = [format_value(payload[c]) if c in payload else "" for c in self._key]
             business_key = "|".join(p for p in key_parts if p) or None
             if business_key is not None:
-                earlier = self._seen_keys.setdefault(key_parts, line_no)
-                if earlier != line_no:
-                    problems.append(Problem("", f"duplicate of line {earlier} (same {'/'.join(self._key)})"))
+                dup_key = key_parts[0] if len(key_parts) == 1 else json.dumps(key_parts, ensure_ascii=False)
         if problems:
-            return InvalidRow(self.raw(cells), tuple(problems), business_key)
+            return InvalidRow(self.raw(cells), tuple(problems), business_key, dup_key)
         location = None
         for c in self._location_key:
             if c in payload:
                 location = format_value(payload[c])
                 break
-        return ValidRow(payload, business_key, location)
+        return ValidRow(payload, business_key, location, dup_key)
+
+    def duplicate(self, checked: ValidRow | InvalidRow, cells: Sequence[str], earlier: int) -> InvalidRow:
+        """``checked`` (the row ``cells`` of a later line) made invalid as a duplicate of line ``earlier``:
+        the problem comes last, after the row's own problems."""
+        problem = Problem("", f"duplicate of line {earlier} {self._dup_reason}")
+        if isinstance(checked, InvalidRow):
+            return checked._replace(problems=(*checked.problems, problem))
+        return InvalidRow(self.raw(cells), (problem,), checked.business_key, checked.dup_key)
 
     def raw(self, cells: Sequence[str]) -> dict[str, str]:
         raw = {h: c for h, c in zip(self.header, cells, strict=False) if h or c}
