@@ -49,7 +49,8 @@ class Task:
 
 
 class RowRunner:
-    """Executes tasks (thread-safe); ``auth_message`` is set when Webex rejected the token."""
+    """Executes tasks (thread-safe); ``auth_message`` is set when Webex rejected the token (401), or
+    answered 403 until the breaker opened (the token lacks a scope/role: waiting will not grant it)."""
 
     def __init__(
         self,
@@ -153,6 +154,12 @@ class RowRunner:
         if feed:
             self.breaker.record_failure(exc.message)
             if not self.breaker.is_closed:
+                if exc.http_status == 403:  # Webex answered: no recovery time will grant the scope or role
+                    self.auth_message = (
+                        "Webex refused the requests with HTTP 403 (forbidden): the access token lacks a scope, or its "
+                        "user an admin role or licence, that this action needs; nothing was failed, the rows are "
+                        f"pending: run `ledger work` again with a token that has them ({exc.message})"
+                    )
                 self.gate.stop(f"Webex is failing: {exc.message}")
         elif feed is False:
             self.breaker.record_success()

@@ -1,0 +1,115 @@
+"""HTTP 403 end to end (`ledger work` as a real subprocess against the sandbox's ``forbidden`` fault).
+
+Policy under test (ledger.worker_rows / ledger.actions.base ``translate``): a 403 is a ``systemic``
+failure that feeds the breaker. A row's 403 that other rows do not share (a resource the admin may not
+touch) fails that row once Webex has answered other rows; 403s until the breaker opens (every write,
+or every read of a read-only precheck, refused: the token lacks a scope or its user a role) stop the
+run at once, ``failed_systemic`` exit 3, every unexecuted row ``pending``: no recovery wait or probing,
+since no waiting grants a scope.
+"""
+
+from __future__ import annotations
+
+import csv
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from ledger.actions import get_spec
+from ledger.db.engine import open_ledger
+from ledger.importer import import_file
+
+try:
+    from ledger.profiles import PROFILES
+except ImportError:  # before the profiles moved out of ledger.policy
+    from ledger.policy import PROFILES  # type: ignore[no-redef]
+from ledger.sandbox import FaultConfig
+from ledger.sandbox.testing import sandbox_factory  # noqa: F401 - fixture
+from worker_support import TOKEN, import_users, query, run_work, statuses
+
+CONCURRENCY = 4  # `ledger work`'s default
+
+
+def _import(db: Path, path: Path, action: str) -> int:
+    engine = open_ledger(db)
+    try:
+        return import_file(engine, get_spec(action), path).import_id
+    finally:
+        engine.dispose()
+
+
+def _answers(sb) -> Counter[tuple[str, int | None]]:
+    return Counter((r.method, r.status) for r in sb.requests())
+
+
+def _assert_stopped_for_403(db: Path, out: str, rows: int) -> None:
+    assert "HTTP 403" in out and "lacks a scope" in out and "pending" in out, out[-2000:]
+    assert TOKEN not in out
+    assert statuses(db) == {"pending": rows}  # nothing failed, nothing left running
+    run = query(db, "SELECT status, exit_code, message FROM runs")[-1]
+    assert (run.status, run.exit_code) == ("failed_systemic", 3)
+    assert "HTTP 403" in run.message and TOKEN not in run.message
+
+
+@pytest.mark.slow
+def test_every_write_403_stops_at_once_rows_pending_then_a_good_token_run_completes(
+    ledger_path: Path, tmp_path: Path, sandbox_factory  # noqa: F811
+) -> None:
+    _, emails = import_users(ledger_path, tmp_path, 300)
+    sb = sandbox_factory(token=TOKEN, seed=4, faults=FaultConfig.parse("forbidden=WRITE:*"))
+    # the default profile: an outage would be probed for 300 s; a 403 must not be
+    code, out = run_work(ledger_path, sb.base_url, timeout=120)
+    assert code == 3, out[-2000:]
+    _assert_stopped_for_403(ledger_path, out, 300)
+    refused = _answers(sb)[("POST", 403)]
+    assert 1 <= refused <= PROFILES["default"].breaker_consecutive + CONCURRENCY  # not 300 rows of 403s
+    assert not any(sb.state.create_count(e) for e in emails)
+    sb.faults.forbidden.clear()  # the token now has the scope: the same rows complete, once each
+    code, out = run_work(ledger_path, sb.base_url, "--retry-profile", "fast")
+    assert code == 0, out[-2000:]
+    assert statuses(ledger_path) == {"succeeded": 300}
+    assert all(sb.state.create_count(e) == 1 for e in emails)
+
+
+@pytest.mark.slow
+def test_read_only_precheck_whose_reads_all_403_stops_at_once(
+    ledger_path: Path, tmp_path: Path, sandbox_factory  # noqa: F811
+) -> None:
+    sb = sandbox_factory(token=TOKEN, seed=4, faults=FaultConfig.parse("forbidden=GET:workspaces/*/features/*"))
+    loc = sb.state.add_location("HQ", calling_enabled=True)
+    path = tmp_path / "ws.csv"
+    with path.open("w", newline="", encoding="utf-8") as fh:
+        out_csv = csv.writer(fh)
+        out_csv.writerow(["workspace_id"])
+        for i in range(60):
+            out_csv.writerow([sb.state.add_workspace(f"Sala {i}", loc, calling="webexCalling", extension=f"{8000 + i}")])
+    _import(ledger_path, path, "workspace.check_permissions")
+    code, out = run_work(ledger_path, sb.base_url, timeout=120)
+    assert code == 3, out[-2000:]
+    _assert_stopped_for_403(ledger_path, out, 60)
+    assert _answers(sb)[("GET", 403)] <= PROFILES["default"].breaker_consecutive + CONCURRENCY
+    assert not any(r.method != "GET" for r in sb.requests())  # a read-only action never wrote
+
+
+@pytest.mark.slow
+def test_a_few_rows_403_fail_those_rows_and_the_run_completes(
+    ledger_path: Path, tmp_path: Path, sandbox_factory  # noqa: F811
+) -> None:
+    sb = sandbox_factory(token=TOKEN, seed=4)
+    loc = sb.state.add_location("HQ", calling_enabled=True)
+    ids = [sb.state.add_workspace(f"Sala {i}", loc, calling="webexCalling", extension=f"{8000 + i}") for i in range(40)]
+    denied = ids[5:40:10]  # 4 workspaces in another admin's scope: only their reads are refused
+    sb.faults = FaultConfig(forbidden={f"GET:workspaces/{w}/*" for w in denied})
+    path = tmp_path / "ws.csv"
+    path.write_text("workspace_id\n" + "\n".join(ids) + "\n", encoding="utf-8")
+    _import(ledger_path, path, "workspace.check_permissions")
+    code, out = run_work(ledger_path, sb.base_url, timeout=120)
+    assert code == 0, out[-2000:]  # partial success: the run went on
+    assert statuses(ledger_path) == {"succeeded": 36, "failed": 4}
+    failed = query(ledger_path, "SELECT payload, error_kind, http_status, error_message FROM ledger WHERE status='failed'")
+    assert {(r.error_kind, r.http_status) for r in failed} == {("systemic", 403)}
+    assert sorted(w for w in denied if any(w in r.payload for r in failed)) == sorted(denied)
+    assert all("lacks a scope" in r.error_message for r in failed)
+    run = query(ledger_path, "SELECT status, exit_code FROM runs")[-1]
+    assert (run.status, run.exit_code) == ("completed", 0)
