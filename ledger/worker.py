@@ -16,7 +16,8 @@ Outcome rules (the error ladder of ``ledger.errors`` applied to a row):
 - TransientFailure → retried by the profile's tenacity policy; exhausted → ``failed`` (kind transient).
 - SystemicFailure (403 …) and exhausted transients are *suspects*: kept ``running`` until a later row
   proves Webex answers (then ``failed``) or the breaker opens (then back to ``pending``): an outage
-  never fails rows. AuthFailure (401) stops the run at once, rows back to ``pending``, exit 3.
+  never fails rows. AuthFailure (401) stops the run at once, rows back to ``pending``, exit 3; so
+  does a 403 when the breaker opens on it (a missing scope/role: ``RowRunner._after_failure``).
 - Any row interrupted by a stop (signal, breaker, 401) goes back to ``pending``.
 
 The engine never imports wxc_sdk or ``ledger.actions``: executors come from the ``factory`` the CLI
