@@ -11,6 +11,7 @@ since no waiting grants a scope.
 from __future__ import annotations
 
 import csv
+import subprocess
 from collections import Counter
 from pathlib import Path
 
@@ -26,7 +27,7 @@ except ImportError:  # before the profiles moved out of ledger.policy
     from ledger.policy import PROFILES  # type: ignore[no-redef]
 from ledger.sandbox import FaultConfig
 from ledger.sandbox.testing import sandbox_factory  # noqa: F401 - fixture
-from worker_support import TOKEN, import_users, query, run_work, statuses
+from worker_support import TOKEN, import_users, query, run_work, start_work, statuses
 
 CONCURRENCY = 4  # `ledger work`'s default
 
@@ -37,6 +38,19 @@ def _import(db: Path, path: Path, action: str) -> int:
         return import_file(engine, get_spec(action), path).import_id
     finally:
         engine.dispose()
+
+
+def _work_must_stop(db: Path, base_url: str, within_s: float = 120) -> tuple[int, str]:
+    """``ledger work`` with the default profile (an outage is probed for its 300 s budget); killed, and
+    the test failed, if it is still running after ``within_s``."""
+    proc = start_work(db, base_url)
+    try:
+        out, _ = proc.communicate(timeout=within_s)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        out, _ = proc.communicate()
+        pytest.fail(f"`ledger work` was still running after {within_s:g}s: {out.decode()[-1500:]}")
+    return proc.returncode, out.decode("utf-8", "replace")
 
 
 def _answers(sb) -> Counter[tuple[str, int | None]]:
@@ -58,8 +72,7 @@ def test_every_write_403_stops_at_once_rows_pending_then_a_good_token_run_comple
 ) -> None:
     _, emails = import_users(ledger_path, tmp_path, 300)
     sb = sandbox_factory(token=TOKEN, seed=4, faults=FaultConfig.parse("forbidden=WRITE:*"))
-    # the default profile: an outage would be probed for 300 s; a 403 must not be
-    code, out = run_work(ledger_path, sb.base_url, timeout=120)
+    code, out = _work_must_stop(ledger_path, sb.base_url)
     assert code == 3, out[-2000:]
     _assert_stopped_for_403(ledger_path, out, 300)
     refused = _answers(sb)[("POST", 403)]
@@ -85,7 +98,7 @@ def test_read_only_precheck_whose_reads_all_403_stops_at_once(
         for i in range(60):
             out_csv.writerow([sb.state.add_workspace(f"Sala {i}", loc, calling="webexCalling", extension=f"{8000 + i}")])
     _import(ledger_path, path, "workspace.check_permissions")
-    code, out = run_work(ledger_path, sb.base_url, timeout=120)
+    code, out = _work_must_stop(ledger_path, sb.base_url)
     assert code == 3, out[-2000:]
     _assert_stopped_for_403(ledger_path, out, 60)
     assert _answers(sb)[("GET", 403)] <= PROFILES["default"].breaker_consecutive + CONCURRENCY
