@@ -126,3 +126,22 @@ def test_a_few_rows_403_fail_those_rows_and_the_run_completes(
     assert all("lacks a scope" in r.error_message for r in failed)
     run = query(ledger_path, "SELECT status, exit_code FROM runs")[-1]
     assert (run.status, run.exit_code) == ("completed", 0)
+
+
+@pytest.mark.slow
+def test_scim_bulk_writes_403_stop_at_once_rows_pending(ledger_path: Path, tmp_path: Path, sandbox_factory) -> None:  # noqa: F811
+    sb = sandbox_factory(token=TOKEN, seed=4, faults=FaultConfig.parse("forbidden=POST:identity/*"))
+    path = tmp_path / "scim.csv"
+    rows = 3000  # 30 bulk requests of 100 users
+    path.write_text(
+        "email,first_name,last_name,org_id\n"
+        + "".join(f"scim{i:05d}@lab.example.com,Ana,Puig,{sb.state.org_id}\n" for i in range(rows)),
+        encoding="utf-8",
+    )
+    _import(ledger_path, path, "user.scim_create")
+    code, out = _work_must_stop(ledger_path, sb.base_url)
+    assert code == 3, out[-2000:]
+    _assert_stopped_for_403(ledger_path, out, rows)
+    bulk_posts = [r for r in sb.requests() if r.method == "POST"]
+    assert {r.status for r in bulk_posts} == {403}
+    assert len(bulk_posts) <= PROFILES["default"].breaker_consecutive + CONCURRENCY < rows // 100
