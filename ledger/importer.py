@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -23,7 +23,7 @@ from ledger.db.engine import utcnow
 from ledger.errors import InputError
 from ledger.models import ErrorKind, RowStatus
 from ledger.spec import ActionSpec
-from ledger.validate import InvalidRow, RowValidator, ValidRow
+from ledger.validate import InvalidRow, RowValidator
 
 log = structlog.get_logger("ledger.import")
 
@@ -136,56 +136,71 @@ def _fingerprints(
 def _load_rows(
     conn: sa.Connection, src: CsvSource, validator: RowValidator, import_id: int, action: str
 ) -> tuple[int, int, list[tuple[int, str]]]:
-    """Validate and insert every row, :data:`store.INSERT_CHUNK` lines at a time: the memory used
-    does not grow with the file (duplicate keys are found through a TEMP table, not a dict)."""
-    loader = _ChunkLoader(conn, validator, import_id, action)
+    """Validate and insert every row. Memory does not grow with the file: rows go to SQLite
+    :data:`store.INSERT_CHUNK` at a time, and duplicate keys are found through a TEMP table
+    (:func:`store.earlier_lines`) every :data:`KEY_CHUNK` rows, the only rows whose cells are kept."""
+    dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+    stamp = utcnow()
+    pending, invalid_status, invalid_kind = RowStatus.PENDING.value, RowStatus.INVALID.value, ErrorKind.INVALID.value
+    settle = _Settler(conn, validator, dumps)
+    batch: list[tuple[Any, ...]] = []  # in store.ROW_FIELDS order (see there)
+    held: list[Sequence[str]] = []  # the cells of the rows not yet checked for duplicate keys
+    keys: list[tuple[str, int]] = []
     store.start_key_check(conn)
-    chunk: list[tuple[int, Sequence[str] | None, ValidRow | InvalidRow]] = []
     for line_no, cells in src:
         checked = validator.validate(line_no, cells)
-        # the cells of a valid row are kept until its chunk is checked for duplicates (raw payload)
-        chunk.append((line_no, cells if checked.dup_key is not None and type(checked) is ValidRow else None,
-                      checked))
-        if len(chunk) >= store.INSERT_CHUNK:
-            loader.load(chunk)
-            chunk = []
-    loader.load(chunk)
+        if checked.dup_key is not None:
+            keys.append((checked.dup_key, line_no))
+        held.append(cells)
+        if type(checked) is InvalidRow:
+            settle.invalid += 1
+            batch.append((import_id, line_no, action, invalid_status, invalid_kind, checked.message,
+                          checked.business_key, None, dumps(checked.raw), stamp, stamp))
+        else:
+            batch.append((import_id, line_no, action, pending, None, None,
+                          checked.business_key, checked.location_key, dumps(checked.payload), stamp, stamp))
+        if len(held) >= KEY_CHUNK:
+            settle(batch, held, keys)
+            held, keys = [], []
+            if len(batch) >= store.INSERT_CHUNK:
+                store.insert_rows(conn, batch)
+                batch = []
+    settle(batch, held, keys)
+    store.insert_rows(conn, batch)
     store.end_key_check(conn)
-    return loader.total, loader.invalid, loader.shown
+    return settle.total, settle.invalid, settle.shown
 
 
-class _ChunkLoader:
-    """Turns checked rows into ledger rows, chunk by chunk: flags duplicate keys, counts, inserts."""
+#: rows checked for duplicate keys at a time (their cells are kept until then)
+KEY_CHUNK = 500
 
-    def __init__(self, conn: sa.Connection, validator: RowValidator, import_id: int, action: str) -> None:
-        self.conn, self.validator, self.import_id, self.action = conn, validator, import_id, action
-        self.dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
-        self.stamp = utcnow()
-        self.total = self.invalid = 0
+
+class _Settler:
+    """Settles the last rows of a batch: a line whose key an earlier line had becomes invalid
+    (``duplicate of line N (same …)``, after its own problems); counts rows and keeps the first
+    invalid lines to show."""
+
+    def __init__(self, conn: sa.Connection, validator: RowValidator, dumps: Callable[[Any], str]) -> None:
+        self.conn, self.validator, self.dumps = conn, validator, dumps
+        self.total = self.invalid = 0  # ``invalid`` is also counted by the caller, as rows come
         self.shown: list[tuple[int, str]] = []
 
-    def load(self, chunk: Sequence[tuple[int, Sequence[str] | None, ValidRow | InvalidRow]]) -> None:
-        if not chunk:
-            return
-        keys = [(c.dup_key, line_no) for line_no, _, c in chunk if c.dup_key is not None]
-        earlier = store.earlier_lines(self.conn, keys)  # type: ignore[arg-type]  # None filtered out
-        pending, invalid_status, invalid_kind = RowStatus.PENDING.value, RowStatus.INVALID.value, ErrorKind.INVALID.value
-        import_id, action, stamp, dumps = self.import_id, self.action, self.stamp, self.dumps
-        batch: list[tuple[Any, ...]] = []
-        # tuples in store.ROW_FIELDS order: import_id, line_no, action, status, error_kind, error_message,
-        # business_key, location_key, payload, created_at, updated_at
-        for line_no, cells, checked in chunk:
-            if earlier and line_no in earlier:
-                checked = self.validator.duplicate(checked, cells or (), earlier[line_no])
-            if type(checked) is InvalidRow:
-                self.invalid += 1
-                message = checked.message
-                if len(self.shown) < SHOW_INVALID:
-                    self.shown.append((line_no, message))
-                batch.append((import_id, line_no, action, invalid_status, invalid_kind, message,
-                              checked.business_key, None, dumps(checked.raw), stamp, stamp))
+    def __call__(self, batch: list[tuple[Any, ...]], held: Sequence[Sequence[str]], keys: Sequence[tuple[str, int]]) -> None:
+        start = len(batch) - len(held)
+        earlier = store.earlier_lines(self.conn, keys)
+        invalid_status = RowStatus.INVALID.value
+        where = {batch[i][1]: i for i in range(start, len(batch))} if earlier else {}
+        for line_no, first in earlier.items():
+            i = where[line_no]
+            row = batch[i]
+            problem = str(self.validator.duplicate_problem(first))
+            if row[3] == invalid_status:
+                batch[i] = (*row[:5], f"{row[5]}; {problem}", *row[6:])
             else:
-                batch.append((import_id, line_no, action, pending, None, None,
-                              checked.business_key, checked.location_key, dumps(checked.payload), stamp, stamp))
-        self.total += len(chunk)
-        store.insert_rows(self.conn, batch)
+                self.invalid += 1
+                raw = self.dumps(self.validator.raw(held[i - start]))
+                batch[i] = (*row[:3], invalid_status, ErrorKind.INVALID.value, problem, row[6], None, raw, *row[9:])
+        self.total += len(held)
+        if len(self.shown) < SHOW_INVALID:
+            self.shown.extend((r[1], r[5]) for r in batch[start:] if r[3] == invalid_status)
+            del self.shown[SHOW_INVALID:]

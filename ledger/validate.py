@@ -6,7 +6,7 @@ row into a :class:`ValidRow` (normalised payload, business key, location key) or
 :class:`InvalidRow` (the raw row and its problems). Each carries ``dup_key``, the exact business key
 (``None`` when every key column is empty); finding the earlier line with the same key is the
 importer's job (:func:`ledger.store.earlier_lines`: no per-row memory), and
-:meth:`RowValidator.duplicate` then makes the later line invalid, naming the earlier one.
+:meth:`RowValidator.duplicate_problem` is then the later line's last problem, naming the earlier one.
 
 Precedence for a column's value: the row's cell, else global.csv's value, else the column default.
 """
@@ -123,6 +123,7 @@ class RowValidator:
         self._required = tuple(c.name for c in spec.columns if c.required)
         self._slow_rules = bool(spec.disjoint or spec.requires)
         self._key = spec.key
+        self._single_key = spec.key[0] if len(spec.key) == 1 else None
         self._dup_reason = f"(same {'/'.join(spec.key)})"
         self._location_key = spec.location_key
         self._base: dict[str, Any] = dict(self._extras)
@@ -180,11 +181,15 @@ class RowValidator:
         if self._slow_rules:
             problems.extend(self._rule_problems(payload))
         business_key = dup_key = None
-        if self._key:
+        if self._single_key is not None:  # the common case: one key column (e.g. email)
+            if self._single_key in payload:
+                value = payload[self._single_key]
+                business_key = dup_key = (value if type(value) is str else format_value(value)) or None
+        elif self._key:
             key_parts = [format_value(payload[c]) if c in payload else "" for c in self._key]
             business_key = "|".join(p for p in key_parts if p) or None
-            if business_key is not None:
-                dup_key = key_parts[0] if len(key_parts) == 1 else json.dumps(key_parts, ensure_ascii=False)
+            if business_key is not None:  # exact: "a|b" + "" and "a" + "b|" must not be the same key
+                dup_key = json.dumps(key_parts, ensure_ascii=False)
         if problems:
             return InvalidRow(self.raw(cells), tuple(problems), business_key, dup_key)
         location = None
@@ -194,13 +199,10 @@ class RowValidator:
                 break
         return ValidRow(payload, business_key, location, dup_key)
 
-    def duplicate(self, checked: ValidRow | InvalidRow, cells: Sequence[str], earlier: int) -> InvalidRow:
-        """``checked`` (the row ``cells`` of a later line) made invalid as a duplicate of line ``earlier``:
-        the problem comes last, after the row's own problems."""
-        problem = Problem("", f"duplicate of line {earlier} {self._dup_reason}")
-        if isinstance(checked, InvalidRow):
-            return checked._replace(problems=(*checked.problems, problem))
-        return InvalidRow(self.raw(cells), (problem,), checked.business_key, checked.dup_key)
+    def duplicate_problem(self, earlier: int) -> Problem:
+        """The problem of a line whose key (``dup_key``) line ``earlier`` already had; it comes
+        last, after the line's own problems."""
+        return Problem("", f"duplicate of line {earlier} {self._dup_reason}")
 
     def raw(self, cells: Sequence[str]) -> dict[str, str]:
         raw = {h: c for h, c in zip(self.header, cells, strict=False) if h or c}
