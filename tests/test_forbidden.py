@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import csv
 import subprocess
+import time
 from collections import Counter
 from pathlib import Path
 
@@ -145,3 +146,24 @@ def test_scim_bulk_writes_403_stop_at_once_rows_pending(ledger_path: Path, tmp_p
     bulk_posts = [r for r in sb.requests() if r.method == "POST"]
     assert {r.status for r in bulk_posts} == {403}
     assert len(bulk_posts) <= PROFILES["default"].breaker_consecutive + CONCURRENCY < rows // 100
+
+
+@pytest.mark.slow
+def test_outage_then_403_on_the_probe_stops_with_the_scope_message(
+    ledger_path: Path, tmp_path: Path, sandbox_factory  # noqa: F811
+) -> None:
+    import_users(ledger_path, tmp_path, 300)
+    sb = sandbox_factory(token=TOKEN, seed=4, faults=FaultConfig(outage=True))
+    proc = start_work(ledger_path, sb.base_url, "--retry-profile", "fast")
+    consecutive = PROFILES["fast"].breaker_consecutive
+    deadline = time.monotonic() + 60
+    while sum(r.status == 503 for r in sb.requests()) < consecutive and time.monotonic() < deadline:
+        time.sleep(0.05)
+    sb.faults.forbidden.add("WRITE:*")  # Webex is back, but the token cannot write
+    sb.faults.outage = False
+    out, _ = proc.communicate(timeout=60)
+    text = out.decode()
+    assert proc.returncode == 3, text[-2000:]
+    _assert_stopped_for_403(ledger_path, text, 300)
+    assert "did not recover" not in text  # not a Webex outage: no probing until the budget
+    assert sum(r.status == 403 for r in sb.requests()) <= consecutive + CONCURRENCY
