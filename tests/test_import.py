@@ -172,6 +172,124 @@ def test_invalid_rows_keep_line_numbers_and_raw_row(tmp_path: Path, run_cli: Cal
     assert rows(ledger_path, "SELECT rows_total, rows_valid, rows_invalid FROM imports") == [(5, 2, 3)]
 
 
+# --- duplicate business keys (found through a TEMP table, chunk by chunk) ----------------------------
+
+
+def _users_with_duplicates(n: int, dups: dict[int, int], bad_ext: set[int]) -> str:
+    """``n`` users; row ``i`` in ``dups`` repeats row ``dups[i]``'s email (in capitals: normalised);
+    rows in ``bad_ext`` have an invalid extension. Line of row ``i`` = i + 2."""
+    out = ["email,first_name,last_name,extension"]
+    for i in range(n):
+        email = f"user{dups[i]}@x.com".upper() if i in dups else f"user{i}@x.com"
+        out.append(f"{email},F{i},L,{'12x' if i in bad_ext else 1000 + i}")
+    return "\n".join(out) + "\n"
+
+
+def _expected(n: int, dups: dict[int, int], bad_ext: set[int]) -> dict[int, str | None]:
+    """line → error message, computed the slow obvious way (a dict of every key)."""
+    first: dict[str, int] = {}
+    out: dict[int, str | None] = {}
+    for i in range(n):
+        line, key = i + 2, f"user{dups.get(i, i)}@x.com"
+        problems = ["column 'extension': not an extension ('12x'; digits only)"] if i in bad_ext else []
+        earlier = first.setdefault(key, line)
+        if earlier != line:
+            problems.append(f"duplicate of line {earlier} (same email)")
+        out[line] = "; ".join(problems) or None
+    return out
+
+
+def _check_duplicates(tmp_path: Path, ledger_path: Path, n: int, dups: dict[int, int], bad_ext: set[int]) -> None:
+    f = write(tmp_path, "u.csv", _users_with_duplicates(n, dups, bad_ext))
+    engine = open_ledger(ledger_path)
+    result = import_file(engine, get_spec("user.create"), f)
+    engine.dispose()
+    expected = _expected(n, dups, bad_ext)
+    got = rows(ledger_path, "SELECT line_no, status, error_message, business_key, location_key, payload FROM ledger ORDER BY line_no")
+    assert {line: msg for line, _, msg, *_ in got} == expected
+    assert all(status == ("invalid" if expected[line] else "pending") for line, status, *_ in got)
+    for line, _, msg, key, location, payload in got:
+        i = line - 2
+        assert key == f"user{dups.get(i, i)}@x.com"  # the business key is kept on a duplicate too
+        if msg:  # an invalid row keeps its raw cells, not the normalised payload
+            assert location is None and json.loads(payload)["email"] == (key.upper() if i in dups else key)
+    n_invalid = sum(1 for m in expected.values() if m)
+    assert (result.rows_total, result.rows_valid, result.rows_invalid) == (n, n - n_invalid, n_invalid)
+    assert rows(ledger_path, "SELECT rows_total, rows_valid, rows_invalid FROM imports") == [(n, n - n_invalid, n_invalid)]
+    assert list(result.first_invalid) == sorted((line, m) for line, m in expected.items() if m)[:5]
+
+
+def test_duplicates_across_key_and_insert_chunks(tmp_path: Path, ledger_path: Path) -> None:
+    """With the real chunk sizes: a key seen thousands of lines (and several inserted chunks) earlier,
+    just across a 500-row boundary, twice in one chunk, a third time (names the first line), a
+    duplicate of an invalid line, and a duplicate that has its own problem (listed first)."""
+    from ledger import importer, store
+
+    key_chunk, insert_chunk = importer.KEY_CHUNK, store.INSERT_CHUNK
+    n = insert_chunk + 3 * key_chunk
+    dups = {
+        n - 1: 0,  # the last row repeats the first one, long inserted
+        key_chunk: key_chunk - 1,  # first row of the second key chunk repeats the last of the first
+        insert_chunk: insert_chunk - 1,  # across an insert boundary
+        12: 10, 14: 10, insert_chunk + 7: 10,  # same chunk, then a third and fourth time: line 12 each time
+        2 * key_chunk + 5: 3,  # row 3 is invalid (bad extension): still the earlier line
+        n - 2: 4,  # has a bad extension itself: its own problem first, then the duplicate
+    }
+    _check_duplicates(tmp_path, ledger_path, n, dups, bad_ext={3, 20, n - 2})
+
+
+@pytest.mark.parametrize(("key_chunk", "insert_chunk"), [(1, 1), (2, 3), (3, 7), (7, 7), (50, 5000)])
+def test_duplicates_whatever_the_chunk_sizes(
+    tmp_path: Path, ledger_path: Path, monkeypatch: pytest.MonkeyPatch, key_chunk: int, insert_chunk: int
+) -> None:
+    from ledger import importer, store
+
+    monkeypatch.setattr(importer, "KEY_CHUNK", key_chunk)
+    monkeypatch.setattr(store, "INSERT_CHUNK", insert_chunk)
+    n = 40
+    dups = {1: 0, 2: 0, 5: 4, 9: 8, 10: 7, 17: 16, 21: 3, 22: 0, 30: 29, 39: 38, 38: 6}
+    _check_duplicates(tmp_path, ledger_path, n, dups, bad_ext={4, 8, 9, 33})
+
+
+def test_duplicates_are_per_import_and_survive_a_failed_import(tmp_path: Path, ledger_path: Path) -> None:
+    """The key table belongs to one import: the same emails in the next import (same engine, so the
+    same pooled connection) are not duplicates, and a failed import leaves nothing behind."""
+    engine = open_ledger(ledger_path)
+    first = import_file(engine, get_spec("user.create"), write(tmp_path, "a.csv", USERS))
+    bad = tmp_path / "bad.csv"
+    bad.write_bytes(b"email,first_name,last_name\nana@x.com,A,B\nana@x.com,A,B\nbad\xff,A,B\n")
+    with pytest.raises(InputError, match="line 4"):
+        import_file(engine, get_spec("user.create"), bad)
+    again = import_file(engine, get_spec("user.create"), write(tmp_path, "b.csv", USERS + "ana@x.com,Ana,Bis,1003\n"))
+    engine.dispose()
+    assert (first.rows_invalid, again.rows_total, again.rows_invalid) == (0, 3, 1)
+    assert again.first_invalid == ((4, "duplicate of line 2 (same email)"),)
+
+
+def test_duplicates_compare_every_key_column_exactly(tmp_path: Path, ledger_path: Path) -> None:
+    """workspace.create's key has three columns: equal '|'-joined business keys are not duplicates,
+    equal columns are."""
+    f = write(
+        tmp_path,
+        "ws.csv",
+        "display_name,location_name\n"
+        "A|B,C\n"  # line 2: business key A|B|C
+        "A,B|C\n"  # line 3: same business key, other columns: not a duplicate
+        "a|b,C\n"  # line 4: case matters for a name
+        "A|B, C \n",  # line 5: trimmed: same as line 2
+    )
+    engine = open_ledger(ledger_path)
+    result = import_file(engine, get_spec("workspace.create"), f)
+    engine.dispose()
+    assert rows(ledger_path, "SELECT line_no, status, error_message FROM ledger ORDER BY line_no") == [
+        (2, "pending", None),
+        (3, "pending", None),
+        (4, "pending", None),
+        (5, "invalid", "duplicate of line 2 (same display_name/location_id/location_name)"),
+    ]
+    assert result.rows_invalid == 1
+
+
 def test_extra_cells_and_repeated_header_are_row_problems(tmp_path: Path, ledger_path: Path) -> None:
     f = write(tmp_path, "u.csv", "email,first_name,last_name\na@x.com,A,B,oops\nEmail,First_Name,last_name\nb@x.com,B,C,\n")
     engine = open_ledger(ledger_path)
