@@ -19,15 +19,9 @@ import structlog
 from ledger.db.engine import utcnow
 from ledger.errors import ActionError, AuthFailure, RowFailure, Throttled
 from ledger.models import RowStatus
-from ledger.policy import (
-    RetryProfile,
-    RowTry,
-    RunGate,
-    RunStopped,
-    SystemicBreaker,
-    build_retrying,
-    outcome_feeds_breaker,
-)
+from ledger.gate import RunGate, RunStopped
+from ledger.policy import RowTry, SystemicBreaker, build_retrying, outcome_feeds_breaker
+from ledger.profiles import RetryProfile
 from ledger.ports import ActionResult, Executor, RequestHooks, RowInput
 from ledger.store_claims import AttemptRecord, ClaimedRow, RowOutcome
 

@@ -22,10 +22,7 @@ from ledger.actions import get_spec
 from ledger.db.engine import open_ledger
 from ledger.importer import import_file
 
-try:
-    from ledger.profiles import PROFILES
-except ImportError:  # before the profiles moved out of ledger.policy
-    from ledger.policy import PROFILES  # type: ignore[no-redef]
+from ledger.profiles import PROFILES
 from ledger.sandbox import FaultConfig
 from ledger.sandbox.testing import sandbox_factory  # noqa: F401 - fixture
 from worker_support import TOKEN, import_users, query, run_work, start_work, statuses
