@@ -29,6 +29,8 @@ log = structlog.get_logger("ledger.import")
 
 #: how many invalid rows ``ledger import`` shows (all are in the ledger and the report)
 SHOW_INVALID = 5
+#: rows checked for duplicate business keys at a time (only their cells are kept until then)
+KEY_CHUNK = 500
 
 
 @dataclass(frozen=True)
@@ -169,10 +171,6 @@ def _load_rows(
     store.insert_rows(conn, batch)
     store.end_key_check(conn)
     return settle.total, settle.invalid, settle.shown
-
-
-#: rows checked for duplicate keys at a time (their cells are kept until then)
-KEY_CHUNK = 500
 
 
 class _Settler:

@@ -7,6 +7,7 @@ caller's transaction; functions taking an ``Engine`` open their own (``BEGIN IMM
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -117,14 +118,15 @@ def insert_rows(conn: sa.Connection, rows: Sequence[tuple[Any, ...]]) -> None:
     The statement is compiled once from the Core table; the tuples go to the driver as they are
     (SQLAlchemy's per-row parameter processing would be most of the cost at 21,000 rows).
     """
-    sql = _insert_sql(conn)
+    sql = _insert_sql(conn.dialect)
     for start in range(0, len(rows), INSERT_CHUNK):
         conn.exec_driver_sql(sql, list(rows[start : start + INSERT_CHUNK]))
 
 
-def _insert_sql(conn: sa.Connection) -> str:
+@functools.lru_cache(maxsize=4)  # compiled once per dialect (engine), not once per chunk
+def _insert_sql(dialect: sa.Dialect) -> str:
     stmt = ledger.insert().values({f: sa.bindparam(f) for f in ROW_FIELDS})
-    compiled = stmt.compile(dialect=conn.dialect)
+    compiled = stmt.compile(dialect=dialect)
     assert compiled.positiontup == list(ROW_FIELDS), compiled.positiontup
     return str(compiled)
 
@@ -143,6 +145,9 @@ _import_keys = sa.Table(
 )
 
 
+_MAX_IN = 5000  # values in one IN (...): far below SQLite's 32,766 bound parameters
+
+
 def start_key_check(conn: sa.Connection) -> None:
     """An empty key table for the import about to be loaded (in the caller's transaction)."""
     _import_keys.drop(conn, checkfirst=True)
@@ -159,22 +164,23 @@ def earlier_lines(conn: sa.Connection, keys: Sequence[tuple[str, int]]) -> dict[
     earlier one since :func:`start_key_check`). Keys are compared exactly."""
     if not keys:
         return {}
-    added = conn.exec_driver_sql(_key_insert_sql(conn), list(keys)).rowcount
+    added = conn.exec_driver_sql(_key_insert_sql(conn.dialect), list(keys)).rowcount
     if added == len(keys):  # the common case: no key of these lines was seen before
         return {}
     first: dict[str, int] = {}
     wanted = list(dict.fromkeys(k for k, _ in keys))
-    for start in range(0, len(wanted), INSERT_CHUNK):
+    for start in range(0, len(wanted), _MAX_IN):
         stmt = sa.select(_import_keys.c.key, _import_keys.c.line_no).where(
-            _import_keys.c.key.in_(wanted[start : start + INSERT_CHUNK])
+            _import_keys.c.key.in_(wanted[start : start + _MAX_IN])
         )
         first.update((k, n) for k, n in conn.execute(stmt))
     return {line: first[key] for key, line in keys if first[key] != line}
 
 
-def _key_insert_sql(conn: sa.Connection) -> str:
+@functools.lru_cache(maxsize=4)
+def _key_insert_sql(dialect: sa.Dialect) -> str:
     stmt = sqlite.insert(_import_keys).values(key=sa.bindparam("key"), line_no=sa.bindparam("line_no"))
-    compiled = stmt.on_conflict_do_nothing().compile(dialect=conn.dialect)
+    compiled = stmt.on_conflict_do_nothing().compile(dialect=dialect)
     assert compiled.positiontup == ["key", "line_no"], compiled.positiontup
     return str(compiled)
 
