@@ -155,7 +155,6 @@ def _load_rows(
             keys.append((checked.dup_key, line_no))
         held.append(cells)
         if type(checked) is InvalidRow:
-            settle.invalid += 1
             batch.append((import_id, line_no, action, invalid_status, invalid_kind, checked.message,
                           checked.business_key, None, dumps(checked.raw), stamp, stamp))
         else:
@@ -173,32 +172,40 @@ def _load_rows(
     return settle.total, settle.invalid, settle.shown
 
 
+# positions in a ledger row tuple (store.ROW_FIELDS order) that settling a duplicate changes
+_LINE, _STATUS, _KIND, _MESSAGE, _LOCATION, _PAYLOAD = (
+    store.ROW_FIELDS.index(f) for f in ("line_no", "status", "error_kind", "error_message", "location_key", "payload")
+)
+
+
 class _Settler:
-    """Settles the last rows of a batch: a line whose key an earlier line had becomes invalid
-    (``duplicate of line N (same …)``, after its own problems); counts rows and keeps the first
-    invalid lines to show."""
+    """Settles the rows at the end of a batch whose keys are not checked yet: a line whose key an
+    earlier line of the file had becomes invalid (``duplicate of line N (same …)``, after its own
+    problems, raw cells as payload); then counts the rows and keeps the first invalid lines to show."""
 
     def __init__(self, conn: sa.Connection, validator: RowValidator, dumps: Callable[[Any], str]) -> None:
         self.conn, self.validator, self.dumps = conn, validator, dumps
-        self.total = self.invalid = 0  # ``invalid`` is also counted by the caller, as rows come
+        self.total = self.invalid = 0
         self.shown: list[tuple[int, str]] = []
 
-    def __call__(self, batch: list[tuple[Any, ...]], held: Sequence[Sequence[str]], keys: Sequence[tuple[str, int]]) -> None:
+    def __call__(
+        self, batch: list[tuple[Any, ...]], held: Sequence[Sequence[str]], keys: Sequence[tuple[str, int]]
+    ) -> None:
         start = len(batch) - len(held)
         earlier = store.earlier_lines(self.conn, keys)
-        invalid_status = RowStatus.INVALID.value
-        where = {batch[i][1]: i for i in range(start, len(batch))} if earlier else {}
+        invalid = RowStatus.INVALID.value
+        where = {batch[i][_LINE]: i for i in range(start, len(batch))} if earlier else {}
         for line_no, first in earlier.items():
             i = where[line_no]
-            row = batch[i]
+            row = list(batch[i])
             problem = str(self.validator.duplicate_problem(first))
-            if row[3] == invalid_status:
-                batch[i] = (*row[:5], f"{row[5]}; {problem}", *row[6:])
+            if row[_STATUS] == invalid:
+                row[_MESSAGE] = f"{row[_MESSAGE]}; {problem}"
             else:
-                self.invalid += 1
-                raw = self.dumps(self.validator.raw(held[i - start]))
-                batch[i] = (*row[:3], invalid_status, ErrorKind.INVALID.value, problem, row[6], None, raw, *row[9:])
+                row[_STATUS], row[_KIND], row[_MESSAGE] = invalid, ErrorKind.INVALID.value, problem
+                row[_LOCATION], row[_PAYLOAD] = None, self.dumps(self.validator.raw(held[i - start]))
+            batch[i] = tuple(row)
+        bad = [row for row in batch[start:] if row[_STATUS] == invalid]
         self.total += len(held)
-        if len(self.shown) < SHOW_INVALID:
-            self.shown.extend((r[1], r[5]) for r in batch[start:] if r[3] == invalid_status)
-            del self.shown[SHOW_INVALID:]
+        self.invalid += len(bad)
+        self.shown.extend((row[_LINE], row[_MESSAGE]) for row in bad[: SHOW_INVALID - len(self.shown)])
