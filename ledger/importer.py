@@ -154,7 +154,7 @@ def _load_rows(
         if checked.dup_key is not None:
             keys.append((checked.dup_key, line_no))
         held.append(cells)
-        if type(checked) is InvalidRow:
+        if isinstance(checked, InvalidRow):
             batch.append((import_id, line_no, action, invalid_status, invalid_kind, checked.message,
                           checked.business_key, None, dumps(checked.raw), stamp, stamp))
         else:
