@@ -266,6 +266,24 @@ def test_duplicates_are_per_import_and_survive_a_failed_import(tmp_path: Path, l
     assert again.first_invalid == ((4, "duplicate of line 2 (same email)"),)
 
 
+def test_store_earlier_lines(ledger_path: Path) -> None:
+    """The TEMP key table: the first line of a key wins, within one call and across calls, until the
+    next start_key_check; nothing of it reaches the ledger file."""
+    from ledger import store
+
+    engine = open_ledger(ledger_path)
+    with engine.begin() as conn:
+        store.start_key_check(conn)
+        assert store.earlier_lines(conn, [("a", 2), ("b", 3), ("a", 4)]) == {4: 2}
+        assert store.earlier_lines(conn, [("c", 5), ("b", 6), ("a", 7), ("c", 8)]) == {6: 3, 7: 2, 8: 5}
+        assert store.earlier_lines(conn, []) == {}
+        store.start_key_check(conn)  # the next import starts empty
+        assert store.earlier_lines(conn, [("a", 9), ("A", 10)]) == {}  # exact comparison
+        store.end_key_check(conn)
+    engine.dispose()
+    assert rows(ledger_path, "SELECT count(*) FROM sqlite_master WHERE name = 'import_keys'") == [(0,)]
+
+
 def test_duplicates_compare_every_key_column_exactly(tmp_path: Path, ledger_path: Path) -> None:
     """workspace.create's key has three columns: equal '|'-joined business keys are not duplicates,
     equal columns are."""
