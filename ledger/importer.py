@@ -86,15 +86,9 @@ def import_file(
             profile=profile,
         )
         with engine.begin() as conn:
-            earlier = store.find_import(
-                conn, sha256=sha, action=spec.name, global_sha256=global_sha, profile_sha256=profile_sha
-            )
-            if earlier is not None:
-                log.info("import_skipped_same_file", import_id=earlier.id, path=str(path), action=spec.name)
-                return ImportResult(
-                    earlier.id, earlier.path, earlier.action, earlier.rows_total, earlier.rows_valid,
-                    earlier.rows_invalid, already_imported=True, after_ignored=tuple(after),
-                )
+            same = _same_import(conn, spec, path, (sha, global_sha, profile_sha), after)
+            if same is not None:
+                return same
             missing = store.missing_imports(conn, after)
             if missing:
                 raise InputError(f"--after {', '.join(map(str, missing))}: no such import (see `ledger status`)")
@@ -120,6 +114,21 @@ def import_file(
     return ImportResult(
         import_id, str(path), spec.name, total, total - invalid, invalid,
         ignored_columns=tuple(validator.ignored_columns), first_invalid=tuple(shown),
+    )
+
+
+def _same_import(
+    conn: sa.Connection, spec: ActionSpec, path: Path, shas: tuple[str, str | None, str | None], after: Sequence[int]
+) -> ImportResult | None:
+    """The earlier import of the same file (and global.csv and profile) for the same action, if any."""
+    sha, global_sha, profile_sha = shas
+    earlier = store.find_import(conn, sha256=sha, action=spec.name, global_sha256=global_sha, profile_sha256=profile_sha)
+    if earlier is None:
+        return None
+    log.info("import_skipped_same_file", import_id=earlier.id, path=str(path), action=spec.name)
+    return ImportResult(
+        earlier.id, earlier.path, earlier.action, earlier.rows_total, earlier.rows_valid,
+        earlier.rows_invalid, already_imported=True, after_ignored=tuple(after),
     )
 
 

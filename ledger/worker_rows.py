@@ -221,22 +221,7 @@ class RowRunner:
                 for r in todo:
                     results[r.row_id] = exc
                 break
-            again = []
-            for r in todo:
-                res = out.get(r.row_id, RowFailure("no result for this row in the bulk answer"))
-                n = len(tries[r.row_id]) + 1
-                if isinstance(res, ActionResult):
-                    tries[r.row_id].append(AttemptRecord(n, _now(), _now(), "dry_run" if self.dry_run else res.status))
-                    results[r.row_id] = res
-                    continue
-                err = res if isinstance(res, ActionError) else RowFailure(f"{type(res).__name__}: {str(res)[:200]}")
-                tries[r.row_id].append(_attempt_record(n, _now(), err))
-                if err.kind == "transient" and self.gate.stopped is None:
-                    if err.ambiguous:
-                        recovered[r.row_id] = True
-                    again.append(r)
-                results[r.row_id] = err
-            todo = again
+            todo = self._bulk_answers(todo, out, tries, results, recovered)
             if not todo:
                 break
         outcomes = []
@@ -248,6 +233,32 @@ class RowRunner:
                 assert isinstance(res, ActionError)
                 outcomes.append(self._failure_outcome(row, res, row_tries))
         return outcomes
+
+    def _bulk_answers(
+        self,
+        todo: list[ClaimedRow],
+        out: Mapping[int, ActionResult | Exception],
+        tries: dict[int, list[AttemptRecord]],
+        results: dict[int, ActionResult | Exception],
+        recovered: dict[int, bool],
+    ) -> list[ClaimedRow]:
+        """Record each row's answer in one bulk call; returns the rows to send again (transient)."""
+        again = []
+        for r in todo:
+            res = out.get(r.row_id, RowFailure("no result for this row in the bulk answer"))
+            n = len(tries[r.row_id]) + 1
+            if isinstance(res, ActionResult):
+                tries[r.row_id].append(AttemptRecord(n, _now(), _now(), "dry_run" if self.dry_run else res.status))
+                results[r.row_id] = res
+                continue
+            err = res if isinstance(res, ActionError) else RowFailure(f"{type(res).__name__}: {str(res)[:200]}")
+            tries[r.row_id].append(_attempt_record(n, _now(), err))
+            if err.kind == "transient" and self.gate.stopped is None:
+                if err.ambiguous:
+                    recovered[r.row_id] = True
+                again.append(r)
+            results[r.row_id] = err
+        return again
 
 
 def _now() -> str:
