@@ -180,16 +180,7 @@ class RowValidator:
                 problems.append(Problem(group[0], f"empty; give one of {', '.join(repr(c) for c in group)}"))
         if self._slow_rules:
             problems.extend(self._rule_problems(payload))
-        business_key = dup_key = None
-        if self._single_key is not None:  # the common case: one key column (e.g. email)
-            if self._single_key in payload:
-                value = payload[self._single_key]
-                business_key = dup_key = (value if type(value) is str else format_value(value)) or None
-        elif self._key:
-            key_parts = [format_value(payload[c]) if c in payload else "" for c in self._key]
-            business_key = "|".join(p for p in key_parts if p) or None
-            if business_key is not None:  # exact: "a|b" + "" and "a" + "b|" must not be the same key
-                dup_key = json.dumps(key_parts, ensure_ascii=False)
+        business_key, dup_key = self._keys(payload)
         if problems:
             return InvalidRow(self.raw(cells), tuple(problems), business_key, dup_key)
         location = None
@@ -198,6 +189,23 @@ class RowValidator:
                 location = format_value(payload[c])
                 break
         return ValidRow(payload, business_key, location, dup_key)
+
+    def _keys(self, payload: dict[str, Any]) -> tuple[str | None, str | None]:
+        """(business_key, dup_key): the key columns' values joined with '|' for people, and exactly."""
+        if self._single_key is not None:  # the common case: one key column (e.g. email)
+            if self._single_key not in payload:
+                return None, None
+            value = payload[self._single_key]
+            key = (value if type(value) is str else format_value(value)) or None
+            return key, key
+        if not self._key:
+            return None, None
+        key_parts = [format_value(payload[c]) if c in payload else "" for c in self._key]
+        business_key = "|".join(p for p in key_parts if p) or None
+        if business_key is None:
+            return None, None
+        # exact: "a|b" + "" and "a" + "b|" must not be the same key
+        return business_key, json.dumps(key_parts, ensure_ascii=False)
 
     def duplicate_problem(self, earlier: int) -> Problem:
         """The problem of a line whose key (``dup_key``) line ``earlier`` already had; it comes
