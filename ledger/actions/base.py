@@ -73,7 +73,8 @@ def translate(exc: BaseException, what: str, *, ambiguous_write: bool = False) -
         if status in TRANSIENT_STATUSES or status >= 500:
             return TransientFailure(msg, ambiguous=ambiguous_write, retry_after=p["retry_after"], **kw)
         if status == 403:
-            return SystemicFailure(f"{msg} (the token lacks a scope or admin role)", **kw)
+            why = "forbidden: the token lacks a scope or admin role, or this resource is outside its reach"
+            return SystemicFailure(f"{msg} ({why})", **kw)
         return RowFailure(msg, **kw)
     if isinstance(exc, ForeignHostError):
         return SystemicFailure(str(exc))
