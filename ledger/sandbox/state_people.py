@@ -40,7 +40,7 @@ class PeopleMixin(StateCore):
         with self.lock:
             pid = person_id or self._new_id("PEOPLE")
             lic = [self.get_license(x)["id"] for x in licenses]
-            if calling and not any(self._sku(x) in CALLING_PERSON_SKUS for x in lic):
+            if calling and not self._holds_calling(lic):
                 lic.append(self.license_by_sku("BCSTD")["id"])
             p = {
                 "id": pid, "emails": [email], "displayName": display_name or f"{first_name} {last_name}".strip()
@@ -99,6 +99,10 @@ class PeopleMixin(StateCore):
         d = ids.decode(license_id)
         return d[1].split(":", 1)[-1].split("_", 1)[0].upper() if d else ""
 
+    def _holds_calling(self, license_ids: list[str]) -> bool:
+        """Whether these licences include a Webex Calling licence for people."""
+        return any(self._sku(x) in CALLING_PERSON_SKUS for x in license_ids)
+
     # ------------------------------------------------------------------ people
     def api_create_person(self, body: dict, calling_data: bool) -> dict:
         with self.lock:
@@ -116,7 +120,7 @@ class PeopleMixin(StateCore):
             loc_id, ext = body.get("locationId"), body.get("extension")
             work_numbers = [x.get("value") for x in body.get("phoneNumbers") or [] if x.get("type") == "work"]
             if calling_data and (loc_id or ext):
-                if not any(self._sku(x) in CALLING_PERSON_SKUS for x in licenses):
+                if not self._holds_calling(licenses):
                     raise E.bad_request("A Webex Calling license is required to set locationId/extension",
                                         E.CALLING_LICENSE_NEEDS_LOCATION)
                 if not loc_id or not (ext or work_numbers):
@@ -126,7 +130,7 @@ class PeopleMixin(StateCore):
                 self._check_extension(loc["id"], ext)
                 for n in work_numbers:
                     self._check_number_for(n, loc["id"], None)
-            elif any(self._sku(x) in CALLING_PERSON_SKUS for x in licenses):
+            elif self._holds_calling(licenses):
                 raise E.bad_request("A Webex Calling license needs locationId and extension or phoneNumber "
                                     "(use callingData=true)", E.CALLING_LICENSE_NEEDS_LOCATION)
             pid = self.add_person(
@@ -159,7 +163,7 @@ class PeopleMixin(StateCore):
             if calling_data:
                 loc_id = body.get("locationId", p.get("locationId"))
                 ext = body.get("extension", p.get("extension"))
-                if loc_id and not any(self._sku(x) in CALLING_PERSON_SKUS for x in licenses):
+                if loc_id and not self._holds_calling(licenses):
                     raise E.bad_request("A Webex Calling license is required to set locationId",
                                         E.CALLING_LICENSE_NEEDS_LOCATION)
                 if loc_id and not ids.same(loc_id, p.get("locationId")):
@@ -191,68 +195,89 @@ class PeopleMixin(StateCore):
 
     def api_assign_licenses(self, body: dict) -> dict:
         with self.lock:
-            if body.get("personId"):
-                p = self.get_person(body["personId"])
-            elif body.get("email"):
-                p = self.person_by_email(body["email"])
-                if p is None:
-                    raise E.not_found("Person", body["email"])
-            else:
-                raise E.bad_request("personId or email is required")
+            p = self._licence_target(body)
             ops = body.get("licenses") or []
             if not isinstance(ops, list) or not ops:
                 raise E.bad_request("licenses: at least one operation is required")
             # validate everything first, then apply (all or nothing)
-            plan = []
-            loc_after, ext_after = p.get("locationId"), p.get("extension")
-            for op in ops:
-                lic = self.licenses.get(ids.key(op.get("id", "")))
-                if lic is None:
-                    raise E.bad_request(f"Invalid license id {op.get('id')}")
-                operation = (op.get("operation") or "add").lower()
-                if operation not in ("add", "remove"):
-                    raise E.bad_request(f"Invalid operation {op.get('operation')}")
-                props = op.get("properties") or {}
-                if operation == "add" and lic["_sku"] in CALLING_PERSON_SKUS:
-                    has_calling = any(self._sku(x) in CALLING_PERSON_SKUS for x in p["licenses"])
-                    if not has_calling or props:
-                        loc_id = props.get("locationId")
-                        if not loc_id or not (props.get("extension") or props.get("phoneNumber")):
-                            raise E.bad_request(
-                                "Assigning a Webex Calling license requires locationId and extension or phoneNumber",
-                                E.CALLING_LICENSE_NEEDS_LOCATION)
-                        loc = self._require_calling_location(loc_id)
-                        if props.get("extension"):
-                            self._check_extension(loc["id"], props["extension"], p["id"])
-                        if props.get("phoneNumber"):
-                            self._check_number_for(props["phoneNumber"], loc["id"], p["id"])
-                        loc_after, ext_after = loc["id"], props.get("extension") or ext_after
-                plan.append((lic, operation, props))
+            plan, loc_after, ext_after = self._plan_licence_ops(p, ops)
             for lic, operation, props in plan:
-                held = any(ids.same(x, lic["id"]) for x in p["licenses"])
                 if operation == "add":
-                    if not held:
-                        p["licenses"].append(lic["id"])
-                        lic["consumedUnits"] += 1
-                    if lic["_sku"] in CALLING_PERSON_SKUS and props:
-                        p["locationId"], p["extension"] = loc_after, ext_after
-                        if p["extension"] is None:
-                            p.pop("extension")
-                        if props.get("phoneNumber"):
-                            self._assign_number(props["phoneNumber"], p["id"], "PEOPLE")
-                            p["phoneNumbers"] = [x for x in p["phoneNumbers"] if x.get("type") != "work"]
-                            p["phoneNumbers"].append({"type": "work", "value": props["phoneNumber"],
-                                                      "primary": True})
+                    self._apply_licence_add(p, lic, props, loc_after, ext_after)
                 else:
-                    if held:
-                        p["licenses"] = [x for x in p["licenses"] if not ids.same(x, lic["id"])]
-                        lic["consumedUnits"] -= 1
-                    if lic["_sku"] in CALLING_PERSON_SKUS and not any(
-                            self._sku(x) in CALLING_PERSON_SKUS for x in p["licenses"]):
-                        p.pop("locationId", None)
-                        p.pop("extension", None)
-                        self._release_numbers(p["id"])
-                        p["phoneNumbers"] = [x for x in p["phoneNumbers"] if x.get("type") != "work"]
+                    self._apply_licence_remove(p, lic)
             return {"orgId": self.org_id, "personId": p["id"], "email": p["emails"][0],
                     "licenses": list(p["licenses"]), "siteUrls": [], "pendingLicenses": [],
                     "pendingSiteUrls": []}
+
+    def _licence_target(self, body: dict) -> dict:
+        """The person a licence assignment names, by ``personId`` or else ``email``."""
+        if body.get("personId"):
+            return self.get_person(body["personId"])
+        if body.get("email"):
+            p = self.person_by_email(body["email"])
+            if p is None:
+                raise E.not_found("Person", body["email"])
+            return p
+        raise E.bad_request("personId or email is required")
+
+    def _plan_licence_ops(self, p: dict, ops: list) -> tuple[list[tuple[dict, str, dict]], str | None, str | None]:
+        """Validate every operation before any is applied; returns the plan ``(licence, "add"|"remove",
+        properties)`` and the person's location and extension once a Calling licence add has moved them."""
+        plan = []
+        loc_after, ext_after = p.get("locationId"), p.get("extension")
+        for op in ops:
+            lic = self.licenses.get(ids.key(op.get("id", "")))
+            if lic is None:
+                raise E.bad_request(f"Invalid license id {op.get('id')}")
+            operation = (op.get("operation") or "add").lower()
+            if operation not in ("add", "remove"):
+                raise E.bad_request(f"Invalid operation {op.get('operation')}")
+            props = op.get("properties") or {}
+            if operation == "add" and lic["_sku"] in CALLING_PERSON_SKUS:
+                if not self._holds_calling(p["licenses"]) or props:
+                    loc = self._check_calling_properties(p, props)
+                    loc_after, ext_after = loc["id"], props.get("extension") or ext_after
+            plan.append((lic, operation, props))
+        return plan, loc_after, ext_after
+
+    def _check_calling_properties(self, p: dict, props: dict) -> dict:
+        """The Calling location named by the ``properties`` of a Calling licence add, once their extension
+        and phone number are known to be free for ``p`` there."""
+        loc_id = props.get("locationId")
+        if not loc_id or not (props.get("extension") or props.get("phoneNumber")):
+            raise E.bad_request(
+                "Assigning a Webex Calling license requires locationId and extension or phoneNumber",
+                E.CALLING_LICENSE_NEEDS_LOCATION)
+        loc = self._require_calling_location(loc_id)
+        if props.get("extension"):
+            self._check_extension(loc["id"], props["extension"], p["id"])
+        if props.get("phoneNumber"):
+            self._check_number_for(props["phoneNumber"], loc["id"], p["id"])
+        return loc
+
+    def _apply_licence_add(self, p: dict, lic: dict, props: dict, loc_after: str | None,
+                           ext_after: str | None) -> None:
+        if not any(ids.same(x, lic["id"]) for x in p["licenses"]):
+            p["licenses"].append(lic["id"])
+            lic["consumedUnits"] += 1
+        if lic["_sku"] in CALLING_PERSON_SKUS and props:
+            p["locationId"], p["extension"] = loc_after, ext_after
+            if p["extension"] is None:
+                p.pop("extension")
+            if props.get("phoneNumber"):
+                self._assign_number(props["phoneNumber"], p["id"], "PEOPLE")
+                p["phoneNumbers"] = [x for x in p["phoneNumbers"] if x.get("type") != "work"]
+                p["phoneNumbers"].append({"type": "work", "value": props["phoneNumber"],
+                                          "primary": True})
+
+    def _apply_licence_remove(self, p: dict, lic: dict) -> None:
+        """Remove ``lic``; the last Calling licence going takes the location, extension and numbers with it."""
+        if any(ids.same(x, lic["id"]) for x in p["licenses"]):
+            p["licenses"] = [x for x in p["licenses"] if not ids.same(x, lic["id"])]
+            lic["consumedUnits"] -= 1
+        if lic["_sku"] in CALLING_PERSON_SKUS and not self._holds_calling(p["licenses"]):
+            p.pop("locationId", None)
+            p.pop("extension", None)
+            self._release_numbers(p["id"])
+            p["phoneNumbers"] = [x for x in p["phoneNumbers"] if x.get("type") != "work"]

@@ -9,6 +9,29 @@ from typing import Any
 from . import ids
 from .state_model import StateCore
 
+SAMPLE_LICENSE_NAMES = {"BCSTD": "Webex Calling - Professional", "FTC": "Call on Webex (1:1 call, non-PSTN)",
+                        "BCCA": "Webex Calling - Workspaces", "BCBASIC": "Webex Calling - Basic"}
+
+
+def _csv_rows(path: str | Path | None) -> list[dict]:
+    if not path:
+        return []
+    with open(path, newline="", encoding="utf-8-sig") as fh:
+        return list(csv.DictReader(fh))
+
+
+def _license_ids(rows: list[dict]) -> list[str]:
+    """The licence ids these rows name (``licenses_id``, ``add_license_ids``, ``remove_license_ids``;
+    ``|`` or ``,`` separated), first seen first, without repeats."""
+    lic_ids: list[str] = []
+    for r in rows:
+        for col in ("licenses_id", "add_license_ids", "remove_license_ids"):
+            for part in (r.get(col) or "").replace("|", ",").split(","):
+                part = part.strip()
+                if part and part not in lic_ids:
+                    lic_ids.append(part)
+    return lic_ids
+
 
 class SeedingMixin(StateCore):
     """Bulk seeding of :class:`~ledger.sandbox.state.SandboxState` (through its ``add_*`` helpers)."""
@@ -42,79 +65,87 @@ class SeedingMixin(StateCore):
         with ``users=True``, the people (without calling).  Returns a summary of what was seeded.
         """
         summary: dict[str, Any] = {"locations": {}, "licenses": {}, "route_groups": {}, "people": {}}
-
-        def rows(p):
-            if not p:
-                return []
-            with open(p, newline="", encoding="utf-8-sig") as fh:
-                return list(csv.DictReader(fh))
-
-        g_rows, u_rows, l_rows = rows(global_csv), rows(usuarios_csv), rows(ubicaciones_csv)
+        g_rows, u_rows, l_rows = _csv_rows(global_csv), _csv_rows(usuarios_csv), _csv_rows(ubicaciones_csv)
         with self.lock:
             g = g_rows[0] if g_rows else {}
-            country = (g.get("country") or "ES").strip() or "ES"
             if g.get("org_id"):
                 oid = g["org_id"].strip()
                 if ids.key(oid) != self.org_uuid:
                     self._rebase_org(oid)
-            lic_ids: list[str] = []
-            for r in [g] + u_rows:
-                for col in ("licenses_id", "add_license_ids", "remove_license_ids"):
-                    for part in (r.get(col) or "").replace("|", ",").split(","):
-                        part = part.strip()
-                        if part and part not in lic_ids:
-                            lic_ids.append(part)
-            names = {"BCSTD": "Webex Calling - Professional", "FTC": "Call on Webex (1:1 call, non-PSTN)",
-                     "BCCA": "Webex Calling - Workspaces", "BCBASIC": "Webex Calling - Basic"}
-            for lid in lic_ids:
-                d = ids.decode(lid)
-                if not d or d[0] != "LICENSE":
-                    continue
-                sku = d[1].split(":", 1)[-1].split("_", 1)[0].upper()
-                existing = self.license_by_sku(sku)
-                if existing and ids.key(existing["id"]) != ids.key(lid):
-                    del self.licenses[ids.key(existing["id"])]
-                if ids.key(lid) not in self.licenses:
-                    self.add_license(names.get(sku, sku), sku, license_id=lid)
-                summary["licenses"][sku] = lid
-            rg_ids = {(g.get("rg_id") or "").strip()} | {(r.get("premise_route_id") or "").strip() for r in l_rows}
-            for rg in sorted(x for x in rg_ids if x):
-                d = ids.decode(rg)
-                if not d:
-                    continue
-                name = next((r.get("route_identity") for r in l_rows if ids.same(r.get("premise_route_id"), rg)
-                             and r.get("route_identity")), None) or "RG_TEST"
-                kind = "ROUTE_GROUP" if d[0].replace("_", "") == "ROUTEGROUP" else "TRUNK"
-                if kind == "TRUNK":
-                    if ids.key(rg) not in self.trunks:
-                        self.add_trunk(name, trunk_id=rg)
-                elif ids.key(rg) not in self.route_groups:
-                    self.add_route_group(name, route_group_id=rg)
-                summary["route_groups"][name] = rg
-            for r in l_rows:
-                name = (r.get("name") or "").strip()
-                if not name:
-                    continue
-                existing = self.location_by_name(name)
-                lid = existing["id"] if existing else self.add_location(
-                    name, calling_enabled=calling_enabled, location_id=(r.get("location_id") or "").strip() or None,
-                    address1=(r.get("address1") or "").strip() or "-", city=(r.get("city") or "").strip() or "-",
-                    state=(r.get("state") or "").strip() or "-", postal_code=(r.get("postal_code") or "").strip(),
-                    country=country, time_zone="Europe/Madrid",
-                    preferred_language="es_ES", announcement_language=(g.get("announcement_language") or "es_es"),
-                )
-                summary["locations"][name] = lid
+            summary["licenses"] = self._seed_sample_licenses(_license_ids([g] + u_rows))
+            summary["route_groups"] = self._seed_sample_routes(g, l_rows)
+            summary["locations"] = self._seed_sample_locations(g, l_rows, calling_enabled)
             if users:
-                for r in u_rows:
-                    email = (r.get("email") or "").strip()
-                    if not email or self.people_by_email(email):
-                        continue
-                    pid = self.add_person(email, first_name=(r.get("first_name") or "").strip(),
-                                          last_name=(r.get("last_name") or "").strip(),
-                                          display_name=(r.get("display_name") or "").strip() or None,
-                                          person_id=(r.get("person_id") or "").strip() or None, _count=False)
-                    summary["people"][email] = pid
+                summary["people"] = self._seed_sample_people(u_rows)
         return summary
+
+    def _seed_sample_licenses(self, lic_ids: list[str]) -> dict[str, str]:
+        """Licences with exactly these ids (one per SKU: a default licence of the same SKU is replaced)."""
+        out: dict[str, str] = {}
+        for lid in lic_ids:
+            d = ids.decode(lid)
+            if not d or d[0] != "LICENSE":
+                continue
+            sku = d[1].split(":", 1)[-1].split("_", 1)[0].upper()
+            existing = self.license_by_sku(sku)
+            if existing and ids.key(existing["id"]) != ids.key(lid):
+                del self.licenses[ids.key(existing["id"])]
+            if ids.key(lid) not in self.licenses:
+                self.add_license(SAMPLE_LICENSE_NAMES.get(sku, sku), sku, license_id=lid)
+            out[sku] = lid
+        return out
+
+    def _seed_sample_routes(self, g: dict, l_rows: list[dict]) -> dict[str, str]:
+        """The route groups / trunks named by global.csv (``rg_id``) and Ubicaciones.csv (``premise_route_id``)."""
+        out: dict[str, str] = {}
+        rg_ids = {(g.get("rg_id") or "").strip()} | {(r.get("premise_route_id") or "").strip() for r in l_rows}
+        for rg in sorted(x for x in rg_ids if x):
+            d = ids.decode(rg)
+            if not d:
+                continue
+            name = next((r.get("route_identity") for r in l_rows if ids.same(r.get("premise_route_id"), rg)
+                         and r.get("route_identity")), None) or "RG_TEST"
+            kind = "ROUTE_GROUP" if d[0].replace("_", "") == "ROUTEGROUP" else "TRUNK"
+            if kind == "TRUNK":
+                if ids.key(rg) not in self.trunks:
+                    self.add_trunk(name, trunk_id=rg)
+            elif ids.key(rg) not in self.route_groups:
+                self.add_route_group(name, route_group_id=rg)
+            out[name] = rg
+        return out
+
+    def _seed_sample_locations(self, g: dict, l_rows: list[dict], calling_enabled: bool) -> dict[str, str]:
+        """The locations of Ubicaciones.csv, by name (an existing location of that name is kept)."""
+        out: dict[str, str] = {}
+        country = (g.get("country") or "ES").strip() or "ES"
+        for r in l_rows:
+            name = (r.get("name") or "").strip()
+            if not name:
+                continue
+            existing = self.location_by_name(name)
+            lid = existing["id"] if existing else self.add_location(
+                name, calling_enabled=calling_enabled, location_id=(r.get("location_id") or "").strip() or None,
+                address1=(r.get("address1") or "").strip() or "-", city=(r.get("city") or "").strip() or "-",
+                state=(r.get("state") or "").strip() or "-", postal_code=(r.get("postal_code") or "").strip(),
+                country=country, time_zone="Europe/Madrid",
+                preferred_language="es_ES", announcement_language=(g.get("announcement_language") or "es_es"),
+            )
+            out[name] = lid
+        return out
+
+    def _seed_sample_people(self, u_rows: list[dict]) -> dict[str, str]:
+        """The people of Usuarios.csv (without calling); an email already present is skipped."""
+        out: dict[str, str] = {}
+        for r in u_rows:
+            email = (r.get("email") or "").strip()
+            if not email or self.people_by_email(email):
+                continue
+            pid = self.add_person(email, first_name=(r.get("first_name") or "").strip(),
+                                  last_name=(r.get("last_name") or "").strip(),
+                                  display_name=(r.get("display_name") or "").strip() or None,
+                                  person_id=(r.get("person_id") or "").strip() or None, _count=False)
+            out[email] = pid
+        return out
 
     def seed_from_dict(self, data: dict) -> dict[str, Any]:
         """JSON seeding (admin endpoint): {locations:[{name, calling_enabled, numbers:[..]}], people:[...],
