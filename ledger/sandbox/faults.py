@@ -50,6 +50,11 @@ class FaultConfig:
     # ----------------------------------------------------------------- grammar
     _PROB_KEYS = {"429": "p429", "423": "p423", "500": "p500", "502": "p502", "503": "p503",
                   "hang": "phang", "reset": "preset", "lost": "plost"}
+    # "a|b|c" keys: the field they add to
+    _LIST_KEYS = {"row_error": "row_errors", "row_errors": "row_errors", "fwd_busy": "forwarding_busy",
+                  "forwarding_busy": "forwarding_busy", "read_denied": "read_denied", "deny_read": "read_denied",
+                  "forbidden": "forbidden", "forbid": "forbidden", "created_400": "created_400",
+                  "create400": "created_400"}
 
     @classmethod
     def parse(cls, spec: str | None) -> "FaultConfig":
@@ -68,66 +73,74 @@ class FaultConfig:
                     continue
                 raise ValueError(f"bad fault token {token!r}: expected key=value")
             k, v = (x.strip() for x in token.split("=", 1))
-            k = k.lower()
             try:
-                if k in cls._PROB_KEYS:
-                    p = float(v)
-                    if not 0.0 <= p <= 1.0:
-                        raise ValueError("probability out of [0, 1]")
-                    setattr(cfg, cls._PROB_KEYS[k], p)
-                elif k in ("retry_after", "retry-after"):
-                    cfg.retry_after = int(v)
-                    if cfg.retry_after < 0:
-                        raise ValueError("negative")
-                elif k in ("hang_s", "hang_seconds"):
-                    cfg.hang_seconds = float(v)
-                elif k in ("latency", "latency_ms"):
-                    if "~" in v or "+-" in v:
-                        a, b = v.replace("+-", "~").split("~", 1)
-                        cfg.latency_ms, cfg.latency_jitter_ms = float(a or 0), float(b)
-                    else:
-                        cfg.latency_ms = float(v)
-                elif k in ("jitter", "latency_jitter_ms"):
-                    cfg.latency_jitter_ms = float(v)
-                elif k == "outage":
-                    if v.lower() in ("on", "true", "1"):
-                        cfg.outage = True
-                    elif v.lower() in ("off", "false", "0"):
-                        cfg.outage = False
-                    else:
-                        a, b = v.split("-", 1)
-                        cfg.outage_start, cfg.outage_end = float(a), float(b)
-                        if cfg.outage_end < cfg.outage_start:
-                            raise ValueError("end before start")
-                elif k == "rate":
-                    n, _, unit = v.partition("/")
-                    unit = (unit or "s").lower()
-                    if unit in ("s", "sec", "second"):
-                        cfg.rate_limit_per_s = float(n)
-                    elif unit in ("m", "min", "minute"):
-                        cfg.rate_limit_per_min = float(n)
-                    else:
-                        raise ValueError("unit must be /s or /min")
-                    if float(n) <= 0:
-                        raise ValueError("rate must be > 0")
-                elif k in ("row_error", "row_errors"):
-                    cfg.row_errors |= {x.strip() for x in v.split("|") if x.strip()}
-                elif k in ("fwd_busy", "forwarding_busy"):
-                    cfg.forwarding_busy |= {x.strip() for x in v.split("|") if x.strip()}
-                elif k in ("read_denied", "deny_read"):
-                    cfg.read_denied |= {x.strip() for x in v.split("|") if x.strip()}
-                elif k in ("forbidden", "forbid"):
-                    cfg.forbidden |= {check_forbidden_rule(x) for x in v.split("|") if x.strip()}
-                elif k in ("created_400", "create400"):
-                    cfg.created_400 |= {x.strip().lower() for x in v.split("|") if x.strip()}
-                elif k in ("row_error_code",):
-                    cfg.row_error_code = int(v)
-                else:
-                    raise ValueError("unknown key")
+                cfg._set(k.lower(), v)
             except ValueError as e:
                 raise ValueError(f"bad fault token {token!r}: {e}") from None
         cfg.validate()
         return cfg
+
+    def _set(self, k: str, v: str) -> None:
+        """Apply one ``key=value`` token (``k`` lower case); ValueError says what is wrong with it."""
+        if k in self._PROB_KEYS:
+            p = float(v)
+            if not 0.0 <= p <= 1.0:
+                raise ValueError("probability out of [0, 1]")
+            setattr(self, self._PROB_KEYS[k], p)
+        elif k in self._LIST_KEYS:
+            name = self._LIST_KEYS[k]
+            getattr(self, name).update(_list_items(name, v))
+        elif k in ("retry_after", "retry-after"):
+            self.retry_after = int(v)
+            if self.retry_after < 0:
+                raise ValueError("negative")
+        elif k in ("hang_s", "hang_seconds"):
+            self.hang_seconds = float(v)
+        elif k in ("latency", "latency_ms"):
+            self._set_latency(v)
+        elif k in ("jitter", "latency_jitter_ms"):
+            self.latency_jitter_ms = float(v)
+        elif k == "outage":
+            self._set_outage(v)
+        elif k == "rate":
+            self._set_rate(v)
+        elif k in ("row_error_code",):
+            self.row_error_code = int(v)
+        else:
+            raise ValueError("unknown key")
+
+    def _set_latency(self, v: str) -> None:
+        """``MS`` or ``MS~JITTER`` (also ``MS+-JITTER``)."""
+        if "~" in v or "+-" in v:
+            a, b = v.replace("+-", "~").split("~", 1)
+            self.latency_ms, self.latency_jitter_ms = float(a or 0), float(b)
+        else:
+            self.latency_ms = float(v)
+
+    def _set_outage(self, v: str) -> None:
+        """``on``/``off`` (the live toggle) or ``START-END`` seconds after the server starts."""
+        if v.lower() in ("on", "true", "1"):
+            self.outage = True
+        elif v.lower() in ("off", "false", "0"):
+            self.outage = False
+        else:
+            a, b = v.split("-", 1)
+            self.outage_start, self.outage_end = float(a), float(b)
+            if self.outage_end < self.outage_start:
+                raise ValueError("end before start")
+
+    def _set_rate(self, v: str) -> None:
+        """``N``, ``N/s`` or ``N/min``: requests accepted per window before 429."""
+        n, _, unit = v.partition("/")
+        unit = (unit or "s").lower()
+        if unit in ("s", "sec", "second"):
+            self.rate_limit_per_s = float(n)
+        elif unit in ("m", "min", "minute"):
+            self.rate_limit_per_min = float(n)
+        else:
+            raise ValueError("unit must be /s or /min")
+        if float(n) <= 0:
+            raise ValueError("rate must be > 0")
 
     def validate(self) -> None:
         total = self.p429 + self.p423 + self.p500 + self.p502 + self.p503 + self.phang + self.preset + self.plost
@@ -176,6 +189,17 @@ def check_forbidden_rule(rule: str) -> str:
     if method not in FORBIDDEN_METHODS or not glob:
         raise ValueError(f"forbidden rule {rule!r}: expected [GET|POST|PUT|PATCH|DELETE|WRITE|ANY:]GLOB")
     return rule
+
+
+def _list_items(field_name: str, value: str) -> set[str]:
+    """The items of an ``a|b|c`` value for ``field_name``: forbidden rules checked, created_400 emails in
+    lower case, the others stripped; empty items dropped."""
+    items = [x for x in value.split("|") if x.strip()]
+    if field_name == "forbidden":
+        return {check_forbidden_rule(x) for x in items}
+    if field_name == "created_400":
+        return {x.strip().lower() for x in items}
+    return {x.strip() for x in items}
 
 
 def _split_rule(rule: str) -> tuple[str, str]:
