@@ -1,4 +1,5 @@
-"""People, licences and licence assignment (the People API and SCIM share these rules)."""
+"""People and licences: seeding, lookups and the People and licence-assignment rules (SCIM stores its people
+through the same helpers)."""
 
 from __future__ import annotations
 
