@@ -7,7 +7,7 @@ from aiohttp import web
 from . import errors as E
 from . import ids
 from .app import SANDBOX, tracking_id_of, body_of, json_response, paginate, q, qbool, route
-from .state import public
+from .state_model import public
 
 
 def _st(request):

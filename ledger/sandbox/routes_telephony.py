@@ -10,7 +10,7 @@ from aiohttp import web
 from . import errors as E
 from . import ids
 from .app import SANDBOX, body_of, json_response, paginate, q, qbool, route, tracking_id_of
-from .state import public
+from .state_model import public
 
 
 def _st(request):

@@ -22,33 +22,14 @@ from typing import Iterable
 from . import errors as E
 from . import ids
 from .state_locations import LocationsMixin
-from .state_model import (
-    CALL_TYPES,
-    CALLING_PERSON_SKUS,
-    CALLING_SKUS,
-    CALLING_WORKSPACE_SKUS,
-    COUNTRY_PREFIX,
-    DEFAULT_LICENSES,
-    E164_RE,
-    EXT_RE,
-    PERMISSION_ACTIONS,
-    StateCore,
-    default_forwarding,
-    default_permissions,
-    now_iso,
-    public,
-)
+from .state_model import DEFAULT_LICENSES, StateCore, now_iso
 from .state_numbers import NumbersMixin
 from .state_people import PeopleMixin
 from .state_seeding import SeedingMixin
 from .state_telephony import TelephonyMixin
 from .state_workspaces import WorkspacesMixin
 
-__all__ = [
-    "SandboxState", "public", "now_iso", "default_forwarding", "default_permissions", "CALL_TYPES",
-    "CALLING_PERSON_SKUS", "CALLING_SKUS", "CALLING_WORKSPACE_SKUS", "COUNTRY_PREFIX", "DEFAULT_LICENSES",
-    "E164_RE", "EXT_RE", "PERMISSION_ACTIONS",
-]
+__all__ = ["SandboxState"]
 
 
 class SandboxState(PeopleMixin, LocationsMixin, NumbersMixin, TelephonyMixin, WorkspacesMixin, SeedingMixin,
