@@ -11,7 +11,7 @@ Public API used by other commands:
 Counting rules (documented in the README): ``processed`` = rows the worker brought to a final state
 (succeeded + skipped + failed); ``failed_row`` = failed rows of kind ``row``; ``failed_systemic`` =
 failed rows of kind ``systemic`` OR ``transient`` (retries exhausted); ``retries`` = attempts with
-outcome ``retry`` or ``throttled``; ``duration_s`` = summed wall time of the runs.
+outcome ``retry`` or ``throttled`` (``throttled``: those after a 429/423); ``duration_s`` = summed wall time of the runs.
 """
 
 from __future__ import annotations
@@ -80,6 +80,7 @@ class Summary:
     running: int
     retries: int
     duration_s: float
+    throttled: int = 0  # of the retries, those after a 429/423 (the run paused; no try was spent)
     error_kinds: Mapping[str, int] = field(default_factory=dict)
     top_errors: tuple[ErrorGroup, ...] = ()
     imports: tuple[ImportSummary, ...] = ()
@@ -152,7 +153,7 @@ def _summary_on(conn: sa.Connection, import_id: int | None, now: datetime | None
     counts = q.status_counts(conn, import_id)
     infos = q.list_imports(conn, import_id)
     runs = q.list_runs(conn)
-    retries = q.count_retries(conn, import_id)
+    retries, throttled = q.count_retries(conn, import_id)
     errors = q.error_groups(conn, import_id)
     if import_id is not None and not infos:
         raise InputError(f"--import {import_id}: no such import (see `ledger status`)")
@@ -190,6 +191,7 @@ def _summary_on(conn: sa.Connection, import_id: int | None, now: datetime | None
         pending=by_status[RowStatus.PENDING],
         running=by_status[RowStatus.RUNNING],
         retries=retries,
+        throttled=throttled,
         duration_s=_duration(runs, now),
         error_kinds=dict(sorted(kinds.items())),
         top_errors=_group_errors(errors),
@@ -277,7 +279,8 @@ def render_summary(s: Summary) -> str:
         f"  succeeded {s.succeeded}, skipped {s.skipped}, failed {s.failed_row + s.failed_systemic} "
         f"(row {s.failed_row}, transient/systemic {s.failed_systemic}), invalid {s.invalid}, "
         f"pending {s.pending}, running {s.running}",
-        f"  retries {s.retries}, run time {s.duration_s:.1f}s"
+        f"  retries {s.retries}" + (f" ({s.throttled} after a 429/423)" if s.throttled else "")
+        + f", run time {s.duration_s:.1f}s"
         + (f", last run {s.last_run.id}: {s.last_run.status}" if s.last_run else ", no run yet"),
     ]
     if s.error_kinds:

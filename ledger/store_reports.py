@@ -109,12 +109,18 @@ def last_run(conn: sa.Connection) -> RunInfo | None:
     return None if row is None else RunInfo.from_row(row)
 
 
-def count_retries(conn: sa.Connection, import_id: int | None = None) -> int:
-    """Attempts that were retried or throttled (outcome ``retry``/``throttled``)."""
-    stmt = sa.select(sa.func.count()).select_from(attempts).where(attempts.c.outcome.in_(("retry", "throttled")))
+def count_retries(conn: sa.Connection, import_id: int | None = None) -> tuple[int, int]:
+    """(attempts that were retried or throttled, of which throttled): outcome ``retry``/``throttled``."""
+    throttled = sa.func.coalesce(sa.func.sum(sa.case((attempts.c.outcome == "throttled", 1), else_=0)), 0)
+    stmt = (
+        sa.select(sa.func.count(), throttled)
+        .select_from(attempts)
+        .where(attempts.c.outcome.in_(("retry", "throttled")))
+    )
     if import_id is not None:
         stmt = stmt.join(ledger, ledger.c.id == attempts.c.row_id).where(ledger.c.import_id == import_id)
-    return int(conn.execute(stmt).scalar_one())
+    total, of_which_throttled = conn.execute(stmt).one()
+    return int(total), int(of_which_throttled)
 
 
 def error_groups(conn: sa.Connection, import_id: int | None = None) -> list[ErrorGroupRow]:

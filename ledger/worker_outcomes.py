@@ -54,7 +54,7 @@ class RunReport:
             self.summary_text.rstrip(),
             "",
             f"run {self.run_id}: {self.status.value} (exit {int(self.exit_code)}) in {self.elapsed_s:.1f}s: {counts}; "
-            f"{c.retries} retries, {self.throttled} throttled answers"
+            f"{c.retries + c.throttled} retries ({c.throttled} after a 429/423)"
             + (f"; {self.reclaimed.rows} rows reclaimed from dead runs" if self.reclaimed.rows else ""),
         ]
         if self.message:

@@ -66,7 +66,7 @@ def test_summary_counts(worked: sa.Engine) -> None:
     assert (s.total, s.processed, s.succeeded, s.skipped, s.failed_row, s.failed_systemic, s.invalid, s.pending) == (
         6, 4, 1, 0, 2, 1, 1, 1,
     )
-    assert s.retries == 3
+    assert (s.retries, s.throttled) == (3, 1)
     assert s.duration_s == 90.5
     assert s.status == "pending"
     assert s.error_kinds == {"invalid": 1, "row": 2, "transient": 1}
@@ -90,11 +90,12 @@ def test_report_files_exact(worked: sa.Engine, run_cli: Callable[..., Result], t
     assert result.exit_code == 0, result.stderr
     assert "2 × user.create [row 400/4003] Invalid email domain (…) (e.g. users.csv line 3)" in result.stdout
     assert "`ledger retry --status failed --kind transient`" in result.stdout
+    assert "retries 3 (1 after a 429/423)" in result.stdout
     data = json.loads((out / "run_summary.json").read_text())
     assert {k: data[k] for k in ("status", "processed", "succeeded", "skipped", "failed_row", "failed_systemic",
-                                 "invalid", "pending", "retries", "duration_s", "last_run_status")} == {
+                                 "invalid", "pending", "retries", "throttled", "duration_s", "last_run_status")} == {
         "status": "pending", "processed": 4, "succeeded": 1, "skipped": 0, "failed_row": 2, "failed_systemic": 1,
-        "invalid": 1, "pending": 1, "retries": 3, "duration_s": 90.5, "last_run_status": "completed",
+        "invalid": 1, "pending": 1, "retries": 3, "throttled": 1, "duration_s": 90.5, "last_run_status": "completed",
     }
     assert data["imports"][0]["counts"] == {"pending": 1, "succeeded": 1, "failed": 3, "invalid": 1}
     assert data["imports"][0]["percent_done"] == 83.3
