@@ -9,6 +9,7 @@ It never touches the ledger.
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -100,7 +101,7 @@ class RowRunner:
 
         def attempt(ctx: RowTry) -> ActionResult:
             started = _now()
-            n = row.prior_attempts + len(tries) + 1
+            n = _attempt_no(row, tries)
             inp = RowInput(row.row_id, row.line_no, row.action, row.payload, attempt=n, recovered=recovered[0])
             try:
                 result = executor.execute(inp)
@@ -117,7 +118,7 @@ class RowRunner:
                 raise err from None
             ctx.counted += 1
             self.breaker.record_success()
-            tries.append(AttemptRecord(n, started, _now(), "dry_run" if self.dry_run else result.status))
+            tries.append(self._success_record(n, started, result))
             return result
 
         retrying = self.probe_retrying if probe else self.retrying
@@ -158,6 +159,9 @@ class RowRunner:
         elif feed is False:
             self.breaker.record_success()
 
+    def _success_record(self, n: int, started: str, result: ActionResult) -> AttemptRecord:
+        return AttemptRecord(n, started, _now(), "dry_run" if self.dry_run else result.status)
+
     def _success_outcome(self, row: ClaimedRow, result: ActionResult, tries: list[AttemptRecord]) -> RowOutcome:
         if self.dry_run:
             payload = {"dry_run": True, "would": "change" if result.status == "succeeded" else "skip"}
@@ -197,7 +201,7 @@ class RowRunner:
         def attempt(ctx: RowTry) -> Mapping[int, ActionResult | Exception]:
             started = _now()
             inputs = [
-                RowInput(r.row_id, r.line_no, r.action, r.payload, attempt=r.prior_attempts + len(tries[r.row_id]) + 1,
+                RowInput(r.row_id, r.line_no, r.action, r.payload, attempt=_attempt_no(r, tries[r.row_id]),
                          recovered=recovered[r.row_id])
                 for r in todo
             ]
@@ -248,7 +252,7 @@ class RowRunner:
             res = out.get(r.row_id, RowFailure("no result for this row in the bulk answer"))
             n = len(tries[r.row_id]) + 1
             if isinstance(res, ActionResult):
-                tries[r.row_id].append(AttemptRecord(n, _now(), _now(), "dry_run" if self.dry_run else res.status))
+                tries[r.row_id].append(self._success_record(n, _now(), res))
                 results[r.row_id] = res
                 continue
             err = res if isinstance(res, ActionError) else RowFailure(f"{type(res).__name__}: {str(res)[:200]}")
@@ -263,6 +267,11 @@ class RowRunner:
 
 def _now() -> str:
     return utcnow()
+
+
+def _attempt_no(row: ClaimedRow, tries: list[AttemptRecord]) -> int:
+    """The number of the row's next try, counting the tries of earlier runs (``ledger.attempts``)."""
+    return row.prior_attempts + len(tries) + 1
 
 
 def _attempt_record(n: int, started: str, exc: ActionError) -> AttemptRecord:
@@ -285,26 +294,12 @@ def _last_is(tries: list[AttemptRecord], outcome: str) -> tuple[AttemptRecord, .
     """The tries, the last one marked with the row's final ``outcome`` (it was logged as a retry)."""
     if not tries:
         return ()
-    return (*tries[:-1], AttemptRecord(**{**tries[-1].__dict__, "outcome": outcome}))
+    return (*tries[:-1], dataclasses.replace(tries[-1], outcome=outcome))
 
 
 def as_released(o: RowOutcome) -> RowOutcome:
     """The same outcome, but the row goes back to pending (its last try is marked released)."""
-    tries = list(o.attempts)
-    if tries:
-        tries[-1] = AttemptRecord(**{**tries[-1].__dict__, "outcome": "released"})
-    return RowOutcome(
-        o.row_id,
-        RowStatus.PENDING,
-        tuple(tries),
-        result=o.result,
-        error_kind=o.error_kind,
-        error_code=o.error_code,
-        http_status=o.http_status,
-        error_message=o.error_message,
-        tracking_id=o.tracking_id,
-        counts_attempts=o.counts_attempts,
-    )
+    return dataclasses.replace(o, status=RowStatus.PENDING, attempts=_last_is(list(o.attempts), "released"))
 
 
 __all__ = ["ExecutorFactory", "RowRunner", "Task", "as_released"]
