@@ -13,7 +13,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from ledger.db.schema import attempts, imports, ledger, runs
-from ledger.models import RowStatus, RunStatus
+from ledger.models import RowStatus
 
 STATUSES = tuple(s.value for s in RowStatus)
 
@@ -104,11 +104,6 @@ def list_runs(conn: sa.Connection) -> list[RunInfo]:
     return [RunInfo.from_row(r) for r in conn.execute(sa.select(runs).order_by(runs.c.id))]
 
 
-def last_run(conn: sa.Connection) -> RunInfo | None:
-    row = conn.execute(sa.select(runs).order_by(runs.c.id.desc()).limit(1)).first()
-    return None if row is None else RunInfo.from_row(row)
-
-
 def count_retries(conn: sa.Connection, import_id: int | None = None) -> tuple[int, int]:
     """(attempts that were retried or throttled, of which throttled): outcome ``retry``/``throttled``."""
     throttled = sa.func.coalesce(sa.func.sum(sa.case((attempts.c.outcome == "throttled", 1), else_=0)), 0)
@@ -162,8 +157,3 @@ def iter_error_rows(conn: sa.Connection, import_id: int | None = None) -> Iterat
     )
     for row in conn.execute(stmt):
         yield ErrorRow(*row)
-
-
-def running_runs(conn: sa.Connection) -> list[RunInfo]:
-    stmt = sa.select(runs).where(runs.c.status == RunStatus.RUNNING.value).order_by(runs.c.id)
-    return [RunInfo.from_row(r) for r in conn.execute(stmt)]
