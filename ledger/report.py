@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ledger import store_reports as q
+from ledger.db.engine import TIMESTAMP_FORMAT
 from ledger.errors import InputError
 from ledger.models import ErrorKind, RowStatus, RunStatus
 from ledger.spec import ActionSpec, Registry
@@ -99,7 +100,7 @@ class Summary:
 
 
 def _parse_ts(value: str) -> datetime:
-    return datetime.strptime(value, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)
+    return datetime.strptime(value, TIMESTAMP_FORMAT).replace(tzinfo=UTC)
 
 
 def _duration(runs: list[q.RunInfo], now: datetime) -> float:

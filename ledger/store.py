@@ -10,13 +10,14 @@ from __future__ import annotations
 import functools
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
 import structlog
 from sqlalchemy.dialects import sqlite
 
-from ledger.db.engine import utcnow
+from ledger.db.engine import TIMESTAMP_FORMAT, utcnow
 from ledger.db.schema import import_deps, imports, ledger, runs
 from ledger.models import ErrorKind, RowStatus, RunStatus
 
@@ -250,11 +251,8 @@ def release_stale(engine: sa.Engine, older_than_s: float, *, now: float | None =
     claim hands them out as ``recovered`` (the write may have reached Webex: re-check first).
     Returns the number of rows released.
     """
-    from datetime import UTC, datetime, timedelta
-
-
     ref = datetime.fromtimestamp(now, UTC) if now is not None else datetime.now(UTC)
-    cutoff = (ref - timedelta(seconds=older_than_s)).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    cutoff = (ref - timedelta(seconds=older_than_s)).strftime(TIMESTAMP_FORMAT)
     heartbeat = sa.func.coalesce(runs.c.heartbeat_at, runs.c.started_at)
     stale = sa.select(runs.c.id).where(runs.c.status == RunStatus.RUNNING.value, heartbeat < cutoff)
     live = sa.select(runs.c.id).where(runs.c.status == RunStatus.RUNNING.value)

@@ -49,9 +49,13 @@ def migrations_dir() -> Path:
     return _REPO_MIGRATIONS
 
 
+#: the format of every timestamp column: ISO-8601 UTC text with microseconds and ``Z``
+TIMESTAMP_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
+
+
 def utcnow() -> str:
-    """Now as ISO-8601 UTC text with microseconds and ``Z``: the format of every timestamp column."""
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    """Now as a timestamp column's text (:data:`TIMESTAMP_FORMAT`)."""
+    return datetime.now(UTC).strftime(TIMESTAMP_FORMAT)
 
 
 def create_file(path: Path) -> None:
@@ -215,4 +219,7 @@ def open_ledger(path: Path | str, *, readonly: bool = False) -> sa.Engine:
     return engine
 
 
-__all__ = ["HEAD_REVISION", "KNOWN_REVISIONS", "make_engine", "migrate", "migrations_dir", "open_ledger", "utcnow"]
+__all__ = [
+    "HEAD_REVISION", "KNOWN_REVISIONS", "TIMESTAMP_FORMAT", "make_engine", "migrate", "migrations_dir", "open_ledger",
+    "utcnow",
+]
