@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
+from ledger.models import ErrorKind, RowStatus, RunStatus
+
 metadata = sa.MetaData(
     naming_convention={
         "ix": "ix_%(table_name)s_%(column_0_N_name)s",
@@ -20,9 +22,10 @@ metadata = sa.MetaData(
     }
 )
 
-ROW_STATUSES = ("pending", "running", "succeeded", "skipped", "failed", "invalid")
-ERROR_KINDS = ("row", "transient", "systemic", "invalid")
-RUN_STATUSES = ("running", "completed", "failed_systemic", "interrupted")
+# the CHECK constraints' value lists, from the enums (a new member needs a migration too)
+ROW_STATUSES = tuple(s.value for s in RowStatus)
+ERROR_KINDS = tuple(k.value for k in ErrorKind)
+RUN_STATUSES = tuple(s.value for s in RunStatus)
 
 
 def _in(column: str, values: tuple[str, ...]) -> str:
