@@ -8,7 +8,7 @@ import json
 import threading
 import time
 import uuid
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from typing import Any, Awaitable, Callable, Iterable
 
 from aiohttp import web
@@ -125,8 +125,7 @@ def body_of(request: web.Request) -> dict:
     return b
 
 
-def paginate(request: web.Request, items: list, key: str = "items", default_max: int = 100,
-             extra: dict | None = None) -> web.Response:
+def paginate(request: web.Request, items: list, key: str = "items", default_max: int = 100) -> web.Response:
     try:
         start = int(q(request, "start", default="0"))
         mx = int(q(request, "max", default=str(default_max)))
@@ -141,10 +140,7 @@ def paginate(request: web.Request, items: list, key: str = "items", default_max:
         query["start"] = str(start + mx)
         query["max"] = str(mx)
         headers["Link"] = f'<{request.url.with_query(query)}>; rel="next"'
-    data = {key: page}
-    if extra:
-        data.update(extra)
-    return json_response(request, data, headers=headers)
+    return json_response(request, {key: page}, headers=headers)
 
 
 def route(app: web.Application, method: str, path: str, handler: Handler) -> None:
@@ -336,4 +332,4 @@ def build_app(sandbox: Any) -> web.Application:
 
 
 __all__ = ["RequestRecord", "RequestLog", "build_app", "json_response", "error_response", "paginate", "route",
-           "q", "qbool", "body_of", "field"]
+           "q", "qbool", "body_of"]

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import json
-
 from aiohttp import web
 
 from .app import SANDBOX, tracking_id_of, request_json, json_response
@@ -62,4 +60,3 @@ def setup(app: web.Application) -> None:
     app.router.add_post("/_admin/faults", admin_faults)
     app.router.add_post("/_admin/seed", admin_seed)
     app.router.add_post("/_admin/reset", admin_reset)
-    _ = json

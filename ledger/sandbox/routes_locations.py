@@ -6,7 +6,6 @@ import copy
 
 from aiohttp import web
 
-from . import errors as E
 from . import ids
 from .app import SANDBOX, tracking_id_of, body_of, json_response, paginate, q, route
 from .state_model import public
@@ -14,10 +13,6 @@ from .state_model import public
 
 def _st(request):
     return request.app[SANDBOX].state
-
-
-def _location_view(loc: dict) -> dict:
-    return public(loc)
 
 
 async def list_locations(request: web.Request) -> web.Response:
@@ -30,20 +25,20 @@ async def list_locations(request: web.Request) -> web.Response:
             locs = [l for l in locs if name.lower() in l["name"].lower()]
         if lid:
             locs = [l for l in locs if ids.same(l["id"], lid)]
-        items = [_location_view(l) for l in locs]
+        items = [public(l) for l in locs]
     return paginate(request, items)
 
 
 async def get_location(request: web.Request) -> web.Response:
     st = _st(request)
     with st.lock:
-        return json_response(request, _location_view(st.get_location(request.match_info["lid"])))
+        return json_response(request, public(st.get_location(request.match_info["lid"])))
 
 
 async def create_location(request: web.Request) -> web.Response:
     st = _st(request)
     loc = st.api_create_location(body_of(request))
-    return json_response(request, _location_view(loc))
+    return json_response(request, public(loc))
 
 
 async def update_location(request: web.Request) -> web.Response:
@@ -154,4 +149,3 @@ def setup(app: web.Application) -> None:
     route(app, "GET", "/v1/telephony/pstn/locations/{lid}/connectionOptions", pstn_options)
     route(app, "GET", "/v1/telephony/pstn/locations/{lid}/connection", pstn_get)
     route(app, "PUT", "/v1/telephony/pstn/locations/{lid}/connection", pstn_put)
-    _ = E

@@ -9,7 +9,7 @@ from aiohttp import web
 
 from . import errors as E
 from . import ids
-from .app import SANDBOX, body_of, json_response, paginate, q, qbool, route, tracking_id_of
+from .app import SANDBOX, body_of, json_response, paginate, q, route, tracking_id_of
 from .state_model import public
 
 
@@ -108,10 +108,6 @@ async def trunks(request: web.Request) -> web.Response:
 
 
 # ----------------------------------------------------------------------------- person features
-def _person(request) -> dict:
-    return _st(request).get_person(request.match_info["pid"])
-
-
 async def person_numbers_get(request: web.Request) -> web.Response:
     return json_response(request, _st(request).person_numbers_view(request.match_info["pid"]))
 
@@ -222,4 +218,3 @@ def setup(app: web.Application) -> None:
                  "/v1/telephony/config/workspaces/{pid}/outgoingPermission"):
         route(app, "GET", base, permissions_get)
         route(app, "PUT", base, permissions_put)
-    _ = qbool
