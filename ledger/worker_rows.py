@@ -212,7 +212,7 @@ class RowRunner:
                 for r in todo:
                     if exc.ambiguous:
                         recovered[r.row_id] = True
-                    tries[r.row_id].append(_attempt_record(len(tries[r.row_id]) + 1, started, exc))
+                    tries[r.row_id].append(_attempt_record(_attempt_no(r, tries[r.row_id]), started, exc))
                 raise
             ctx.counted += 1
             self.breaker.record_success()
@@ -250,7 +250,7 @@ class RowRunner:
         again = []
         for r in todo:
             res = out.get(r.row_id, RowFailure("no result for this row in the bulk answer"))
-            n = len(tries[r.row_id]) + 1
+            n = _attempt_no(r, tries[r.row_id])
             if isinstance(res, ActionResult):
                 tries[r.row_id].append(self._success_record(n, _now(), res))
                 results[r.row_id] = res

@@ -195,6 +195,36 @@ def test_bulk_executor_gets_groups_of_bulk_size(ledger_path: Path, tmp_path: Pat
     assert len(bulk) > len(ok)  # the injected 503s were retried as whole calls
 
 
+def test_bulk_rows_number_their_tries_across_runs(ledger_path: Path, tmp_path: Path, sandbox_factory) -> None:  # noqa: F811
+    """A bulk row's attempt_no counts the tries of earlier runs, as a single row's does."""
+    import csv
+
+    from ledger.actions import get_spec
+    from ledger.importer import import_file
+
+    sb = sandbox_factory(token=TOKEN, seed=3, faults=FaultConfig(outage=True))
+    src = tmp_path / "scim.csv"
+    with src.open("w", newline="") as fh:
+        out = csv.writer(fh)
+        out.writerow(["email", "first_name", "last_name", "org_id"])
+        for i in range(5):
+            out.writerow([f"again{i}@lab.example.com", "Ana", "Puig", sb.state.org_id])
+    import_file(open_ledger(ledger_path), get_spec("user.scim_create"), src)
+    first = run_work(_settings(ledger_path), _factory(sb))
+    assert first.exit_code == ExitCode.FAILED_SYSTEMIC and statuses(ledger_path) == {"pending": 5}
+    prior = {r.id: r.attempts for r in query(ledger_path, "SELECT id, attempts FROM ledger")}
+    assert all(n > 0 for n in prior.values())
+    sb.faults.outage = False
+    second = run_work(_settings(ledger_path), _factory(sb))
+    assert second.exit_code == ExitCode.OK and statuses(ledger_path) == {"succeeded": 5}
+    for row_id, before in prior.items():
+        nos = [t.attempt_no for t in query(
+            ledger_path, "SELECT attempt_no FROM attempts WHERE row_id = :r AND run_id = :run ORDER BY id",
+            r=row_id, run=second.run_id,
+        )]
+        assert nos == [before + 1]
+
+
 def test_max_rate_spaces_requests(ledger_path: Path, tmp_path: Path, sandbox_factory) -> None:  # noqa: F811
     sb = sandbox_factory(token=TOKEN, seed=3)
     import_users(ledger_path, tmp_path, 12)
