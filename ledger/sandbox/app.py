@@ -75,6 +75,11 @@ def tracking_id_of(request: web.Request) -> str:
     return tid
 
 
+def state_of(request: web.Request) -> SandboxState:
+    """The state of the sandbox serving ``request``."""
+    return request.app[SANDBOX].state
+
+
 def request_json(request: web.Request) -> Any:
     """The parsed JSON body (None when empty)."""
     return request.get(JSON_KEY)
@@ -332,4 +337,4 @@ def build_app(sandbox: Any) -> web.Application:
 
 
 __all__ = ["RequestRecord", "RequestLog", "build_app", "json_response", "error_response", "paginate", "route",
-           "q", "qbool", "body_of"]
+           "q", "qbool", "body_of", "state_of"]

@@ -7,16 +7,12 @@ import copy
 from aiohttp import web
 
 from . import ids
-from .app import SANDBOX, tracking_id_of, body_of, json_response, paginate, q, route
+from .app import tracking_id_of, body_of, json_response, paginate, q, route, state_of
 from .state_model import public
 
 
-def _st(request):
-    return request.app[SANDBOX].state
-
-
 async def list_locations(request: web.Request) -> web.Response:
-    st = _st(request)
+    st = state_of(request)
     st.check_org(q(request, "orgId", "org_id"))
     name, lid = q(request, "name"), q(request, "id")
     with st.lock:
@@ -30,25 +26,25 @@ async def list_locations(request: web.Request) -> web.Response:
 
 
 async def get_location(request: web.Request) -> web.Response:
-    st = _st(request)
+    st = state_of(request)
     with st.lock:
         return json_response(request, public(st.get_location(request.match_info["lid"])))
 
 
 async def create_location(request: web.Request) -> web.Response:
-    st = _st(request)
+    st = state_of(request)
     loc = st.api_create_location(body_of(request))
     return json_response(request, public(loc))
 
 
 async def update_location(request: web.Request) -> web.Response:
-    st = _st(request)
+    st = state_of(request)
     st.api_update_location(request.match_info["lid"], body_of(request))
     return json_response(request, None)
 
 
 async def list_calling_locations(request: web.Request) -> web.Response:
-    st = _st(request)
+    st = state_of(request)
     name = q(request, "name")
     with st.lock:
         locs = [l for l in st.locations.values() if l["_calling"]]
@@ -59,44 +55,44 @@ async def list_calling_locations(request: web.Request) -> web.Response:
 
 
 async def get_telephony_location(request: web.Request) -> web.Response:
-    st = _st(request)
+    st = state_of(request)
     with st.lock:
         loc = st._require_calling_location(request.match_info["lid"])
         return json_response(request, st.telephony_location_view(loc))
 
 
 async def enable_calling(request: web.Request) -> web.Response:
-    st = _st(request)
+    st = state_of(request)
     return json_response(request, st.api_enable_calling(body_of(request)))
 
 
 async def update_telephony_location(request: web.Request) -> web.Response:
-    st = _st(request)
+    st = state_of(request)
     return json_response(request, st.api_update_telephony_location(request.match_info["lid"], body_of(request)))
 
 
 async def pstn_options(request: web.Request) -> web.Response:
-    st = _st(request)
+    st = state_of(request)
     with st.lock:
         st._require_calling_location(request.match_info["lid"])
         return json_response(request, {"items": st.pstn_options(request.match_info["lid"])})
 
 
 async def pstn_get(request: web.Request) -> web.Response:
-    st = _st(request)
+    st = state_of(request)
     with st.lock:
         loc = st._require_calling_location(request.match_info["lid"])
         return json_response(request, copy.deepcopy(loc["_pstn"]) or {})
 
 
 async def pstn_put(request: web.Request) -> web.Response:
-    st = _st(request)
+    st = state_of(request)
     st.api_set_pstn(request.match_info["lid"], body_of(request))
     return json_response(request, None)
 
 
 async def add_numbers(request: web.Request) -> web.Response:
-    st = _st(request)
+    st = state_of(request)
     status, body = st.api_add_numbers(request.match_info["lid"], body_of(request))
     if body is None:
         return web.Response(status=201, headers={"TrackingID": tracking_id_of(request)})
@@ -104,27 +100,27 @@ async def add_numbers(request: web.Request) -> web.Response:
 
 
 async def internal_dialing_get(request: web.Request) -> web.Response:
-    st = _st(request)
+    st = state_of(request)
     with st.lock:
         loc = st._require_calling_location(request.match_info["lid"])
         return json_response(request, copy.deepcopy(loc["_internalDialing"]))
 
 
 async def internal_dialing_put(request: web.Request) -> web.Response:
-    st = _st(request)
+    st = state_of(request)
     st.api_set_internal_dialing(request.match_info["lid"], body_of(request))
     return json_response(request, None)
 
 
 async def location_permissions_get(request: web.Request) -> web.Response:
-    st = _st(request)
+    st = state_of(request)
     with st.lock:
         loc = st._require_calling_location(request.match_info["lid"])
         return json_response(request, copy.deepcopy(loc["_outgoingPermission"]))
 
 
 async def location_permissions_put(request: web.Request) -> web.Response:
-    st = _st(request)
+    st = state_of(request)
     with st.lock:
         loc = st._require_calling_location(request.match_info["lid"])
         st.api_set_permissions(loc["_outgoingPermission"], body_of(request))

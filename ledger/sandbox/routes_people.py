@@ -6,16 +6,12 @@ from aiohttp import web
 
 from . import errors as E
 from . import ids
-from .app import SANDBOX, tracking_id_of, body_of, json_response, paginate, q, qbool, route
+from .app import SANDBOX, tracking_id_of, body_of, json_response, paginate, q, qbool, route, state_of
 from .state_model import public
 
 
-def _st(request):
-    return request.app[SANDBOX].state
-
-
 async def list_people(request: web.Request) -> web.Response:
-    st = _st(request)
+    st = state_of(request)
     st.check_org(q(request, "orgId", "org_id"))
     calling = qbool(request, "callingData")
     email = q(request, "email")
@@ -38,7 +34,7 @@ async def list_people(request: web.Request) -> web.Response:
 
 
 async def create_person(request: web.Request) -> web.Response:
-    st = _st(request)
+    st = state_of(request)
     calling = qbool(request, "callingData")
     p = st.api_create_person(body_of(request), calling)
     created_400 = request.app[SANDBOX].faults.created_400
@@ -50,7 +46,7 @@ async def create_person(request: web.Request) -> web.Response:
 
 
 async def get_person(request: web.Request) -> web.Response:
-    st = _st(request)
+    st = state_of(request)
     pid = request.match_info["pid"]
     if pid == "me":
         return json_response(request, st.person_view(st.get_person(st.me_id), True))
@@ -59,14 +55,14 @@ async def get_person(request: web.Request) -> web.Response:
 
 
 async def update_person(request: web.Request) -> web.Response:
-    st = _st(request)
+    st = state_of(request)
     calling = qbool(request, "callingData")
     p = st.api_update_person(request.match_info["pid"], body_of(request), calling)
     return json_response(request, st.person_view(p, calling))
 
 
 async def delete_person(request: web.Request) -> web.Response:
-    st = _st(request)
+    st = state_of(request)
     with st.lock:
         p = st.get_person(request.match_info["pid"])
         st._release_numbers(p["id"])
@@ -78,7 +74,7 @@ async def delete_person(request: web.Request) -> web.Response:
 
 
 async def list_licenses(request: web.Request) -> web.Response:
-    st = _st(request)
+    st = state_of(request)
     st.check_org(q(request, "orgId", "org_id"))
     with st.lock:
         items = [public(l) for l in st.licenses.values()]
@@ -86,26 +82,26 @@ async def list_licenses(request: web.Request) -> web.Response:
 
 
 async def get_license(request: web.Request) -> web.Response:
-    st = _st(request)
+    st = state_of(request)
     with st.lock:
         return json_response(request, public(st.get_license(request.match_info["lid"])))
 
 
 async def assign_licenses(request: web.Request) -> web.Response:
-    st = _st(request)
+    st = state_of(request)
     body = body_of(request)
     st.check_org(body.get("orgId"))
     return json_response(request, st.api_assign_licenses(body))
 
 
 async def list_orgs(request: web.Request) -> web.Response:
-    st = _st(request)
+    st = state_of(request)
     with st.lock:
         return paginate(request, [dict(o) for o in st.orgs.values()])
 
 
 async def get_org(request: web.Request) -> web.Response:
-    st = _st(request)
+    st = state_of(request)
     with st.lock:
         o = st.orgs.get(ids.key(request.match_info["oid"]))
         if o is None:

@@ -9,7 +9,7 @@ from aiohttp import web
 
 from . import errors as E
 from . import ids
-from .app import SANDBOX, body_of, json_response, q, route, row_error_hit, tracking_id_of
+from .app import SANDBOX, body_of, json_response, q, route, row_error_hit, tracking_id_of, state_of
 
 CORE = "urn:ietf:params:scim:schemas:core:2.0:User"
 ENTERPRISE = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"
@@ -19,12 +19,8 @@ CISCO_ERROR = "urn:scim:schemas:extension:cisco:webexidentity:api:messages:2.0:E
 FILTER_RE = re.compile(r'^\s*(userName|emails\.value|emails|id|displayName)\s+(eq|sw|co)\s+"([^"]*)"\s*$', re.I)
 
 
-def _st(request):
-    return request.app[SANDBOX].state
-
-
 def _org(request) -> str:
-    st = _st(request)
+    st = state_of(request)
     oid = request.match_info["org"]
     if ids.key(oid) not in st.orgs:
         raise E.ApiError(404, "Organization not found", E.NOT_FOUND, f"Organization {oid} not found")
@@ -64,7 +60,7 @@ def scim_error(request, status: int, detail: str, scim_type: str | None = None, 
 
 def _create(request, data: dict) -> tuple[int, dict]:
     """Create one SCIM user; returns (status, user-or-error-body)."""
-    st = _st(request)
+    st = state_of(request)
     user_name = (data or {}).get("userName")
     if not user_name or "@" not in user_name:
         return 400, scim_error(request, 400, "userName (an email address) is required", "invalidValue", 400001)
@@ -81,7 +77,7 @@ def _create(request, data: dict) -> tuple[int, dict]:
 
 
 async def search_users(request: web.Request) -> web.Response:
-    st = _st(request)
+    st = state_of(request)
     _org(request)
     flt = q(request, "filter")
     try:
@@ -121,7 +117,7 @@ async def create_user(request: web.Request) -> web.Response:
 
 
 async def get_user(request: web.Request) -> web.Response:
-    st = _st(request)
+    st = state_of(request)
     _org(request)
     with st.lock:
         p = st.people.get(ids.key(request.match_info["uid"]))

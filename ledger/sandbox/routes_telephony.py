@@ -9,16 +9,12 @@ from aiohttp import web
 
 from . import errors as E
 from . import ids
-from .app import SANDBOX, body_of, json_response, paginate, q, route, tracking_id_of
+from .app import body_of, json_response, paginate, q, route, tracking_id_of, state_of
 from .state_model import public
 
 
-def _st(request):
-    return request.app[SANDBOX].state
-
-
 async def list_numbers(request: web.Request) -> web.Response:
-    st = _st(request)
+    st = state_of(request)
     st.check_org(q(request, "orgId", "org_id"))
     loc, num = q(request, "locationId"), q(request, "phoneNumber")
     state, owner = q(request, "state"), q(request, "ownerId")
@@ -43,7 +39,7 @@ async def list_numbers(request: web.Request) -> web.Response:
 
 
 async def move_users(request: web.Request) -> web.Response:
-    st = _st(request)
+    st = state_of(request)
     with st.lock:  # tests set ``state.move_busy = N``: the next N move POSTs answer 409 (another job runs)
         busy = getattr(st, "move_busy", 0)
         if busy:
@@ -53,19 +49,19 @@ async def move_users(request: web.Request) -> web.Response:
 
 
 async def move_jobs_list(request: web.Request) -> web.Response:
-    st = _st(request)
+    st = state_of(request)
     with st.lock:
         items = [public(j) for j in st.jobs.values()]
     return paginate(request, items)
 
 
 async def move_job_get(request: web.Request) -> web.Response:
-    st = _st(request)
+    st = state_of(request)
     return json_response(request, st.job_view(request.match_info["jid"]))
 
 
 async def route_choices(request: web.Request) -> web.Response:
-    st = _st(request)
+    st = state_of(request)
     rg_name, tr_name = q(request, "routeGroupName"), q(request, "trunkName")
     with st.lock:
         items = [{"id": r["id"], "name": r["name"], "type": "ROUTE_GROUP"} for r in st.route_groups.values()
@@ -76,7 +72,7 @@ async def route_choices(request: web.Request) -> web.Response:
 
 
 async def route_groups(request: web.Request) -> web.Response:
-    st = _st(request)
+    st = state_of(request)
     name = q(request, "name")
     with st.lock:
         items = [{"id": r["id"], "name": r["name"], "inUse": r["inUse"]} for r in st.route_groups.values()
@@ -85,7 +81,7 @@ async def route_groups(request: web.Request) -> web.Response:
 
 
 async def route_group_get(request: web.Request) -> web.Response:
-    st = _st(request)
+    st = state_of(request)
     with st.lock:
         r = st.route_groups.get(ids.key(request.match_info["rid"]))
         if r is None:
@@ -96,7 +92,7 @@ async def route_group_get(request: web.Request) -> web.Response:
 
 
 async def trunks(request: web.Request) -> web.Response:
-    st = _st(request)
+    st = state_of(request)
     with st.lock:
         items = []
         for t in st.trunks.values():
@@ -109,16 +105,16 @@ async def trunks(request: web.Request) -> web.Response:
 
 # ----------------------------------------------------------------------------- person features
 async def person_numbers_get(request: web.Request) -> web.Response:
-    return json_response(request, _st(request).person_numbers_view(request.match_info["pid"]))
+    return json_response(request, state_of(request).person_numbers_view(request.match_info["pid"]))
 
 
 async def person_numbers_put(request: web.Request) -> web.Response:
-    _st(request).api_update_person_numbers(request.match_info["pid"], body_of(request))
+    state_of(request).api_update_person_numbers(request.match_info["pid"], body_of(request))
     return json_response(request, None)
 
 
 async def forwarding_get(request: web.Request) -> web.Response:
-    st = _st(request)
+    st = state_of(request)
     with st.lock:
         ent = st._entity(request.match_info["pid"])
         if not ent.get("locationId") and ent.get("calling", {}).get("type") != "webexCalling":
@@ -127,12 +123,12 @@ async def forwarding_get(request: web.Request) -> web.Response:
 
 
 async def forwarding_put(request: web.Request) -> web.Response:
-    _st(request).api_set_forwarding(request.match_info["pid"], body_of(request))
+    state_of(request).api_set_forwarding(request.match_info["pid"], body_of(request))
     return json_response(request, None)
 
 
 async def flat_forwarding_get(request: web.Request) -> web.Response:
-    st = _st(request)
+    st = state_of(request)
     with st.lock:
         ent = st._entity(request.match_info["pid"])
         cf = ent["_features"]["callForwarding"]["callForwarding"]["always"]
@@ -141,7 +137,7 @@ async def flat_forwarding_get(request: web.Request) -> web.Response:
 
 async def flat_forwarding_put(request: web.Request) -> web.Response:
     """Unmodelled `/telephony/config/{people|workspaces}/{id}/callForwarding`: flat or nested `always`."""
-    st = _st(request)
+    st = state_of(request)
     body = body_of(request)
     with st.lock:
         ent = st._entity(request.match_info["pid"])
@@ -158,14 +154,14 @@ async def flat_forwarding_put(request: web.Request) -> web.Response:
 
 
 async def permissions_get(request: web.Request) -> web.Response:
-    st = _st(request)
+    st = state_of(request)
     with st.lock:
         ent = st._entity(request.match_info["pid"])
         return json_response(request, copy.deepcopy(ent["_features"]["outgoingPermission"]))
 
 
 async def permissions_put(request: web.Request) -> web.Response:
-    st = _st(request)
+    st = state_of(request)
     with st.lock:
         ent = st._entity(request.match_info["pid"])
         st.api_set_permissions(ent["_features"]["outgoingPermission"], body_of(request))
@@ -173,7 +169,7 @@ async def permissions_put(request: web.Request) -> web.Response:
 
 
 async def available_forward_numbers(request: web.Request) -> web.Response:
-    st = _st(request)
+    st = state_of(request)
     phone = q(request, "phoneNumber")
     with st.lock:
         ent = st._entity(request.match_info["pid"])

@@ -5,15 +5,11 @@ from __future__ import annotations
 from aiohttp import web
 
 from . import ids
-from .app import SANDBOX, body_of, json_response, paginate, q, route
-
-
-def _st(request):
-    return request.app[SANDBOX].state
+from .app import body_of, json_response, paginate, q, route, state_of
 
 
 async def list_workspaces(request: web.Request) -> web.Response:
-    st = _st(request)
+    st = state_of(request)
     st.check_org(q(request, "orgId", "org_id"))
     name, loc, calling = q(request, "displayName"), q(request, "locationId", "workspaceLocationId"), q(request,
                                                                                                       "calling")
@@ -30,23 +26,23 @@ async def list_workspaces(request: web.Request) -> web.Response:
 
 
 async def create_workspace(request: web.Request) -> web.Response:
-    st = _st(request)
+    st = state_of(request)
     w = st.api_create_workspace(body_of(request))
     return json_response(request, st.workspace_view(w))
 
 
 async def get_workspace(request: web.Request) -> web.Response:
-    st = _st(request)
+    st = state_of(request)
     with st.lock:
         return json_response(request, st.workspace_view(st.get_workspace(request.match_info["wid"])))
 
 
 async def workspace_numbers_get(request: web.Request) -> web.Response:
-    return json_response(request, _st(request).workspace_numbers_view(request.match_info["wid"]))
+    return json_response(request, state_of(request).workspace_numbers_view(request.match_info["wid"]))
 
 
 async def workspace_numbers_put(request: web.Request) -> web.Response:
-    _st(request).api_update_workspace_numbers(request.match_info["wid"], body_of(request))
+    state_of(request).api_update_workspace_numbers(request.match_info["wid"], body_of(request))
     return json_response(request, None)
 
 
