@@ -19,12 +19,9 @@ CISCO_ERROR = "urn:scim:schemas:extension:cisco:webexidentity:api:messages:2.0:E
 FILTER_RE = re.compile(r'^\s*(userName|emails\.value|emails|id|displayName)\s+(eq|sw|co)\s+"([^"]*)"\s*$', re.I)
 
 
-def _org(request) -> str:
-    st = state_of(request)
-    oid = request.match_info["org"]
-    if ids.key(oid) not in st.orgs:
-        raise E.ApiError(404, "Organization not found", E.NOT_FOUND, f"Organization {oid} not found")
-    return oid
+def _org(request) -> None:
+    """404 unless the path names one of the sandbox's orgs."""
+    state_of(request).check_org(request.match_info["org"])
 
 
 def scim_user(request, p: dict) -> dict:
