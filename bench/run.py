@@ -84,11 +84,11 @@ def run_worker(quick: bool) -> tuple[list[Row], Any]:
     with tempfile.TemporaryDirectory(prefix="ledger-bench-worker-") as d:
         tmp = Path(d)
         # a fresh sandbox per measurement: its cost per call grows with the people it holds
-        bare1 = worker_bench.fresh(lambda base: worker_bench.bare_loop(base, n, "bare.example.com"))
-        work1 = worker_bench.fresh(lambda base: worker_bench.ledger_work(tmp, base, n, "work1.example.com", 1))
-        work4 = worker_bench.fresh(lambda base: worker_bench.ledger_work(tmp, base, n, "work4.example.com", 4))
+        bare1 = worker_bench.fresh(lambda sb: worker_bench.bare_loop(sb, n, "bare.example.com"))
+        work1 = worker_bench.fresh(lambda sb: worker_bench.ledger_work(tmp, sb, n, "work1.example.com", 1))
+        work4 = worker_bench.fresh(lambda sb: worker_bench.ledger_work(tmp, sb, n, "work4.example.com", 4))
         bare2 = bare1 if quick else worker_bench.fresh(
-            lambda base: worker_bench.bare_loop(base, n, "bare2.example.com"))
+            lambda sb: worker_bench.bare_loop(sb, n, "bare2.example.com"))
         book = worker_bench.bookkeeping_us(tmp, n)
     bare = (bare1[0] + bare2[0]) / 2
     raw = {"rows": n, "bare_s": [bare1, bare2], "work_c1_s": work1, "work_c4_s": work4, "bookkeeping_us": book}

@@ -26,17 +26,21 @@ from __future__ import annotations
 
 import argparse
 import csv
-import os
-import re
 import subprocess
-import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
-ROOT = Path(__file__).resolve().parents[1]
-BIN = ROOT / ".venv" / "bin"
-TOKEN = "bench-token-0123456789abcdef"
+try:
+    from bench.common import PYTHON, TOKEN, SandboxProc, ledger_import
+    from bench.common import ledger_work as work_process
+except ImportError:  # run as a script
+    from common import PYTHON, TOKEN, SandboxProc, ledger_import  # type: ignore[no-redef]
+    from common import ledger_work as work_process  # type: ignore[no-redef]
+
+T = TypeVar("T")
 
 BARE_LOOP = r"""
 import sys, time
@@ -68,38 +72,20 @@ def write_csv(path: Path, n: int, domain: str) -> None:
             out.writerow([f"user{i:05d}@{domain}", "Ana", "Puig"])
 
 
-def start_sandbox() -> tuple[subprocess.Popen[str], str]:
-    proc = subprocess.Popen(
-        [str(BIN / "ledger"), "sandbox", "--port", "0", "--token", TOKEN],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-    )
-    assert proc.stdout is not None
-    line = proc.stdout.readline()
-    m = re.search(r"WEBEX_BASE_URL=(\S+)", line)
-    if not m:
-        proc.kill()
-        raise SystemExit(f"sandbox did not start: {line}")
-    return proc, m.group(1)
-
-
-def ledger_work(tmp: Path, base: str, n: int, domain: str, concurrency: int) -> float:
+def ledger_work(tmp: Path, sb: SandboxProc, n: int, domain: str, concurrency: int) -> float:
+    """Seconds of a whole `ledger work --concurrency C` process on ``n`` new users."""
     db = tmp / f"{domain}.db"
     src = tmp / f"{domain}.csv"
     write_csv(src, n, domain)
-    env = {**os.environ, "WEBEX_ACCESS_TOKEN": TOKEN, "WEBEX_BASE_URL": base}
-    subprocess.run([str(BIN / "ledger"), "--db", str(db), "import", str(src), "--action", "user.create"],
-                   check=True, capture_output=True, env=env)
-    t0 = time.perf_counter()
-    res = subprocess.run([str(BIN / "ledger"), "--db", str(db), "work", "--concurrency", str(concurrency)],
-                         capture_output=True, text=True, env=env)
-    elapsed = time.perf_counter() - t0
-    if res.returncode != 0 or f"{n} succeeded" not in res.stdout:
-        raise SystemExit(f"ledger work failed ({res.returncode}):\n{res.stdout[-2000:]}\n{res.stderr[-2000:]}")
-    return elapsed
+    ledger_import(db, src, "user.create", env=sb.env)
+    run = work_process(db, sb.env, "--concurrency", str(concurrency))
+    if f"{n} succeeded" not in run.stdout:
+        raise RuntimeError(f"worker bench c={concurrency}: not every row succeeded:\n{run.stdout[-2000:]}")
+    return run.wall
 
 
-def bare_loop(base: str, n: int, domain: str) -> tuple[float, float]:
-    res = subprocess.run([str(BIN / "python"), "-c", BARE_LOOP, base, TOKEN, str(n), domain],
+def bare_loop(sb: SandboxProc, n: int, domain: str) -> tuple[float, float]:
+    res = subprocess.run([str(PYTHON), "-c", BARE_LOOP, sb.base_url, TOKEN, str(n), domain],
                          capture_output=True, text=True, check=True)
     whole, loop = res.stdout.split()
     return float(whole), float(loop)
@@ -107,7 +93,6 @@ def bare_loop(base: str, n: int, domain: str) -> tuple[float, float]:
 
 def bookkeeping_us(tmp: Path, n: int) -> float:
     """µs per row of ledger work with an executor that returns at once (no HTTP)."""
-    sys.path.insert(0, str(ROOT))
     from ledger.actions import get_spec
     from ledger.db.engine import open_ledger
     from ledger.importer import import_file
@@ -143,13 +128,10 @@ def bookkeeping_us(tmp: Path, n: int) -> float:
     return elapsed / n * 1e6
 
 
-def fresh(measure):  # type: ignore[no-untyped-def]
-    sandbox, base = start_sandbox()
-    try:
-        return measure(base)
-    finally:
-        sandbox.terminate()
-        sandbox.wait(10)
+def fresh(measure: Callable[[SandboxProc], T]) -> T:
+    """``measure`` on a new sandbox process (its cost per call grows with the people it holds)."""
+    with SandboxProc() as sb:
+        return measure(sb)
 
 
 def main() -> None:
@@ -160,10 +142,10 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as d:
         tmp = Path(d)
         # a fresh sandbox for every measurement: its cost per call grows with the people it holds
-        bare_whole, bare_loop_s = fresh(lambda base: bare_loop(base, n, "bare.example.com"))
-        work1 = fresh(lambda base: ledger_work(tmp, base, n, "work1.example.com", 1))
-        work4 = fresh(lambda base: ledger_work(tmp, base, n, "work4.example.com", 4))
-        bare_whole2, bare_loop2 = fresh(lambda base: bare_loop(base, n, "bare2.example.com"))
+        bare_whole, bare_loop_s = fresh(lambda sb: bare_loop(sb, n, "bare.example.com"))
+        work1 = fresh(lambda sb: ledger_work(tmp, sb, n, "work1.example.com", 1))
+        work4 = fresh(lambda sb: ledger_work(tmp, sb, n, "work4.example.com", 4))
+        bare_whole2, bare_loop2 = fresh(lambda sb: bare_loop(sb, n, "bare2.example.com"))
         book = bookkeeping_us(tmp, n)
     bare = (bare_whole + bare_whole2) / 2
     print(f"rows: {n}, zero-latency sandbox in its own process")
