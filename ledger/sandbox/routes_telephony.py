@@ -116,9 +116,7 @@ async def person_numbers_put(request: web.Request) -> web.Response:
 async def forwarding_get(request: web.Request) -> web.Response:
     st = state_of(request)
     with st.lock:
-        ent = st._entity(request.match_info["pid"])
-        if not ent.get("locationId") and ent.get("calling", {}).get("type") != "webexCalling":
-            raise E.bad_request("Entity is not a Webex Calling user/workspace", E.MOVE_NOT_CALLING_USER)
+        ent = st._calling_entity(request.match_info["pid"])
         return json_response(request, copy.deepcopy(ent["_features"]["callForwarding"]))
 
 

@@ -17,6 +17,13 @@ class TelephonyMixin(StateCore):
     def forwarding_of(self, entity_id: str) -> dict:
         return self._entity(entity_id)["_features"]["callForwarding"]
 
+    def _calling_entity(self, eid: str) -> dict:
+        """The person or workspace ``eid``; 400 unless it has Webex Calling."""
+        ent = self._entity(eid)
+        if not ent.get("locationId") and ent.get("calling", {}).get("type") != "webexCalling":
+            raise E.bad_request("Entity is not a Webex Calling user/workspace", E.MOVE_NOT_CALLING_USER)
+        return ent
+
     def permissions_of(self, entity_id: str) -> dict:
         ent = self.locations.get(ids.key(entity_id))
         if ent is not None:
@@ -255,9 +262,7 @@ class TelephonyMixin(StateCore):
 
     def api_set_forwarding(self, eid: str, body: dict) -> None:
         with self.lock:
-            ent = self._entity(eid)
-            if not ent.get("locationId") and ent.get("calling", {}).get("type") != "webexCalling":
-                raise E.bad_request("Entity is not a Webex Calling user/workspace", E.MOVE_NOT_CALLING_USER)
+            ent = self._calling_entity(eid)
             self.validate_forwarding(body)
             cur = ent["_features"]["callForwarding"]
             for k in ("always", "busy", "noAnswer"):
