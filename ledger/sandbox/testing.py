@@ -42,7 +42,7 @@ def wire_sdk(api: Any, sb: Sandbox) -> Any:
 
     Sets ``api.session.BASE`` and redirects the SCIM children, whose ``ep()`` hard-codes webexapis.com."""
     api.session.BASE = sb.base_url
-    scim_base = sb.root_url + "/identity/scim"
+    scim_base = sb.scim_url
     scim = getattr(api, "scim", None)
     for name in ("users", "bulk", "groups"):
         child = getattr(scim, name, None)
