@@ -107,9 +107,13 @@ def ledger_import(db: Path, csv_path: Path, action: str, env: dict[str, str] | N
     return run([str(LEDGER), "--db", str(db), "import", str(csv_path), "--action", action], env=env)
 
 
-def ledger_work(db: Path, env: dict[str, str], *args: str) -> Timed:
-    """Whole-process `ledger work`; fails loudly unless it exits 0."""
-    return run([str(LEDGER), "--db", str(db), "work", *args], env=env)
+def ledger_work(db: Path, env: dict[str, str], *args: str, rows: int | None = None) -> Timed:
+    """Whole-process `ledger work`; fails loudly unless it exits 0 and, given ``rows``, unless its
+    summary says all of them succeeded."""
+    done = run([str(LEDGER), "--db", str(db), "work", *args], env=env)
+    if rows is not None and f"{rows} succeeded" not in done.stdout:
+        raise RuntimeError(f"ledger work {' '.join(args)}: not every row succeeded:\n{done.stdout[-2000:]}")
+    return done
 
 
 def sandbox_ids(sb: SandboxProc) -> dict[str, str]:

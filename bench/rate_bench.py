@@ -38,9 +38,7 @@ def one(tmp: Path, name: str, rows: int, *args: str) -> dict[str, Any]:
         src, db = tmp / f"{name}.csv", tmp / f"{name}.db"
         calling_users_csv(sb, src, rows, f"{name}.example.com")
         ledger_import(db, src, "user.create")
-        run = ledger_work(db, sb.env, *args)
-        if f"{rows} succeeded" not in run.stdout:
-            raise RuntimeError(f"rate bench {name}: not every row succeeded:\n{run.stdout[-1500:]}")
+        run = ledger_work(db, sb.env, *args, rows=rows)
         log = sb.requests()
     times = sorted(r["t"] for r in log)
     throttled = sum(1 for r in log if r["status"] == 429)
