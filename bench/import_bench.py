@@ -25,9 +25,11 @@ import sys
 import tempfile
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-LEDGER = ROOT / ".venv" / "bin" / "ledger"
-PYTHON = ROOT / ".venv" / "bin" / "python"
+try:
+    from bench.common import LEDGER, PYTHON
+except ImportError:  # run as a script
+    from common import LEDGER, PYTHON  # type: ignore[no-redef]
+
 LICENSE = "Y2lzY29zcGFyazovL3VzL0xJQ0VOU0UvZTVmN2Q5NzMtYjI2OS00Njg2LTk5N2UtNDUxMTkxNjhjZWQyOkJDU1REX2UwZjY1MTNmLTFhYWEtNDU4Yi05OGE2LTllNWZkMDcyNzU2OA"
 
 FLOOR = r'''
@@ -81,7 +83,6 @@ def best_of(n: int, prepare: object, cmd_for: object) -> dict[str, float]:
 
 
 def bench(rows: int, repeat: int, work: Path) -> list[tuple[str, dict[str, float]]]:
-    sys.path.insert(0, str(ROOT))
     from ledger.samplegen import write_users_csv
 
     csv_path = work / f"users_{rows}.csv"
