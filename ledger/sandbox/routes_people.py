@@ -62,14 +62,7 @@ async def update_person(request: web.Request) -> web.Response:
 
 
 async def delete_person(request: web.Request) -> web.Response:
-    st = state_of(request)
-    with st.lock:
-        p = st.get_person(request.match_info["pid"])
-        st._release_numbers(p["id"])
-        for lid in p["licenses"]:
-            if ids.key(lid) in st.licenses:
-                st.licenses[ids.key(lid)]["consumedUnits"] -= 1
-        del st.people[ids.key(p["id"])]
+    state_of(request).api_delete_person(request.match_info["pid"])
     return web.Response(status=204, headers={"TrackingID": tracking_id_of(request)})
 
 

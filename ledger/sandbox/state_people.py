@@ -187,6 +187,16 @@ class PeopleMixin(StateCore):
             p["lastModified"] = now_iso()
             return p
 
+    def api_delete_person(self, pid: str) -> None:
+        """Delete ``pid``: its numbers go back to the inventory and each of its licences frees a unit."""
+        with self.lock:
+            p = self.get_person(pid)
+            self._release_numbers(p["id"])
+            for lid in p["licenses"]:
+                if ids.key(lid) in self.licenses:
+                    self.licenses[ids.key(lid)]["consumedUnits"] -= 1
+            del self.people[ids.key(p["id"])]
+
     def person_view(self, p: dict, calling_data: bool) -> dict:
         v = public(p)
         if not calling_data:

@@ -150,3 +150,16 @@ def test_concurrent_creates_same_email_exactly_one_wins(sandbox):
         codes = list(ex.map(create, range(32)))
     assert sorted(codes) == [200] + [409] * 31
     assert sandbox.state.create_count("race@x.com") == 1 and len(sandbox.state.people_by_email("race@x.com")) == 1
+
+
+def test_delete_frees_the_licence_unit_and_the_number(sandbox, api, calling_loc):
+    lic = sandbox.state.license_by_sku("BCSTD")
+    pid = sandbox.state.add_person("gone@x.com", location_id=calling_loc, extension="1234", calling=True,
+                                   phone_number="+34931000001")
+    used = lic["consumedUnits"]
+    api.people.delete_person(pid)
+    assert sandbox.state.person_by_email("gone@x.com") is None
+    assert lic["consumedUnits"] == used - 1
+    assert sandbox.state.numbers["+34931000001"]["_owner"] is None
+    delete = [r for r in sandbox.requests() if r.method == "DELETE"]
+    assert [r.status for r in delete] == [204]
