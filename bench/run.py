@@ -81,17 +81,9 @@ def run_import(quick: bool) -> tuple[list[Row], Any]:
 
 def run_worker(quick: bool) -> tuple[list[Row], Any]:
     n = 100 if quick else 5_000
-    with tempfile.TemporaryDirectory(prefix="ledger-bench-worker-") as d:
-        tmp = Path(d)
-        # a fresh sandbox per measurement: its cost per call grows with the people it holds
-        bare1 = worker_bench.fresh(lambda sb: worker_bench.bare_loop(sb, n, "bare.example.com"))
-        work1 = worker_bench.fresh(lambda sb: worker_bench.ledger_work(tmp, sb, n, "work1.example.com", 1))
-        work4 = worker_bench.fresh(lambda sb: worker_bench.ledger_work(tmp, sb, n, "work4.example.com", 4))
-        bare2 = bare1 if quick else worker_bench.fresh(
-            lambda sb: worker_bench.bare_loop(sb, n, "bare2.example.com"))
-        book = worker_bench.bookkeeping_us(tmp, n)
-    bare = (bare1[0] + bare2[0]) / 2
-    raw = {"rows": n, "bare_s": [bare1, bare2], "work_c1_s": work1, "work_c4_s": work4, "bookkeeping_us": book}
+    raw = worker_bench.measure(n, quick)
+    bare = (raw["bare_s"][0][0] + raw["bare_s"][1][0]) / 2
+    work1, work4, book = raw["work_c1_s"], raw["work_c4_s"], raw["bookkeeping_us"]
     rows = [
         row("worker", f"ledger work -c 1, {n:,} rows", f"{work1:.2f} s", f"{bare:.2f} s", f"{work1 / bare:.2f}×",
             "≤ 1.1×", work1 / bare <= 1.1),

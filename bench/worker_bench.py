@@ -31,7 +31,7 @@ import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 try:
     from bench.common import PYTHON, TOKEN, SandboxProc, ledger_import
@@ -131,19 +131,28 @@ def fresh(measure: Callable[[SandboxProc], T]) -> T:
         return measure(sb)
 
 
+def measure(n: int, quick: bool = False) -> dict[str, Any]:
+    """The raw figures: the bare loop (twice, around the ledger runs; once when ``quick``), `ledger work`
+    at concurrency 1 and 4, each on a fresh sandbox, then the bookkeeping per row."""
+    with tempfile.TemporaryDirectory(prefix="ledger-bench-worker-") as d:
+        tmp = Path(d)
+        # a fresh sandbox for every measurement: its cost per call grows with the people it holds
+        bare1 = fresh(lambda sb: bare_loop(sb, n, "bare.example.com"))
+        work1 = fresh(lambda sb: ledger_work(tmp, sb, n, "work1.example.com", 1))
+        work4 = fresh(lambda sb: ledger_work(tmp, sb, n, "work4.example.com", 4))
+        bare2 = bare1 if quick else fresh(lambda sb: bare_loop(sb, n, "bare2.example.com"))
+        book = bookkeeping_us(tmp, n)
+    return {"rows": n, "bare_s": [bare1, bare2], "work_c1_s": work1, "work_c4_s": work4, "bookkeeping_us": book}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=5000)
     args = parser.parse_args()
     n = args.rows
-    with tempfile.TemporaryDirectory() as d:
-        tmp = Path(d)
-        # a fresh sandbox for every measurement: its cost per call grows with the people it holds
-        bare_whole, bare_loop_s = fresh(lambda sb: bare_loop(sb, n, "bare.example.com"))
-        work1 = fresh(lambda sb: ledger_work(tmp, sb, n, "work1.example.com", 1))
-        work4 = fresh(lambda sb: ledger_work(tmp, sb, n, "work4.example.com", 4))
-        bare_whole2, bare_loop2 = fresh(lambda sb: bare_loop(sb, n, "bare2.example.com"))
-        book = bookkeeping_us(tmp, n)
+    raw = measure(n)
+    (bare_whole, bare_loop_s), (bare_whole2, bare_loop2) = raw["bare_s"]
+    work1, work4, book = raw["work_c1_s"], raw["work_c4_s"], raw["bookkeeping_us"]
     bare = (bare_whole + bare_whole2) / 2
     print(f"rows: {n}, zero-latency sandbox in its own process")
     print(f"bare wxc_sdk loop (list+create, serial):  {bare:7.2f} s  ({bare_whole:.2f} / {bare_whole2:.2f}; "
