@@ -309,12 +309,6 @@ def claim_batch(
     return ClaimResult(tuple(claimed), failed)
 
 
-def status_counts(engine: sa.Engine, *, import_id: int | None = None) -> dict[str, int]:
-    sql = "SELECT l.status, count(*) FROM ledger AS l WHERE 1 = 1" + _filters(import_id, False) + " GROUP BY l.status"
-    with engine.connect() as conn:
-        return {r[0]: int(r[1]) for r in conn.execute(sa.text(sql), {"import_id": import_id})}
-
-
 def pending_count(engine: sa.Engine, *, import_id: int | None = None) -> int:
     sql = "SELECT count(*) FROM ledger AS l WHERE l.status = 'pending'" + _filters(import_id, False)
     with engine.connect() as conn:
@@ -395,19 +389,6 @@ def release_all_running(engine: sa.Engine, run_id: int) -> int:
         return conn.execute(stmt, {"run": run_id, "now": utcnow()}).rowcount
 
 
-def row_statuses(engine: sa.Engine, row_ids: Iterable[int]) -> dict[int, tuple[str, int | None]]:
-    """(status, run_id) of the given rows (for tests and lost-claim diagnostics)."""
-    ids = list(row_ids)
-    with engine.connect() as conn:
-        rows = conn.execute(
-            sa.text("SELECT id, status, run_id FROM ledger WHERE id IN :ids").bindparams(
-                sa.bindparam("ids", expanding=True)
-            ),
-            {"ids": ids},
-        ).all()
-    return {r.id: (r.status, r.run_id) for r in rows}
-
-
 # --- cooldowns (run-wide Retry-After pause shared through the ledger) ----------------------------
 
 _SET_COOLDOWN = sa.text(
@@ -454,7 +435,5 @@ __all__ = [
     "record_outcomes",
     "release_all_running",
     "release_claims",
-    "row_statuses",
     "set_cooldown",
-    "status_counts",
 ]

@@ -6,17 +6,20 @@ ends ``interrupted``, exit 4); a second one exits at once (still resumable: the 
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import signal
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
 import sqlalchemy as sa
 
+from ledger import report as reports
 from ledger import store_claims as store
 from ledger.config import WorkSettings
+from ledger.db.engine import open_ledger
 from ledger.errors import ExitCode
 from ledger.progress import Progress
 from ledger.worker import Worker
@@ -51,11 +54,8 @@ def run_work(
     executor_factory: ExecutorFactory,
     *,
     engine: sa.Engine | None = None,
-    summary: Callable[[sa.Engine, int | None], str] | None = None,
 ) -> RunReport:
     """`ledger work`: open the ledger, run until done/stopped, return the report (never exits)."""
-    from ledger.db.engine import open_ledger
-
     own_engine = engine is None
     engine = engine or open_ledger(settings.db_path)
     try:
@@ -72,24 +72,15 @@ def run_work(
             finally:
                 report = worker.finish()
                 progress.close()
-        text = (summary or _summary_text)(engine, settings.import_id)
+        ledger_summary = reports.summary(engine, import_id=settings.import_id)  # as `ledger report` shows it
+        text = reports.render_summary(ledger_summary)
         retry = None
-        if report.counters.failed or store.status_counts(engine, import_id=settings.import_id).get("failed"):
+        if report.counters.failed or ledger_summary.failed_row + ledger_summary.failed_systemic:
             retry = f"ledger --db {settings.db_path} retry --status failed" + (
                 f" --import {settings.import_id}" if settings.import_id is not None else ""
             ) + " && ledger --db " + f"{settings.db_path} work"
-        return RunReport(**{**report.__dict__, "summary_text": text, "retry_command": retry})
+        return dataclasses.replace(report, summary_text=text, retry_command=retry)
     finally:
         if own_engine:
             engine.dispose()
 
-
-def _summary_text(engine: sa.Engine, import_id: int | None) -> str:
-    """The same summary as `ledger report` (ledger.report), when available."""
-    try:
-        from ledger import report
-
-        return str(report.render_summary(report.summary(engine, import_id=import_id)))  # type: ignore[attr-defined]
-    except (ImportError, AttributeError):
-        counts = store.status_counts(engine, import_id=import_id)
-        return "rows: " + ", ".join(f"{n} {s}" for s, n in sorted(counts.items()))
