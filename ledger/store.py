@@ -20,10 +20,9 @@ from sqlalchemy.dialects import sqlite
 from ledger.db.engine import TIMESTAMP_FORMAT, utcnow
 from ledger.db.schema import import_deps, imports, ledger, runs
 from ledger.models import ErrorKind, RowStatus, RunStatus
+from ledger.store_claims import RECLAIMED  # error_code of a pending row that may already have reached Webex
 
 INSERT_CHUNK = 5000
-#: error_code of a pending row that may already have reached Webex (same marker as store_claims)
-RECLAIMED = "reclaimed"
 
 log = structlog.get_logger("ledger.store")
 
