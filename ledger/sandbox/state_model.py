@@ -41,6 +41,11 @@ def now_iso() -> str:
     return _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
 
 
+def license_sku(id_tail: str) -> str:
+    """The SKU in the tail of a licence id, ``ORG_UUID:SKU_...`` (as ``PeopleMixin.add_license`` builds it)."""
+    return id_tail.split(":", 1)[-1].split("_", 1)[0].upper()
+
+
 def public(obj: dict | None) -> dict | None:
     """Copy of a stored object without the private ``_`` keys."""
     if obj is None:

@@ -7,7 +7,7 @@ from typing import Iterable
 
 from . import errors as E
 from . import ids
-from .state_model import CALLING_PERSON_SKUS, StateCore, now_iso, public
+from .state_model import CALLING_PERSON_SKUS, StateCore, license_sku, now_iso, public
 
 
 class PeopleMixin(StateCore):
@@ -98,7 +98,7 @@ class PeopleMixin(StateCore):
         if lic:
             return lic["_sku"]
         d = ids.decode(license_id)
-        return d[1].split(":", 1)[-1].split("_", 1)[0].upper() if d else ""
+        return license_sku(d[1]) if d else ""
 
     def _holds_calling(self, license_ids: list[str]) -> bool:
         """Whether these licences include a Webex Calling licence for people."""

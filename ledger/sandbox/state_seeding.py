@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from . import ids
-from .state_model import StateCore
+from .state_model import StateCore, license_sku
 
 SAMPLE_LICENSE_NAMES = {"BCSTD": "Webex Calling - Professional", "FTC": "Call on Webex (1:1 call, non-PSTN)",
                         "BCCA": "Webex Calling - Workspaces", "BCBASIC": "Webex Calling - Basic"}
@@ -86,7 +86,7 @@ class SeedingMixin(StateCore):
             d = ids.decode(lid)
             if not d or d[0] != "LICENSE":
                 continue
-            sku = d[1].split(":", 1)[-1].split("_", 1)[0].upper()
+            sku = license_sku(d[1])
             existing = self.license_by_sku(sku)
             if existing and ids.key(existing["id"]) != ids.key(lid):
                 del self.licenses[ids.key(existing["id"])]
