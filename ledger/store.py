@@ -256,6 +256,7 @@ def release_stale(engine: sa.Engine, older_than_s: float, *, now: float | None =
     stale = sa.select(runs.c.id).where(runs.c.status == RunStatus.RUNNING.value, heartbeat < cutoff)
     live = sa.select(runs.c.id).where(runs.c.status == RunStatus.RUNNING.value)
     stamp = utcnow()
+    reason = f"released by `ledger release` (no heartbeat for {older_than_s:g}s)"
     with engine.begin() as conn:
         stale_ids = list(conn.scalars(stale))
         released = conn.execute(
@@ -273,7 +274,7 @@ def release_stale(engine: sa.Engine, older_than_s: float, *, now: float | None =
                 error_code=RECLAIMED,  # the worker hands such rows out as `recovered` (re-check first)
                 error_kind=None,
                 http_status=None,
-                error_message=f"released by `ledger release` (no heartbeat for {older_than_s:g}s)",
+                error_message=reason,
                 updated_at=stamp,
             )
         ).rowcount
@@ -284,7 +285,7 @@ def release_stale(engine: sa.Engine, older_than_s: float, *, now: float | None =
                 .values(
                     status=RunStatus.INTERRUPTED.value,
                     finished_at=stamp,
-                    message=f"released by `ledger release` (no heartbeat for {older_than_s:g}s)",
+                    message=reason,
                 )
             )
     log.info("stale_rows_released", rows=released, stale_runs=stale_ids, older_than_s=older_than_s)
