@@ -55,6 +55,7 @@ class FaultConfig:
                   "forwarding_busy": "forwarding_busy", "read_denied": "read_denied", "deny_read": "read_denied",
                   "forbidden": "forbidden", "forbid": "forbidden", "created_400": "created_400",
                   "create400": "created_400"}
+    _SET_FIELDS = frozenset(_LIST_KEYS.values())
 
     @classmethod
     def parse(cls, spec: str | None) -> "FaultConfig":
@@ -143,7 +144,7 @@ class FaultConfig:
             raise ValueError("rate must be > 0")
 
     def validate(self) -> None:
-        total = self.p429 + self.p423 + self.p500 + self.p502 + self.p503 + self.phang + self.preset + self.plost
+        total = sum(getattr(self, name) for name in self._PROB_KEYS.values())
         if total > 1.0 + 1e-9:
             raise ValueError(f"fault probabilities add up to {total:.3f} > 1")
 
@@ -154,7 +155,7 @@ class FaultConfig:
         if bad:
             raise ValueError(f"unknown fault fields: {sorted(bad)}")
         d = dict(d)
-        for k in ("row_errors", "forwarding_busy", "created_400", "read_denied", "forbidden"):
+        for k in cls._SET_FIELDS:
             if k in d:
                 d[k] = set(d[k] or ())
         d["forbidden"] = {check_forbidden_rule(r) for r in d.get("forbidden", ())}
@@ -164,11 +165,8 @@ class FaultConfig:
 
     def to_dict(self) -> dict[str, Any]:
         d = dataclasses.asdict(self)
-        d["row_errors"] = sorted(self.row_errors)
-        d["forwarding_busy"] = sorted(self.forwarding_busy)
-        d["created_400"] = sorted(self.created_400)
-        d["read_denied"] = sorted(self.read_denied)
-        d["forbidden"] = sorted(self.forbidden)
+        for k in self._SET_FIELDS:
+            d[k] = sorted(getattr(self, k))
         return d
 
 
