@@ -33,7 +33,6 @@ import socket
 import time
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass
 
 import sqlalchemy as sa
 import structlog
@@ -56,13 +55,6 @@ log = structlog.get_logger("ledger.worker")
 
 
 # --- the worker ----------------------------------------------------------------------------------
-
-
-@dataclass
-class _StopState:
-    signals: int = 0
-    requested_at: float | None = None
-    hard: bool = False
 
 
 class Worker:
@@ -103,7 +95,7 @@ class Worker:
         self._pool: cf.ThreadPoolExecutor | None = None
         self._results: queue.Queue[cf.Future[list[RowOutcome]] | None] = queue.Queue()
         self.gate.on_pause = lambda: self._results.put(None)  # a new 429 pause: store it now
-        self._stop = _StopState()
+        self._stop_requested_at: float | None = None  # first SIGINT/SIGTERM (monotonic)
         self._final: tuple[RunStatus, ExitCode, str] | None = None
         self._last_beat = 0.0
         self._last_cooldown_sync = 0.0
@@ -137,16 +129,15 @@ class Worker:
 
     def request_stop(self) -> None:
         """First SIGINT/SIGTERM: stop claiming, no more retries; rows in flight get ``stop_grace_s``."""
-        self._stop.signals += 1
-        if self._stop.requested_at is None:
-            self._stop.requested_at = time.monotonic()
+        if self._stop_requested_at is None:
+            self._stop_requested_at = time.monotonic()
 
     def fatal(self, message: str) -> None:
         self._final = (RunStatus.INTERRUPTED, ExitCode.FATAL, message)
 
     @property
     def stopping(self) -> bool:
-        return self._stop.requested_at is not None
+        return self._stop_requested_at is not None
 
     def finish(self) -> RunReport:
         """Settle suspects, release anything still held, close the run row."""
@@ -312,15 +303,15 @@ class Worker:
             if fut is None:  # a wake-up (new pause to store), not a task
                 continue
             in_flight.discard(fut)
-            outcomes.extend(fut.result())  # _run_task never raises
+            outcomes.extend(fut.result())  # RowRunner.run_task never raises
         return outcomes
 
     # -- periodic duties (main thread) ------------------------------------------------------------
     def _tick(self) -> None:
         now = time.monotonic()
-        if self._stop.requested_at is not None:
+        if self._stop_requested_at is not None:
             self.gate.stop_retrying("interrupted by a signal")
-            if now - self._stop.requested_at >= self.settings.stop_grace_s:
+            if now - self._stop_requested_at >= self.settings.stop_grace_s:
                 self.gate.stop("interrupted by a signal")
         if now - self._last_beat >= self.settings.heartbeat_s:
             self._last_beat = now
