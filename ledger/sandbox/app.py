@@ -166,6 +166,16 @@ def _strings(obj: Any) -> Iterable[str]:
             yield from _strings(v)
 
 
+def _path_keys(state: SandboxState, path: str) -> set[str]:
+    """The keys the segments of ``path`` touch (see :meth:`SandboxState.touch_keys`)."""
+    return state.touch_keys([s for s in path.split("/") if s])
+
+
+def _named(name: str, keys: set[str]) -> bool:
+    """Whether a fault entry ``name`` (email, name or id) is among the touched ``keys``."""
+    return name.strip().lower() in keys or ids.key(name) in keys
+
+
 def row_error_hit(state: SandboxState, cfg: FaultConfig, request: web.Request, body: Any) -> str | None:
     if not cfg.row_errors:
         return None
@@ -280,8 +290,8 @@ async def _after_faults(request: web.Request, handler: Handler, sb: Any, cfg: Fa
             return error_response(request, 400, msg, cfg.row_error_code,
                                   f"[Error {cfg.row_error_code}] Invalid request for {hit}")
         if cfg.forwarding_busy and request.method == "PUT" and path.endswith("/features/callForwarding"):
-            keys = sb.state.touch_keys([s for s in path.split("/") if s])
-            if any(k.strip().lower() in keys or ids.key(k) in keys for k in cfg.forwarding_busy):
+            keys = _path_keys(sb.state, path)
+            if any(_named(k, keys) for k in cfg.forwarding_busy):
                 rec.fault = "forwarding_busy"
                 return error_response(request, 400, "Call forwarding busy settings could not be changed", 4003,
                                       "[Error 4003] UserCallForwardingBusy: CFB settings cannot be modified.")
@@ -300,10 +310,10 @@ def read_denied_hit(state: SandboxState, cfg: FaultConfig, request: web.Request)
         return None
     if feature not in ("callForwarding", "outgoingPermission"):
         return None
-    keys = state.touch_keys([s for s in request.path.split("/") if s])
+    keys = _path_keys(state, request.path)
     for entry in cfg.read_denied:
         who, _, only = entry.partition(":")
-        if (not only or only.strip() == feature) and (who.strip().lower() in keys or ids.key(who) in keys):
+        if (not only or only.strip() == feature) and _named(who, keys):
             return feature
     return None
 
