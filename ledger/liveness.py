@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import os
 import time
-from datetime import datetime
 from pathlib import Path
 
+from ledger.db.engine import parse_utc
 from ledger.store_claims import RunInfo
 
 
@@ -19,7 +19,7 @@ def _parse_ts(text: str | None) -> float | None:
     if not text:
         return None
     try:
-        return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
+        return parse_utc(text).timestamp()
     except ValueError:
         return None
 

@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ledger import store_reports as q
-from ledger.db.engine import TIMESTAMP_FORMAT
+from ledger.db.engine import parse_utc
 from ledger.errors import InputError
 from ledger.models import ErrorKind, RowStatus, RunStatus
 from ledger.spec import ActionSpec, Registry
@@ -99,16 +99,12 @@ class Summary:
 # --- building -----------------------------------------------------------------------------------
 
 
-def _parse_ts(value: str) -> datetime:
-    return datetime.strptime(value, TIMESTAMP_FORMAT).replace(tzinfo=UTC)
-
-
 def _duration(runs: list[q.RunInfo], now: datetime) -> float:
     total = 0.0
     for run in runs:
         end = run.finished_at or (None if run.status == RunStatus.RUNNING else run.heartbeat_at)
-        stop = _parse_ts(end) if end else now
-        total += max(0.0, (stop - _parse_ts(run.started_at)).total_seconds())
+        stop = parse_utc(end) if end else now
+        total += max(0.0, (stop - parse_utc(run.started_at)).total_seconds())
     return round(total, 3)
 
 
@@ -222,7 +218,7 @@ LIVE_HEARTBEAT_S = 60.0
 def _is_live(run: q.RunInfo, now: datetime) -> bool:
     if run.status != RunStatus.RUNNING:
         return False
-    beat = _parse_ts(run.heartbeat_at or run.started_at)
+    beat = parse_utc(run.heartbeat_at or run.started_at)
     return (now - beat).total_seconds() < LIVE_HEARTBEAT_S
 
 
@@ -242,7 +238,7 @@ def _with_next_steps(s: Summary, live: list[q.RunInfo], silent: list[q.RunInfo],
     scope = f" --import {s.import_id}" if s.import_id is not None else ""
     steps: list[str] = []
     for run in silent:
-        age = (now - _parse_ts(run.heartbeat_at or run.started_at)).total_seconds()
+        age = (now - parse_utc(run.heartbeat_at or run.started_at)).total_seconds()
         steps.append(
             f"run {run.id} has sent no heartbeat for {age:.0f}s (crashed?): `ledger work` reclaims its rows once it is "
             f"dead, or `ledger release --older-than {max(1, int(age // 60))}m` now"

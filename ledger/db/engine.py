@@ -58,6 +58,11 @@ def utcnow() -> str:
     return datetime.now(UTC).strftime(TIMESTAMP_FORMAT)
 
 
+def parse_utc(text: str) -> datetime:
+    """A timestamp column's text (:func:`utcnow`) as an aware UTC datetime; ValueError otherwise."""
+    return datetime.strptime(text, TIMESTAMP_FORMAT).replace(tzinfo=UTC)
+
+
 def create_file(path: Path) -> None:
     """Create an empty ledger file readable by its owner only (0600), before SQLite touches it.
 
@@ -221,5 +226,6 @@ def open_ledger(path: Path | str, *, readonly: bool = False) -> sa.Engine:
 
 __all__ = [
     "HEAD_REVISION", "KNOWN_REVISIONS", "TIMESTAMP_FORMAT", "make_engine", "migrate", "migrations_dir", "open_ledger",
+    "parse_utc",
     "utcnow",
 ]
