@@ -148,11 +148,8 @@ def test_sandbox_package_is_standalone():
 
 
 def test_default_dataset_list_endpoints_parse(sandbox_factory):
-    from wxc_sdk import WebexSimpleApi
-
-    from ledger.sandbox.testing import wire_sdk
     sb = sandbox_factory(seed=1, seed_defaults=True)
-    api = wire_sdk(WebexSimpleApi(tokens="test-token", retry_429=False), sb)
+    api = make_api(sb)
     assert [l.name for l in api.telephony.location.list()] == ["SANDBOX-HQ", "SANDBOX-BRANCH"]
     assert [t.name for t in api.telephony.prem_pstn.trunk.list()] == ["TRUNK_SANDBOX"]
     assert [g.name for g in api.telephony.prem_pstn.route_group.list()] == ["RG_SANDBOX"]
