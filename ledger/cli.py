@@ -92,7 +92,7 @@ def import_cmd(db_path: Path, file: Path, action_name: str, global_path: Path | 
 def actions_cmd(names: tuple[str, ...]) -> None:
     """List the actions, their v21 aliases and columns (* = required)."""
     from ledger.actions import REGISTRY, get_spec
-    from ledger.report import render_actions
+    from ledger.spec_docs import render_actions
 
     click.echo(render_actions(REGISTRY, [get_spec(n) for n in names] or None))
 

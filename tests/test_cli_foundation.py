@@ -19,7 +19,7 @@ from click.testing import Result
 from ledger import logsetup
 from ledger.cli import cli as cli_group
 from ledger.actions import REGISTRY
-from ledger.report import actions_markdown
+from ledger.spec_docs import actions_markdown
 
 ROOT = Path(__file__).resolve().parents[1]
 README = ROOT / "README.md"
