@@ -22,7 +22,8 @@ Exit codes:
   0  every claimable row reached a final state (partial success included)
   1  other fatal error
   2  usage error
-  3  FAILED_SYSTEMIC: the breaker opened and did not recover, or the token was rejected
+  3  FAILED_SYSTEMIC: the breaker opened and did not recover, or the token was rejected (401)
+     or lacks a scope or role (403)
   4  interrupted by a signal (run `ledger work` again to resume)
 """
 
