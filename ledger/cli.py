@@ -15,7 +15,7 @@ from typing import Any
 import click
 
 from ledger.errors import LedgerError
-from ledger.profiles import profiles_help
+from ledger.profiles import PROFILES, profiles_help
 
 EXIT_CODES_HELP = """\b
 Exit codes:
@@ -212,7 +212,7 @@ Env: WEBEX_ACCESS_TOKEN (required), WEBEX_BASE_URL (default https://webexapis.co
 @click.option("--concurrency", default=4, show_default=True, type=click.IntRange(1, 32), help="Rows executed at once.")
 @click.option("--max-rate", type=click.FloatRange(min=1), help="Cap on Webex requests per minute (adaptive below it after 429s).")
 @click.option("--dry-run", is_flag=True, help="Read-only: record in each row's result what would change; rows stay pending.")
-@click.option("--retry-profile", default="default", show_default=True, type=click.Choice(["default", "patient", "fast"]), help="Retry/timeout/breaker settings (below).")
+@click.option("--retry-profile", default="default", show_default=True, type=click.Choice(list(PROFILES)), help="Retry/timeout/breaker settings (below).")
 @click.option("--import", "import_id", type=int, help="Only the rows of this import.")
 @click.pass_context
 def work_cmd(ctx: click.Context, batch_size: int, concurrency: int, max_rate: float | None, dry_run: bool, retry_profile: str, import_id: int | None) -> None:
