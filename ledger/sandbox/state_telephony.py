@@ -149,16 +149,23 @@ class TelephonyMixin(StateCore):
                 raise E.bad_request("User is not a Webex Calling user", E.MOVE_NOT_CALLING_USER)
             loc = self.locations.get(ids.key(p["locationId"]), {})
             primary_num = next((x["value"] for x in p["phoneNumbers"] if x.get("type") == "work"), None)
-            first = {"primary": True, "extension": p.get("extension"), "routingPrefix": loc.get("_routingPrefix")}
-            if primary_num:
-                first["directNumber"] = primary_num
-            if p.get("extension") and loc.get("_routingPrefix"):
-                first["esn"] = f"{loc['_routingPrefix']}{p['extension']}"
-            items = [{k: v for k, v in first.items() if v is not None}]
-            for alt in p["_features"]["alternates"]:
-                items.append({"primary": False, "directNumber": alt["directNumber"],
-                              "ringPattern": alt.get("ringPattern", "NORMAL")})
+            items = self._number_items(p, loc, "directNumber", primary_num, p.get("extension"))
             return {"distinctiveRingEnabled": p["_features"]["distinctiveRingEnabled"], "phoneNumbers": items}
+
+    @staticmethod
+    def _number_items(ent: dict, loc: dict, number_key: str, number: str | None,
+                      extension: str | None) -> list[dict]:
+        """The ``phoneNumbers`` of a numbers view: the primary line (its ESN is the location's routing prefix
+        and the extension), then the alternates; people name a number ``directNumber``, workspaces ``external``."""
+        prefix = loc.get("_routingPrefix")
+        first = {"primary": True, number_key: number, "extension": extension, "routingPrefix": prefix}
+        if extension and prefix:
+            first["esn"] = f"{prefix}{extension}"
+        items = [{k: v for k, v in first.items() if v is not None}]
+        for alt in ent["_features"]["alternates"]:
+            items.append({"primary": False, number_key: alt["directNumber"],
+                          "ringPattern": alt.get("ringPattern", "NORMAL")})
+        return items
 
     def _update_alternates(self, ent: dict, owner_type: str, body: dict, ring_key: str) -> None:
         feats = ent["_features"]
@@ -223,14 +230,7 @@ class TelephonyMixin(StateCore):
             if w["calling"].get("type") != "webexCalling":
                 raise E.bad_request("Workspace is not a Webex Calling workspace", E.INVALID)
             loc = self.locations.get(ids.key(w.get("locationId") or ""), {})
-            first = {"primary": True, "external": w.get("_phoneNumber"), "extension": w.get("_extension"),
-                     "routingPrefix": loc.get("_routingPrefix")}
-            if w.get("_extension") and loc.get("_routingPrefix"):
-                first["esn"] = f"{loc['_routingPrefix']}{w['_extension']}"
-            items = [{k: v for k, v in first.items() if v is not None}]
-            for alt in w["_features"]["alternates"]:
-                items.append({"primary": False, "external": alt["directNumber"],
-                              "ringPattern": alt.get("ringPattern", "NORMAL")})
+            items = self._number_items(w, loc, "external", w.get("_phoneNumber"), w.get("_extension"))
             org = self.orgs.get(ids.key(w["orgId"]), {})
             return {"distinctiveRingEnabled": w["_features"]["distinctiveRingEnabled"], "phoneNumbers": items,
                     "workspace": {"id": w["id"]}, "location": {"id": loc.get("id"), "name": loc.get("name")},
