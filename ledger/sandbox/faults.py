@@ -12,6 +12,8 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+from .errors import ROW_ERROR
+
 
 @dataclass
 class FaultConfig:
@@ -35,7 +37,7 @@ class FaultConfig:
     rate_limit_per_s: float | None = None
     rate_limit_per_min: float | None = None
     row_errors: set[str] = field(default_factory=set)
-    row_error_code: int = 25008
+    row_error_code: int = ROW_ERROR
     # entities (emails / ids / workspace names) whose forwarding PUT answers 400 + errorCode 4003
     # "...UserCallForwardingBusy..." (the fallback path of the v21 scripts)
     forwarding_busy: set[str] = field(default_factory=set)

@@ -4,10 +4,7 @@ from __future__ import annotations
 
 import base64
 import binascii
-import re
 import uuid as _uuid
-
-UUID_RE = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 
 
 def encode(kind: str, ident: str) -> str:
