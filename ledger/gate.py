@@ -31,8 +31,6 @@ class RunStopped(TransientFailure):
 class GateStats:
     requests: int = 0
     throttled: int = 0  # 429/423 answers
-    paused_s: float = 0.0  # time threads spent blocked by pauses and rate spacing (summed)
-    rate_decreases: int = 0
 
 
 class RunGate:
@@ -176,7 +174,6 @@ class RunGate:
         blocked = time.monotonic() - start
         if blocked > 0.0005:
             self._local.blocked = self.thread_blocked_s() + blocked
-            self.stats.paused_s += blocked
 
     def _take_turn(self) -> bool:
         """Wait for a send slot: True when taken; False after waiting out a pause (re-check first)."""
@@ -257,5 +254,4 @@ class RunGate:
                 self.rate = max(self.min_rate, base / 2)
                 self._step = max(base * 0.1, self.min_step)
                 self._last_recover = now + pause
-                self.stats.rate_decreases += 1
         self.pause_until(now + pause, f"HTTP {status} Retry-After {pause:g}s")

@@ -23,13 +23,13 @@ import random
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import structlog
 import tenacity
 from circuitbreaker import STATE_CLOSED, STATE_HALF_OPEN, STATE_OPEN, CircuitBreaker
 
-from ledger.errors import ActionError, SystemicFailure, Throttled, TransientFailure
+from ledger.errors import SystemicFailure, Throttled, TransientFailure
 from ledger.gate import RunStopped
 from ledger.profiles import RetryProfile
 
@@ -45,9 +45,7 @@ class RowTry:
 
     counted: int = 0  # attempts that count (not throttled)
     throttles: int = 0
-    started: float = field(default_factory=time.monotonic)
-    blocked_at_start: float = 0.0
-    last_error: ActionError | None = None
+    blocked_at_start: float = 0.0  # the thread's time blocked in the gate when the row started
 
 
 def _row_try(rs: tenacity.RetryCallState) -> RowTry:

@@ -23,7 +23,7 @@ from ledger.models import RowStatus
 from ledger.gate import RunGate, RunStopped
 from ledger.policy import RowTry, SystemicBreaker, build_retrying, outcome_feeds_breaker
 from ledger.profiles import RetryProfile
-from ledger.ports import ActionResult, Executor, RequestHooks, RowInput
+from ledger.ports import THROTTLE_STATUSES, ActionResult, Executor, RequestHooks, RowInput
 from ledger.store_claims import AttemptRecord, ClaimedRow, RowOutcome
 
 log = structlog.get_logger("ledger.worker")
@@ -131,13 +131,12 @@ class RowRunner:
     def _after_failure(self, exc: ActionError, ctx: RowTry) -> None:
         if isinstance(exc, Throttled):
             ctx.throttles += 1
-            if exc.http_status not in (429, 423):  # not from an HTTP answer (the gate saw those already)
+            if exc.http_status not in THROTTLE_STATUSES:  # not from an HTTP answer (the gate saw those already)
                 self.gate.throttled(429, exc.retry_after)
             return
         if isinstance(exc, RunStopped):
             return
         ctx.counted += 1
-        ctx.last_error = exc
         if isinstance(exc, AuthFailure):
             self.auth_message = (
                 f"Webex rejected the access token (HTTP 401): set a valid WEBEX_ACCESS_TOKEN and run `ledger work` "
