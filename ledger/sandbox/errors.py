@@ -7,7 +7,6 @@ from typing import Any
 # error codes used by the sandbox (some are real Webex codes, some are plausible stand-ins)
 NOT_FOUND = 4008
 INVALID = 4003
-ALREADY_EXISTS = 409000
 EXTENSION_IN_USE = 4726
 NUMBER_IN_USE = 4727
 LOCATION_NOT_CALLING = 4125

@@ -177,7 +177,7 @@ FORBIDDEN_METHODS = {"GET", "POST", "PUT", "PATCH", "DELETE", "WRITE", "ANY", "*
 # what Webex answers (message and errors[0].description) when the token lacks a scope or the admin a role
 FORBIDDEN_MESSAGE = ("The server understood the request, but refused to fulfill it because the access token is "
                      "missing required scopes or the user is missing required roles or licenses.")
-FORBIDDEN_CODE = 403000  # a sandbox stand-in errorCode (like ALREADY_EXISTS = 409000)
+FORBIDDEN_CODE = 403000  # a sandbox stand-in errorCode
 
 
 def check_forbidden_rule(rule: str) -> str:

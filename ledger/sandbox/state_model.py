@@ -13,8 +13,6 @@ from collections import Counter
 from . import ids
 
 CALLING_PERSON_SKUS = {"BCSTD", "BCBASIC", "BCPRO"}
-CALLING_WORKSPACE_SKUS = {"BCCA", "BCWS"}
-CALLING_SKUS = CALLING_PERSON_SKUS | CALLING_WORKSPACE_SKUS
 
 DEFAULT_LICENSES = (
     ("Webex Calling - Professional", "BCSTD", 1000),
