@@ -135,19 +135,7 @@ async def flat_forwarding_get(request: web.Request) -> web.Response:
 
 async def flat_forwarding_put(request: web.Request) -> web.Response:
     """Unmodelled `/telephony/config/{people|workspaces}/{id}/callForwarding`: flat or nested `always`."""
-    st = state_of(request)
-    body = body_of(request)
-    with st.lock:
-        ent = st._entity(request.match_info["pid"])
-        always = (body.get("callForwarding") or {}).get("always") if "callForwarding" in body else body
-        if not isinstance(always, dict) or not isinstance(always.get("enabled"), bool):
-            raise E.bad_request("enabled (bool) is required")
-        if always["enabled"] and not always.get("destination"):
-            raise E.bad_request("destination is required when enabled")
-        cur = ent["_features"]["callForwarding"]["callForwarding"]["always"]
-        for k in ("enabled", "destination", "ringReminderEnabled", "destinationVoicemailEnabled"):
-            if k in always:
-                cur[k] = always[k]
+    state_of(request).api_set_forwarding_always(request.match_info["pid"], body_of(request))
     return json_response(request, None)
 
 

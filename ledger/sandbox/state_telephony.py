@@ -266,3 +266,17 @@ class TelephonyMixin(StateCore):
             for k in ("always", "busy", "noAnswer"):
                 cur["callForwarding"][k].update(body["callForwarding"][k])
             cur["businessContinuity"].update(body["businessContinuity"])
+
+    def api_set_forwarding_always(self, eid: str, body: dict) -> None:
+        """The flat ``.../callForwarding`` PUT: ``always`` alone, given flat or as ``callForwarding.always``."""
+        with self.lock:
+            ent = self._entity(eid)
+            always = (body.get("callForwarding") or {}).get("always") if "callForwarding" in body else body
+            if not isinstance(always, dict) or not isinstance(always.get("enabled"), bool):
+                raise E.bad_request("enabled (bool) is required")
+            if always["enabled"] and not always.get("destination"):
+                raise E.bad_request("destination is required when enabled")
+            cur = ent["_features"]["callForwarding"]["callForwarding"]["always"]
+            for k in ("enabled", "destination", "ringReminderEnabled", "destinationVoicemailEnabled"):
+                if k in always:
+                    cur[k] = always[k]
