@@ -115,4 +115,4 @@ class StateCore:
     @staticmethod
     def _new_features() -> dict:
         return {"callForwarding": default_forwarding(), "outgoingPermission": default_permissions(),
-                "alternates": [], "distinctiveRingEnabled": False, "flatForwarding": None}
+                "alternates": [], "distinctiveRingEnabled": False}
