@@ -262,9 +262,8 @@ class FaultEngine:
                 d.fault, d.status, d.retry_after = "rate_limit", 429, ra
                 return d
             acc = 0.0
-            for name, p, status in (("429", cfg.p429, 429), ("423", cfg.p423, 423), ("500", cfg.p500, 500),
-                                    ("502", cfg.p502, 502), ("503", cfg.p503, 503), ("hang", cfg.phang, None),
-                                    ("reset", cfg.preset, None), ("lost", cfg.plost, None)):
+            for name, attr in cfg._PROB_KEYS.items():  # "429" ... "503" answer that status; the rest none
+                p, status = getattr(cfg, attr), (int(name) if name.isdigit() else None)
                 acc += p
                 if p and u < acc:
                     d.fault, d.status = name, status
