@@ -16,11 +16,12 @@ from typing import Any
 
 import requests
 from wxc_sdk import WebexSimpleApi
+from wxc_sdk.person_settings.forwarding import PersonForwardingSetting
 from wxc_sdk.person_settings.permissions_out import OutgoingPermissions
 from wxc_sdk.rest import RestError
 
 from ledger.actions.client import ForeignHostError
-from ledger.actions.forwarding import forwarding_busy_failure, is_forwarding_busy
+from ledger.actions.forwarding import forwarding_busy_failure, is_forwarding_busy, with_always
 from ledger.actions.permissions import PermissionTarget, model_from_changes, permission_changes
 from ledger.errors import (
     ActionError,
@@ -184,14 +185,32 @@ class BaseExecutor:
         except Exception as exc:  # noqa: BLE001 - the one translation point for SDK errors
             raise translate(exc, what, ambiguous_write=write) from None
 
-    def write_forwarding(self, who: str, write: Callable[[], Any]) -> None:
-        """Send a forwarding object; Webex's 4003 "forwarding busy" becomes an explained row failure."""
+    def apply_forwarding(
+        self,
+        current: PersonForwardingSetting,
+        changes: dict[str, Any],
+        write: Callable[[PersonForwardingSetting], object],
+        who: str,
+        **ids: Any,
+    ) -> ActionResult:
+        """The forwarding step shared by users and workspaces: skip when the row's ``changes`` are
+        empty, else PUT the full object as read with ``always`` changed (:func:`with_always`);
+        Webex's 4003 "forwarding busy" becomes an explained row failure."""
+        if not changes:
+            always = current.call_forwarding.always
+            return self.skipped(
+                "forwarding_already_set", **ids, enabled=always.enabled, destination=always.destination
+            )
+        if self.dry_run:
+            return self.done(changes, **ids)
+        desired = with_always(current, changes["always"])
         try:
-            self.call(f"set forwarding of {who}", write, write=True)
+            self.call(f"set forwarding of {who}", lambda: write(desired), write=True)
         except RowFailure as exc:
             if is_forwarding_busy(exc):
                 raise forwarding_busy_failure(exc, who) from None
             raise
+        return self.done(changes, **ids)
 
     def apply_permissions(
         self,

@@ -62,21 +62,26 @@ def forwarding_changes(current: PersonForwardingSetting, payload: Mapping[str, A
     return {"always": {"enabled": True, "destination": destination}}
 
 
-def desired_forwarding(current: PersonForwardingSetting, payload: Mapping[str, Any]) -> PersonForwardingSetting | None:
-    """The full settings to PUT (current with ``always`` changed), or None when nothing differs."""
-    changes = forwarding_changes(current, payload)
-    if not changes:
-        return None
-    wanted = changes["always"]
+def with_always(current: PersonForwardingSetting, wanted: Mapping[str, Any]) -> PersonForwardingSetting:
+    """The full settings to PUT: ``current`` with ``callForwarding.always`` set from ``wanted`` (a
+    ``changes["always"]``); the ``always`` fields ``wanted`` leaves out, and all else, stay as read."""
     now = current.call_forwarding.always
     desired = current.model_copy(deep=True)
     desired.call_forwarding.always = CallForwardingAlways(
         enabled=wanted["enabled"],
         destination=wanted.get("destination", now.destination or ""),
-        destination_voicemail_enabled=bool(now.destination_voicemail_enabled),
-        ring_reminder_enabled=bool(now.ring_reminder_enabled),
+        destination_voicemail_enabled=wanted.get(
+            "destination_voicemail_enabled", bool(now.destination_voicemail_enabled)
+        ),
+        ring_reminder_enabled=wanted.get("ring_reminder_enabled", bool(now.ring_reminder_enabled)),
     )
     return desired
+
+
+def desired_forwarding(current: PersonForwardingSetting, payload: Mapping[str, Any]) -> PersonForwardingSetting | None:
+    """The full settings to PUT for a user's row, or None when nothing differs."""
+    changes = forwarding_changes(current, payload)
+    return with_always(current, changes["always"]) if changes else None
 
 
 def is_forwarding_busy(exc: RowFailure) -> bool:

@@ -20,7 +20,7 @@ from wxc_sdk.person_settings.numbers import UpdatePersonNumbers, UpdatePersonPho
 from wxc_sdk.telephony.jobs import MoveUser, MoveUsersList, StartMoveUsersJobResponse
 
 from ledger.actions.base import BaseExecutor, decode_id, id_uuid, name_row_error, same_id, strip_padding
-from ledger.actions.forwarding import desired_forwarding, forwarding_changes
+from ledger.actions.forwarding import forwarding_changes
 from ledger.actions.permissions import target_from_payload
 from ledger.errors import ActionError, RowFailure, Throttled
 from ledger.ports import ActionResult, RowInput
@@ -363,17 +363,13 @@ class UserForwarding(UserExecutor):
             current = self.call(f"read forwarding of {self.who(row)}", lambda: api.read(person_id, org_id=org_id))
         except RowFailure as exc:
             raise self.no_calling(row, exc) from None
-        desired = desired_forwarding(current, row.payload)
-        if desired is None:
-            always = current.call_forwarding.always
-            return self.skipped(
-                "forwarding_already_set", person_id=person_id, enabled=always.enabled, destination=always.destination
-            )
-        changes = forwarding_changes(current, row.payload)
-        if self.dry_run:
-            return self.done(changes, person_id=person_id)
-        self.write_forwarding(self.who(row), lambda: api.configure(person_id, desired, org_id=org_id))
-        return self.done(changes, person_id=person_id)
+        return self.apply_forwarding(
+            current,
+            forwarding_changes(current, row.payload),
+            lambda desired: api.configure(person_id, desired, org_id=org_id),
+            self.who(row),
+            person_id=person_id,
+        )
 
 
 # --- user.outgoing_permissions ---------------------------------------------------------------------

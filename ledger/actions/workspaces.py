@@ -25,7 +25,7 @@ import re
 from typing import Any
 
 from wxc_sdk.common import PatternAction
-from wxc_sdk.person_settings.forwarding import CallForwardingAlways, PersonForwardingSetting
+from wxc_sdk.person_settings.forwarding import PersonForwardingSetting
 from wxc_sdk.workspace_settings.numbers import UpdateWorkspacePhoneNumber
 from wxc_sdk.workspaces import CallingType, Workspace, WorkspaceCalling, WorkspaceWebexCalling
 
@@ -194,10 +194,8 @@ class WorkspaceSecondaryNumber(WorkspaceExecutor):
 # --- workspace.forwarding --------------------------------------------------------------------------
 
 
-def workspace_forwarding(
-    current: PersonForwardingSetting, payload: Any
-) -> tuple[dict[str, Any], PersonForwardingSetting | None]:
-    """(changes, full settings to PUT) for a workspace; ({}, None) when nothing differs.
+def workspace_forwarding(current: PersonForwardingSetting, payload: Any) -> dict[str, Any]:
+    """What a workspace row changes in ``callForwarding.always`` ({} when it already holds).
 
     The shared comparison (destination, enabled) plus the v21 workspace flags on ``always``:
     ``ringReminderEnabled`` and ``destinationVoicemailEnabled`` true when forwarding is on.
@@ -209,19 +207,7 @@ def workspace_forwarding(
         flags = {"ring_reminder_enabled": True, "destination_voicemail_enabled": True}
         if changes or not (always.ring_reminder_enabled and always.destination_voicemail_enabled):
             changes = {"always": {"enabled": True, "destination": forward_destination(payload), **flags}}
-    if not changes:
-        return {}, None
-    wanted = changes["always"]
-    desired = current.model_copy(deep=True)
-    desired.call_forwarding.always = CallForwardingAlways(
-        enabled=wanted["enabled"],
-        destination=wanted.get("destination", always.destination or ""),
-        ring_reminder_enabled=wanted.get("ring_reminder_enabled", bool(always.ring_reminder_enabled)),
-        destination_voicemail_enabled=wanted.get(
-            "destination_voicemail_enabled", bool(always.destination_voicemail_enabled)
-        ),
-    )
-    return changes, desired
+    return changes
 
 
 class WorkspaceForwarding(WorkspaceExecutor):
@@ -231,16 +217,13 @@ class WorkspaceForwarding(WorkspaceExecutor):
         ws, org = self.workspace_id(row), self.org_id(row)
         api = self.api.workspace_settings.forwarding
         current = self.call(f"read forwarding of {self.who(row)}", lambda: api.read(ws, org_id=org))
-        changes, desired = workspace_forwarding(current, row.payload)
-        if desired is None:
-            always = current.call_forwarding.always
-            return self.skipped(
-                "forwarding_already_set", workspace_id=ws, enabled=always.enabled, destination=always.destination
-            )
-        if self.dry_run:
-            return self.done(changes, workspace_id=ws)
-        self.write_forwarding(self.who(row), lambda: api.configure(ws, desired, org_id=org))
-        return self.done(changes, workspace_id=ws)
+        return self.apply_forwarding(
+            current,
+            workspace_forwarding(current, row.payload),
+            lambda desired: api.configure(ws, desired, org_id=org),
+            self.who(row),
+            workspace_id=ws,
+        )
 
 
 # --- workspace.outgoing_permissions ----------------------------------------------------------------
