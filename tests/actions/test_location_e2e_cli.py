@@ -49,12 +49,6 @@ pytestmark = pytest.mark.skipif(not UBICACIONES.exists(), reason="operators' sam
 
 
 @pytest.fixture
-def needs_work():
-    if "work" not in cli.commands:
-        pytest.skip("`ledger work` is not on main yet")
-
-
-@pytest.fixture
 def seeded(sandbox):
     summary = sandbox.state.seed_from_samples(UBICACIONES, None, GLOBAL, calling_enabled=False)
     sandbox.log.clear()
@@ -102,7 +96,7 @@ def profile(tmp_path) -> Path:
     return path
 
 
-def test_sample_ubicaciones_through_the_location_actions(tmp_path, sandbox, seeded, profile, needs_work):
+def test_sample_ubicaciones_through_the_location_actions(tmp_path, sandbox, seeded, profile):
     lg = Ledger(tmp_path / "ledger.db", sandbox)
     import_in_order(lg, profile)
     lg.work()
@@ -150,7 +144,7 @@ def test_sample_ubicaciones_through_the_location_actions(tmp_path, sandbox, seed
         assert st.get_location(seeded["locations"][site])["_callingLineId"]["phoneNumber"] == MAIN[site]
 
 
-def test_second_ledger_on_the_same_org_writes_nothing(tmp_path, sandbox, seeded, profile, needs_work):
+def test_second_ledger_on_the_same_org_writes_nothing(tmp_path, sandbox, seeded, profile):
     first = Ledger(tmp_path / "first.db", sandbox)
     import_in_order(first, profile)
     first.work()
@@ -165,7 +159,7 @@ def test_second_ledger_on_the_same_org_writes_nothing(tmp_path, sandbox, seeded,
     assert [(r.method, r.path) for r in sandbox.requests() if r.method in WRITES] == []
 
 
-def test_failed_pstn_row_fails_its_location_dependents_only(tmp_path, sandbox, seeded, profile, needs_work):
+def test_failed_pstn_row_fails_its_location_dependents_only(tmp_path, sandbox, seeded, profile):
     """A prerequisite that failed: the dependent rows of that location end as row errors naming it."""
     bad = tmp_path / "Ubicaciones.csv"
     lines = UBICACIONES.read_text(encoding="utf-8").splitlines()
@@ -192,7 +186,7 @@ def test_failed_pstn_row_fails_its_location_dependents_only(tmp_path, sandbox, s
     assert sandbox.state.numbers_in(site2) == {}
 
 
-def test_dry_run_records_the_plan_and_writes_nothing(tmp_path, sandbox, seeded, needs_work):
+def test_dry_run_records_the_plan_and_writes_nothing(tmp_path, sandbox, seeded):
     lg = Ledger(tmp_path / "ledger.db", sandbox)
     lg.import_(UBICACIONES, "location.pstn")
     lg.work("--dry-run")

@@ -17,8 +17,6 @@ N_SITES = 6
 
 @pytest.mark.slow
 def test_location_chain_under_faults_applies_each_write_once(tmp_path, sandbox_factory):
-    if "work" not in cli.commands:
-        pytest.skip("`ledger work` is not on main yet")
     sb = sandbox_factory(seed=7, faults=FaultConfig(p503=0.02, plost=0.1, p429=0.02, retry_after=1))
     st = sb.state
     rg = st.add_route_group("RG_TEST")

@@ -73,13 +73,7 @@ def _rows(db: Path) -> dict[tuple[str, int], tuple[str, str | None, str | None]]
     return {(a, line): (status, code, msg) for a, line, status, code, msg in rows}
 
 
-@pytest.fixture
-def needs_work():
-    if "work" not in cli.commands:
-        pytest.skip("`ledger work` is not on main yet")
-
-
-def test_sample_usuarios_end_to_end(tmp_path, sandbox, seeded, needs_work):
+def test_sample_usuarios_end_to_end(tmp_path, sandbox, seeded):
     runner = CliRunner()
     db = tmp_path / "ledger.db"
     _import_all(runner, db)
@@ -123,7 +117,7 @@ def test_sample_usuarios_end_to_end(tmp_path, sandbox, seeded, needs_work):
     assert all(st.create_count(e) == 0 for e in seeded)  # SCIM created nobody: they all existed
 
 
-def test_second_ledger_on_the_same_org_writes_nothing(tmp_path, sandbox, seeded, needs_work):
+def test_second_ledger_on_the_same_org_writes_nothing(tmp_path, sandbox, seeded):
     runner = CliRunner()
     first, second = tmp_path / "first.db", tmp_path / "second.db"
     _import_all(runner, first)
@@ -141,7 +135,7 @@ def test_second_ledger_on_the_same_org_writes_nothing(tmp_path, sandbox, seeded,
     assert [m for m, _ in writes] == ["POST"] and writes[0][1].endswith("/v2/Bulk")
 
 
-def test_scim_create_250_rows_through_ledger_work_takes_at_most_3_bulk_requests(tmp_path, sandbox, needs_work):
+def test_scim_create_250_rows_through_ledger_work_takes_at_most_3_bulk_requests(tmp_path, sandbox):
     csv_path = tmp_path / "scim.csv"
     lines = ["email,first_name,last_name,org_id"]
     lines += [f"bulk{i:04d}@example.com,Bulk,User {i},{sandbox.state.org_id}" for i in range(250)]
@@ -170,7 +164,7 @@ def test_scim_create_250_rows_through_ledger_work_takes_at_most_3_bulk_requests(
     }
 
 
-def test_dry_run_work_writes_nothing_to_webex(tmp_path, sandbox, seeded, needs_work):
+def test_dry_run_work_writes_nothing_to_webex(tmp_path, sandbox, seeded):
     runner = CliRunner()
     db = tmp_path / "ledger.db"
     _import_all(runner, db)
@@ -185,7 +179,7 @@ def test_dry_run_work_writes_nothing_to_webex(tmp_path, sandbox, seeded, needs_w
     assert sandbox.state.forwarding_of(andres)["callForwarding"]["always"]["enabled"] is False
 
 
-def test_faults_scim_and_forwarding_end_final_without_duplicates(tmp_path, sandbox_factory, needs_work):
+def test_faults_scim_and_forwarding_end_final_without_duplicates(tmp_path, sandbox_factory):
     from ledger.sandbox import FaultConfig
 
     sb = sandbox_factory(seed=5)
@@ -227,7 +221,7 @@ def test_faults_scim_and_forwarding_end_final_without_duplicates(tmp_path, sandb
         assert sb.state.forwarding_of(pid)["callForwarding"]["always"]["destination"] == f"537{i:03d}"
 
 
-def test_licences_move_and_secondary_number_through_ledger_work(tmp_path, sandbox, needs_work):
+def test_licences_move_and_secondary_number_through_ledger_work(tmp_path, sandbox):
     st = sandbox.state
     hq = st.add_location("HQ", calling_enabled=True)
     st.add_location("BRANCH", calling_enabled=True)
@@ -279,7 +273,7 @@ def test_licences_move_and_secondary_number_through_ledger_work(tmp_path, sandbo
     assert a["locationId"] == st.location_by_name("BRANCH")["id"] and b["locationId"] == hq
 
 
-def test_outgoing_permissions_from_a_profile_file(tmp_path, sandbox, seeded, needs_work):
+def test_outgoing_permissions_from_a_profile_file(tmp_path, sandbox, seeded):
     import json
 
     profile = tmp_path / "profile.json"
@@ -314,7 +308,7 @@ def test_outgoing_permissions_from_a_profile_file(tmp_path, sandbox, seeded, nee
     assert [[p["callType"] for p in b["callingPermissions"]] for b in bodies] == [["NATIONAL"], ["NATIONAL"]]
 
 
-def test_profile_with_a_v21_call_type_is_refused_at_import(tmp_path, needs_work):
+def test_profile_with_a_v21_call_type_is_refused_at_import(tmp_path):
     import json
 
     profile = tmp_path / "profile.json"
@@ -338,7 +332,7 @@ def test_profile_with_a_v21_call_type_is_refused_at_import(tmp_path, needs_work)
     assert "INTERNAL" in res.output and "Traceback" not in res.output
 
 
-def test_move_job_busy_pauses_and_then_moves_through_ledger_work(tmp_path, sandbox, needs_work):
+def test_move_job_busy_pauses_and_then_moves_through_ledger_work(tmp_path, sandbox):
     st = sandbox.state
     hq = st.add_location("HQ", calling_enabled=True)
     branch = st.add_location("BRANCH", calling_enabled=True)

@@ -34,12 +34,6 @@ pytestmark = pytest.mark.skipif(not UBICACIONES.exists(), reason="operators' sam
 
 
 @pytest.fixture
-def needs_work():
-    if "work" not in cli.commands:
-        pytest.skip("`ledger work` is not on main yet")
-
-
-@pytest.fixture
 def seeded(sandbox):
     summary = sandbox.state.seed_from_samples(UBICACIONES, None, GLOBAL, calling_enabled=True)
     for n in ("+34516789012", "+34517890123"):
@@ -79,7 +73,7 @@ def run_all(db: Path, sb, ws: Path, profile: Path) -> dict[str, str]:
     return {f"{a}:{line}": status for a, line, status in rows}
 
 
-def test_workspaces_file_end_to_end(tmp_path, sandbox, seeded, files, needs_work):
+def test_workspaces_file_end_to_end(tmp_path, sandbox, seeded, files):
     status = run_all(tmp_path / "ledger.db", sandbox, *files)
 
     assert status == {
@@ -109,7 +103,7 @@ def test_workspaces_file_end_to_end(tmp_path, sandbox, seeded, files, needs_work
         assert perms["useCustomEnabled"] is True and premium["action"] == "BLOCK"
 
 
-def test_second_ledger_writes_nothing(tmp_path, sandbox, seeded, files, needs_work):
+def test_second_ledger_writes_nothing(tmp_path, sandbox, seeded, files):
     run_all(tmp_path / "first.db", sandbox, *files)
     sandbox.log.clear()
 
