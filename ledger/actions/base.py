@@ -16,6 +16,7 @@ from typing import Any
 
 import requests
 from wxc_sdk import WebexSimpleApi
+from wxc_sdk.people import Person
 from wxc_sdk.person_settings.forwarding import PersonForwardingSetting
 from wxc_sdk.person_settings.permissions_out import OutgoingPermissions
 from wxc_sdk.rest import RestError
@@ -256,10 +257,15 @@ class BaseExecutor:
         return found
 
     def _lookup_person(self, email: str) -> str | None:
+        person = self.find_person(email)
+        return person.person_id if person else None
+
+    def find_person(self, email: str) -> Person | None:
+        """The Webex person with this email (case-insensitive), read now (not cached)."""
         with self.webex(f"look up user {email}"):
             people = list(self.api.people.list(email=email))
-        match = [p for p in people if email.lower() in {e.lower() for e in (p.emails or [])}]
-        return match[0].person_id if match else None
+        wanted = email.lower()
+        return next((p for p in people if wanted in {e.lower() for e in (p.emails or [])}), None)
 
     def location_id(self, row: RowInput, id_col: str = "location_id", name_col: str = "location_name") -> str:
         p = row.payload

@@ -24,7 +24,7 @@ class UserCreate(BaseExecutor):
     def execute(self, row: RowInput) -> ActionResult:
         p = row.payload
         email = str(p["email"])
-        existing = self._find(email)
+        existing = self.find_person(email)
         if existing is not None:
             return self.skipped("user_already_exists", person_id=existing.person_id)
         settings = self._desired(row)
@@ -39,7 +39,7 @@ class UserCreate(BaseExecutor):
             if exc.http_status not in RECHECK_STATUSES:
                 raise
             # Webex may have created the person although it answered 400 (calling data) or 409.
-            again = self._find(email)
+            again = self.find_person(email)
             if again is None:
                 raise
             note = "created although Webex answered HTTP 400" if exc.http_status == 400 else None
@@ -47,12 +47,6 @@ class UserCreate(BaseExecutor):
                 return self.skipped("user_already_exists", person_id=again.person_id)
             return self.done(changes, person_id=again.person_id, note=note, tracking_id=exc.tracking_id)
         return self.done(changes, person_id=created.person_id)
-
-    def _find(self, email: str) -> Person | None:
-        with self.webex(f"look up user {email}"):
-            people = list(self.api.people.list(email=email))
-        wanted = email.lower()
-        return next((x for x in people if wanted in {e.lower() for e in (x.emails or [])}), None)
 
     def _desired(self, row: RowInput) -> Person:
         p = row.payload
