@@ -8,7 +8,7 @@ through the importer's normalisers, so the executor sees production-shaped paylo
 from __future__ import annotations
 
 import importlib
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import pytest
@@ -124,9 +124,3 @@ def act() -> Callable[..., Act]:
 @pytest.fixture
 def lose() -> Callable[[Act, int], LoseNth]:
     return lose_nth
-
-
-@pytest.fixture
-def fresh_log() -> Iterator[Callable[[Sandbox], None]]:
-    """Clear a sandbox's request log (after seeding through the API, before the step under test)."""
-    yield lambda sb: sb.log.clear()
