@@ -28,7 +28,7 @@ from wxc_sdk.scim.users import EmailObject, EmailObjectType, NameObject, ScimUse
 from ledger.actions.base import BaseExecutor, id_uuid, translate
 from ledger.actions.permissions import as_bool
 from ledger.errors import ActionError, RowFailure, Throttled, TransientFailure
-from ledger.ports import ActionResult, RowInput
+from ledger.ports import THROTTLE_STATUSES, ActionResult, RowInput
 
 MAX_BULK = 100
 
@@ -167,7 +167,7 @@ def _op_error(email: str, status: int, op: BulkResponseOperation) -> ActionError
     tracking = error.tracking_id if error is not None else None
     msg = f"SCIM create {email}: HTTP {status} {code} {detail}"
     kw: dict[str, Any] = {"code": code, "http_status": status, "tracking_id": tracking}
-    if status in (429, 423):
+    if status in THROTTLE_STATUSES:
         return Throttled(msg, **kw)
     if status >= 500:
         return TransientFailure(msg, ambiguous=True, **kw)
