@@ -32,25 +32,6 @@ def executor_class(spec: ActionSpec) -> type[Any]:
         raise ConfigError(f"action {spec.name}: its executor {spec.executor} is not available") from None
 
 
-def build_executor(
-    spec: ActionSpec,
-    *,
-    token: str,
-    base_url: str = DEFAULT_BASE_URL,
-    hooks: RequestHooks | None = None,
-    concurrency: int = 4,
-    dry_run: bool = False,
-    timeout: tuple[float, float] | tuple[float, float, float] = (5.0, 30.0, 60.0),
-    api: WebexSimpleApi | None = None,
-    cache: ResolveCache | None = None,
-) -> Executor:
-    """One executor for ``spec``, on ``api`` (or a new API built with :func:`make_api`)."""
-    cls = executor_class(spec)
-    if api is None:
-        api = make_api(token, base_url, hooks=hooks, timeout=timeout, concurrency=concurrency)
-    return cls(spec, api, cache=cache or ResolveCache(), dry_run=dry_run)  # type: ignore[no-any-return]
-
-
 class ExecutorFactory:
     """``factory(spec, hooks, timeout) -> Executor`` for the engine; one API and cache per run.
 
@@ -79,8 +60,8 @@ class ExecutorFactory:
                     self._api = make_api(
                         self._token, self.base_url, hooks=hooks, timeout=timeout, concurrency=self.concurrency
                     )
-                self._executors[spec.name] = build_executor(
-                    spec, token=self._token, api=self._api, cache=self.cache, dry_run=self.dry_run
+                self._executors[spec.name] = executor_class(spec)(
+                    spec, self._api, cache=self.cache, dry_run=self.dry_run
                 )
             return self._executors[spec.name]
 
@@ -88,4 +69,4 @@ class ExecutorFactory:
         return f"<ExecutorFactory {self.base_url} dry_run={self.dry_run}>"
 
 
-__all__ = ["ExecutorFactory", "build_executor", "executor_class"]
+__all__ = ["ExecutorFactory", "executor_class"]
