@@ -7,7 +7,6 @@ through the importer's normalisers, so the executor sees production-shaped paylo
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
@@ -15,6 +14,7 @@ import pytest
 
 from ledger.actions import get_spec
 from ledger.actions.client import make_api
+from ledger.actions.runtime import executor_class
 from ledger.normalize import normalizer_for
 from ledger.ports import ActionResult, ResolveCache, RowInput
 from ledger.sandbox import Sandbox
@@ -51,12 +51,9 @@ class Act:
     def __init__(self, sb: Sandbox, action: str, *, dry_run: bool = False, cache: ResolveCache | None = None):
         self.sb = sb
         self.spec = get_spec(action)
-        module, cls = self.spec.executor.split(":")
         self.cache = cache or ResolveCache()
         self.api = make_api(sb.token, sb.base_url)
-        self.executor = getattr(importlib.import_module(module), cls)(
-            self.spec, self.api, cache=self.cache, dry_run=dry_run
-        )
+        self.executor = executor_class(self.spec)(self.spec, self.api, cache=self.cache, dry_run=dry_run)
         self._next = 0
 
     def row(
