@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeVar
 
 from wxc_sdk.common import PatternAction
 from wxc_sdk.licenses import License, LicenseProperties, LicenseRequest, LicenseRequestOperation
@@ -30,6 +30,7 @@ KNOWN_ROW_ERRORS: dict[int, str] = {
     25378: "the target location is the user's current location",
     1026010: "the user is not a valid Webex Calling user",
 }
+T = TypeVar("T")
 CALLING_LICENSE_SKUS = ("BCSTD", "BCBASIC", "BCBAS", "BCCA")
 MOVE_JOB_DONE = frozenset({"COMPLETED", "FAILED", "ABANDONED"})
 # v21 people_to_location.csv: a row is acted on when `selected` is one of these (case-insensitive)
@@ -78,16 +79,19 @@ class UserExecutor(BaseExecutor):
                 ) from None
             raise
 
-    def no_calling(self, row: RowInput, exc: RowFailure) -> RowFailure:
-        """A 404 on a calling feature: unknown id or not a Webex Calling user."""
-        if exc.http_status != 404:
-            return exc
-        return RowFailure(
-            f"user {self.who(row)} has no Webex Calling settings (unknown person id, or not a calling user)",
-            code="not_calling_user",
-            http_status=404,
-            tracking_id=exc.tracking_id,
-        )
+    def read_calling_setting(self, row: RowInput, what: str, read: Callable[[], T]) -> T:
+        """Read a calling setting of the user; a 404 means an unknown id or not a Webex Calling user."""
+        try:
+            return self.call(f"read {what} of {self.who(row)}", read)
+        except RowFailure as exc:
+            if exc.http_status != 404:
+                raise
+            raise RowFailure(
+                f"user {self.who(row)} has no Webex Calling settings (unknown person id, or not a calling user)",
+                code="not_calling_user",
+                http_status=404,
+                tracking_id=exc.tracking_id,
+            ) from None
 
 
 # --- user.licenses ---------------------------------------------------------------------------------
@@ -320,13 +324,9 @@ class UserSecondaryNumber(UserExecutor):
             raise RowFailure("legacy_phone_number is empty", code="missing_number")
         person_id = self.person_id(row)
         org_id = self.org_id(row)
-        try:
-            current = self.call(
-                f"read numbers of {self.who(row)}",
-                lambda: self.api.person_settings.numbers.read(person_id, org_id=org_id),
-            )
-        except RowFailure as exc:
-            raise self.no_calling(row, exc) from None
+        current = self.read_calling_setting(
+            row, "numbers", lambda: self.api.person_settings.numbers.read(person_id, org_id=org_id)
+        )
         if any(self._holds(n, number) for n in current.phone_numbers):
             return self.skipped("number_already_present", person_id=person_id, number=number)
         update = UpdatePersonNumbers(
@@ -359,10 +359,7 @@ class UserForwarding(UserExecutor):
         person_id = self.person_id(row)
         org_id = self.org_id(row)
         api = self.api.person_settings.forwarding
-        try:
-            current = self.call(f"read forwarding of {self.who(row)}", lambda: api.read(person_id, org_id=org_id))
-        except RowFailure as exc:
-            raise self.no_calling(row, exc) from None
+        current = self.read_calling_setting(row, "forwarding", lambda: api.read(person_id, org_id=org_id))
         return self.apply_forwarding(
             current,
             forwarding_changes(current, row.payload),
@@ -383,12 +380,7 @@ class UserOutgoingPermissions(UserExecutor):
         person_id = self.person_id(row)
         org_id = self.org_id(row)
         api = self.api.person_settings.permissions_out
-        try:
-            current = self.call(
-                f"read outgoing permissions of {self.who(row)}", lambda: api.read(person_id, org_id=org_id)
-            )
-        except RowFailure as exc:
-            raise self.no_calling(row, exc) from None
+        current = self.read_calling_setting(row, "outgoing permissions", lambda: api.read(person_id, org_id=org_id))
         return self.apply_permissions(
             current,
             target,
