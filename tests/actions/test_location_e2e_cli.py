@@ -21,8 +21,6 @@ from ledger.cli import cli
 from ledger.sandbox import ids
 
 SAMPLES = Path(__file__).resolve().parents[1] / "data" / "samples"
-if not SAMPLES.exists():  # the repository's own copy, when the shared folder is not mounted
-    SAMPLES = Path(__file__).resolve().parents[2] / "samples"
 UBICACIONES, GLOBAL = SAMPLES / "Ubicaciones.csv", SAMPLES / "global.csv"
 SITES = ("CUV93470292900", "CUV93516754500")
 MAIN = {"CUV93470292900": "+34935678901", "CUV93516754500": "+34934567890"}

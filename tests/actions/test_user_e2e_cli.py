@@ -12,8 +12,6 @@ from click.testing import CliRunner
 from ledger.cli import cli
 
 SAMPLES = Path(__file__).resolve().parents[1] / "data" / "samples"
-if not SAMPLES.exists():  # the repository's own copy, when the shared folder is not mounted
-    SAMPLES = Path(__file__).resolve().parents[2] / "samples"
 USUARIOS, GLOBAL, UBICACIONES = SAMPLES / "Usuarios.csv", SAMPLES / "global.csv", SAMPLES / "Ubicaciones.csv"
 ACTIONS = ("user.forwarding", "user.outgoing_permissions", "user.scim_create", "user.licenses", "user.secondary_number")
 WRITES = frozenset({"POST", "PUT", "PATCH", "DELETE"})

@@ -14,8 +14,6 @@ from click.testing import CliRunner
 from ledger.cli import cli
 
 SAMPLES = Path(__file__).resolve().parents[1] / "data" / "samples"
-if not SAMPLES.exists():
-    SAMPLES = Path(__file__).resolve().parents[2] / "samples"
 UBICACIONES, GLOBAL = SAMPLES / "Ubicaciones.csv", SAMPLES / "global.csv"
 SITE_A, SITE_B = "CUV93470292900", "CUV93516754500"
 WORKSPACES = (
