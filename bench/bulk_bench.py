@@ -22,7 +22,7 @@ except ImportError:  # run as a script
 
 
 def write_people(path: Path, rows: int, org_id: str | None) -> None:
-    from ledger.samplegen import user_email
+    from ledger.demo.samplegen import user_email
 
     head = "email,first_name,last_name" + (",org_id" if org_id else "")
     tail = f",{org_id}" if org_id else ""

@@ -128,7 +128,7 @@ def calling_users_csv(sb: SandboxProc, path: Path, rows: int, domain: str) -> li
     """Usuarios.csv layout (samplegen) with a Calling licence and the sandbox location SANDBOX-HQ:
     user.create then costs 2 requests per row (people lookup by email + create) plus one location
     lookup per run (cached). The sandbox holds 1,000 units of the licence: keep rows below that."""
-    from ledger.samplegen import write_users_csv
+    from ledger.demo.samplegen import write_users_csv
 
     return write_users_csv(path, rows, domain=domain, license_id=sandbox_ids(sb)["license_id"],
                            location_name="SANDBOX-HQ")

@@ -83,7 +83,7 @@ def best_of(n: int, prepare: object, cmd_for: object) -> dict[str, float]:
 
 
 def bench(rows: int, repeat: int, work: Path) -> list[tuple[str, dict[str, float]]]:
-    from ledger.samplegen import write_users_csv
+    from ledger.demo.samplegen import write_users_csv
 
     csv_path = work / f"users_{rows}.csv"
     write_users_csv(csv_path, rows, license_id=LICENSE)
@@ -96,7 +96,7 @@ def bench(rows: int, repeat: int, work: Path) -> list[tuple[str, dict[str, float
 
     def migrated() -> Path:
         db = fresh()
-        subprocess.run([str(PYTHON), "-c", "import sys; from ledger.db.engine import open_ledger; open_ledger(sys.argv[1])", str(db)], check=True)
+        subprocess.run([str(PYTHON), "-c", "import sys; from ledger.store.engine import open_ledger; open_ledger(sys.argv[1])", str(db)], check=True)
         return db
 
     def ledger_cmd(db: Path) -> list[str]:

@@ -91,11 +91,11 @@ def bare_loop(sb: SandboxProc, n: int, domain: str) -> tuple[float, float]:
 def bookkeeping_us(tmp: Path, n: int) -> float:
     """µs per row of ledger work with an executor that returns at once (no HTTP)."""
     from ledger.actions import get_spec
-    from ledger.db.engine import open_ledger
-    from ledger.importer import import_file
-    from ledger.ports import ActionResult, RowInput
-    from ledger.config import WorkSettings
-    from ledger.worker import Worker
+    from ledger.store.engine import open_ledger
+    from ledger.importing.importer import import_file
+    from ledger.work.ports import ActionResult, RowInput
+    from ledger.settings import WorkSettings
+    from ledger.work.worker import Worker
 
     db = tmp / "bookkeeping.db"
     src = tmp / "bookkeeping.csv"

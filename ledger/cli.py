@@ -15,7 +15,7 @@ from typing import Any
 import click
 
 from ledger.errors import LedgerError
-from ledger.profiles import PROFILES, profiles_help
+from ledger.work.profiles import PROFILES, profiles_help
 
 EXIT_CODES_HELP = """\b
 Exit codes:
@@ -77,10 +77,10 @@ def import_cmd(db_path: Path, file: Path, action_name: str, global_path: Path | 
     """
     from ledger.actions import get_spec
     from ledger.actions.catalog import CALL_TYPES, PERMISSION_ACTIONS
-    from ledger.db.engine import open_ledger
-    from ledger.importer import import_file
-    from ledger.report import render_import
-    from ledger.validate import parse_profile
+    from ledger.store.engine import open_ledger
+    from ledger.importing.importer import import_file
+    from ledger.reporting.report import render_import
+    from ledger.importing.validate import parse_profile
 
     spec = get_spec(action_name)
     profile = None if profile_path is None else parse_profile(profile_path, call_types=CALL_TYPES, actions=PERMISSION_ACTIONS)
@@ -93,7 +93,7 @@ def import_cmd(db_path: Path, file: Path, action_name: str, global_path: Path | 
 def actions_cmd(names: tuple[str, ...]) -> None:
     """List the actions, their v21 aliases and columns (* = required)."""
     from ledger.actions import REGISTRY, get_spec
-    from ledger.spec_docs import render_actions
+    from ledger.reporting.action_docs import render_actions
 
     click.echo(render_actions(REGISTRY, [get_spec(n) for n in names] or None))
 
@@ -110,8 +110,8 @@ def report_cmd(db_path: Path, out_dir: Path | None, import_id: int | None) -> No
 
     Read-only: works during a run and after a crash.
     """
-    from ledger.db.engine import open_ledger
-    from ledger.report import default_report_dir, render_report, write_report
+    from ledger.store.engine import open_ledger
+    from ledger.reporting.report import default_report_dir, render_report, write_report
 
     files = write_report(open_ledger(db_path, readonly=True), out_dir or default_report_dir(db_path), import_id)
     click.echo(render_report(files))
@@ -122,8 +122,8 @@ def report_cmd(db_path: Path, out_dir: Path | None, import_id: int | None) -> No
 @click.pass_obj
 def status_cmd(db_path: Path, import_id: int | None) -> None:
     """Show progress per import (counts, % done) and the last run."""
-    from ledger.db.engine import open_ledger
-    from ledger.report import render_status, summary
+    from ledger.store.engine import open_ledger
+    from ledger.reporting.report import render_status, summary
 
     click.echo(render_status(summary(open_ledger(db_path, readonly=True), import_id)))
 
@@ -141,17 +141,17 @@ def retry_cmd(db_path: Path, statuses: tuple[str, ...], import_id: int | None, k
 
     Attempts are reset, errors and result cleared. Invalid and running rows are never touched.
     """
-    from ledger.db.engine import open_ledger
+    from ledger.store.engine import open_ledger
     from ledger.models import ErrorKind, RowStatus
-    from ledger.report import render_retried
-    from ledger.store import retry_rows
+    from ledger.reporting.report import render_retried
+    from ledger.store.imports import retry_rows
 
     n = retry_rows(open_ledger(db_path), statuses=[RowStatus(s) for s in statuses], import_id=import_id, kinds=[ErrorKind(k) for k in kinds])
     click.echo(render_retried(n))
 
 
 def _duration(_ctx: click.Context, _param: click.Parameter, value: str) -> float:
-    from ledger.config import parse_duration
+    from ledger.settings import parse_duration
 
     try:
         return parse_duration(value)
@@ -167,9 +167,9 @@ def release_cmd(db_path: Path, older_than_s: float) -> None:
 
     A run is dead when its heartbeat is older than --older-than.
     """
-    from ledger.db.engine import open_ledger
-    from ledger.report import render_released
-    from ledger.store import release_stale
+    from ledger.store.engine import open_ledger
+    from ledger.reporting.report import render_released
+    from ledger.store.imports import release_stale
 
     click.echo(render_released(release_stale(open_ledger(db_path), older_than_s), older_than_s))
 
@@ -220,8 +220,8 @@ def work_cmd(ctx: click.Context, batch_size: int, concurrency: int, max_rate: fl
     import os
 
     from ledger.actions.runtime import ExecutorFactory
-    from ledger.config import WorkSettings
-    from ledger.work import run_work
+    from ledger.settings import WorkSettings
+    from ledger.work.run import run_work
 
     factory = ExecutorFactory(token=os.environ.get("WEBEX_ACCESS_TOKEN", "").strip(), base_url=os.environ.get("WEBEX_BASE_URL") or "https://webexapis.com/v1", concurrency=concurrency, dry_run=dry_run)
     settings = WorkSettings(ctx.obj, batch_size, concurrency, max_rate, dry_run, retry_profile, import_id)
@@ -238,7 +238,7 @@ def work_cmd(ctx: click.Context, batch_size: int, concurrency: int, max_rate: fl
 @click.pass_context
 def demo_cmd(ctx: click.Context, out_dir: Path, rows: int, seed: int, faults_spec: str | None) -> None:
     """Run the main job (import, work, report) against the built-in local Webex sandbox."""
-    from ledger.demo import DEFAULT_FAULTS, run_demo
+    from ledger.demo.run import DEFAULT_FAULTS, run_demo
     from ledger.logsetup import configure_logging
 
     configure_logging(out_dir / "ledger.db")  # the demo's log goes next to the demo's own ledger

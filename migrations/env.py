@@ -1,7 +1,7 @@
 """alembic environment for the ledger.
 
 Two ways in:
-- from code (``ledger.db.engine.migrate``): the caller's open connection arrives in
+- from code (``ledger.store.engine.migrate``): the caller's open connection arrives in
   ``config.attributes["connection"]`` inside its ``BEGIN IMMEDIATE`` transaction;
 - by hand: ``alembic -x db=PATH upgrade head`` (or env ``LEDGER_DB``, default ``./ledger.db``).
 """
@@ -12,8 +12,8 @@ import os
 
 from alembic import context
 
-from ledger.db.engine import make_engine
-from ledger.db.schema import metadata
+from ledger.store.engine import make_engine
+from ledger.store.schema import metadata
 
 config = context.config
 target_metadata = metadata

@@ -10,7 +10,7 @@ import sqlalchemy as sa
 import structlog
 from click.testing import CliRunner, Result
 
-from ledger.db.engine import open_ledger
+from ledger.store.engine import open_ledger
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

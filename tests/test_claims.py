@@ -12,12 +12,12 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
-from ledger import store_claims as store
+from ledger.store import claims as store
 from ledger.actions import get_spec
-from ledger.db.engine import open_ledger
-from ledger.importer import import_file
+from ledger.store.engine import open_ledger
+from ledger.importing.importer import import_file
 from ledger.models import RowStatus, RunStatus
-from ledger.store_claims import AttemptRecord, RowOutcome
+from ledger.store.claims import AttemptRecord, RowOutcome
 from worker_support import import_users, query
 
 
@@ -79,8 +79,8 @@ def test_claims_from_many_threads_never_overlap(ledger_path: Path, tmp_path: Pat
 
 CLAIM_SCRIPT = """
 import json, sys
-from ledger import store_claims as store
-from ledger.db.engine import open_ledger
+from ledger.store import claims as store
+from ledger.store.engine import open_ledger
 engine = open_ledger(sys.argv[1])
 run = store.create_run(engine, pid=0, host='x', import_id=None, batch_size=5, concurrency=1,
                        retry_profile='default', dry_run=False)
@@ -158,7 +158,7 @@ def test_dead_runs_are_reclaimed_live_ones_never(ledger_path: Path, tmp_path: Pa
     with engine.begin() as conn:
         conn.execute(sa.text("UPDATE runs SET heartbeat_at = '2020-01-01T00:00:00.000000Z' WHERE id = :r"), {"r": stale_remote})
 
-    from ledger.liveness import dead_reason
+    from ledger.work.liveness import dead_reason
 
     got = store.reclaim_dead_runs(engine, lambda r: dead_reason(r, host="me", dead_after_s=600))
     assert set(got.run_ids) == {dead_run, stale_remote}
@@ -267,8 +267,8 @@ def test_run_row_lifecycle(engine: sa.Engine) -> None:
 def test_a_run_whose_pid_now_belongs_to_a_newer_process_is_dead() -> None:
     import os
 
-    from ledger.store_claims import RunInfo
-    from ledger.liveness import dead_reason
+    from ledger.store.claims import RunInfo
+    from ledger.work.liveness import dead_reason
 
     me = os.getpid()  # alive, but started long after this (old) run: the pid was reused
     old = RunInfo(1, me, "h", "2020-01-01T00:00:00.000000Z", "2020-01-01T00:00:00.000000Z")

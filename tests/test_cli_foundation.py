@@ -19,7 +19,7 @@ from click.testing import Result
 from ledger import logsetup
 from ledger.cli import cli as cli_group
 from ledger.actions import REGISTRY
-from ledger.spec_docs import actions_markdown
+from ledger.reporting.action_docs import actions_markdown
 
 ROOT = Path(__file__).resolve().parents[1]
 README = ROOT / "README.md"
@@ -276,7 +276,7 @@ def test_readme_table_contract_matches_the_schema(engine: object) -> None:
     """The README's `## Ledger tables` lists exactly the columns of each table and of the view."""
     import sqlalchemy as sa
 
-    from ledger.db import schema
+    from ledger.store import schema
 
     text = README.read_text(encoding="utf-8").split("## Ledger tables", 1)[1].split("\n## ", 1)[0]
     documented = {}

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from ledger.csvsource import CsvSource, detect_delimiter
+from ledger.importing.csvsource import CsvSource, detect_delimiter
 from ledger.errors import InputError
 
 

@@ -1,4 +1,4 @@
-"""ledger.db.engine on real files: permissions, PRAGMAs, transactions, the fast path, readonly."""
+"""ledger.store.engine on real files: permissions, PRAGMAs, transactions, the fast path, readonly."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from ledger.db.engine import HEAD_REVISION, open_ledger, utcnow
+from ledger.store.engine import HEAD_REVISION, open_ledger, utcnow
 from ledger.errors import SchemaError
 
 
@@ -46,7 +46,7 @@ def test_at_head_does_not_import_alembic(tmp_path: Path) -> None:
     path = tmp_path / "l.db"
     open_ledger(path).dispose()
     code = (
-        "import sys; from ledger.db.engine import open_ledger; open_ledger(sys.argv[1]).dispose();"
+        "import sys; from ledger.store.engine import open_ledger; open_ledger(sys.argv[1]).dispose();"
         "print(sorted(m for m in sys.modules if m.split('.')[0] in ('alembic', 'wxc_sdk')))"
     )
     out = subprocess.run([sys.executable, "-c", code, str(path)], capture_output=True, text=True, check=True)
@@ -110,7 +110,7 @@ def test_utcnow_format() -> None:
 
 def test_concurrent_first_opens_migrate_once(tmp_path: Path) -> None:
     path = tmp_path / "new.db"
-    code = "import sys; from ledger.db.engine import open_ledger; open_ledger(sys.argv[1]).dispose()"
+    code = "import sys; from ledger.store.engine import open_ledger; open_ledger(sys.argv[1]).dispose()"
     procs = [subprocess.Popen([sys.executable, "-c", code, str(path)], stderr=subprocess.PIPE, text=True) for _ in range(4)]
     errors = [p.communicate(timeout=120)[1] for p in procs]
     assert [p.returncode for p in procs] == [0, 0, 0, 0], errors
@@ -121,7 +121,7 @@ def test_concurrent_first_opens_migrate_once(tmp_path: Path) -> None:
 
 
 def test_readonly_open_of_an_older_ledger_upgrades_it_first(tmp_path: Path) -> None:
-    from ledger.db.engine import KNOWN_REVISIONS, make_engine, migrate
+    from ledger.store.engine import KNOWN_REVISIONS, make_engine, migrate
 
     path = tmp_path / "old.db"
     old = make_engine(path)
@@ -141,7 +141,7 @@ def test_readonly_open_of_an_empty_file_is_refused(tmp_path: Path) -> None:
 
 
 def test_a_ledger_held_too_long_is_one_clear_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    import ledger.db.engine as eng
+    import ledger.store.engine as eng
     from ledger.errors import LedgerError
 
     monkeypatch.setattr(eng, "BUSY_TIMEOUT_MS", 200)

@@ -1,6 +1,6 @@
 """HTTP 403 end to end (`ledger work` as a real subprocess against the sandbox's ``forbidden`` fault).
 
-Policy under test (ledger.worker_rows / ledger.actions.base ``translate``): a 403 is a ``systemic``
+Policy under test (ledger.work.rows / ledger.actions.base ``translate``): a 403 is a ``systemic``
 failure that feeds the breaker. A row's 403 that other rows do not share (a resource the admin may not
 touch) fails that row once Webex has answered other rows; 403s until the breaker opens (every write,
 or every read of a read-only precheck, refused: the token lacks a scope or its user a role) stop the
@@ -19,10 +19,10 @@ from pathlib import Path
 import pytest
 
 from ledger.actions import get_spec
-from ledger.db.engine import open_ledger
-from ledger.importer import import_file
+from ledger.store.engine import open_ledger
+from ledger.importing.importer import import_file
 
-from ledger.profiles import PROFILES
+from ledger.work.profiles import PROFILES
 from ledger.sandbox import FaultConfig
 from ledger.sandbox.testing import sandbox_factory  # noqa: F401 - fixture
 from worker_support import TOKEN, import_users, query, run_work, start_work, statuses

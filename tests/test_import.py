@@ -14,9 +14,9 @@ import sqlalchemy as sa
 from click.testing import Result
 
 from ledger.actions import REGISTRY, get_spec
-from ledger.db.engine import open_ledger
+from ledger.store.engine import open_ledger
 from ledger.errors import InputError
-from ledger.importer import import_file
+from ledger.importing.importer import import_file
 
 SAMPLES = Path(__file__).resolve().parent / "data" / "samples"
 LIC_A = base64.b64encode(b"ciscospark://us/LICENSE/org:BCSTD_a").decode().rstrip("=")
@@ -223,7 +223,8 @@ def test_duplicates_across_key_and_insert_chunks(tmp_path: Path, ledger_path: Pa
     """With the real chunk sizes: a key seen thousands of lines (and several inserted chunks) earlier,
     just across a 500-row boundary, twice in one chunk, a third time (names the first line), a
     duplicate of an invalid line, and a duplicate that has its own problem (listed first)."""
-    from ledger import importer, store
+    from ledger.importing import importer
+    from ledger.store import imports as store
 
     key_chunk, insert_chunk = importer.KEY_CHUNK, store.INSERT_CHUNK
     n = insert_chunk + 3 * key_chunk
@@ -242,7 +243,8 @@ def test_duplicates_across_key_and_insert_chunks(tmp_path: Path, ledger_path: Pa
 def test_duplicates_whatever_the_chunk_sizes(
     tmp_path: Path, ledger_path: Path, monkeypatch: pytest.MonkeyPatch, key_chunk: int, insert_chunk: int
 ) -> None:
-    from ledger import importer, store
+    from ledger.importing import importer
+    from ledger.store import imports as store
 
     monkeypatch.setattr(importer, "KEY_CHUNK", key_chunk)
     monkeypatch.setattr(store, "INSERT_CHUNK", insert_chunk)
@@ -269,7 +271,7 @@ def test_duplicates_are_per_import_and_survive_a_failed_import(tmp_path: Path, l
 def test_store_earlier_lines(ledger_path: Path) -> None:
     """The TEMP key table: the first line of a key wins, within one call and across calls, until the
     next start_key_check; nothing of it reaches the ledger file."""
-    from ledger import store
+    from ledger.store import imports as store
 
     engine = open_ledger(ledger_path)
     with engine.begin() as conn:
@@ -479,7 +481,7 @@ def test_sample_ubicaciones(run_cli: Callable[..., Result], ledger_path: Path, a
 
 def test_import_is_fast_enough_to_hold_21000_rows(tmp_path: Path, ledger_path: Path) -> None:
     """Scale check (not timed): a 21,000-row file lands completely, in order, in one import."""
-    from ledger.samplegen import write_users_csv
+    from ledger.demo.samplegen import write_users_csv
 
     f = tmp_path / "big.csv"
     emails = write_users_csv(f, 21_000, license_id=LIC_A)
@@ -498,8 +500,8 @@ def test_import_memory_does_not_grow_with_the_file(tmp_path: Path, monkeypatch: 
     replaced held ~200 bytes a row: +5 MB here)."""
     import tracemalloc
 
-    from ledger import store
-    from ledger.samplegen import write_users_csv
+    from ledger.store import imports as store
+    from ledger.demo.samplegen import write_users_csv
 
     monkeypatch.setattr(store, "INSERT_CHUNK", 500)
     peaks = []
@@ -523,7 +525,7 @@ def test_two_processes_importing_the_same_file_make_one_import(tmp_path: Path, l
     import subprocess
     import sys
 
-    from ledger.samplegen import write_users_csv
+    from ledger.demo.samplegen import write_users_csv
 
     f = tmp_path / "big.csv"
     write_users_csv(f, 5_000)
@@ -557,7 +559,7 @@ def test_every_action_on_every_sample_imports_or_says_why(
 
 def test_validator_rules_on_a_synthetic_spec() -> None:
     from ledger.spec import ActionSpec, Column, ColType
-    from ledger.validate import InvalidRow, RowValidator, ValidRow
+    from ledger.importing.validate import InvalidRow, RowValidator, ValidRow
 
     spec = ActionSpec(
         name="test.rules",

@@ -1,4 +1,4 @@
-"""The migrations produce exactly the schema the code declares (ledger.db.schema)."""
+"""The migrations produce exactly the schema the code declares (ledger.store.schema)."""
 
 from __future__ import annotations
 
@@ -14,8 +14,8 @@ from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 
-from ledger.db import schema
-from ledger.db.engine import KNOWN_REVISIONS, make_engine, migrate, migrations_dir, open_ledger
+from ledger.store import schema
+from ledger.store.engine import KNOWN_REVISIONS, make_engine, migrate, migrations_dir, open_ledger
 
 ROOT = Path(__file__).resolve().parents[1]
 

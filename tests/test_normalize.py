@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from ledger import normalize as n
+from ledger.importing import normalize as n
 from ledger.spec import Column, ColType
 
 ENUM = n.make_enum(("ROUTE_GROUP", "TRUNK"))

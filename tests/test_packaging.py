@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from ledger.db.engine import KNOWN_REVISIONS
+from ledger.store.engine import KNOWN_REVISIONS
 
 ROOT = Path(__file__).resolve().parents[1]
 _IGNORE = shutil.ignore_patterns("__pycache__", "*.pyc", "*.egg-info", "build")
@@ -85,7 +85,7 @@ def test_wheel_carries_every_package_and_every_migration(wheel: Path) -> None:
 def test_installed_wheel_creates_and_upgrades_a_ledger(installed: Path, tmp_path: Path) -> None:
     python = sys.executable
     where = _run(installed, tmp_path, python, "-c",
-                 "import ledger; from ledger.db.engine import migrations_dir; print(ledger.__file__); print(migrations_dir())")
+                 "import ledger; from ledger.store.engine import migrations_dir; print(ledger.__file__); print(migrations_dir())")
     assert where.returncode == 0, where.stderr
     package_file, location = where.stdout.split()
     assert Path(package_file).is_relative_to(installed) and Path(location) == installed / "ledger" / "_migrations"
@@ -105,7 +105,7 @@ def test_installed_wheel_creates_and_upgrades_a_ledger(installed: Path, tmp_path
     # an old ledger (first revision, written by the installed code) is upgraded by the next command
     old = tmp_path / "old.db"
     made = _run(installed, tmp_path, python, "-c",
-                "import sys; from ledger.db.engine import make_engine, migrate; e = make_engine(sys.argv[1]); "
+                "import sys; from ledger.store.engine import make_engine, migrate; e = make_engine(sys.argv[1]); "
                 "migrate(e, sys.argv[2]); e.dispose()", str(old), KNOWN_REVISIONS[0])
     assert made.returncode == 0, made.stderr
     assert _revision(old) == KNOWN_REVISIONS[0]

@@ -11,10 +11,10 @@ import circuitbreaker
 import pytest
 
 from ledger.errors import RowFailure, SystemicFailure, Throttled, TransientFailure
-from ledger.gate import RunGate, RunStopped
-from ledger.policy import RowTry, SystemicBreaker, build_retrying, outcome_feeds_breaker
-from ledger.ports import parse_retry_after
-from ledger.profiles import PROFILES, get_profile
+from ledger.work.gate import RunGate, RunStopped
+from ledger.work.policy import RowTry, SystemicBreaker, build_retrying, outcome_feeds_breaker
+from ledger.work.ports import parse_retry_after
+from ledger.work.profiles import PROFILES, get_profile
 
 FAST = PROFILES["fast"]
 

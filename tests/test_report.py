@@ -11,12 +11,12 @@ import pytest
 import sqlalchemy as sa
 from click.testing import Result
 
-from ledger import report
+from ledger.reporting import report
 from ledger.actions import get_spec
-from ledger.db.engine import open_ledger
-from ledger.importer import import_file
+from ledger.store.engine import open_ledger
+from ledger.importing.importer import import_file
 from ledger.models import ErrorKind, RowStatus
-from ledger.store import release_stale, retry_rows
+from ledger.store.imports import release_stale, retry_rows
 
 CSV = (
     "email,first_name,last_name\n"
@@ -250,6 +250,7 @@ def test_unknown_import_is_an_error(worked: sa.Engine, run_cli: Callable[..., Re
 
 
 def test_reclaimed_marker_matches_the_worker() -> None:
-    from ledger import store, store_claims
+    from ledger.store import imports as store
+    from ledger.store import claims as store_claims
 
     assert store.RECLAIMED == store_claims.RECLAIMED

@@ -8,16 +8,16 @@ from pathlib import Path
 
 import pytest
 
-from ledger import store_claims as store
+from ledger.store import claims as store
 from ledger.actions.runtime import ExecutorFactory
-from ledger.db.engine import open_ledger
+from ledger.store.engine import open_ledger
 from ledger.errors import ExitCode
 from ledger.models import RunStatus
 from ledger.sandbox import FaultConfig, Sandbox
 from ledger.sandbox.testing import sandbox_factory  # noqa: F401 - fixture
-from ledger.config import WorkSettings
-from ledger.work import run_work
-from ledger.worker import Worker
+from ledger.settings import WorkSettings
+from ledger.work.run import run_work
+from ledger.work.worker import Worker
 from worker_support import TOKEN, import_users, query, statuses
 
 
@@ -174,7 +174,7 @@ def test_bulk_executor_gets_groups_of_bulk_size(ledger_path: Path, tmp_path: Pat
     import csv
 
     from ledger.actions import get_spec
-    from ledger.importer import import_file
+    from ledger.importing.importer import import_file
 
     sb = sandbox_factory(token=TOKEN, seed=3, faults=FaultConfig(p503=0.5))
     src = tmp_path / "scim.csv"
@@ -200,7 +200,7 @@ def test_bulk_rows_number_their_tries_across_runs(ledger_path: Path, tmp_path: P
     import csv
 
     from ledger.actions import get_spec
-    from ledger.importer import import_file
+    from ledger.importing.importer import import_file
 
     sb = sandbox_factory(token=TOKEN, seed=3, faults=FaultConfig(outage=True))
     src = tmp_path / "scim.csv"

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from ledger.profiles import get_profile
+from ledger.work.profiles import get_profile
 from ledger.sandbox import FaultConfig
 from ledger.sandbox.testing import sandbox_factory  # noqa: F401 - fixture
 from worker_support import TOKEN, import_users, query, run_work, statuses

@@ -12,8 +12,8 @@ from pathlib import Path
 import sqlalchemy as sa
 
 from ledger.actions import get_spec
-from ledger.db.engine import open_ledger
-from ledger.importer import import_file
+from ledger.store.engine import open_ledger
+from ledger.importing.importer import import_file
 
 ROOT = Path(__file__).resolve().parents[1]
 LEDGER_BIN = ROOT / ".venv" / "bin" / "ledger"

@@ -1,7 +1,7 @@
 """Shared machinery for executors: the Webex error ladder, name → id resolution, helpers.
 
 Every executor derives from :class:`BaseExecutor`. It receives the run's one ``WebexSimpleApi``
-(built by :func:`ledger.actions.client.make_api`), a per-run :class:`~ledger.ports.ResolveCache`
+(built by :func:`ledger.actions.client.make_api`), a per-run :class:`~ledger.work.ports.ResolveCache`
 and the dry-run flag. Executors raise ``ledger.errors`` ActionErrors, never SDK exceptions:
 wrap Webex calls in ``with self.webex("what"):`` to translate them with :func:`translate`.
 """
@@ -32,7 +32,7 @@ from ledger.errors import (
     Throttled,
     TransientFailure,
 )
-from ledger.ports import THROTTLE_STATUSES, ActionResult, ResolveCache, RowInput, parse_retry_after
+from ledger.work.ports import THROTTLE_STATUSES, ActionResult, ResolveCache, RowInput, parse_retry_after
 from ledger.spec import ActionSpec
 
 TRANSIENT_STATUSES = frozenset({408, 500, 502, 503, 504})

@@ -27,7 +27,7 @@ from wxc_sdk import WebexSimpleApi
 from wxc_sdk.rest import RestSession
 from wxc_sdk.tokens import Tokens
 
-from ledger.ports import NoHooks, RequestHooks
+from ledger.work.ports import NoHooks, RequestHooks
 
 DEFAULT_BASE_URL = "https://webexapis.com/v1"
 SDK_ORIGIN = "https://webexapis.com"

@@ -36,7 +36,7 @@ from wxc_sdk.telephony.pstn import PSTNConnectionOption
 from ledger.actions.base import BaseExecutor, decode_id, id_uuid, same_id
 from ledger.actions.permissions import target_from_payload
 from ledger.errors import RowFailure
-from ledger.ports import ActionResult, RowInput
+from ledger.work.ports import ActionResult, RowInput
 
 T = TypeVar("T")
 NOT_CALLING_STATUSES = frozenset({400, 404})

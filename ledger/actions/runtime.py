@@ -1,6 +1,6 @@
 """Building the run's executors: the one ``WebexSimpleApi`` and ``ResolveCache`` of a ``ledger work`` run.
 
-``ledger.cli`` builds an :class:`ExecutorFactory` and hands it to the engine (``ledger.worker``),
+``ledger.cli`` builds an :class:`ExecutorFactory` and hands it to the engine (``ledger.work.worker``),
 which never imports wxc_sdk: the engine calls ``factory(spec, hooks, timeout)`` once per action it
 meets; every executor of the run shares one API object (one HTTP session, connection reuse) and
 one resolve cache.
@@ -17,7 +17,7 @@ from wxc_sdk import WebexSimpleApi
 from ledger.actions import get_spec
 from ledger.actions.client import DEFAULT_BASE_URL, make_api
 from ledger.errors import ConfigError
-from ledger.ports import Executor, RequestHooks, ResolveCache
+from ledger.work.ports import Executor, RequestHooks, ResolveCache
 from ledger.spec import ActionSpec
 
 

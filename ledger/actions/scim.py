@@ -28,7 +28,7 @@ from wxc_sdk.scim.users import EmailObject, EmailObjectType, NameObject, ScimUse
 from ledger.actions.base import BaseExecutor, id_uuid, translate
 from ledger.actions.permissions import as_bool
 from ledger.errors import ActionError, RowFailure, Throttled, TransientFailure
-from ledger.ports import THROTTLE_STATUSES, ActionResult, RowInput
+from ledger.work.ports import THROTTLE_STATUSES, ActionResult, RowInput
 
 MAX_BULK = 100
 

@@ -15,7 +15,7 @@ from wxc_sdk.people import Person, PhoneNumber, PhoneNumberType
 
 from ledger.actions.base import BaseExecutor
 from ledger.errors import RowFailure
-from ledger.ports import ActionResult, RowInput
+from ledger.work.ports import ActionResult, RowInput
 
 RECHECK_STATUSES = frozenset({400, 409})
 

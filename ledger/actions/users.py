@@ -23,7 +23,7 @@ from ledger.actions.base import BaseExecutor, decode_id, id_uuid, name_row_error
 from ledger.actions.forwarding import forwarding_changes
 from ledger.actions.permissions import target_from_payload
 from ledger.errors import ActionError, RowFailure, Throttled
-from ledger.ports import ActionResult, RowInput
+from ledger.work.ports import ActionResult, RowInput
 
 # Webex error codes (errors[0].errorCode) that concern the row, with the explanation we show.
 KNOWN_ROW_ERRORS: dict[int, str] = {

@@ -34,7 +34,7 @@ from ledger.actions.forwarding import forward_destination, forwarding_changes
 from ledger.actions.permissions import as_bool, target_from_payload
 from ledger.actions.users import same_number
 from ledger.errors import RowFailure
-from ledger.ports import ActionResult, RowInput
+from ledger.work.ports import ActionResult, RowInput
 
 RECHECK_STATUSES = frozenset({400, 409})
 READ_DENIED_CODE = "4003"

@@ -337,11 +337,11 @@ async def _call(request: web.Request, handler: Handler) -> web.StreamResponse:
 
 
 def build_app(sandbox: Any) -> web.Application:
-    from . import routes_admin, routes_locations, routes_people, routes_scim, routes_telephony, routes_workspaces
+    from .routes import admin, locations, people, scim, telephony, workspaces
 
     app = web.Application(middlewares=[main_middleware], client_max_size=32 * 1024 * 1024)
     app[SANDBOX] = sandbox
-    for mod in (routes_admin, routes_people, routes_scim, routes_locations, routes_telephony, routes_workspaces):
+    for mod in (admin, people, scim, locations, telephony, workspaces):
         mod.setup(app)
     return app
 

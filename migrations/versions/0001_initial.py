@@ -12,7 +12,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-# Frozen copy of ledger.db.schema.FAILED_ROWS_VIEW at this revision (tests compare them).
+# Frozen copy of ledger.store.schema.FAILED_ROWS_VIEW at this revision (tests compare them).
 FAILED_ROWS_VIEW = """
 CREATE VIEW failed_rows AS
 SELECT l.id AS row_id, l.import_id, i.path AS file, l.line_no, l.action, l.status, l.business_key,

@@ -18,7 +18,7 @@ branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
 # batch mode rebuilds `imports`; SQLite refuses while a view names it, so the view is dropped and
-# recreated around it (frozen copy of ledger.db.schema.FAILED_ROWS_VIEW at this revision).
+# recreated around it (frozen copy of ledger.store.schema.FAILED_ROWS_VIEW at this revision).
 FAILED_ROWS_VIEW = """
 CREATE VIEW failed_rows AS
 SELECT l.id AS row_id, l.import_id, i.path AS file, l.line_no, l.action, l.status, l.business_key,

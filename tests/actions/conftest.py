@@ -15,8 +15,8 @@ import pytest
 from ledger.actions import get_spec
 from ledger.actions.client import make_api
 from ledger.actions.runtime import executor_class
-from ledger.normalize import normalizer_for
-from ledger.ports import ActionResult, ResolveCache, RowInput
+from ledger.importing.normalize import normalizer_for
+from ledger.work.ports import ActionResult, ResolveCache, RowInput
 from ledger.sandbox import Sandbox
 from ledger.sandbox.testing import sandbox, sandbox_factory  # noqa: F401 - fixtures
 

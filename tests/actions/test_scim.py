@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from ledger.errors import ActionError, RowFailure, TransientFailure
-from ledger.ports import ActionResult
+from ledger.work.ports import ActionResult
 from ledger.sandbox import FaultConfig
 from ledger.sandbox.ids import key
 

@@ -1,0 +1,220 @@
+"""``ledger import``: stream a CSV through the validator into the ledger, in one transaction.
+
+Whole-file problems raise :class:`ledger.errors.InputError` (``FILE: …``) and nothing is
+written; row problems become ``invalid`` rows with their line numbers. Importing the same file for
+the same action (and the same global.csv and profile) again adds nothing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+import structlog
+
+from ledger.store import imports as store
+from ledger.importing.csvsource import CsvSource, header_key, sha256_file
+from ledger.store.engine import utcnow
+from ledger.errors import InputError
+from ledger.models import ErrorKind, RowStatus
+from ledger.spec import ActionSpec
+from ledger.importing.validate import InvalidRow, RowValidator
+
+log = structlog.get_logger("ledger.import")
+
+#: how many invalid rows ``ledger import`` shows (all are in the ledger and the report)
+SHOW_INVALID = 5
+#: rows checked for duplicate business keys at a time (only their cells are kept until then)
+KEY_CHUNK = 500
+
+
+@dataclass(frozen=True)
+class ImportResult:
+    import_id: int
+    path: str
+    action: str
+    rows_total: int
+    rows_valid: int
+    rows_invalid: int
+    already_imported: bool = False
+    after_ignored: tuple[int, ...] = ()  # --after given for a file that was already imported
+    ignored_columns: tuple[str, ...] = ()
+    first_invalid: tuple[tuple[int, str], ...] = field(default_factory=tuple)  # (line_no, message)
+
+
+def read_global(path: Path) -> dict[str, str]:
+    """global.csv: a header and exactly one data row → ``{column: value}``."""
+    with CsvSource(path) as src:
+        rows = list(src)
+        header = [header_key(h) for h in src.header]
+    if len(rows) != 1:
+        raise InputError(f"{path}: a global.csv must have exactly one data row (found {len(rows)})")
+    line_no, cells = rows[0]
+    if len(cells) > len(header) and any(c.strip() for c in cells[len(header) :]):
+        raise InputError(f"{path}: line {line_no}: more cells than header columns")
+    return {h: c for h, c in zip(header, cells, strict=False) if h}
+
+
+def import_file(
+    engine: sa.Engine,
+    spec: ActionSpec,
+    path: Path,
+    *,
+    global_path: Path | None = None,
+    profile: dict[str, Any] | None = None,
+    after: Sequence[int] = (),
+) -> ImportResult:
+    """Import ``path`` for ``spec`` (see the module docstring). ``profile`` is already parsed
+    (:func:`ledger.importing.validate.parse_profile`) and is stored under ``payload["profile"]`` of every row."""
+    path = Path(path)
+    if profile is not None and not spec.accepts_profile:
+        raise InputError(f"{path}: action {spec.name!r} does not accept --profile")
+    global_values = read_global(global_path) if global_path is not None else None
+    with CsvSource(path) as src:
+        sha, global_sha, profile_sha = _fingerprints(path, global_path, profile)
+        validator = RowValidator(
+            spec,
+            src.header,
+            source=str(path),
+            global_values=global_values,
+            global_source=str(global_path),
+            profile=profile,
+        )
+        with engine.begin() as conn:
+            same = _same_import(conn, spec, path, (sha, global_sha, profile_sha), after)
+            if same is not None:
+                return same
+            missing = store.missing_imports(conn, after)
+            if missing:
+                raise InputError(f"--after {', '.join(map(str, missing))}: no such import (see `ledger status`)")
+            import_id = store.create_import(
+                conn,
+                path=str(path.resolve()),
+                sha256=sha,
+                action=spec.name,
+                global_path=None if global_path is None else str(Path(global_path).resolve()),
+                global_sha256=global_sha,
+                profile_sha256=profile_sha,
+            )
+            store.add_import_deps(conn, import_id, after)
+            total, invalid, shown = _load_rows(conn, src, validator, import_id, spec.name)
+            if total == 0:
+                raise InputError(f"{path}: no data rows (header only)")
+            store.finish_import(conn, import_id, total=total, valid=total - invalid, invalid=invalid)
+    log.info(
+        "import_finished", import_id=import_id, path=str(path), action=spec.name, rows=total,
+        valid=total - invalid, invalid=invalid, global_path=None if global_path is None else str(global_path),
+        profile=profile is not None, after=list(after),
+    )
+    return ImportResult(
+        import_id, str(path), spec.name, total, total - invalid, invalid,
+        ignored_columns=tuple(validator.ignored_columns), first_invalid=tuple(shown),
+    )
+
+
+def _same_import(
+    conn: sa.Connection, spec: ActionSpec, path: Path, shas: tuple[str, str | None, str | None], after: Sequence[int]
+) -> ImportResult | None:
+    """The earlier import of the same file (and global.csv and profile) for the same action, if any."""
+    sha, global_sha, profile_sha = shas
+    earlier = store.find_import(conn, sha256=sha, action=spec.name, global_sha256=global_sha, profile_sha256=profile_sha)
+    if earlier is None:
+        return None
+    log.info("import_skipped_same_file", import_id=earlier.id, path=str(path), action=spec.name)
+    return ImportResult(
+        earlier.id, earlier.path, earlier.action, earlier.rows_total, earlier.rows_valid,
+        earlier.rows_invalid, already_imported=True, after_ignored=tuple(after),
+    )
+
+
+def _fingerprints(
+    path: Path, global_path: Path | None, profile: dict[str, Any] | None
+) -> tuple[str, str | None, str | None]:
+    """sha256 of the file, of global.csv and of the normalised profile: what "the same import" means."""
+    global_sha = sha256_file(global_path) if global_path is not None else None
+    profile_sha = None
+    if profile is not None:
+        canonical = json.dumps(profile, sort_keys=True, separators=(",", ":"))
+        profile_sha = hashlib.sha256(canonical.encode()).hexdigest()
+    return sha256_file(path), global_sha, profile_sha
+
+
+def _load_rows(
+    conn: sa.Connection, src: CsvSource, validator: RowValidator, import_id: int, action: str
+) -> tuple[int, int, list[tuple[int, str]]]:
+    """Validate and insert every row. Memory does not grow with the file: rows go to SQLite
+    :data:`store.INSERT_CHUNK` at a time, and duplicate keys are found through a TEMP table
+    (:func:`store.earlier_lines`) every :data:`KEY_CHUNK` rows, the only rows whose cells are kept."""
+    dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+    stamp = utcnow()
+    pending, invalid_status, invalid_kind = RowStatus.PENDING.value, RowStatus.INVALID.value, ErrorKind.INVALID.value
+    settle = _Settler(conn, validator, dumps)
+    batch: list[tuple[Any, ...]] = []  # in store.ROW_FIELDS order (see there)
+    held: list[Sequence[str]] = []  # the cells of the rows not yet checked for duplicate keys
+    keys: list[tuple[str, int]] = []
+    store.start_key_check(conn)
+    for line_no, cells in src:
+        checked = validator.validate(line_no, cells)
+        if checked.dup_key is not None:
+            keys.append((checked.dup_key, line_no))
+        held.append(cells)
+        if isinstance(checked, InvalidRow):
+            batch.append((import_id, line_no, action, invalid_status, invalid_kind, checked.message,
+                          checked.business_key, None, dumps(checked.raw), stamp, stamp))
+        else:
+            batch.append((import_id, line_no, action, pending, None, None,
+                          checked.business_key, checked.location_key, dumps(checked.payload), stamp, stamp))
+        if len(held) >= KEY_CHUNK:
+            settle(batch, held, keys)
+            held, keys = [], []
+            if len(batch) >= store.INSERT_CHUNK:
+                store.insert_rows(conn, batch)
+                batch = []
+    settle(batch, held, keys)
+    store.insert_rows(conn, batch)
+    store.end_key_check(conn)
+    return settle.total, settle.invalid, settle.shown
+
+
+# positions in a ledger row tuple (store.ROW_FIELDS order) that settling a duplicate changes
+_LINE, _STATUS, _KIND, _MESSAGE, _LOCATION, _PAYLOAD = (
+    store.ROW_FIELDS.index(f) for f in ("line_no", "status", "error_kind", "error_message", "location_key", "payload")
+)
+
+
+class _Settler:
+    """Settles the rows at the end of a batch whose keys are not checked yet: a line whose key an
+    earlier line of the file had becomes invalid (``duplicate of line N (same …)``, after its own
+    problems, raw cells as payload); then counts the rows and keeps the first invalid lines to show."""
+
+    def __init__(self, conn: sa.Connection, validator: RowValidator, dumps: Callable[[Any], str]) -> None:
+        self.conn, self.validator, self.dumps = conn, validator, dumps
+        self.total = self.invalid = 0
+        self.shown: list[tuple[int, str]] = []
+
+    def __call__(
+        self, batch: list[tuple[Any, ...]], held: Sequence[Sequence[str]], keys: Sequence[tuple[str, int]]
+    ) -> None:
+        start = len(batch) - len(held)
+        earlier = store.earlier_lines(self.conn, keys)
+        invalid = RowStatus.INVALID.value
+        where = {batch[i][_LINE]: i for i in range(start, len(batch))} if earlier else {}
+        for line_no, first in earlier.items():
+            i = where[line_no]
+            row = list(batch[i])
+            problem = str(self.validator.duplicate_problem(first))
+            if row[_STATUS] == invalid:
+                row[_MESSAGE] = f"{row[_MESSAGE]}; {problem}"
+            else:
+                row[_STATUS], row[_KIND], row[_MESSAGE] = invalid, ErrorKind.INVALID.value, problem
+                row[_LOCATION], row[_PAYLOAD] = None, self.dumps(self.validator.raw(held[i - start]))
+            batch[i] = tuple(row)
+        bad = [row for row in batch[start:] if row[_STATUS] == invalid]
+        self.total += len(held)
+        self.invalid += len(bad)
+        self.shown.extend((row[_LINE], row[_MESSAGE]) for row in bad[: SHOW_INVALID - len(self.shown)])

@@ -1,0 +1,382 @@
+"""Summaries and reports: built from ``ledger.store.queries`` queries, rendered as text/JSON/CSV.
+
+Public API used by other commands:
+
+- :func:`summary` ``(engine, import_id=None) -> Summary`` and :func:`render_summary` (also printed
+  at the end of ``ledger work``);
+- :func:`write_report` (``ledger report``), :func:`render_status` (``ledger status``);
+- :func:`render_import` (``ledger import``).
+
+Counting rules (documented in the README): ``processed`` = rows the worker brought to a final state
+(succeeded + skipped + failed); ``failed_row`` = failed rows of kind ``row``; ``failed_systemic`` =
+failed rows of kind ``systemic`` OR ``transient`` (retries exhausted); ``retries`` = attempts with
+outcome ``retry`` or ``throttled`` (``throttled``: those after a 429/423); ``duration_s`` = summed
+wall time of the runs. The action tables (``ledger actions``, README) are in :mod:`ledger.reporting.action_docs`.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import re
+from collections import Counter, defaultdict
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from ledger.store import queries as q
+from ledger.store.engine import parse_utc
+from ledger.errors import InputError
+from ledger.models import ErrorKind, RowStatus, RunStatus
+
+if TYPE_CHECKING:
+    import sqlalchemy as sa
+
+    from ledger.importing.importer import ImportResult
+
+TOP_ERRORS = 10
+ROW_ERRORS_FIELDS = (
+    "row_id", "file", "line_no", "action", "error_kind", "error_code", "http_status", "error_message",
+    "tracking_id", "business_key",
+)
+
+
+@dataclass(frozen=True)
+class ErrorGroup:
+    count: int
+    action: str
+    error_kind: str | None
+    error_code: str | None
+    http_status: int | None
+    message: str  # with row-specific values elided
+    example_line: int
+    example_file: str
+
+
+@dataclass(frozen=True)
+class ImportSummary:
+    id: int
+    path: str
+    action: str
+    total: int
+    counts: Mapping[str, int]  # status → rows
+    percent_done: float
+    created_at: str
+
+
+@dataclass(frozen=True)
+class Summary:
+    status: str  # empty | running | done | pending | interrupted | failed_systemic
+    total: int
+    processed: int
+    succeeded: int
+    skipped: int
+    failed_row: int
+    failed_systemic: int
+    invalid: int
+    pending: int
+    running: int
+    retries: int
+    duration_s: float
+    throttled: int = 0  # of the retries, those after a 429/423 (the run paused; no try was spent)
+    error_kinds: Mapping[str, int] = field(default_factory=dict)
+    top_errors: tuple[ErrorGroup, ...] = ()
+    imports: tuple[ImportSummary, ...] = ()
+    actions: Mapping[str, Mapping[str, int]] = field(default_factory=dict)
+    last_run: q.RunInfo | None = None
+    next_steps: tuple[str, ...] = ()
+    import_id: int | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["last_run_status"] = self.last_run.status if self.last_run else None
+        return data
+
+
+# --- building -----------------------------------------------------------------------------------
+
+
+def _duration(runs: list[q.RunInfo], now: datetime) -> float:
+    total = 0.0
+    for run in runs:
+        end = run.finished_at or (None if run.status == RunStatus.RUNNING else run.heartbeat_at)
+        stop = parse_utc(end) if end else now
+        total += max(0.0, (stop - parse_utc(run.started_at)).total_seconds())
+    return round(total, 3)
+
+
+_VALUE_IN_PARENS = re.compile(r"\((?:'[^']*'|\"[^\"]*\")[^)]*\)")
+_ROW_VALUES = (
+    (re.compile(r"\bline \d+\b"), "line N"),
+    (re.compile(r"[\w.%+'-]+@[\w-]+(?:\.[\w-]+)+"), "<email>"),
+    (re.compile(r"\b[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\b", re.I), "<uuid>"),
+    (re.compile(r"\bY2lzY29zcGFyazovL[A-Za-z0-9+/_-]+=*"), "<id>"),  # base64 of "ciscospark://"
+    (re.compile(r"\+\d{6,15}\b"), "<number>"),
+)
+
+
+def error_template(message: str | None) -> str:
+    """An error message with its row-specific values (quoted values, emails, ids, numbers, line
+    references) elided, so that the same error on many rows is counted as one."""
+    text = _VALUE_IN_PARENS.sub("(…)", message or "(no message)")
+    for pattern, placeholder in _ROW_VALUES:
+        text = pattern.sub(placeholder, text)
+    return text
+
+
+def _group_errors(rows: list[q.ErrorGroupRow]) -> tuple[ErrorGroup, ...]:
+    merged: dict[tuple[Any, ...], list[Any]] = {}
+    for r in rows:  # most frequent first, then earliest: the first seen example is kept
+        key = (r.action, r.error_kind, r.error_code, r.http_status, error_template(r.error_message))
+        if key in merged:
+            merged[key][0] += r.count
+        else:
+            merged[key] = [r.count, r.example_line, r.example_file]
+    groups = [ErrorGroup(n, *k, line, file) for k, (n, line, file) in merged.items()]
+    groups.sort(key=lambda g: -g.count)
+    return tuple(groups[:TOP_ERRORS])
+
+
+def summary(engine: sa.Engine, import_id: int | None = None, *, now: datetime | None = None) -> Summary:
+    """Counts, top errors, per-import/per-action progress and next steps, in one read transaction."""
+    with engine.begin() as conn:
+        return _summary_on(conn, import_id, now)
+
+
+def _summary_on(conn: sa.Connection, import_id: int | None, now: datetime | None) -> Summary:
+    counts = q.status_counts(conn, import_id)
+    infos = q.list_imports(conn, import_id)
+    runs = q.list_runs(conn)
+    retries, throttled = q.count_retries(conn, import_id)
+    errors = q.error_groups(conn, import_id)
+    if import_id is not None and not infos:
+        raise InputError(f"--import {import_id}: no such import (see `ledger status`)")
+    by_status: Counter[str] = Counter()
+    kinds: Counter[str] = Counter()
+    per_import: dict[int, Counter[str]] = defaultdict(Counter)
+    per_action: dict[str, Counter[str]] = defaultdict(Counter)
+    failed_row = failed_sys = 0
+    for c in counts:
+        by_status[c.status] += c.count
+        per_import[c.import_id][c.status] += c.count
+        per_action[c.action][c.status] += c.count
+        if c.error_kind:
+            kinds[c.error_kind] += c.count
+        if c.status == RowStatus.FAILED:
+            if c.error_kind in (ErrorKind.SYSTEMIC, ErrorKind.TRANSIENT):
+                failed_sys += c.count
+            else:
+                failed_row += c.count
+    imports = tuple(_import_summary(i, per_import[i.id]) for i in infos)
+    now = now or datetime.now(UTC)
+    live = [r for r in runs if _is_live(r, now)]
+    silent = [r for r in runs if r.status == RunStatus.RUNNING and r not in live]
+    last = runs[-1] if runs else None
+    total = sum(by_status.values())
+    s = Summary(
+        status=_overall_status(by_status, live, total, runs),
+        total=total,
+        processed=by_status[RowStatus.SUCCEEDED] + by_status[RowStatus.SKIPPED] + by_status[RowStatus.FAILED],
+        succeeded=by_status[RowStatus.SUCCEEDED],
+        skipped=by_status[RowStatus.SKIPPED],
+        failed_row=failed_row,
+        failed_systemic=failed_sys,
+        invalid=by_status[RowStatus.INVALID],
+        pending=by_status[RowStatus.PENDING],
+        running=by_status[RowStatus.RUNNING],
+        retries=retries,
+        throttled=throttled,
+        duration_s=_duration(runs, now),
+        error_kinds=dict(sorted(kinds.items())),
+        top_errors=_group_errors(errors),
+        imports=imports,
+        actions={a: {st: c[st] for st in q.STATUSES if c[st]} for a, c in sorted(per_action.items())},
+        last_run=last,
+        import_id=import_id,
+    )
+    return _with_next_steps(s, live, silent, now)
+
+
+def _import_summary(info: q.ImportInfo, counts: Counter[str]) -> ImportSummary:
+    total = sum(counts.values())
+    final = sum(counts[s] for s in (RowStatus.SUCCEEDED, RowStatus.SKIPPED, RowStatus.FAILED, RowStatus.INVALID))
+    return ImportSummary(
+        id=info.id, path=info.path, action=info.action, total=total,
+        counts={st: counts[st] for st in q.STATUSES if counts[st]},
+        percent_done=round(100.0 * final / total, 1) if total else 100.0,
+        created_at=info.created_at,
+    )
+
+
+#: a run whose heartbeat (every few seconds) is older than this is reported as silent, not running
+LIVE_HEARTBEAT_S = 60.0
+
+
+def _is_live(run: q.RunInfo, now: datetime) -> bool:
+    if run.status != RunStatus.RUNNING:
+        return False
+    beat = parse_utc(run.heartbeat_at or run.started_at)
+    return (now - beat).total_seconds() < LIVE_HEARTBEAT_S
+
+
+def _overall_status(by_status: Counter[str], live: list[q.RunInfo], total: int, runs: list[q.RunInfo]) -> str:
+    if total == 0:
+        return "empty"
+    if live:
+        return "running"
+    if by_status[RowStatus.PENDING] == 0 and by_status[RowStatus.RUNNING] == 0:
+        return "done"
+    if runs and runs[-1].status in (RunStatus.INTERRUPTED, RunStatus.FAILED_SYSTEMIC):
+        return str(runs[-1].status)
+    return "pending"
+
+
+def _with_next_steps(s: Summary, live: list[q.RunInfo], silent: list[q.RunInfo], now: datetime) -> Summary:
+    scope = f" --import {s.import_id}" if s.import_id is not None else ""
+    steps: list[str] = []
+    for run in silent:
+        age = (now - parse_utc(run.heartbeat_at or run.started_at)).total_seconds()
+        steps.append(
+            f"run {run.id} has sent no heartbeat for {age:.0f}s (crashed?): `ledger work` reclaims its rows once it is "
+            f"dead, or `ledger release --older-than {max(1, int(age // 60))}m` now"
+        )
+    if s.running and not live and not silent:
+        steps.append(f"`ledger release --older-than 15m`: {s.running} rows are held by a run that is gone")
+    if s.failed_systemic:
+        steps.append(
+            f"`ledger retry --status failed --kind transient{scope}` (and `--kind systemic`) then `ledger work`: "
+            f"{s.failed_systemic} rows failed for temporary or service-wide reasons"
+        )
+    if s.failed_row:
+        steps.append(
+            f"fix the data of the {s.failed_row} failed rows (row_errors.csv), then "
+            f"`ledger retry --status failed --kind row{scope}` and `ledger work`"
+        )
+    if s.invalid:
+        steps.append(f"correct the {s.invalid} invalid lines listed in row_errors.csv and import the corrected file")
+    if s.pending and not live:
+        steps.append(f"`ledger work{scope}` to process the {s.pending} pending rows")
+    if live:
+        steps.append(f"run {live[-1].id} is in progress; `ledger status` shows its progress")
+    if not steps:
+        steps.append("nothing left to do" if s.total else "`ledger import FILE --action NAME` to load rows")
+    return Summary(**{**s.__dict__, "next_steps": tuple(steps)})
+
+
+# --- rendering ------------------------------------------------------------------------------------
+
+
+def render_summary(s: Summary) -> str:
+    """The actionable text summary (``ledger report``, end of ``ledger work``)."""
+    lines = [
+        f"ledger: {s.total} rows — status {s.status}" + (f" (import {s.import_id})" if s.import_id else ""),
+        f"  succeeded {s.succeeded}, skipped {s.skipped}, failed {s.failed_row + s.failed_systemic} "
+        f"(row {s.failed_row}, transient/systemic {s.failed_systemic}), invalid {s.invalid}, "
+        f"pending {s.pending}, running {s.running}",
+        f"  retries {s.retries}" + (f" ({s.throttled} after a 429/423)" if s.throttled else "")
+        + f", run time {s.duration_s:.1f}s"
+        + (f", last run {s.last_run.id}: {s.last_run.status}" if s.last_run else ", no run yet"),
+    ]
+    if s.error_kinds:
+        lines.append("  error kinds: " + ", ".join(f"{k} {n}" for k, n in s.error_kinds.items()))
+    if s.top_errors:
+        lines.append("top errors:")
+        for g in s.top_errors:
+            code = "/".join(str(x) for x in (g.http_status, g.error_code) if x is not None)
+            lines.append(
+                f"  {g.count:>6} × {g.action} [{g.error_kind}{' ' + code if code else ''}] {g.message} "
+                f"(e.g. {Path(g.example_file).name} line {g.example_line})"
+            )
+    lines.append("next:")
+    lines.extend(f"  - {step}" for step in s.next_steps)
+    return "\n".join(lines)
+
+
+@dataclass(frozen=True)
+class ReportFiles:
+    summary: Summary
+    summary_json: Path
+    row_errors_csv: Path
+    error_rows: int
+
+
+def default_report_dir(db_path: Path) -> Path:
+    return Path(db_path).resolve().parent / "report"
+
+
+def write_report(engine: sa.Engine, out_dir: Path, import_id: int | None = None) -> ReportFiles:
+    """Write ``run_summary.json`` and ``row_errors.csv`` into ``out_dir`` (created), both from the
+    same snapshot of the ledger (one read transaction)."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    summary_json = out_dir / "run_summary.json"
+    errors_csv = out_dir / "row_errors.csv"
+    n = 0
+    with engine.begin() as conn:
+        s = _summary_on(conn, import_id, None)
+        with errors_csv.open("w", newline="", encoding="utf-8") as fh:
+            out = csv.writer(fh)
+            out.writerow(ROW_ERRORS_FIELDS)
+            for row in q.iter_error_rows(conn, import_id):
+                out.writerow(["" if v is None else v for v in (getattr(row, f) for f in ROW_ERRORS_FIELDS)])
+                n += 1
+    summary_json.write_text(json.dumps(s.to_json(), indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    return ReportFiles(s, summary_json, errors_csv, n)
+
+
+def render_report(files: ReportFiles) -> str:
+    return (
+        render_summary(files.summary)
+        + f"\nwrote {files.summary_json} and {files.row_errors_csv} ({files.error_rows} failed/invalid rows)"
+    )
+
+
+def render_status(s: Summary) -> str:
+    """One screen: a line per import with its counts and % done, then the last run."""
+    if not s.imports:
+        return "no imports yet: `ledger import FILE --action NAME`"
+    width = max(len("action"), *(len(i.action) for i in s.imports))
+    lines = [f"{'id':>4}  {'action':<{width}} {'done':>6}  counts  file"]
+    for i in s.imports:
+        counts = " ".join(f"{k} {v}" for k, v in i.counts.items())
+        lines.append(f"{i.id:>4}  {i.action:<{width}} {i.percent_done:>5.1f}%  {counts}  {Path(i.path).name}")
+    run = s.last_run
+    if run is None:
+        lines.append("no run yet: `ledger work`")
+    else:
+        when = run.finished_at or run.heartbeat_at or run.started_at
+        lines.append(f"last run {run.id}: {run.status} (started {run.started_at}, last seen {when})")
+    return "\n".join(lines)
+
+
+def render_import(result: ImportResult) -> str:
+    if result.already_imported:
+        note = (
+            f" (--after {', '.join(map(str, result.after_ignored))} not applied to the earlier import)"
+            if result.after_ignored
+            else ""
+        )
+        return (
+            f"{result.path}: already imported as import {result.import_id} for {result.action} "
+            f"({result.rows_total} rows); nothing added{note}"
+        )
+    lines = [
+        f"import {result.import_id}: {result.path} → {result.action}: {result.rows_total} rows, "
+        f"{result.rows_valid} pending, {result.rows_invalid} invalid"
+    ]
+    if result.ignored_columns:
+        lines.append(f"  ignored columns (not used by {result.action}): {', '.join(result.ignored_columns)}")
+    for line_no, message in result.first_invalid:
+        lines.append(f"  line {line_no}: {message}")
+    if result.rows_invalid > len(result.first_invalid):
+        lines.append(f"  … {result.rows_invalid - len(result.first_invalid)} more invalid rows: see `ledger report`")
+    return "\n".join(lines)
+
+
+def render_released(n: int, older_than_s: float) -> str:
+    return f"released {n} rows held by runs silent for more than {older_than_s:g}s (now pending)"
+
+
+def render_retried(n: int) -> str:
+    return f"{n} rows back to pending" + ("; run `ledger work`" if n else "")

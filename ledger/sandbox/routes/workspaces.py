@@ -1,0 +1,54 @@
+"""Workspaces (/v1/workspaces) and workspace numbers."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from .. import ids
+from ..app import body_of, json_response, paginate, q, route, state_of
+
+
+async def list_workspaces(request: web.Request) -> web.Response:
+    st = state_of(request)
+    st.check_org(q(request, "orgId", "org_id"))
+    name, loc, calling = q(request, "displayName"), q(request, "locationId", "workspaceLocationId"), q(request,
+                                                                                                      "calling")
+    with st.lock:
+        ws = list(st.workspaces.values())
+        if name:
+            ws = [w for w in ws if name.lower() in w["displayName"].lower()]
+        if loc:
+            ws = [w for w in ws if ids.same(w.get("locationId"), loc)]
+        if calling:
+            ws = [w for w in ws if w["calling"].get("type") == calling]
+        items = [st.workspace_view(w) for w in ws]
+    return paginate(request, items)
+
+
+async def create_workspace(request: web.Request) -> web.Response:
+    st = state_of(request)
+    w = st.api_create_workspace(body_of(request))
+    return json_response(request, st.workspace_view(w))
+
+
+async def get_workspace(request: web.Request) -> web.Response:
+    st = state_of(request)
+    with st.lock:
+        return json_response(request, st.workspace_view(st.get_workspace(request.match_info["wid"])))
+
+
+async def workspace_numbers_get(request: web.Request) -> web.Response:
+    return json_response(request, state_of(request).workspace_numbers_view(request.match_info["wid"]))
+
+
+async def workspace_numbers_put(request: web.Request) -> web.Response:
+    state_of(request).api_update_workspace_numbers(request.match_info["wid"], body_of(request))
+    return json_response(request, None)
+
+
+def setup(app: web.Application) -> None:
+    route(app, "GET", "/v1/workspaces", list_workspaces)
+    route(app, "POST", "/v1/workspaces", create_workspace)
+    route(app, "GET", "/v1/workspaces/{wid}", get_workspace)
+    route(app, "GET", "/v1/workspaces/{wid}/features/numbers", workspace_numbers_get)
+    route(app, "PUT", "/v1/telephony/config/workspaces/{wid}/numbers", workspace_numbers_put)

@@ -1,0 +1,282 @@
+"""Calling settings of people and workspaces: forwarding, calling permissions, alternate numbers and
+the move-users job."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .. import errors as E
+from .. import ids
+from .model import PERMISSION_ACTIONS, StateCore, now_iso, public
+
+
+class TelephonyMixin(StateCore):
+    """Person/workspace telephony settings of :class:`~ledger.sandbox.state.SandboxState`."""
+
+    # ------------------------------------------------------------------ read helpers
+    def forwarding_of(self, entity_id: str) -> dict:
+        return self._entity(entity_id)["_features"]["callForwarding"]
+
+    def _calling_entity(self, eid: str) -> dict:
+        """The person or workspace ``eid``; 400 unless it has Webex Calling."""
+        ent = self._entity(eid)
+        if not ent.get("locationId") and ent.get("calling", {}).get("type") != "webexCalling":
+            raise E.bad_request("Entity is not a Webex Calling user/workspace", E.MOVE_NOT_CALLING_USER)
+        return ent
+
+    def permissions_of(self, entity_id: str) -> dict:
+        ent = self.locations.get(ids.key(entity_id))
+        if ent is not None:
+            return ent["_outgoingPermission"]
+        return self._entity(entity_id)["_features"]["outgoingPermission"]
+
+    # ------------------------------------------------------------------ calling permissions
+    @staticmethod
+    def validate_permissions(body: dict) -> dict:
+        perms = body.get("callingPermissions")
+        if perms is not None:
+            if not isinstance(perms, list):
+                raise E.bad_request("callingPermissions must be a list")
+            for p in perms:
+                if not isinstance(p, dict) or not p.get("callType") or p.get("action") not in PERMISSION_ACTIONS:
+                    raise E.bad_request(f"Invalid calling permission {p}")
+        return body
+
+    def api_set_permissions(self, target: dict, body: dict) -> None:
+        with self.lock:
+            self.validate_permissions(body)
+            cur = target
+            for k in ("useCustomEnabled", "useCustomPermissions"):
+                if k in body and body[k] is not None:
+                    cur[k] = bool(body[k])
+            if body.get("callingPermissions") is not None:
+                by_type = {p["callType"]: p for p in cur["callingPermissions"]}
+                for p in body["callingPermissions"]:
+                    by_type[p["callType"]] = {"callType": p["callType"], "action": p["action"],
+                                              "transferEnabled": bool(p.get("transferEnabled")),
+                                              "isCallTypeRestrictionEnabled":
+                                                  bool(p.get("isCallTypeRestrictionEnabled"))}
+                cur["callingPermissions"] = list(by_type.values())
+
+    # ------------------------------------------------------------------ move users job
+    def api_move_users(self, body: dict, tracking_id: str) -> dict:
+        with self.lock:
+            lists = body.get("usersList")
+            if not isinstance(lists, list) or len(lists) != 1:
+                raise E.bad_request("usersList must contain exactly one entry")
+            entry = lists[0]
+            users = entry.get("users") or []
+            if len(users) != 1:
+                raise E.bad_request("Only one user can be moved per request")
+            target = self.get_location(entry.get("locationId") or "")
+            validate_only = bool(entry.get("validate"))
+            u = users[0]
+            p = self.people.get(ids.key(u.get("userId") or ""))
+            result: dict[str, Any] = {"userId": u.get("userId"), "errors": self._move_errors(p, u, target),
+                                      "impacts": []}
+            response: dict[str, Any] = {"usersList": [result]}
+            if result["errors"] or validate_only:
+                return {"response": response}
+            old = self._move_person(p, u, target)
+            response["jobDetails"] = public(self._new_move_job(p, old, target["id"], tracking_id))
+            return {"response": response}
+
+    def _move_errors(self, p: dict | None, u: dict, target: dict) -> list[dict]:
+        """Why user ``u`` (stored as ``p``) cannot move to ``target``: Webex lists them in the answer."""
+        if p is None or not p.get("locationId"):
+            return [{"code": E.MOVE_NOT_CALLING_USER, "message": f"{u.get('userId')} is not a valid Calling user"}]
+        if ids.same(p["locationId"], target["id"]):
+            return [{"code": E.MOVE_SAME_LOCATION, "message": "Target location is same as user's current location."}]
+        if not target["_calling"]:
+            return [{"code": E.LOCATION_NOT_CALLING, "message": "Target location is not a Webex Calling location."}]
+        ext = u.get("extension") or p.get("extension")
+        other = self._extension_owner(target["id"], ext) if ext else None
+        if other is not None and not ids.same(other["id"], p["id"]):
+            return [{"code": E.EXTENSION_IN_USE, "message": f"Extension {ext} is already in use in the target"}]
+        return []
+
+    def _move_person(self, p: dict, u: dict, target: dict) -> str:
+        """Move ``p`` (with a new extension/number when ``u`` gives one, else its numbers) to ``target``;
+        returns the location it left."""
+        old = p["locationId"]
+        p["locationId"] = target["id"]
+        if u.get("extension"):
+            p["extension"] = str(u["extension"])
+        if u.get("phoneNumber"):
+            self._release_numbers(p["id"])
+            self._assign_number(u["phoneNumber"], p["id"], "PEOPLE")
+        else:
+            for rec in self.numbers.values():
+                if rec["_owner"] and ids.same(rec["_owner"]["id"], p["id"]):
+                    rec["locationId"] = target["id"]
+        return old
+
+    def _new_move_job(self, p: dict, old: str, target_id: str, tracking_id: str) -> dict:
+        """Record a started move-users job (it completes on its first poll, see :meth:`job_view`)."""
+        t = now_iso()
+        job_id = ids.encode("JOB_ID", self._uuid())
+        job = {
+            "name": "moveusers", "id": job_id, "jobType": "moveusers", "trackingId": tracking_id or "",
+            "sourceUserId": self.me_id, "sourceCustomerId": self.org_id, "targetCustomerId": self.org_id,
+            "instanceId": len(self.jobs) + 1,
+            "jobExecutionStatus": [{"id": len(self.jobs) + 1, "startTime": t, "endTime": t, "lastUpdated": t,
+                                    "statusMessage": "STARTING", "exitCode": "UNKNOWN", "createdTime": t,
+                                    "timeElapsed": "PT0S", "stepExecutionStatuses": []}],
+            "latestExecutionStatus": "STARTING", "latestExecutionExitCode": "UNKNOWN",
+            "counts": {"totalMoves": 1, "moved": 1, "failed": 0},
+            "_from": old, "_to": target_id, "_user": p["id"], "_polls": 0,
+        }
+        self.jobs[ids.key(job_id)] = job
+        return job
+
+    def job_view(self, job_id: str) -> dict:
+        with self.lock:
+            job = self.jobs.get(ids.key(job_id))
+            if job is None:
+                raise E.not_found("Job", job_id)
+            job["_polls"] += 1  # completes on the first poll
+            job["latestExecutionStatus"] = "COMPLETED"
+            job["latestExecutionExitCode"] = "COMPLETED"
+            st = job["jobExecutionStatus"][0]
+            st.update(statusMessage="COMPLETED", exitCode="COMPLETED", endTime=now_iso(), lastUpdated=now_iso())
+            return public(job)
+
+    # ------------------------------------------------------------------ numbers of people / workspaces
+    def person_numbers_view(self, pid: str) -> dict:
+        with self.lock:
+            p = self.get_person(pid)
+            if not p.get("locationId"):
+                raise E.bad_request("User is not a Webex Calling user", E.MOVE_NOT_CALLING_USER)
+            loc = self.locations.get(ids.key(p["locationId"]), {})
+            primary_num = next((x["value"] for x in p["phoneNumbers"] if x.get("type") == "work"), None)
+            items = self._number_items(p, loc, "directNumber", primary_num, p.get("extension"))
+            return {"distinctiveRingEnabled": p["_features"]["distinctiveRingEnabled"], "phoneNumbers": items}
+
+    @staticmethod
+    def _number_items(ent: dict, loc: dict, number_key: str, number: str | None,
+                      extension: str | None) -> list[dict]:
+        """The ``phoneNumbers`` of a numbers view: the primary line (its ESN is the location's routing prefix
+        and the extension), then the alternates; people name a number ``directNumber``, workspaces ``external``."""
+        prefix = loc.get("_routingPrefix")
+        first = {"primary": True, number_key: number, "extension": extension, "routingPrefix": prefix}
+        if extension and prefix:
+            first["esn"] = f"{prefix}{extension}"
+        items = [{k: v for k, v in first.items() if v is not None}]
+        for alt in ent["_features"]["alternates"]:
+            items.append({"primary": False, number_key: alt["directNumber"],
+                          "ringPattern": alt.get("ringPattern", "NORMAL")})
+        return items
+
+    def _update_alternates(self, ent: dict, owner_type: str, body: dict, ring_key: str) -> None:
+        feats = ent["_features"]
+        loc_id = ent.get("locationId")
+        if not loc_id:
+            raise E.bad_request("Entity is not a Webex Calling user/workspace", E.MOVE_NOT_CALLING_USER)
+        plan = []
+        for item in body.get("phoneNumbers") or []:
+            num = item.get("external") or item.get("directNumber")
+            if item.get("primary"):
+                plan.append(("primary", item))
+                continue
+            action = (item.get("action") or "ADD").upper()
+            if not num:
+                raise E.bad_request("phoneNumbers[].directNumber/external is required")
+            if action == "ADD":
+                if not any(a["directNumber"] == num for a in feats["alternates"]):
+                    self._check_number_for(num, loc_id, ent["id"])
+                plan.append(("add", num, item))
+            elif action == "DELETE":
+                plan.append(("delete", num, item))
+            else:
+                raise E.bad_request(f"Invalid action {action}")
+        for step in plan:
+            if step[0] == "add":
+                if not any(a["directNumber"] == step[1] for a in feats["alternates"]):
+                    feats["alternates"].append({"directNumber": step[1],
+                                                "ringPattern": step[2].get("ringPattern") or "NORMAL"})
+                    self._assign_number(step[1], ent["id"], owner_type)
+            elif step[0] == "delete":
+                feats["alternates"] = [a for a in feats["alternates"] if a["directNumber"] != step[1]]
+                rec = self.numbers.get(step[1])
+                if rec and rec["_owner"] and ids.same(rec["_owner"]["id"], ent["id"]):
+                    rec["_owner"] = None
+            else:
+                item = step[1]
+                if item.get("extension"):
+                    self._check_extension(loc_id, item["extension"], ent["id"])
+                    if owner_type == "PLACE":
+                        ent["_extension"] = str(item["extension"])
+                    else:
+                        ent["extension"] = str(item["extension"])
+                num = item.get("directNumber") or item.get("external")
+                if num:
+                    self._check_number_for(num, loc_id, ent["id"])
+                    self._assign_number(num, ent["id"], owner_type)
+                    if owner_type == "PLACE":
+                        ent["_phoneNumber"] = num
+                    else:
+                        ent["phoneNumbers"] = [x for x in ent["phoneNumbers"] if x.get("type") != "work"]
+                        ent["phoneNumbers"].append({"type": "work", "value": num, "primary": True})
+        if body.get(ring_key) is not None:
+            feats["distinctiveRingEnabled"] = bool(body[ring_key])
+
+    def api_update_person_numbers(self, pid: str, body: dict) -> None:
+        with self.lock:
+            self._update_alternates(self.get_person(pid), "PEOPLE", body, "enableDistinctiveRingPattern")
+
+    def workspace_numbers_view(self, wid: str) -> dict:
+        with self.lock:
+            w = self.get_workspace(wid)
+            if w["calling"].get("type") != "webexCalling":
+                raise E.bad_request("Workspace is not a Webex Calling workspace", E.INVALID)
+            loc = self.locations.get(ids.key(w.get("locationId") or ""), {})
+            items = self._number_items(w, loc, "external", w.get("_phoneNumber"), w.get("_extension"))
+            org = self.orgs.get(ids.key(w["orgId"]), {})
+            return {"distinctiveRingEnabled": w["_features"]["distinctiveRingEnabled"], "phoneNumbers": items,
+                    "workspace": {"id": w["id"]}, "location": {"id": loc.get("id"), "name": loc.get("name")},
+                    "organization": {"id": w["orgId"], "name": org.get("displayName")}}
+
+    def api_update_workspace_numbers(self, wid: str, body: dict) -> None:
+        with self.lock:
+            w = self.get_workspace(wid)
+            if w["calling"].get("type") != "webexCalling":
+                raise E.bad_request("Workspace is not a Webex Calling workspace", E.INVALID)
+            self._update_alternates(w, "PLACE", body, "distinctiveRingEnabled")
+
+    # ------------------------------------------------------------------ forwarding
+    @staticmethod
+    def validate_forwarding(body: dict) -> None:
+        cf = body.get("callForwarding")
+        if not isinstance(cf, dict):
+            raise E.bad_request("callForwarding is required")
+        for k in ("always", "busy", "noAnswer"):
+            if not isinstance(cf.get(k), dict) or not isinstance(cf[k].get("enabled"), bool):
+                raise E.bad_request(f"callForwarding.{k} is required (with enabled)")
+            if cf[k]["enabled"] and not cf[k].get("destination") and not cf[k].get("destinationVoicemailEnabled"):
+                raise E.bad_request(f"callForwarding.{k}.destination is required when enabled")
+        bc = body.get("businessContinuity")
+        if not isinstance(bc, dict) or not isinstance(bc.get("enabled"), bool):
+            raise E.bad_request("businessContinuity is required (with enabled)")
+
+    def api_set_forwarding(self, eid: str, body: dict) -> None:
+        with self.lock:
+            ent = self._calling_entity(eid)
+            self.validate_forwarding(body)
+            cur = ent["_features"]["callForwarding"]
+            for k in ("always", "busy", "noAnswer"):
+                cur["callForwarding"][k].update(body["callForwarding"][k])
+            cur["businessContinuity"].update(body["businessContinuity"])
+
+    def api_set_forwarding_always(self, eid: str, body: dict) -> None:
+        """The flat ``.../callForwarding`` PUT: ``always`` alone, given flat or as ``callForwarding.always``."""
+        with self.lock:
+            ent = self._entity(eid)
+            always = (body.get("callForwarding") or {}).get("always") if "callForwarding" in body else body
+            if not isinstance(always, dict) or not isinstance(always.get("enabled"), bool):
+                raise E.bad_request("enabled (bool) is required")
+            if always["enabled"] and not always.get("destination"):
+                raise E.bad_request("destination is required when enabled")
+            cur = ent["_features"]["callForwarding"]["callForwarding"]["always"]
+            for k in ("enabled", "destination", "ringReminderEnabled", "destinationVoicemailEnabled"):
+                if k in always:
+                    cur[k] = always[k]

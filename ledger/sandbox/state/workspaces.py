@@ -1,0 +1,94 @@
+"""Workspaces."""
+
+from __future__ import annotations
+
+from .. import errors as E
+from .. import ids
+from .model import StateCore, now_iso, public
+
+
+class WorkspacesMixin(StateCore):
+    """Workspaces of :class:`~ledger.sandbox.state.SandboxState`."""
+
+    # ------------------------------------------------------------------ seeding helpers
+    def add_workspace(
+        self,
+        display_name: str,
+        location_id: str | None = None,
+        *,
+        calling: str = "none",
+        extension: str | None = None,
+        phone_number: str | None = None,
+        workspace_id: str | None = None,
+    ) -> str:
+        with self.lock:
+            wid = workspace_id or ids.encode("PLACE", self._uuid())
+            w = {
+                "id": wid, "orgId": self.org_id, "displayName": display_name, "type": "notSet",
+                "created": now_iso(), "supportedDevices": "phones", "hotdeskingStatus": "off",
+                "calling": {"type": calling},
+                "_features": self._new_features(),
+            }
+            if location_id:
+                w["locationId"] = self.get_location(location_id)["id"]
+            if calling == "webexCalling":
+                w["calling"]["webexCalling"] = {"locationId": w.get("locationId")}
+                w["_extension"] = extension
+                w["_phoneNumber"] = phone_number
+                if phone_number:
+                    if phone_number not in self.numbers and location_id:
+                        self.add_number(location_id, phone_number, state="ACTIVE")
+                    self._assign_number(phone_number, wid, "PLACE")
+            self.workspaces[ids.key(wid)] = w
+            return wid
+
+    # ------------------------------------------------------------------ read helpers
+    def workspaces_by_name(self, name: str) -> list[dict]:
+        with self.lock:
+            return [w for w in self.workspaces.values() if w["displayName"] == name]
+
+    def get_workspace(self, wid: str) -> dict:
+        w = self.workspaces.get(ids.key(wid))
+        if w is None:
+            raise E.not_found("Workspace", wid)
+        return w
+
+    # ------------------------------------------------------------------ workspaces
+    def api_create_workspace(self, body: dict) -> dict:
+        with self.lock:
+            name = body.get("displayName")
+            if not name:
+                raise E.bad_request("displayName is required")
+            loc_id = body.get("locationId") or body.get("workspaceLocationId")
+            calling = body.get("calling") or {}
+            ctype = calling.get("type") or "none"
+            ext = num = None
+            if loc_id:
+                loc_id = self.get_location(loc_id)["id"]
+            if ctype == "webexCalling":
+                wc = calling.get("webexCalling") or {}
+                loc_id = wc.get("locationId") or loc_id
+                ext, num = wc.get("extension"), wc.get("phoneNumber")
+                if not loc_id or not (ext or num):
+                    raise E.bad_request("webexCalling workspaces need locationId and extension or phoneNumber")
+                loc = self._require_calling_location(loc_id)
+                loc_id = loc["id"]
+                self._check_extension(loc_id, ext)
+                if num:
+                    self._check_number_for(num, loc_id, None)
+                for lid in wc.get("licenses") or []:
+                    if ids.key(lid) not in self.licenses:
+                        raise E.bad_request(f"Invalid license id {lid}")
+            wid = self.add_workspace(name, loc_id, calling=ctype, extension=ext, phone_number=num)
+            w = self.workspaces[ids.key(wid)]
+            for k in ("capacity", "type", "supportedDevices", "notes", "hotdeskingStatus"):
+                if body.get(k) is not None:
+                    w[k] = body[k]
+            self.workspace_create_counts[name] += 1
+            return w
+
+    def workspace_view(self, w: dict) -> dict:
+        v = public(w)
+        if w.get("locationId"):
+            v["workspaceLocationId"] = w["locationId"]
+        return v

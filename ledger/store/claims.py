@@ -1,0 +1,439 @@
+"""All SQL of `ledger work`: runs, claims, outcomes, attempts, heartbeats, dead-run reclaim, cooldowns.
+
+One small function per operation (STYLE §5.5). Every write runs in ``engine.begin()``, which emits
+``BEGIN IMMEDIATE`` (``ledger.store.engine``): a transaction holds SQLite's write lock from its first
+statement, so claims made by several processes never overlap.
+
+State machine of a ledger row as seen from here::
+
+    pending --claim_batch--> running --record_outcomes--> succeeded | skipped | failed
+                                     --record_outcomes(status=pending)--> pending   (released)
+    running (of a dead run) --reclaim_dead_runs--> pending (error_code 'reclaimed')
+
+Every transition out of ``running`` is guarded by ``status='running' AND run_id=:run``; a row whose
+guard does not match (its claim was lost, e.g. reclaimed by another run after this process was
+suspended) is reported back, never overwritten.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import sqlalchemy as sa
+
+from ledger.store.engine import utcnow
+from ledger.store.schema import attempts, cooldowns, runs
+from ledger.models import RowStatus, RunStatus
+
+RECLAIMED = "reclaimed"  # error_code of a pending row taken back from a dead run
+WEBEX_SCOPE = "webex"  # cooldowns.scope of the run-wide Webex pause
+
+
+# --- records -------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ClaimedRow:
+    """A row this run holds (status ``running``, ``run_id`` = this run)."""
+
+    row_id: int
+    import_id: int
+    line_no: int
+    action: str
+    payload: Mapping[str, Any]
+    prior_attempts: int  # attempts made by earlier runs
+    recovered: bool  # an earlier execution may have reached Webex (re-check before writing)
+
+    @classmethod
+    def from_row(cls, row: Any) -> ClaimedRow:
+        return cls(
+            row_id=row.id,
+            import_id=row.import_id,
+            line_no=row.line_no,
+            action=row.action,
+            payload=json.loads(row.payload),
+            prior_attempts=row.attempts,
+            recovered=row.attempts > 0 or row.error_code == RECLAIMED,
+        )
+
+
+@dataclass(frozen=True)
+class AttemptRecord:
+    """One try of a row (an ``attempts`` row)."""
+
+    attempt_no: int
+    started_at: str
+    finished_at: str
+    outcome: str  # succeeded/skipped/failed/retry/throttled/released/dry_run
+    http_status: int | None = None
+    retry_after_s: float | None = None
+    tracking_id: str | None = None
+    error_kind: str | None = None
+    error_code: str | None = None
+    error_message: str | None = None
+
+
+@dataclass(frozen=True)
+class RowOutcome:
+    """What the run learned about one claimed row; ``status`` PENDING releases the claim."""
+
+    row_id: int
+    status: RowStatus
+    attempts: tuple[AttemptRecord, ...] = ()
+    result: Mapping[str, Any] | None = None
+    error_kind: str | None = None
+    error_code: str | None = None
+    http_status: int | None = None
+    error_message: str | None = None
+    tracking_id: str | None = None
+    counts_attempts: bool = True  # False for dry runs and unstarted releases: attempts column unchanged
+
+
+@dataclass(frozen=True)
+class RunInfo:
+    run_id: int
+    pid: int
+    host: str
+    started_at: str
+    heartbeat_at: str | None
+
+
+@dataclass
+class RunCounters:
+    claimed: int = 0
+    succeeded: int = 0
+    skipped: int = 0
+    failed: int = 0
+    released: int = 0
+    retries: int = 0
+    throttled: int = 0
+
+    def as_params(self) -> dict[str, int]:
+        return dict(self.__dict__)
+
+
+@dataclass(frozen=True)
+class Reclaimed:
+    run_ids: tuple[int, ...] = ()
+    rows: int = 0
+
+
+@dataclass(frozen=True)
+class ClaimResult:
+    rows: tuple[ClaimedRow, ...] = ()
+    prerequisite_failed: int = 0  # rows failed now because a prerequisite row failed
+
+
+@dataclass(frozen=True)
+class RecordResult:
+    written: int = 0
+    lost: tuple[int, ...] = field(default_factory=tuple)  # row ids whose claim was no longer ours
+
+
+# --- runs ----------------------------------------------------------------------------------------
+
+
+def create_run(
+    engine: sa.Engine,
+    *,
+    pid: int,
+    host: str,
+    import_id: int | None,
+    batch_size: int,
+    concurrency: int,
+    retry_profile: str,
+    dry_run: bool,
+) -> int:
+    now = utcnow()
+    stmt = runs.insert().values(
+        status=RunStatus.RUNNING.value,
+        pid=pid,
+        host=host,
+        started_at=now,
+        heartbeat_at=now,
+        import_id=import_id,
+        batch_size=batch_size,
+        concurrency=concurrency,
+        retry_profile=retry_profile,
+        dry_run=dry_run,
+    )
+    with engine.begin() as conn:
+        return int(conn.execute(stmt).inserted_primary_key[0])  # type: ignore[index]
+
+
+def heartbeat(engine: sa.Engine, run_id: int, counters: RunCounters) -> None:
+    stmt = runs.update().where(runs.c.id == run_id).values(heartbeat_at=utcnow(), **counters.as_params())
+    with engine.begin() as conn:
+        conn.execute(stmt)
+
+
+def finish_run(
+    engine: sa.Engine, run_id: int, status: RunStatus, exit_code: int, message: str | None, counters: RunCounters
+) -> None:
+    now = utcnow()
+    stmt = (
+        runs.update()
+        .where(runs.c.id == run_id)
+        .values(
+            status=status.value,
+            exit_code=exit_code,
+            message=message,
+            finished_at=now,
+            heartbeat_at=now,
+            **counters.as_params(),
+        )
+    )
+    with engine.begin() as conn:
+        conn.execute(stmt)
+
+
+def get_run(engine: sa.Engine, run_id: int) -> dict[str, Any] | None:
+    with engine.connect() as conn:
+        row = conn.execute(sa.select(runs).where(runs.c.id == run_id)).mappings().first()
+    return dict(row) if row else None
+
+
+_RUNNING_RUNS = sa.text("SELECT id, pid, host, started_at, heartbeat_at FROM runs WHERE status = 'running'")
+_INTERRUPT_RUN = sa.text(
+    "UPDATE runs SET status = 'interrupted', finished_at = :now, exit_code = NULL, "
+    "message = :message WHERE id = :run AND status = 'running'"
+)
+_RECLAIM_ROWS = sa.text(
+    "UPDATE ledger SET status = 'pending', error_code = :code, error_kind = NULL, http_status = NULL, "
+    "error_message = :message, updated_at = :now WHERE run_id = :run AND status = 'running'"
+)
+
+
+def reclaim_dead_runs(engine: sa.Engine, is_dead: Callable[[RunInfo], str | None]) -> Reclaimed:
+    """Mark every dead ``running`` run interrupted and put its ``running`` rows back to pending.
+
+    ``is_dead(run)`` returns a reason (the run's process is gone) or None (alive: never touched).
+    Runs in one write transaction, so two workers starting together reclaim each run once.
+    Reclaimed rows get ``error_code='reclaimed'``; the next claim hands them out as ``recovered``.
+    """
+    now = utcnow()
+    run_ids: list[int] = []
+    rows = 0
+    with engine.begin() as conn:
+        for r in conn.execute(_RUNNING_RUNS).all():
+            info = RunInfo(r.id, r.pid, r.host, r.started_at, r.heartbeat_at)
+            reason = is_dead(info)
+            if reason is None:
+                continue
+            message = f"reclaimed: run {info.run_id} (pid {info.pid} on {info.host}) {reason}"
+            conn.execute(_INTERRUPT_RUN, {"now": now, "run": info.run_id, "message": f"process {reason}"})
+            res = conn.execute(
+                _RECLAIM_ROWS, {"now": now, "run": info.run_id, "code": RECLAIMED, "message": message}
+            )
+            rows += res.rowcount
+            run_ids.append(info.run_id)
+    return Reclaimed(tuple(run_ids), rows)
+
+
+# --- claims --------------------------------------------------------------------------------------
+
+_NOT_FINAL = "('pending', 'running')"
+_FAILED = "('failed', 'invalid')"
+# a prerequisite row of `l` (same location, or any row when l has no location key)
+_PREREQ = (
+    "FROM import_deps AS d JOIN ledger AS p ON p.import_id = d.depends_on_import_id "
+    "WHERE d.import_id = l.import_id AND (l.location_key IS NULL OR p.location_key = l.location_key)"
+)
+
+
+def _filters(import_id: int | None, dry_run: bool) -> str:
+    sql = ""
+    if import_id is not None:
+        sql += " AND l.import_id = :import_id"
+    if dry_run:  # a dry run leaves rows pending: never hand the same row out twice in one run
+        sql += " AND (l.run_id IS NULL OR l.run_id != :run)"
+    return sql
+
+
+def _fail_prerequisites_sql(import_id: int | None, dry_run: bool) -> sa.TextClause:
+    return sa.text(
+        "UPDATE ledger AS l SET status = 'failed', error_kind = 'row', error_code = 'prerequisite_failed', "
+        "http_status = NULL, tracking_id = NULL, run_id = :run, finished_at = :now, updated_at = :now, "
+        "error_message = (SELECT 'prerequisite failed: import ' || p.import_id || ' line ' || p.line_no "
+        f"|| ' (' || p.action || ')' {_PREREQ} AND p.status IN {_FAILED} ORDER BY p.line_no LIMIT 1) "
+        f"WHERE l.status = 'pending'{_filters(import_id, dry_run)} "
+        f"AND EXISTS (SELECT 1 {_PREREQ} AND p.status IN {_FAILED}) "
+        f"AND NOT EXISTS (SELECT 1 {_PREREQ} AND p.status IN {_NOT_FINAL})"
+    )
+
+
+def _claim_sql(import_id: int | None, dry_run: bool, deps: bool) -> sa.TextClause:
+    # ORDER BY import_id, id walks the (status, import_id, id) index: the LIMIT stops the scan early
+    wait = (
+        f"AND NOT EXISTS (SELECT 1 {_PREREQ} AND p.status IN {_NOT_FINAL}) "
+        f"AND NOT EXISTS (SELECT 1 {_PREREQ} AND p.status IN {_FAILED}) "
+        if deps
+        else ""
+    )
+    return sa.text(
+        "UPDATE ledger SET status = 'running', run_id = :run, started_at = :now, updated_at = :now "
+        "WHERE id IN (SELECT l.id FROM ledger AS l "
+        f"WHERE l.status = 'pending'{_filters(import_id, dry_run)} {wait}"
+        "ORDER BY l.import_id, l.id LIMIT :n) "
+        "RETURNING id, import_id, line_no, action, payload, attempts, error_code"
+    )
+
+
+_HAS_DEPS = sa.text("SELECT EXISTS (SELECT 1 FROM import_deps)")
+
+
+def claim_batch(
+    engine: sa.Engine, run_id: int, n: int, *, import_id: int | None = None, dry_run: bool = False
+) -> ClaimResult:
+    """Claim up to ``n`` claimable pending rows for ``run_id`` in one statement (oldest first).
+
+    A row is claimable when no row of an import it depends on (``import_deps``) for the same
+    location (any row when the row has no location key) is still pending/running. When fewer
+    than ``n`` rows are claimable, waiting rows whose prerequisite rows are all final and at least
+    one failed are failed here (kind ``row``, code ``prerequisite_failed``, naming the import/line).
+    A dry run ignores the dependencies: it previews every row against Webex's current state.
+    """
+    params = {"run": run_id, "now": utcnow(), "n": n, "import_id": import_id}
+    failed = 0
+    with engine.begin() as conn:
+        # a dry run previews every row against Webex as it is now: prerequisites (which a dry run
+        # leaves pending) neither hold rows back nor fail them
+        deps = not dry_run and bool(conn.execute(_HAS_DEPS).scalar())
+        rows = conn.execute(_claim_sql(import_id, dry_run, deps), params).all()
+        if deps and len(rows) < n:  # only when claimable rows run low: the scan is not cheap
+            failed = conn.execute(_fail_prerequisites_sql(import_id, dry_run), params).rowcount
+    claimed = sorted((ClaimedRow.from_row(r) for r in rows), key=lambda c: c.row_id)
+    return ClaimResult(tuple(claimed), failed)
+
+
+def pending_count(engine: sa.Engine, *, import_id: int | None = None) -> int:
+    sql = "SELECT count(*) FROM ledger AS l WHERE l.status = 'pending'" + _filters(import_id, False)
+    with engine.connect() as conn:
+        return int(conn.execute(sa.text(sql), {"import_id": import_id}).scalar() or 0)
+
+
+# --- outcomes ------------------------------------------------------------------------------------
+
+_RECORD = sa.text(
+    "UPDATE ledger SET status = :status, attempts = attempts + :n_attempts, result = :result, "
+    "error_kind = :error_kind, error_code = :error_code, http_status = :http_status, "
+    "error_message = :error_message, tracking_id = :tracking_id, finished_at = :finished_at, "
+    "updated_at = :now WHERE id = :id AND status = 'running' AND run_id = :run"
+)
+# a release keeps the row's earlier result/error unless the run learned something new
+_RELEASE = sa.text(
+    "UPDATE ledger SET status = 'pending', attempts = attempts + :n_attempts, "
+    "result = coalesce(:result, result), error_kind = coalesce(:error_kind, error_kind), "
+    "error_code = coalesce(:error_code, error_code), http_status = coalesce(:http_status, http_status), "
+    "error_message = coalesce(:error_message, error_message), "
+    "tracking_id = coalesce(:tracking_id, tracking_id), updated_at = :now "
+    "WHERE id = :id AND status = 'running' AND run_id = :run"
+)
+
+
+def _outcome_params(o: RowOutcome, now: str) -> dict[str, Any]:
+    final = o.status != RowStatus.PENDING
+    return {
+        "id": o.row_id,
+        "status": o.status.value,
+        "n_attempts": len(o.attempts) if o.counts_attempts else 0,
+        "result": None if o.result is None else json.dumps(o.result, default=str, ensure_ascii=False),
+        "error_kind": o.error_kind,
+        "error_code": o.error_code,
+        "http_status": o.http_status,
+        "error_message": o.error_message,
+        "tracking_id": o.tracking_id,
+        "finished_at": now if final else None,
+        "now": now,
+    }
+
+
+def record_outcomes(engine: sa.Engine, run_id: int, outcomes: Sequence[RowOutcome]) -> RecordResult:
+    """Write each outcome (row status + its attempts rows) in one transaction, guarded by the claim.
+
+    A row no longer ``running`` for ``run_id`` is not touched (nor are its attempts written); its id
+    is returned in ``lost``.
+    """
+    if not outcomes:
+        return RecordResult()
+    now = utcnow()
+    lost: list[int] = []
+    attempt_rows: list[dict[str, Any]] = []
+    with engine.begin() as conn:
+        for o in outcomes:
+            stmt = _RELEASE if o.status == RowStatus.PENDING else _RECORD
+            if conn.execute(stmt, {**_outcome_params(o, now), "run": run_id}).rowcount != 1:
+                lost.append(o.row_id)
+                continue
+            attempt_rows.extend({"row_id": o.row_id, "run_id": run_id, **a.__dict__} for a in o.attempts)
+        if attempt_rows:
+            conn.execute(attempts.insert(), attempt_rows)
+    return RecordResult(len(outcomes) - len(lost), tuple(lost))
+
+
+def release_claims(engine: sa.Engine, run_id: int, row_ids: Iterable[int]) -> RecordResult:
+    """Put claimed-but-unstarted rows back to pending (nothing reached Webex for them)."""
+    outcomes = [RowOutcome(r, RowStatus.PENDING, counts_attempts=False) for r in row_ids]
+    return record_outcomes(engine, run_id, outcomes)
+
+
+def release_all_running(engine: sa.Engine, run_id: int) -> int:
+    """Safety net at the end of a run: every row still ``running`` under ``run_id`` → pending."""
+    stmt = sa.text(
+        "UPDATE ledger SET status = 'pending', updated_at = :now WHERE run_id = :run AND status = 'running'"
+    )
+    with engine.begin() as conn:
+        return conn.execute(stmt, {"run": run_id, "now": utcnow()}).rowcount
+
+
+# --- cooldowns (run-wide Retry-After pause shared through the ledger) ----------------------------
+
+_SET_COOLDOWN = sa.text(
+    "INSERT INTO cooldowns (scope, paused_until, reason, updated_at) VALUES (:scope, :until, :reason, :now) "
+    "ON CONFLICT (scope) DO UPDATE SET paused_until = excluded.paused_until, reason = excluded.reason, "
+    "updated_at = excluded.updated_at WHERE excluded.paused_until > cooldowns.paused_until"
+)
+
+
+def set_cooldown(engine: sa.Engine, until: float, reason: str, scope: str = WEBEX_SCOPE) -> None:
+    """Store a pause until unix time ``until`` (kept if a later pause is already stored)."""
+    with engine.begin() as conn:
+        conn.execute(_SET_COOLDOWN, {"scope": scope, "until": until, "reason": reason, "now": utcnow()})
+
+
+def get_cooldown(engine: sa.Engine, scope: str = WEBEX_SCOPE) -> float | None:
+    """The stored pause end (unix time) for ``scope``, or None."""
+    with engine.connect() as conn:
+        value = conn.execute(
+            sa.select(cooldowns.c.paused_until).where(cooldowns.c.scope == scope)
+        ).scalar_one_or_none()
+    return None if value is None else float(value)
+
+
+__all__ = [
+    "RECLAIMED",
+    "WEBEX_SCOPE",
+    "AttemptRecord",
+    "ClaimResult",
+    "ClaimedRow",
+    "Reclaimed",
+    "RecordResult",
+    "RowOutcome",
+    "RunCounters",
+    "RunInfo",
+    "claim_batch",
+    "create_run",
+    "finish_run",
+    "get_cooldown",
+    "get_run",
+    "heartbeat",
+    "pending_count",
+    "reclaim_dead_runs",
+    "record_outcomes",
+    "release_all_running",
+    "release_claims",
+    "set_cooldown",
+]

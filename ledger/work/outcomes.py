@@ -1,0 +1,159 @@
+"""The single writer's bookkeeping: outcomes into the ledger, counters, suspects, the run's report.
+
+Main thread only. Suspects are rows that failed transient/systemic: they stay ``running`` until a
+later row proves Webex answers (then they are written ``failed``) or the run learns Webex is down
+(breaker open, 401, signal: then they go back to ``pending``): an outage never fails rows.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import sqlalchemy as sa
+import structlog
+
+from ledger.store import claims as store
+from ledger.errors import ExitCode
+from ledger.models import RowStatus, RunStatus
+from ledger.work.progress import Progress
+from ledger.store.claims import RowOutcome, RunCounters
+from ledger.work.rows import as_released
+
+log = structlog.get_logger("ledger.work.worker")
+
+
+@dataclass(frozen=True)
+class RunReport:
+    run_id: int
+    status: RunStatus
+    exit_code: ExitCode
+    message: str
+    counters: RunCounters
+    elapsed_s: float
+    reclaimed: store.Reclaimed
+    pending_left: int
+    requests: int = 0
+    throttled: int = 0
+    summary_text: str = ""
+    retry_command: str | None = None
+    dry_run: bool = False
+
+    def render(self) -> str:
+        c = self.counters
+        if self.dry_run:
+            counts = (
+                f"dry run: {c.succeeded} would change, {c.skipped} would be skipped, {c.failed} would fail "
+                "(see each row's result); nothing was written, every row stays pending"
+            )
+        else:
+            counts = (
+                f"{c.succeeded} succeeded, {c.skipped} skipped, {c.failed} failed, {self.pending_left} pending"
+            )
+        lines = [
+            self.summary_text.rstrip(),
+            "",
+            f"run {self.run_id}: {self.status.value} (exit {int(self.exit_code)}) in {self.elapsed_s:.1f}s: {counts}; "
+            f"{c.retries + c.throttled} retries ({c.throttled} after a 429/423)"
+            + (f"; {self.reclaimed.rows} rows reclaimed from dead runs" if self.reclaimed.rows else ""),
+        ]
+        if self.message:
+            lines.append(self.message)
+        if self.retry_command:
+            lines.append(f"to retry the failed rows: {self.retry_command}")
+        return "\n".join(line for line in lines if line is not None).lstrip("\n")
+
+
+class OutcomeRecorder:
+    """Writes each outcome as soon as it is known (guarded by the run's claim) and counts it."""
+
+    def __init__(self, engine: sa.Engine, counters: RunCounters, progress: Progress | None, *, dry_run: bool) -> None:
+        self.engine = engine
+        self.counters = counters
+        self.progress = progress
+        self.dry_run = dry_run
+        self.run_id = 0  # set when the run is registered
+        self._suspects: list[RowOutcome] = []
+
+    def record(self, outcomes: list[RowOutcome], *, webex_down: bool) -> None:
+        """Write final outcomes now; hold transient/systemic failures back as suspects.
+
+        ``webex_down`` (breaker not closed, token rejected, run stopping): the suspects go back to
+        pending. Otherwise a row that Webex answered proves it works: the suspects fail for real.
+        """
+        final: list[RowOutcome] = []
+        webex_answered = False
+        for o in outcomes:
+            if o.status == RowStatus.FAILED and o.error_kind in ("transient", "systemic"):
+                self._suspects.append(o)  # an outage must not fail rows: decided later
+                continue
+            final.append(o)
+            if o.status in (RowStatus.SUCCEEDED, RowStatus.SKIPPED) or (
+                o.status == RowStatus.FAILED and o.error_kind == "row"
+            ):
+                webex_answered = True
+        if self._suspects and webex_down:
+            self.settle_suspects(failed=False)
+        elif self._suspects and webex_answered:
+            final.extend(self._suspects)
+            self._suspects = []
+        self.write(final)
+
+    def settle_suspects(self, *, failed: bool) -> None:
+        """The end of the run (or of Webex): suspects fail (``failed``) or go back to pending."""
+        suspects, self._suspects = self._suspects, []
+        if not suspects:
+            return
+        if not failed:
+            suspects = [as_released(o) for o in suspects]
+        self.write(suspects)
+
+    def write(self, outcomes: Sequence[RowOutcome]) -> None:
+        if not outcomes:
+            return
+        res = store.record_outcomes(self.engine, self.run_id, outcomes)
+        for row_id in res.lost:
+            log.error("claim_lost", row_id=row_id, note="the row was taken by another run; outcome not written")
+        lost = set(res.lost)
+        done = failed = 0
+        for o in outcomes:
+            if o.row_id in lost:
+                continue
+            self._count(o)
+            if o.status != RowStatus.PENDING:
+                done += 1
+                failed += o.status == RowStatus.FAILED
+            log.info(
+                "row_outcome",
+                row_id=o.row_id,
+                status=o.status.value,
+                attempts=len(o.attempts),
+                error_kind=o.error_kind,
+                error_code=o.error_code,
+                http_status=o.http_status,
+                tracking_id=o.tracking_id,
+                error=o.error_message,
+            )
+        if self.progress:
+            self.progress.add(done, failed)
+
+    def _count(self, o: RowOutcome) -> None:
+        c = self.counters
+        if o.status == RowStatus.SUCCEEDED:
+            c.succeeded += 1
+        elif o.status == RowStatus.SKIPPED:
+            c.skipped += 1
+        elif o.status == RowStatus.FAILED:
+            c.failed += 1
+        elif self.dry_run and o.result and o.result.get("dry_run"):
+            would = o.result.get("would")  # dry run: what would happen (the row stays pending)
+            if would == "change":
+                c.succeeded += 1
+            elif would == "skip":
+                c.skipped += 1
+            else:
+                c.failed += 1
+        else:
+            c.released += 1
+        c.throttled += sum(1 for a in o.attempts if a.outcome == "throttled")
+        c.retries += sum(1 for a in o.attempts[:-1] if a.outcome == "retry")

@@ -1,0 +1,304 @@
+"""Running claimed rows in the worker's pool threads: retries, breaker feed, outcomes.
+
+:class:`RowRunner` turns one :class:`Task` (a row, or a group of rows for a bulk executor) into
+:class:`~ledger.store.claims.RowOutcome` values for the writer (``ledger.work.worker``): it calls the
+executor under the profile's tenacity policy, feeds the breaker with every attempt, records each
+try as an ``attempts`` row, and decides the row's fate by the error ladder (see ``ledger.work.worker``).
+It never touches the ledger.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import threading
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import structlog
+
+from ledger.store.engine import utcnow
+from ledger.errors import ActionError, AuthFailure, RowFailure, Throttled
+from ledger.models import RowStatus
+from ledger.work.gate import RunGate, RunStopped
+from ledger.work.policy import RowTry, SystemicBreaker, build_retrying, outcome_feeds_breaker
+from ledger.work.profiles import RetryProfile
+from ledger.work.ports import THROTTLE_STATUSES, ActionResult, Executor, RequestHooks, RowInput
+from ledger.store.claims import AttemptRecord, ClaimedRow, RowOutcome
+
+log = structlog.get_logger("ledger.work.worker")
+
+
+class ExecutorFactory(Protocol):
+    """Builds (once per action name) the executor of a run; all share one Webex API."""
+
+    def __call__(self, action: str, hooks: RequestHooks, timeout: tuple[float, float, float]) -> Executor: ...
+
+
+@dataclass
+class Task:
+    """Rows executed together: one row, or up to ``bulk_size`` rows of a bulk executor."""
+
+    rows: list[ClaimedRow]
+    probe: bool = False  # the breaker's single half-open probe: one try, no retries
+
+
+class RowRunner:
+    """Executes tasks (thread-safe); ``auth_message`` is set when Webex rejected the token (401), or
+    answered 403 until the breaker opened (the token lacks a scope/role: waiting will not grant it)."""
+
+    def __init__(
+        self,
+        *,
+        factory: ExecutorFactory,
+        gate: RunGate,
+        breaker: SystemicBreaker,
+        profile: RetryProfile,
+        dry_run: bool,
+        sleep: Callable[[float], None] | None = None,
+    ) -> None:
+        self.factory = factory
+        self.gate = gate
+        self.breaker = breaker
+        self.profile = profile
+        self.dry_run = dry_run
+        self.retrying = build_retrying(profile, sleep=sleep or gate.sleep, blocked=gate.thread_blocked_s)
+        self.probe_retrying = build_retrying(
+            profile, sleep=sleep or gate.sleep, blocked=gate.thread_blocked_s, attempts=1
+        )
+        self.auth_message: str | None = None
+        self.crashed: str | None = None  # a bug in this module: the run stops (exit 1) instead of looping
+        self._executors: dict[str, Executor] = {}
+        self._lock = threading.Lock()
+
+    def bulk_size(self, action: str) -> int:
+        ex = self.executor(action)
+        return ex.spec.bulk_size if hasattr(ex, "execute_many") and ex.spec.bulk_size > 1 else 1
+
+    def executor(self, action: str) -> Executor:
+        with self._lock:
+            ex = self._executors.get(action)
+            if ex is None:
+                ex = self.factory(action, self.gate, self.profile.timeout)
+                self._executors[action] = ex
+            return ex
+
+    def run_task(self, task: Task) -> list[RowOutcome]:
+        """Execute one task (a row, or a bulk group); never raises (a bug releases the rows)."""
+        try:
+            if len(task.rows) == 1:
+                return [self._run_row(task.rows[0], probe=task.probe)]
+            return self._run_bulk(task.rows)
+        except Exception as exc:  # noqa: BLE001 - a bug must not lose rows: release them, stop the run
+            log.exception("row_task_crashed", error=type(exc).__name__)
+            self.crashed = f"internal error while running rows ({type(exc).__name__}); the rows are pending"
+            return [as_released(RowOutcome(r.row_id, RowStatus.PENDING, counts_attempts=False)) for r in task.rows]
+
+    def _run_row(self, row: ClaimedRow, *, probe: bool = False) -> RowOutcome:
+        executor = self.executor(row.action)
+        tries: list[AttemptRecord] = []
+        recovered = [row.recovered]
+
+        def attempt(ctx: RowTry) -> ActionResult:
+            started = _now()
+            n = _attempt_no(row, tries)
+            inp = RowInput(row.row_id, row.line_no, row.action, row.payload, attempt=n, recovered=recovered[0])
+            try:
+                result = executor.execute(inp)
+            except ActionError as exc:
+                self._after_failure(exc, ctx)
+                if exc.ambiguous:
+                    recovered[0] = True  # the write may have landed: the next try re-checks first
+                tries.append(_attempt_record(n, started, exc))
+                raise
+            except Exception as exc:  # noqa: BLE001 - an executor bug fails the row, not the run
+                err = RowFailure(f"internal error in {row.action}: {type(exc).__name__}: {str(exc)[:200]}")
+                log.exception("executor_error", row_id=row.row_id, action=row.action)
+                tries.append(_attempt_record(n, started, err))
+                raise err from None
+            ctx.counted += 1
+            self.breaker.record_success()
+            tries.append(self._success_record(n, started, result))
+            return result
+
+        retrying = self.probe_retrying if probe else self.retrying
+        try:
+            result = retrying(attempt, RowTry(blocked_at_start=self.gate.thread_blocked_s()))
+        except ActionError as exc:
+            return self._failure_outcome(row, exc, tries)
+        return self._success_outcome(row, result, tries)
+
+    def _after_failure(self, exc: ActionError, ctx: RowTry) -> None:
+        if isinstance(exc, Throttled):
+            ctx.throttles += 1
+            if exc.http_status not in THROTTLE_STATUSES:  # not from an HTTP answer (the gate saw those already)
+                self.gate.throttled(429, exc.retry_after)
+            return
+        if isinstance(exc, RunStopped):
+            return
+        ctx.counted += 1
+        if isinstance(exc, AuthFailure):
+            self.auth_message = (
+                f"Webex rejected the access token (HTTP 401): set a valid WEBEX_ACCESS_TOKEN and run `ledger work` "
+                f"again; nothing was failed, the rows are pending ({exc.message})"
+            )
+            self.gate.stop("the access token was rejected")
+            return
+        feed = outcome_feeds_breaker(exc)
+        if feed:
+            self.breaker.record_failure(exc.message)
+            if not self.breaker.is_closed:
+                if exc.http_status == 403:  # Webex answered: no recovery time will grant the scope or role
+                    self.auth_message = (
+                        "Webex refused the requests with HTTP 403 (forbidden): the access token lacks a scope, or its "
+                        "user an admin role or licence, that this action needs; nothing was failed, the rows are "
+                        f"pending: run `ledger work` again with a token that has them ({exc.message})"
+                    )
+                self.gate.stop(f"Webex is failing: {exc.message}")
+        elif feed is False:
+            self.breaker.record_success()
+
+    def _success_record(self, n: int, started: str, result: ActionResult) -> AttemptRecord:
+        return AttemptRecord(n, started, _now(), "dry_run" if self.dry_run else result.status)
+
+    def _success_outcome(self, row: ClaimedRow, result: ActionResult, tries: list[AttemptRecord]) -> RowOutcome:
+        if self.dry_run:
+            payload = {"dry_run": True, "would": "change" if result.status == "succeeded" else "skip"}
+            payload["planned"] = dict(result.planned or {})
+            payload.update({k: v for k, v in result.result.items() if k != "dry_run"})
+            return RowOutcome(row.row_id, RowStatus.PENDING, tuple(tries), result=payload, counts_attempts=False)
+        return RowOutcome(row.row_id, RowStatus(result.status), tuple(tries), result=dict(result.result))
+
+    def _failure_outcome(self, row: ClaimedRow, exc: ActionError, tries: list[AttemptRecord]) -> RowOutcome:
+        fields: dict[str, Any] = {
+            "error_kind": exc.kind,
+            "error_code": exc.code,
+            "http_status": exc.http_status,
+            "error_message": exc.message,
+            "tracking_id": exc.tracking_id,
+        }
+        stopped = isinstance(exc, (RunStopped, AuthFailure)) or self.gate.stopped is not None
+        if stopped and exc.kind != "row":  # an interrupted/outage row is not a failed row
+            return as_released(RowOutcome(row.row_id, RowStatus.FAILED, tuple(tries), **fields))
+        if self.dry_run:
+            result = {"dry_run": True, "would": "fail", "error_kind": exc.kind, "error": exc.message}
+            return RowOutcome(row.row_id, RowStatus.PENDING, _last_is(tries, "dry_run"), result=result,
+                              counts_attempts=False)
+        if exc.kind == "transient" and not isinstance(exc, Throttled):
+            self.breaker.record_failure(f"retries exhausted: {exc.message}")
+        return RowOutcome(row.row_id, RowStatus.FAILED, _last_is(tries, "failed"), **fields)
+
+    def _run_bulk(self, rows: list[ClaimedRow]) -> list[RowOutcome]:
+        """A bulk executor: up to ``bulk_size`` rows per call; rows failing transiently are re-sent."""
+        executor = self.executor(rows[0].action)
+        tries: dict[int, list[AttemptRecord]] = {r.row_id: [] for r in rows}
+        by_id = {r.row_id: r for r in rows}
+        results: dict[int, ActionResult | Exception] = {}
+        todo = list(rows)
+        recovered = {r.row_id: r.recovered for r in rows}
+
+        def attempt(ctx: RowTry) -> Mapping[int, ActionResult | Exception]:
+            started = _now()
+            inputs = [
+                RowInput(r.row_id, r.line_no, r.action, r.payload, attempt=_attempt_no(r, tries[r.row_id]),
+                         recovered=recovered[r.row_id])
+                for r in todo
+            ]
+            try:
+                out = executor.execute_many(inputs)  # type: ignore[attr-defined]
+            except ActionError as exc:
+                self._after_failure(exc, ctx)
+                for r in todo:
+                    if exc.ambiguous:
+                        recovered[r.row_id] = True
+                    tries[r.row_id].append(_attempt_record(_attempt_no(r, tries[r.row_id]), started, exc))
+                raise
+            ctx.counted += 1
+            self.breaker.record_success()
+            return out  # type: ignore[no-any-return]
+
+        for _round in range(self.profile.attempts):
+            try:
+                out = self.retrying(attempt, RowTry(blocked_at_start=self.gate.thread_blocked_s()))
+            except ActionError as exc:
+                for r in todo:
+                    results[r.row_id] = exc
+                break
+            todo = self._bulk_answers(todo, out, tries, results, recovered)
+            if not todo:
+                break
+        outcomes = []
+        for row_id, res in results.items():
+            row, row_tries = by_id[row_id], tries[row_id]
+            if isinstance(res, ActionResult):
+                outcomes.append(self._success_outcome(row, res, row_tries))
+            else:
+                assert isinstance(res, ActionError)
+                outcomes.append(self._failure_outcome(row, res, row_tries))
+        return outcomes
+
+    def _bulk_answers(
+        self,
+        todo: list[ClaimedRow],
+        out: Mapping[int, ActionResult | Exception],
+        tries: dict[int, list[AttemptRecord]],
+        results: dict[int, ActionResult | Exception],
+        recovered: dict[int, bool],
+    ) -> list[ClaimedRow]:
+        """Record each row's answer in one bulk call; returns the rows to send again (transient)."""
+        again = []
+        for r in todo:
+            res = out.get(r.row_id, RowFailure("no result for this row in the bulk answer"))
+            n = _attempt_no(r, tries[r.row_id])
+            if isinstance(res, ActionResult):
+                tries[r.row_id].append(self._success_record(n, _now(), res))
+                results[r.row_id] = res
+                continue
+            err = res if isinstance(res, ActionError) else RowFailure(f"{type(res).__name__}: {str(res)[:200]}")
+            tries[r.row_id].append(_attempt_record(n, _now(), err))
+            if err.kind == "transient" and self.gate.stopped is None:
+                if err.ambiguous:
+                    recovered[r.row_id] = True
+                again.append(r)
+            results[r.row_id] = err
+        return again
+
+
+def _now() -> str:
+    return utcnow()
+
+
+def _attempt_no(row: ClaimedRow, tries: list[AttemptRecord]) -> int:
+    """The number of the row's next try, counting the tries of earlier runs (``ledger.attempts``)."""
+    return row.prior_attempts + len(tries) + 1
+
+
+def _attempt_record(n: int, started: str, exc: ActionError) -> AttemptRecord:
+    outcome = "throttled" if isinstance(exc, Throttled) else "released" if isinstance(exc, RunStopped) else "retry"
+    return AttemptRecord(
+        attempt_no=n,
+        started_at=started,
+        finished_at=_now(),
+        outcome=outcome,
+        http_status=exc.http_status,
+        retry_after_s=exc.retry_after,
+        tracking_id=exc.tracking_id,
+        error_kind=exc.kind,
+        error_code=exc.code,
+        error_message=exc.message,
+    )
+
+
+def _last_is(tries: list[AttemptRecord], outcome: str) -> tuple[AttemptRecord, ...]:
+    """The tries, the last one marked with the row's final ``outcome`` (it was logged as a retry)."""
+    if not tries:
+        return ()
+    return (*tries[:-1], dataclasses.replace(tries[-1], outcome=outcome))
+
+
+def as_released(o: RowOutcome) -> RowOutcome:
+    """The same outcome, but the row goes back to pending (its last try is marked released)."""
+    return dataclasses.replace(o, status=RowStatus.PENDING, attempts=_last_is(list(o.attempts), "released"))
+
+
+__all__ = ["ExecutorFactory", "RowRunner", "Task", "as_released"]

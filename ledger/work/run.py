@@ -1,0 +1,86 @@
+"""`ledger work` as a library call: open the ledger, run the worker under signal handling, report.
+
+SIGINT/SIGTERM ask the worker to stop (no more claims, rows in flight get a grace period, the run
+ends ``interrupted``, exit 4); a second one exits at once (still resumable: the next run reclaims).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import signal
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import sqlalchemy as sa
+
+from ledger.reporting import report as reports
+from ledger.store import claims as store
+from ledger.settings import WorkSettings
+from ledger.store.engine import open_ledger
+from ledger.errors import ExitCode
+from ledger.work.progress import Progress
+from ledger.work.worker import Worker
+from ledger.work.outcomes import RunReport
+from ledger.work.rows import ExecutorFactory
+
+
+@contextmanager
+def _signals(worker: Worker) -> Iterator[None]:
+    """SIGINT/SIGTERM → worker.request_stop(); a second one exits at once (resumable: next run reclaims)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handler(signum: int, _frame: Any) -> None:
+        if worker.stopping:
+            os.write(2, b"\nledger: second interrupt: exiting now; run `ledger work` again to resume\n")
+            os._exit(int(ExitCode.INTERRUPTED))
+        worker.request_stop()
+        os.write(2, b"\nledger: stopping: finishing rows in flight (Ctrl-C again to exit at once)\n")
+
+    old = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for sig, h in old.items():
+            signal.signal(sig, h)
+
+
+def run_work(
+    settings: WorkSettings,
+    executor_factory: ExecutorFactory,
+    *,
+    engine: sa.Engine | None = None,
+) -> RunReport:
+    """`ledger work`: open the ledger, run until done/stopped, return the report (never exits)."""
+    own_engine = engine is None
+    engine = engine or open_ledger(settings.db_path)
+    try:
+        total = store.pending_count(engine, import_id=settings.import_id)
+        progress = Progress(total, live=settings.progress)
+        worker = Worker(engine, settings, executor_factory, progress=progress)
+        with _signals(worker):
+            worker.start()
+            try:
+                worker.drain()
+            except BaseException as exc:
+                worker.fatal(f"stopped by an internal error ({type(exc).__name__}); rows are pending, resumable")
+                raise
+            finally:
+                report = worker.finish()
+                progress.close()
+        ledger_summary = reports.summary(engine, import_id=settings.import_id)  # as `ledger report` shows it
+        text = reports.render_summary(ledger_summary)
+        retry = None
+        if report.counters.failed or ledger_summary.failed_row + ledger_summary.failed_systemic:
+            retry = f"ledger --db {settings.db_path} retry --status failed" + (
+                f" --import {settings.import_id}" if settings.import_id is not None else ""
+            ) + " && ledger --db " + f"{settings.db_path} work"
+        return dataclasses.replace(report, summary_text=text, retry_command=retry)
+    finally:
+        if own_engine:
+            engine.dispose()
+

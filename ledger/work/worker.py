@@ -1,0 +1,392 @@
+"""The engine of `ledger work`: claim batches, execute rows concurrently, record every outcome.
+
+Steppable (STYLE §11): :meth:`Worker.run_once` claims and finishes one batch; :meth:`Worker.drain`
+loops until nothing is claimable or the run must stop; :func:`ledger.work.run.run_work` is what the CLI
+calls. Outcomes are written by :class:`ledger.work.outcomes.OutcomeRecorder`; dead runs are
+recognised by :mod:`ledger.work.liveness`.
+
+Threads: the calling (main) thread is the ledger's single writer: it claims, dispatches rows to a
+pool of ``concurrency`` threads, and commits each outcome as soon as a thread hands it back (the
+outcomes available at that moment share one transaction). Pool threads only run
+``ledger.work.rows.RowRunner`` (executor calls, retries, breaker feed); they never write.
+
+Outcome rules (the error ladder of ``ledger.errors`` applied to a row):
+
+- success → ``succeeded``/``skipped``; RowFailure → ``failed`` (kind row); the run goes on.
+- TransientFailure → retried by the profile's tenacity policy; exhausted → ``failed`` (kind transient).
+- SystemicFailure (403 …) and exhausted transients are *suspects*: kept ``running`` until a later row
+  proves Webex answers (then ``failed``) or the breaker opens (then back to ``pending``): an outage
+  never fails rows. AuthFailure (401) stops the run at once, rows back to ``pending``, exit 3; so
+  does a 403 when the breaker opens on it (a missing scope/role: ``RowRunner._after_failure``).
+- Any row interrupted by a stop (signal, breaker, 401) goes back to ``pending``.
+
+The engine never imports wxc_sdk or ``ledger.actions``: executors come from the ``factory`` the CLI
+passes (``ledger.actions.runtime.ExecutorFactory``).
+"""
+
+from __future__ import annotations
+
+import concurrent.futures as cf
+import os
+import queue
+import socket
+import time
+from collections import deque
+from collections.abc import Callable
+
+import sqlalchemy as sa
+import structlog
+
+from ledger.store import claims as store
+from ledger.settings import WorkSettings
+from ledger.store.engine import make_engine
+from ledger.errors import ExitCode
+from ledger.work.gate import RunGate
+from ledger.work.liveness import dead_reason
+from ledger.models import RowStatus, RunStatus
+from ledger.work.policy import SystemicBreaker
+from ledger.work.profiles import RetryProfile, get_profile
+from ledger.work.progress import Progress
+from ledger.store.claims import ClaimedRow, RowOutcome, RunCounters
+from ledger.work.outcomes import OutcomeRecorder, RunReport
+from ledger.work.rows import ExecutorFactory, RowRunner, Task, as_released
+
+log = structlog.get_logger("ledger.work.worker")
+
+
+# --- the worker ----------------------------------------------------------------------------------
+
+
+class Worker:
+    """One `ledger work` run on an open ledger (see the module docstring)."""
+
+    def __init__(
+        self,
+        engine: sa.Engine,
+        settings: WorkSettings,
+        factory: ExecutorFactory,
+        *,
+        sleep: Callable[[float], None] | None = None,
+        progress: Progress | None = None,
+    ) -> None:
+        self.engine = engine
+        self.settings = settings
+        self.factory = factory
+        self.profile: RetryProfile = get_profile(settings.retry_profile)
+        # reads from the pool threads go through a read-only engine: a plain BEGIN never waits for
+        # another process's write transaction (every engine.begin() of the write engine is IMMEDIATE)
+        self._reader = make_engine(str(engine.url.database), readonly=True)
+        self.gate = RunGate(
+            max_rate_per_min=settings.max_rate,
+            default_pause_s=self.profile.default_throttle_s,
+            shared_pause=lambda: store.get_cooldown(self._reader),  # other workers' 429 pauses
+        )
+        self.breaker = SystemicBreaker(self.profile)
+        self.rows = RowRunner(
+            factory=factory, gate=self.gate, breaker=self.breaker, profile=self.profile, dry_run=settings.dry_run,
+            sleep=sleep,
+        )
+        self.counters = RunCounters()
+        self.out = OutcomeRecorder(engine, self.counters, progress, dry_run=settings.dry_run)
+        self.host = socket.gethostname()
+        self.run_id = 0
+        self.reclaimed = store.Reclaimed()
+        self.progress = progress
+        self._pool: cf.ThreadPoolExecutor | None = None
+        self._results: queue.Queue[cf.Future[list[RowOutcome]] | None] = queue.Queue()
+        self.gate.on_pause = lambda: self._results.put(None)  # a new 429 pause: store it now
+        self._stop_requested_at: float | None = None  # first SIGINT/SIGTERM (monotonic)
+        self._final: tuple[RunStatus, ExitCode, str] | None = None
+        self._last_beat = 0.0
+        self._last_cooldown_sync = 0.0
+        self._started = time.monotonic()
+
+    # -- lifecycle --------------------------------------------------------------------------------
+    def start(self) -> int:
+        """Reclaim dead runs' rows, register this run, pick up a stored pause. Returns the run id."""
+        s = self.settings
+        self.reclaimed = store.reclaim_dead_runs(
+            self.engine, lambda r: dead_reason(r, host=self.host, dead_after_s=s.dead_after_s)
+        )
+        if self.reclaimed.rows or self.reclaimed.run_ids:
+            log.warning("runs_reclaimed", runs=list(self.reclaimed.run_ids), rows=self.reclaimed.rows)
+        self.run_id = store.create_run(
+            self.engine,
+            pid=os.getpid(),
+            host=self.host,
+            import_id=s.import_id,
+            batch_size=s.batch_size,
+            concurrency=s.concurrency,
+            retry_profile=self.profile.name,
+            dry_run=s.dry_run,
+        )
+        self.out.run_id = self.run_id
+        structlog.contextvars.bind_contextvars(run_id=self.run_id)
+        self._sync_cooldown(force=True)
+        self._pool = cf.ThreadPoolExecutor(max_workers=max(s.concurrency, 1), thread_name_prefix="ledger-row")
+        log.info("run_started", profile=self.profile.name, concurrency=s.concurrency, dry_run=s.dry_run)
+        return self.run_id
+
+    def request_stop(self) -> None:
+        """First SIGINT/SIGTERM: stop claiming, no more retries; rows in flight get ``stop_grace_s``."""
+        if self._stop_requested_at is None:
+            self._stop_requested_at = time.monotonic()
+
+    def fatal(self, message: str) -> None:
+        self._final = (RunStatus.INTERRUPTED, ExitCode.FATAL, message)
+
+    @property
+    def stopping(self) -> bool:
+        return self._stop_requested_at is not None
+
+    def finish(self) -> RunReport:
+        """Settle suspects, release anything still held, close the run row."""
+        if self._pool is not None:
+            self._pool.shutdown(wait=True)
+        self.out.settle_suspects(failed=not self._webex_down())
+        released = store.release_all_running(self.engine, self.run_id)
+        self.counters.released += released
+        status, code, message = self._final_status()
+        store.finish_run(self.engine, self.run_id, status, int(code), message, self.counters)
+        self._reader.dispose()
+        log.info("run_finished", status=status.value, exit_code=int(code), **self.counters.as_params())
+        structlog.contextvars.unbind_contextvars("run_id")
+        pending = store.pending_count(self.engine, import_id=self.settings.import_id)
+        return RunReport(
+            run_id=self.run_id,
+            status=status,
+            exit_code=code,
+            message=message,
+            counters=self.counters,
+            elapsed_s=time.monotonic() - self._started,
+            reclaimed=self.reclaimed,
+            pending_left=pending,
+            requests=self.gate.stats.requests,
+            throttled=self.gate.stats.throttled,
+            dry_run=self.settings.dry_run,
+        )
+
+    def _final_status(self) -> tuple[RunStatus, ExitCode, str]:
+        if self.rows.auth_message is not None:
+            return RunStatus.FAILED_SYSTEMIC, ExitCode.FAILED_SYSTEMIC, self.rows.auth_message
+        if self._final is not None:
+            return self._final
+        if self.stopping:
+            return (
+                RunStatus.INTERRUPTED,
+                ExitCode.INTERRUPTED,
+                "interrupted: unfinished rows are pending; run `ledger work` again to resume",
+            )
+        return RunStatus.COMPLETED, ExitCode.OK, ""
+
+    # -- the loop ---------------------------------------------------------------------------------
+    def drain(self) -> None:
+        """Run batches until nothing is claimable, or the run must stop (signal, 401, breaker budget)."""
+        while not self._must_end():
+            if not self.breaker.is_closed:
+                self._recover()
+                continue
+            if self.run_once(refill=True) == 0 and self.breaker.is_closed:
+                break
+
+    def _must_end(self) -> bool:
+        if self.rows.crashed is not None and self._final is None:
+            self.fatal(self.rows.crashed)
+        return self.stopping or self.rows.auth_message is not None or self._final is not None
+
+    def run_once(self, *, refill: bool = False) -> int:
+        """Claim one batch, execute it, record every outcome. Returns the number of rows claimed.
+
+        ``refill=True`` (what :meth:`drain` uses) claims the next batch as soon as the current one
+        has no row left to start, so the threads never idle at batch boundaries.
+        """
+        if self._must_end() or not self.breaker.is_closed:
+            return 0
+        self._tick()
+        rows = self._claim()
+        if not rows:
+            return 0
+        claimed = [len(rows)]
+
+        def more() -> list[ClaimedRow]:
+            got = self._claim() if refill else []
+            claimed[0] += len(got)
+            return got
+
+        self._execute(self._tasks(rows), more)
+        return claimed[0]
+
+    def _claim(self) -> list[ClaimedRow]:
+        s = self.settings
+        claim = store.claim_batch(self.engine, self.run_id, s.batch_size, import_id=s.import_id, dry_run=s.dry_run)
+        if claim.prerequisite_failed:
+            self.counters.failed += claim.prerequisite_failed
+            if self.progress:
+                self.progress.add(claim.prerequisite_failed, claim.prerequisite_failed)
+        self.counters.claimed += len(claim.rows)
+        if self.progress and claim.rows:
+            self.progress.batch_done()
+        return list(claim.rows)
+
+    def _tasks(self, rows: list[ClaimedRow]) -> deque[Task]:
+        tasks: deque[Task] = deque()
+        i = 0
+        while i < len(rows):
+            size = self.rows.bulk_size(rows[i].action)
+            group = [rows[i]]
+            i += 1
+            while size > 1 and i < len(rows) and len(group) < size and rows[i].action == group[0].action:
+                group.append(rows[i])
+                i += 1
+            tasks.append(Task(group))
+        return tasks
+
+    def _webex_down(self) -> bool:
+        """Breaker not closed, token rejected or run stopping: failures now are not the rows' fault."""
+        return not self.breaker.is_closed or self.rows.auth_message is not None or self.stopping
+
+    def _may_dispatch(self) -> bool:
+        return not self._must_end() and self.breaker.is_closed
+
+    def _execute(self, tasks: deque[Task], more: Callable[[], list[ClaimedRow]] = list) -> None:
+        """Dispatch tasks (at most ``concurrency`` in flight), record outcomes as they arrive.
+
+        ``more()`` is asked for further rows whenever every task has been started (refill). Freed
+        threads get their next row *before* the finished outcomes are written, so the ledger's
+        bookkeeping overlaps the Webex calls instead of adding to them.
+        """
+        in_flight: set[cf.Future[list[RowOutcome]]] = set()
+        state = {"exhausted": False}
+        while True:
+            self._dispatch(tasks, in_flight, more, state)
+            if not in_flight:
+                break
+            outcomes = self._gather(in_flight)
+            self._dispatch(tasks, in_flight, more, state)
+            if outcomes:
+                self.out.record(outcomes, webex_down=self._webex_down())
+            self._tick()
+        if tasks:  # never started: nothing reached Webex for them
+            ids = [r.row_id for t in tasks for r in t.rows]
+            res = store.release_claims(self.engine, self.run_id, ids)
+            self.counters.released += res.written
+
+    def _dispatch(
+        self,
+        tasks: deque[Task],
+        in_flight: set[cf.Future[list[RowOutcome]]],
+        more: Callable[[], list[ClaimedRow]],
+        state: dict[str, bool],
+    ) -> None:
+        assert self._pool is not None
+        limit = self.settings.concurrency
+        if not tasks and not state["exhausted"] and len(in_flight) < limit and self._may_dispatch():
+            extra = more()
+            state["exhausted"] = not extra
+            tasks.extend(self._tasks(extra))
+        while tasks and len(in_flight) < limit and self._may_dispatch():
+            fut = self._pool.submit(self.rows.run_task, tasks.popleft())
+            fut.add_done_callback(self._results.put)
+            in_flight.add(fut)
+
+    def _gather(self, in_flight: set[cf.Future[list[RowOutcome]]]) -> list[RowOutcome]:
+        """Wait (at most 0.1 s) for finished tasks; their outcomes."""
+        done: list[cf.Future[list[RowOutcome]] | None] = []
+        try:
+            done.append(self._results.get(timeout=0.1))
+            while True:
+                done.append(self._results.get_nowait())
+        except queue.Empty:
+            pass
+        outcomes: list[RowOutcome] = []
+        for fut in done:
+            if fut is None:  # a wake-up (new pause to store), not a task
+                continue
+            in_flight.discard(fut)
+            outcomes.extend(fut.result())  # RowRunner.run_task never raises
+        return outcomes
+
+    # -- periodic duties (main thread) ------------------------------------------------------------
+    def _tick(self) -> None:
+        now = time.monotonic()
+        if self._stop_requested_at is not None:
+            self.gate.stop_retrying("interrupted by a signal")
+            if now - self._stop_requested_at >= self.settings.stop_grace_s:
+                self.gate.stop("interrupted by a signal")
+        if now - self._last_beat >= self.settings.heartbeat_s:
+            self._last_beat = now
+            store.heartbeat(self.engine, self.run_id, self.counters)
+        self._sync_cooldown()
+
+    def _sync_cooldown(self, force: bool = False) -> None:
+        """Store this run's Retry-After pause; honour one stored by another worker."""
+        pause = self.gate.take_pause_to_persist()
+        if pause is not None:
+            store.set_cooldown(self.engine, pause[0], pause[1])
+        now = time.monotonic()
+        if force or now - self._last_cooldown_sync >= 0.1:
+            self._last_cooldown_sync = now
+            until = store.get_cooldown(self._reader)
+            if until is not None and until > time.time():
+                self.gate.pause_until(until, "pause stored in the ledger", persist=False)
+
+    def _wait(self, seconds: float) -> None:
+        """Sleep in small steps, keeping heartbeats and signal handling alive."""
+        end = time.monotonic() + seconds
+        while not self._must_end():
+            left = end - time.monotonic()
+            if left <= 0:
+                return
+            time.sleep(min(left, 0.2))
+            self._tick()
+
+    # -- breaker recovery -------------------------------------------------------------------------
+    def _recover(self) -> None:
+        """Breaker open: wait, probe with one row; give up past the profile's systemic budget."""
+        budget = self.profile.systemic_budget_s
+        if self.breaker.outage_s() >= budget:
+            last = self.breaker.last_failure or "no answer"
+            self._final = (
+                RunStatus.FAILED_SYSTEMIC,
+                ExitCode.FAILED_SYSTEMIC,
+                f"Webex did not recover within {budget:g}s (last error: {last}); the unexecuted rows are "
+                "pending: run `ledger work` again when Webex is back",
+            )
+            return
+        if self.progress:
+            self.progress.set_note(f"Webex is failing ({self.breaker.last_failure}); paused, probing")
+        if self.breaker.is_open:
+            self._wait(min(self.breaker.open_remaining() or 0.2, 0.5))
+            return
+        if not self.breaker.try_probe():
+            self._wait(0.1)
+            return
+        claim = store.claim_batch(self.engine, self.run_id, 1, import_id=self.settings.import_id, dry_run=self.settings.dry_run)
+        if not claim.rows:
+            self.breaker.probe_result(True)  # nothing left to probe with: nothing left to do
+            self.gate.resume()
+            return
+        self.counters.claimed += 1
+        self.gate.resume()
+        assert self._pool is not None
+        fut = self._pool.submit(self.rows.run_task, Task(list(claim.rows), probe=True))
+        while True:
+            try:
+                outcomes = fut.result(timeout=0.25)
+                break
+            except cf.TimeoutError:
+                self._tick()  # heartbeats and signals while the probe runs
+        ok = all(o.status != RowStatus.PENDING and o.error_kind not in ("transient", "systemic") for o in outcomes)
+        outage_s = self.breaker.outage_s()
+        self.breaker.probe_result(ok, outcomes[0].error_message or "")
+        if ok:
+            log.info("breaker_recovered", after_s=round(outage_s, 1))
+            if self.progress:
+                self.progress.set_note("")
+            self.gate.resume()
+        else:
+            self.gate.stop(f"Webex is failing: {self.breaker.last_failure}")
+            outcomes = [as_released(o) for o in outcomes]
+        self.out.write(outcomes)
+
+
