@@ -17,6 +17,7 @@ def sandbox() -> Iterator[Sandbox]:
         yield sb
     finally:
         sb.stop()
+    assert_indexes(sb)
 
 
 @pytest.fixture
@@ -35,6 +36,14 @@ def sandbox_factory() -> Iterator[Callable[..., Sandbox]]:
     finally:
         for sb in started:
             sb.stop()
+    for sb in started:
+        assert_indexes(sb)
+
+
+def assert_indexes(sb: Sandbox) -> None:
+    """Fail when a state mutation forgot to reindex what it changed (see ``state/indexes.py``)."""
+    stale = sb.state.check_indexes()
+    assert not stale, f"sandbox indexes out of date (a mutation must call reindex): {stale}"
 
 
 def wire_sdk(api: Any, sb: Sandbox) -> Any:

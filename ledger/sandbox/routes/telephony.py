@@ -20,7 +20,14 @@ async def list_numbers(request: web.Request) -> web.Response:
     state, owner = q(request, "state"), q(request, "ownerId")
     available = q(request, "available")
     with st.lock:
-        recs = list(st.numbers.values())
+        if owner:
+            recs = st.numbers_owned_by(owner)
+        elif loc:
+            recs = list(st.numbers_in(loc).values())
+        elif num and "," not in num and num.strip() in st.numbers:
+            recs = [st.numbers[num.strip()]]
+        else:
+            recs = list(st.numbers.values())
         if loc:
             recs = [r for r in recs if ids.same(r["locationId"], loc)]
         if num:
@@ -34,8 +41,7 @@ async def list_numbers(request: web.Request) -> web.Response:
         if available is not None:
             want_free = available.lower() == "true"
             recs = [r for r in recs if (r["_owner"] is None) == want_free]
-        items = [st.number_view(r) for r in recs]
-    return paginate(request, items, key="phoneNumbers", default_max=2000)
+        return paginate(request, recs, key="phoneNumbers", default_max=2000, view=st.number_view)
 
 
 async def move_users(request: web.Request) -> web.Response:

@@ -21,8 +21,7 @@ async def list_workspaces(request: web.Request) -> web.Response:
             ws = [w for w in ws if ids.same(w.get("locationId"), loc)]
         if calling:
             ws = [w for w in ws if w["calling"].get("type") == calling]
-        items = [st.workspace_view(w) for w in ws]
-    return paginate(request, items)
+        return paginate(request, ws, view=st.workspace_view)
 
 
 async def create_workspace(request: web.Request) -> web.Response:

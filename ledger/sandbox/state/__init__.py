@@ -21,6 +21,7 @@ from typing import Iterable
 
 from .. import errors as E
 from .. import ids
+from .indexes import IndexedDict, Indexes
 from .locations import LocationsMixin
 from .model import DEFAULT_LICENSES, StateCore, now_iso
 from .numbers import NumbersMixin
@@ -41,12 +42,13 @@ class SandboxState(PeopleMixin, LocationsMixin, NumbersMixin, TelephonyMixin, Wo
         self._rng = random.Random(seed) if seed is not None else None
         self.orgs: dict[str, dict] = {}
         self.locations: dict[str, dict] = {}
-        self.people: dict[str, dict] = {}
+        self.ix = Indexes()
+        self.people: dict[str, dict] = IndexedDict(self.ix.add_entity, self.ix.remove_entity)
         self.licenses: dict[str, dict] = {}
         self.route_groups: dict[str, dict] = {}
         self.trunks: dict[str, dict] = {}
-        self.workspaces: dict[str, dict] = {}
-        self.numbers: dict[str, dict] = {}  # keyed by E.164 number
+        self.workspaces: dict[str, dict] = IndexedDict(self.ix.add_entity, self.ix.remove_entity)
+        self.numbers: dict[str, dict] = IndexedDict(self.ix.add_number, self.ix.remove_number)  # by E.164
         self.jobs: dict[str, dict] = {}
         self.create_counts: Counter[str] = Counter()
         self.workspace_create_counts: Counter[str] = Counter()
@@ -81,6 +83,12 @@ class SandboxState(PeopleMixin, LocationsMixin, NumbersMixin, TelephonyMixin, Wo
     def check_org(self, org_id: str | None) -> None:
         if org_id and ids.key(org_id) not in self.orgs:
             raise E.ApiError(404, "Organization not found", E.NOT_FOUND, f"Organization {org_id} not found")
+
+    def check_indexes(self) -> list[str]:
+        """Stale index entries (a mutation that forgot ``reindex``); empty when the indexes are right."""
+        with self.lock:
+            return self.ix.check(list(self.people.values()) + list(self.workspaces.values()),
+                                 self.numbers.values())
 
     # ------------------------------------------------------------------ dump / reset
     def dump(self) -> dict:

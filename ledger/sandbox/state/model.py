@@ -11,6 +11,7 @@ import threading
 from collections import Counter
 
 from .. import ids
+from .indexes import Indexes
 
 CALLING_PERSON_SKUS = {"BCSTD", "BCBASIC", "BCPRO"}
 
@@ -86,6 +87,7 @@ class StateCore:
     """
 
     lock: threading.RLock
+    ix: Indexes
     _rng: random.Random | None
     orgs: dict[str, dict]
     locations: dict[str, dict]
@@ -100,6 +102,17 @@ class StateCore:
     workspace_create_counts: Counter[str]
     org_id: str
     me_id: str
+
+    # ------------------------------------------------------------------ indexes
+    def reindex(self, ent: dict) -> None:
+        """File a person or workspace changed in place (email, location, extension, name) anew."""
+        if ids.key(ent["id"]) in self.people or ids.key(ent["id"]) in self.workspaces:
+            self.ix.add_entity(ent)
+
+    def reindex_number(self, rec: dict) -> None:
+        """File a number whose owner or location changed anew."""
+        if rec["phoneNumber"] in self.numbers:
+            self.ix.add_number(rec)
 
     # ------------------------------------------------------------------ ids
     def _uuid(self) -> str:

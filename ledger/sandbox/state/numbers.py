@@ -25,15 +25,22 @@ class NumbersMixin(StateCore):
 
     def numbers_in(self, location_id: str) -> dict[str, dict]:
         with self.lock:
-            return {n: r for n, r in self.numbers.items() if ids.same(r["locationId"], location_id)}
+            found = ((n, self.numbers.get(n)) for n in sorted(self.ix.num_loc.get(ids.key(location_id), ())))
+            return {n: r for n, r in found if r is not None and ids.same(r["locationId"], location_id)}
+
+    def numbers_owned_by(self, owner_id: str) -> list[dict]:
+        with self.lock:
+            found = (self.numbers.get(n) for n in sorted(self.ix.num_owner.get(ids.key(owner_id), ())))
+            return [r for r in found if r is not None and r["_owner"] and ids.same(r["_owner"]["id"], owner_id)]
 
     # ------------------------------------------------------------------ internal rules
     def _extension_owner(self, location_id: str, extension: str) -> dict | None:
-        for p in self.people.values():
-            if p.get("extension") == extension and ids.same(p.get("locationId"), location_id):
+        for k in sorted(self.ix.ext.get((ids.key(location_id), str(extension)), ())):
+            p = self.people.get(k)
+            if p is not None and p.get("extension") == extension and ids.same(p.get("locationId"), location_id):
                 return p
-        for w in self.workspaces.values():
-            if w.get("_extension") == extension and ids.same(w.get("locationId"), location_id):
+            w = self.workspaces.get(k)
+            if w is not None and w.get("_extension") == extension and ids.same(w.get("locationId"), location_id):
                 return w
         return None
 
@@ -62,11 +69,12 @@ class NumbersMixin(StateCore):
         if rec is not None:
             rec["_owner"] = {"id": owner_id, "type": owner_type}
             rec["state"] = "ACTIVE"
+            self.reindex_number(rec)
 
     def _release_numbers(self, owner_id: str) -> None:
-        for rec in self.numbers.values():
-            if rec["_owner"] and ids.same(rec["_owner"]["id"], owner_id):
-                rec["_owner"] = None
+        for rec in self.numbers_owned_by(owner_id):
+            rec["_owner"] = None
+            self.reindex_number(rec)
 
     # ------------------------------------------------------------------ location numbers
     def api_add_numbers(self, lid: str, body: dict) -> tuple[int, Any]:

@@ -68,7 +68,8 @@ class PeopleMixin(StateCore):
     def people_by_email(self, email: str) -> list[dict]:
         e = (email or "").strip().lower()
         with self.lock:
-            return [p for p in self.people.values() if any(x.lower() == e for x in p["emails"])]
+            found = (self.people.get(k) for k in self.ix.email.get(e, ()))
+            return [p for p in found if p is not None and any(x.lower() == e for x in p["emails"])]
 
     def person_by_email(self, email: str) -> dict | None:
         r = self.people_by_email(email)
@@ -185,6 +186,7 @@ class PeopleMixin(StateCore):
                 if k in body and body[k] is not None:
                     p[k] = body[k]
             p["lastModified"] = now_iso()
+            self.reindex(p)
             return p
 
     def api_delete_person(self, pid: str) -> None:
@@ -281,6 +283,7 @@ class PeopleMixin(StateCore):
                 p["phoneNumbers"] = [x for x in p["phoneNumbers"] if x.get("type") != "work"]
                 p["phoneNumbers"].append({"type": "work", "value": props["phoneNumber"],
                                           "primary": True})
+            self.reindex(p)
 
     def _apply_licence_remove(self, p: dict, lic: dict) -> None:
         """Remove ``lic``; the last Calling licence going takes the location, extension and numbers with it."""
@@ -292,3 +295,4 @@ class PeopleMixin(StateCore):
             p.pop("extension", None)
             self._release_numbers(p["id"])
             p["phoneNumbers"] = [x for x in p["phoneNumbers"] if x.get("type") != "work"]
+            self.reindex(p)

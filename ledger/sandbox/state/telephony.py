@@ -106,9 +106,10 @@ class TelephonyMixin(StateCore):
             self._release_numbers(p["id"])
             self._assign_number(u["phoneNumber"], p["id"], "PEOPLE")
         else:
-            for rec in self.numbers.values():
-                if rec["_owner"] and ids.same(rec["_owner"]["id"], p["id"]):
-                    rec["locationId"] = target["id"]
+            for rec in self.numbers_owned_by(p["id"]):
+                rec["locationId"] = target["id"]
+                self.reindex_number(rec)
+        self.reindex(p)
         return old
 
     def _new_move_job(self, p: dict, old: str, target_id: str, tracking_id: str) -> dict:
@@ -200,6 +201,7 @@ class TelephonyMixin(StateCore):
                 rec = self.numbers.get(step[1])
                 if rec and rec["_owner"] and ids.same(rec["_owner"]["id"], ent["id"]):
                     rec["_owner"] = None
+                    self.reindex_number(rec)
             else:
                 item = step[1]
                 if item.get("extension"):
@@ -219,6 +221,7 @@ class TelephonyMixin(StateCore):
                         ent["phoneNumbers"].append({"type": "work", "value": num, "primary": True})
         if body.get(ring_key) is not None:
             feats["distinctiveRingEnabled"] = bool(body[ring_key])
+        self.reindex(ent)
 
     def api_update_person_numbers(self, pid: str, body: dict) -> None:
         with self.lock:

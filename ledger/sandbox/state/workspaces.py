@@ -45,7 +45,8 @@ class WorkspacesMixin(StateCore):
     # ------------------------------------------------------------------ read helpers
     def workspaces_by_name(self, name: str) -> list[dict]:
         with self.lock:
-            return [w for w in self.workspaces.values() if w["displayName"] == name]
+            found = (self.workspaces.get(k) for k in sorted(self.ix.ws_name.get(name.lower(), ())))
+            return [w for w in found if w is not None and w["displayName"] == name]
 
     def get_workspace(self, wid: str) -> dict:
         w = self.workspaces.get(ids.key(wid))
@@ -84,6 +85,7 @@ class WorkspacesMixin(StateCore):
             for k in ("capacity", "type", "supportedDevices", "notes", "hotdeskingStatus"):
                 if body.get(k) is not None:
                     w[k] = body[k]
+            self.reindex(w)
             self.workspace_create_counts[name] += 1
             return w
 
