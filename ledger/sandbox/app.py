@@ -43,6 +43,8 @@ class RequestRecord:
     retry_after: float | None = None
     t_end: float | None = None  # when the answer was sent (or the connection dropped)
     applied_status: int | None = None  # for fault "lost": the status the request was processed with
+    route: str | None = None  # the matched route template (e.g. /v1/people/{pid}); None when none matched
+    response: Any = None  # the JSON body answered (None for no body or not JSON)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -219,8 +221,9 @@ async def main_middleware(request: web.Request, handler: Handler) -> web.StreamR
         except ValueError:
             bad_json = True
     request[JSON_KEY] = parsed
+    resource = request.match_info.route.resource
     rec = RequestRecord(t=t0, method=request.method, path=request.path, query=dict(request.query),
-                        tracking_id=tid, body=parsed)
+                        tracking_id=tid, body=parsed, route=resource.canonical if resource is not None else None)
     try:
         resp = await _dispatch(request, handler, sb, rec, bad_json)
     except asyncio.CancelledError:
@@ -230,11 +233,22 @@ async def main_middleware(request: web.Request, handler: Handler) -> web.StreamR
     rec.t_end = time.time()
     if resp is not None:
         rec.status = resp.status
+        rec.response = _json_body(resp)
     sb.log.add(rec)
     if resp is None:
         # the transport was dropped; aiohttp needs a response object but nobody will read it
         return web.Response(status=499)
     return resp
+
+
+def _json_body(resp: web.StreamResponse) -> Any:
+    body = getattr(resp, "body", None)
+    if not isinstance(body, (bytes, bytearray)) or not body or resp.content_type != "application/json":
+        return None
+    try:
+        return json.loads(body)
+    except ValueError:
+        return None
 
 
 async def _dispatch(request: web.Request, handler: Handler, sb: Any, rec: RequestRecord,

@@ -8,11 +8,15 @@ import pytest
 
 from .server import Sandbox
 
+#: every Sandbox the fixtures started, in order (tests/actions checks their request logs against the contract)
+STARTED: list[Sandbox] = []
+
 
 @pytest.fixture
 def sandbox() -> Iterator[Sandbox]:
     """A fresh Sandbox (default org + licences, token "test-token") on a free port."""
     sb = Sandbox(token="test-token", seed=1).start()
+    STARTED.append(sb)
     try:
         yield sb
     finally:
@@ -29,6 +33,7 @@ def sandbox_factory() -> Iterator[Callable[..., Sandbox]]:
         kwargs.setdefault("token", "test-token")
         sb = Sandbox(**kwargs).start()
         started.append(sb)
+        STARTED.append(sb)
         return sb
 
     try:
@@ -58,3 +63,15 @@ def wire_sdk(api: Any, sb: Sandbox) -> Any:
         if child is not None:
             child.ep = lambda path=None, _b=scim_base: f"{_b}/{path}" if path else _b
     return api
+
+
+def contract_gaps(sb: Sandbox) -> list[str]:
+    """The requests in ``sb``'s log (Webex paths only) whose endpoint the contract does not have."""
+    from . import contract
+
+    gaps = {
+        f"{r.method} {r.route or r.path}"
+        for r in sb.requests()
+        if r.path.startswith(("/v1/", "/identity/")) and contract.find(r.method, r.path) is None
+    }
+    return sorted(gaps)

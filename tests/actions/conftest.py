@@ -7,7 +7,7 @@ through the importer's normalisers, so the executor sees production-shaped paylo
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
 import pytest
@@ -18,6 +18,7 @@ from ledger.actions.runtime import executor_class
 from ledger.importing.normalize import normalizer_for
 from ledger.work.ports import ActionResult, ResolveCache, RowInput
 from ledger.sandbox import Sandbox
+from ledger.sandbox import testing as sandbox_testing
 from ledger.sandbox.testing import sandbox, sandbox_factory  # noqa: F401 - fixtures
 
 WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
@@ -111,6 +112,18 @@ def lose_nth(a: Act, n: int) -> LoseNth:
     a.api = make_api(a.sb.token, a.sb.base_url, hooks=hooks)
     a.executor.api = a.api
     return hooks
+
+
+@pytest.fixture(autouse=True)
+def requests_within_contract() -> Iterator[None]:
+    """Every action test fails when an action called an endpoint the Webex contract does not have
+    (ledger/sandbox/contract.json): the request logs of the sandboxes the test started are checked."""
+    before = len(sandbox_testing.STARTED)
+    yield
+    started = sandbox_testing.STARTED[before:]
+    gaps = sorted({gap for sb in started for gap in sandbox_testing.contract_gaps(sb)})
+    del sandbox_testing.STARTED[before:]
+    assert not gaps, f"endpoints called that are not in the Webex contract: {gaps}"
 
 
 @pytest.fixture
