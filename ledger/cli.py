@@ -59,6 +59,13 @@ def cli(ctx: click.Context, db_path: Path) -> None:
     configure_logging(db_path)
 
 
+def _ledger(db_path: Path, *, readonly: bool = False) -> Any:
+    """The ledger's engine for this command, disposed when the command ends (``ctx.with_resource``)."""
+    from ledger.store.engine import opened
+
+    return click.get_current_context().with_resource(opened(db_path, readonly=readonly))
+
+
 # --- input ------------------------------------------------------------------------------------
 
 
@@ -77,14 +84,13 @@ def import_cmd(db_path: Path, file: Path, action_name: str, global_path: Path | 
     """
     from ledger.actions import get_spec
     from ledger.actions.catalog import CALL_TYPES, PERMISSION_ACTIONS
-    from ledger.store.engine import open_ledger
     from ledger.importing.importer import import_file
     from ledger.reporting.report import render_import
     from ledger.importing.validate import parse_profile
 
     spec = get_spec(action_name)
     profile = None if profile_path is None else parse_profile(profile_path, call_types=CALL_TYPES, actions=PERMISSION_ACTIONS)
-    result = import_file(open_ledger(db_path), spec, file, global_path=global_path, profile=profile, after=after)
+    result = import_file(_ledger(db_path), spec, file, global_path=global_path, profile=profile, after=after)
     click.echo(render_import(result))
 
 
@@ -110,10 +116,9 @@ def report_cmd(db_path: Path, out_dir: Path | None, import_id: int | None) -> No
 
     Read-only: works during a run and after a crash.
     """
-    from ledger.store.engine import open_ledger
     from ledger.reporting.report import default_report_dir, render_report, write_report
 
-    files = write_report(open_ledger(db_path, readonly=True), out_dir or default_report_dir(db_path), import_id)
+    files = write_report(_ledger(db_path, readonly=True), out_dir or default_report_dir(db_path), import_id)
     click.echo(render_report(files))
 
 
@@ -122,10 +127,9 @@ def report_cmd(db_path: Path, out_dir: Path | None, import_id: int | None) -> No
 @click.pass_obj
 def status_cmd(db_path: Path, import_id: int | None) -> None:
     """Show progress per import (counts, % done) and the last run."""
-    from ledger.store.engine import open_ledger
     from ledger.reporting.report import render_status, summary
 
-    click.echo(render_status(summary(open_ledger(db_path, readonly=True), import_id)))
+    click.echo(render_status(summary(_ledger(db_path, readonly=True), import_id)))
 
 
 # --- recovery ------------------------------------------------------------------------------------
@@ -141,12 +145,11 @@ def retry_cmd(db_path: Path, statuses: tuple[str, ...], import_id: int | None, k
 
     Attempts are reset, errors and result cleared. Invalid and running rows are never touched.
     """
-    from ledger.store.engine import open_ledger
     from ledger.models import ErrorKind, RowStatus
     from ledger.reporting.report import render_retried
-    from ledger.store.imports import retry_rows
+    from ledger.store.recovery import retry_rows
 
-    n = retry_rows(open_ledger(db_path), statuses=[RowStatus(s) for s in statuses], import_id=import_id, kinds=[ErrorKind(k) for k in kinds])
+    n = retry_rows(_ledger(db_path), statuses=[RowStatus(s) for s in statuses], import_id=import_id, kinds=[ErrorKind(k) for k in kinds])
     click.echo(render_retried(n))
 
 
@@ -160,18 +163,23 @@ def _duration(_ctx: click.Context, _param: click.Parameter, value: str) -> float
 
 
 @cli.command("release")
-@click.option("--older-than", "older_than_s", default="15m", show_default=True, callback=_duration, help="Heartbeat age after which a run is dead (30s, 15m, 2h).")
+@click.option("--older-than", "older_than_s", default="15m", show_default=True, callback=_duration, help="A run on another host is dead after this long without a heartbeat (30s, 15m, 2h).")
+@click.option("--force", is_flag=True, help="Also release runs on this host whose process still exists, once silent for --older-than (a hung process: its rows may be worked twice).")
 @click.pass_obj
-def release_cmd(db_path: Path, older_than_s: float) -> None:
+def release_cmd(db_path: Path, older_than_s: float, force: bool) -> None:
     """Give rows held by dead runs back to pending.
 
-    A run is dead when its heartbeat is older than --older-than.
+    A run on this host is dead when its process is gone; on another host, when its heartbeat is
+    older than --older-than (the rule `ledger work` and `ledger status` use). Live runs are never
+    touched unless --force.
     """
-    from ledger.store.engine import open_ledger
     from ledger.reporting.report import render_released
-    from ledger.store.imports import release_stale
+    from ledger.work.liveness import release
 
-    click.echo(render_released(release_stale(open_ledger(db_path), older_than_s), older_than_s))
+    if force:
+        click.echo("ledger: warning: --force releases rows of runs that may still be working them; they may be applied twice", err=True)
+    released = release(_ledger(db_path), older_than_s=older_than_s, force=force)
+    click.echo(render_released(released.rows, older_than_s, force=force))
 
 
 def _fault_spec(_ctx: click.Context, _param: click.Parameter, value: str | None) -> str | None:
@@ -203,7 +211,7 @@ def sandbox_cmd(port: int, faults_spec: str | None, latency_ms: float, seed: int
 
 WORK_HELP = """\b
 A 429/423 pauses the whole run for its Retry-After and is not counted as a try.
-Env: WEBEX_ACCESS_TOKEN (required), WEBEX_BASE_URL (default https://webexapis.com/v1).
+Env: WEBEX_ACCESS_TOKEN (required), WEBEX_BASE_URL (default: the Webex API).
 """
 
 
@@ -219,11 +227,11 @@ def work_cmd(ctx: click.Context, batch_size: int, concurrency: int, max_rate: fl
     """Apply every pending row to Webex: resumable, safe to re-run, several workers may share a ledger."""
     import os
 
-    from ledger.actions.runtime import ExecutorFactory
+    from ledger.actions.runtime import WebexExecutors
     from ledger.settings import WorkSettings
     from ledger.work.run import run_work
 
-    factory = ExecutorFactory(token=os.environ.get("WEBEX_ACCESS_TOKEN", "").strip(), base_url=os.environ.get("WEBEX_BASE_URL") or "https://webexapis.com/v1", concurrency=concurrency, dry_run=dry_run)
+    factory = WebexExecutors.from_env(os.environ, concurrency=concurrency, dry_run=dry_run)
     settings = WorkSettings(ctx.obj, batch_size, concurrency, max_rate, dry_run, retry_profile, import_id)
     report = run_work(settings, factory)
     click.echo(report.render())

@@ -31,5 +31,4 @@ class WorkSettings:
     import_id: int | None = None
     progress: bool | None = None  # live progress line; None = when stderr is a TTY
     heartbeat_s: float = 5.0  # the runs row's heartbeat period
-    dead_after_s: float = 900.0  # a run on another host without heartbeat this long is dead
     stop_grace_s: float = 10.0  # after SIGINT/SIGTERM, rows in flight may finish for this long

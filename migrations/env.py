@@ -12,6 +12,7 @@ import os
 
 from alembic import context
 
+from ledger.store import dialect
 from ledger.store.engine import make_engine
 from ledger.store.schema import metadata
 
@@ -39,8 +40,7 @@ def run_migrations_online() -> None:
     db = context.get_x_argument(as_dictionary=True).get("db") or os.environ.get("LEDGER_DB") or "ledger.db"
     engine = make_engine(db)
     try:
-        with engine.connect() as conn:
-            conn.connection.driver_connection.execute("PRAGMA foreign_keys = OFF")  # type: ignore[union-attr]
+        with engine.connect() as conn, dialect.foreign_keys_off(conn):
             with conn.begin():  # batch mode rebuilds tables: foreign keys off meanwhile
                 _configure_and_run(conn)
     finally:

@@ -13,6 +13,7 @@ from pathlib import Path
 import sqlalchemy as sa
 
 from ledger.store import claims as store
+from ledger.store import recovery, runs
 from ledger.actions import get_spec
 from ledger.store.engine import open_ledger
 from ledger.importing.importer import import_file
@@ -22,7 +23,7 @@ from worker_support import import_users, query
 
 
 def _run(engine: sa.Engine, pid: int = 1, host: str = "here") -> int:
-    return store.create_run(
+    return runs.create_run(
         engine, pid=pid, host=host, import_id=None, batch_size=10, concurrency=1, retry_profile="default", dry_run=False
     )
 
@@ -79,10 +80,10 @@ def test_claims_from_many_threads_never_overlap(ledger_path: Path, tmp_path: Pat
 
 CLAIM_SCRIPT = """
 import json, sys
-from ledger.store import claims as store
+from ledger.store import claims as store, runs
 from ledger.store.engine import open_ledger
 engine = open_ledger(sys.argv[1])
-run = store.create_run(engine, pid=0, host='x', import_id=None, batch_size=5, concurrency=1,
+run = runs.create_run(engine, pid=0, host='x', import_id=None, batch_size=5, concurrency=1,
                        retry_profile='default', dry_run=False)
 ids = []
 while True:
@@ -160,7 +161,7 @@ def test_dead_runs_are_reclaimed_live_ones_never(ledger_path: Path, tmp_path: Pa
 
     from ledger.work.liveness import dead_reason
 
-    got = store.reclaim_dead_runs(engine, lambda r: dead_reason(r, host="me", dead_after_s=600))
+    got = recovery.reclaim_dead_runs(engine, lambda r: dead_reason(r, host="me", dead_after_s=600))
     assert set(got.run_ids) == {dead_run, stale_remote}
     assert got.rows == 10
     runs = {r.id: r.status for r in query(ledger_path, "SELECT id, status FROM runs")}
@@ -171,7 +172,7 @@ def test_dead_runs_are_reclaimed_live_ones_never(ledger_path: Path, tmp_path: Pa
     reclaimed = store.claim_batch(engine, _run(engine, pid=1, host="me"), 100).rows
     flags = {r.row_id: r.recovered for r in reclaimed}
     assert sum(flags.values()) == 10  # exactly the reclaimed rows are flagged for a re-check
-    assert store.reclaim_dead_runs(engine, lambda r: dead_reason(r, host="me", dead_after_s=600)).rows == 0
+    assert recovery.reclaim_dead_runs(engine, lambda r: dead_reason(r, host="me", dead_after_s=600)).rows == 0
 
 
 def _write_located(path: Path, rows: list[tuple[str, str]]) -> None:
@@ -248,30 +249,30 @@ def test_dry_run_claims_never_hand_out_a_row_twice(ledger_path: Path, tmp_path: 
 
 
 def test_cooldown_keeps_the_latest_pause(engine: sa.Engine) -> None:
-    assert store.get_cooldown(engine) is None
+    assert runs.get_cooldown(engine) is None
     now = time.time()
-    store.set_cooldown(engine, now + 30, "HTTP 429 Retry-After 30s")
-    store.set_cooldown(engine, now + 5, "HTTP 429 Retry-After 5s")
-    assert store.get_cooldown(engine) == now + 30
+    runs.set_cooldown(engine, now + 30, "HTTP 429 Retry-After 30s")
+    runs.set_cooldown(engine, now + 5, "HTTP 429 Retry-After 5s")
+    assert runs.get_cooldown(engine) == now + 30
 
 
 def test_run_row_lifecycle(engine: sa.Engine) -> None:
     run = _run(engine, pid=42, host="h")
-    store.heartbeat(engine, run, store.RunCounters(claimed=3, succeeded=2))
-    store.finish_run(engine, run, RunStatus.COMPLETED, 0, None, store.RunCounters(claimed=3, succeeded=3))
-    row = store.get_run(engine, run)
-    assert row is not None
-    assert (row["status"], row["exit_code"], row["succeeded"], row["pid"]) == ("completed", 0, 3, 42)
+    runs.heartbeat(engine, run, runs.RunCounters(claimed=3, succeeded=2))
+    runs.finish_run(engine, run, RunStatus.COMPLETED, 0, None, runs.RunCounters(claimed=3, succeeded=3))
+    with engine.connect() as conn:
+        row = conn.execute(sa.text("SELECT status, exit_code, succeeded, pid FROM runs WHERE id = :r"), {"r": run}).one()
+    assert tuple(row) == ("completed", 0, 3, 42)
 
 
 def test_a_run_whose_pid_now_belongs_to_a_newer_process_is_dead() -> None:
     import os
 
-    from ledger.store.claims import RunInfo
+    from ledger.store.runs import RunInfo
     from ledger.work.liveness import dead_reason
 
     me = os.getpid()  # alive, but started long after this (old) run: the pid was reused
-    old = RunInfo(1, me, "h", "2020-01-01T00:00:00.000000Z", "2020-01-01T00:00:00.000000Z")
+    old = RunInfo(1, "running", me, "h", "2020-01-01T00:00:00.000000Z", "2020-01-01T00:00:00.000000Z")
     assert "newer process" in (dead_reason(old, host="h", dead_after_s=600) or "")
-    current = RunInfo(2, me, "h", "2999-01-01T00:00:00.000000Z", None)
+    current = RunInfo(2, "running", me, "h", "2999-01-01T00:00:00.000000Z", None)
     assert dead_reason(current, host="h", dead_after_s=600) is None

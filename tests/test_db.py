@@ -141,10 +141,11 @@ def test_readonly_open_of_an_empty_file_is_refused(tmp_path: Path) -> None:
 
 
 def test_a_ledger_held_too_long_is_one_clear_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import ledger.store.dialect as dialect
     import ledger.store.engine as eng
     from ledger.errors import LedgerError
 
-    monkeypatch.setattr(eng, "BUSY_TIMEOUT_MS", 200)
+    monkeypatch.setattr(dialect, "BUSY_TIMEOUT_MS", 200)
     path = tmp_path / "l.db"
     engine = eng.open_ledger(path)
     holder = sqlite3.connect(path, isolation_level=None)

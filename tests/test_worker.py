@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 
 from ledger.store import claims as store
-from ledger.actions.runtime import ExecutorFactory
+from ledger.store import runs
+from ledger.actions.runtime import WebexExecutors
 from ledger.store.engine import open_ledger
 from ledger.errors import ExitCode
 from ledger.models import RunStatus
@@ -21,8 +22,8 @@ from ledger.work.worker import Worker
 from worker_support import TOKEN, import_users, query, statuses
 
 
-def _factory(sb: Sandbox, *, dry_run: bool = False, concurrency: int = 4) -> ExecutorFactory:
-    return ExecutorFactory(token=TOKEN, base_url=sb.base_url, concurrency=concurrency, dry_run=dry_run)
+def _factory(sb: Sandbox, *, dry_run: bool = False, concurrency: int = 4) -> WebexExecutors:
+    return WebexExecutors(token=TOKEN, base_url=sb.base_url, concurrency=concurrency, dry_run=dry_run)
 
 
 def _settings(db: Path, **kw: object) -> WorkSettings:
@@ -83,7 +84,7 @@ def test_throttling_pauses_the_whole_run_and_is_stored(ledger_path: Path, tmp_pa
     assert sb.retry_after_violations() == []
     assert all(sb.state.create_count(e) == 1 for e in emails)
     engine = open_ledger(ledger_path)
-    assert store.get_cooldown(engine) is not None  # the pause was shared through the ledger
+    assert runs.get_cooldown(engine) is not None  # the pause was shared through the ledger
     throttled = query(ledger_path, "SELECT count(*) AS n FROM attempts WHERE outcome = 'throttled'")[0].n
     assert throttled == report.throttled  # one attempts row per 429, none of them counted as a try
     assert query(ledger_path, "SELECT sum(attempts) AS n FROM ledger")[0].n == 15 + throttled
@@ -96,7 +97,7 @@ def test_a_pause_stored_by_another_worker_is_honoured(ledger_path: Path, tmp_pat
     import_users(ledger_path, tmp_path, 3)
     engine = open_ledger(ledger_path)
     until = time.time() + 1.5
-    store.set_cooldown(engine, until, "HTTP 429 Retry-After 2s (another worker)")
+    runs.set_cooldown(engine, until, "HTTP 429 Retry-After 2s (another worker)")
     run_work(_settings(ledger_path), _factory(sb))
     assert min(r.t for r in sb.requests()) >= until
 
@@ -129,7 +130,7 @@ def test_reclaimed_row_is_checked_before_it_is_written_again(ledger_path: Path, 
     gone.wait()
     import socket
 
-    dead = store.create_run(engine, pid=gone.pid, host=socket.gethostname(), import_id=None, batch_size=5,
+    dead = runs.create_run(engine, pid=gone.pid, host=socket.gethostname(), import_id=None, batch_size=5,
                             concurrency=1, retry_profile="fast", dry_run=False)
     store.claim_batch(engine, dead, 2)
     sb.state.add_person(emails[0], first_name="Ana", last_name="Puig")  # the crashed run had created it
@@ -167,7 +168,7 @@ def test_missing_token_is_a_config_error() -> None:
     from ledger.errors import ConfigError
 
     with pytest.raises(ConfigError, match="WEBEX_ACCESS_TOKEN"):
-        ExecutorFactory(token="", base_url="http://127.0.0.1:1/v1")
+        WebexExecutors(token="", base_url="http://127.0.0.1:1/v1")
 
 
 def test_bulk_executor_gets_groups_of_bulk_size(ledger_path: Path, tmp_path: Path, sandbox_factory) -> None:  # noqa: F811

@@ -1,6 +1,7 @@
 """Building the run's executors: the one ``WebexSimpleApi`` and ``ResolveCache`` of a ``ledger work`` run.
 
-``ledger.cli`` builds an :class:`ExecutorFactory` and hands it to the engine (``ledger.work.worker``),
+``ledger.cli`` builds a :class:`WebexExecutors` (the engine's ``ledger.work.ports.ExecutorFactory``) and
+hands it to the engine (``ledger.work.worker``),
 which never imports wxc_sdk: the engine calls ``factory(spec, hooks, timeout)`` once per action it
 meets; every executor of the run shares one API object (one HTTP session, connection reuse) and
 one resolve cache.
@@ -10,6 +11,7 @@ from __future__ import annotations
 
 import importlib
 import threading
+from collections.abc import Mapping
 from typing import Any
 
 from wxc_sdk import WebexSimpleApi
@@ -32,8 +34,8 @@ def executor_class(spec: ActionSpec) -> type[Any]:
         raise ConfigError(f"action {spec.name}: its executor {spec.executor} is not available") from None
 
 
-class ExecutorFactory:
-    """``factory(spec, hooks, timeout) -> Executor`` for the engine; one API and cache per run.
+class WebexExecutors:
+    """The engine's ``ExecutorFactory`` (``ledger.work.ports``) on Webex: one API and cache per run.
 
     The token lives only here (and in the SDK's session); ``repr`` never shows it.
     """
@@ -49,6 +51,16 @@ class ExecutorFactory:
         self._api: WebexSimpleApi | None = None
         self._executors: dict[str, Executor] = {}
         self._lock = threading.Lock()
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str], *, concurrency: int = 4, dry_run: bool = False) -> WebexExecutors:
+        """From ``WEBEX_ACCESS_TOKEN`` and ``WEBEX_BASE_URL`` (default: the Webex API)."""
+        return cls(
+            token=env.get("WEBEX_ACCESS_TOKEN", "").strip(),
+            base_url=env.get("WEBEX_BASE_URL") or DEFAULT_BASE_URL,
+            concurrency=concurrency,
+            dry_run=dry_run,
+        )
 
     def __call__(
         self, action: str | ActionSpec, hooks: RequestHooks, timeout: tuple[float, float, float] = (5.0, 30.0, 60.0)
@@ -66,7 +78,7 @@ class ExecutorFactory:
             return self._executors[spec.name]
 
     def __repr__(self) -> str:
-        return f"<ExecutorFactory {self.base_url} dry_run={self.dry_run}>"
+        return f"<WebexExecutors {self.base_url} dry_run={self.dry_run}>"
 
 
-__all__ = ["ExecutorFactory", "executor_class"]
+__all__ = ["WebexExecutors", "executor_class"]

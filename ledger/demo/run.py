@@ -43,7 +43,7 @@ def run_demo(
     echo: Callable[[str], object] = print,
 ) -> DemoResult:
     from ledger.actions import get_spec
-    from ledger.actions.runtime import ExecutorFactory
+    from ledger.actions.runtime import WebexExecutors
     from ledger.store.engine import open_ledger
     from ledger.importing.importer import import_file
     from ledger.reporting.report import render_import, write_report
@@ -71,7 +71,7 @@ def run_demo(
         try:
             echo(render_import(import_file(engine, get_spec("user.create"), csv_path)))
             started = time.monotonic()
-            factory = ExecutorFactory(token=DEMO_TOKEN, base_url=sb.base_url, concurrency=concurrency)
+            factory = WebexExecutors(token=DEMO_TOKEN, base_url=sb.base_url, concurrency=concurrency)
             settings = WorkSettings(ledger_path, batch_size=200, concurrency=concurrency, retry_profile="default")
             report = run_work(settings, factory, engine=engine)
             echo(report.render())

@@ -17,6 +17,7 @@ wall time of the runs. The action tables (``ledger actions``, README) are in :mo
 from __future__ import annotations
 
 import csv
+import socket
 import json
 import re
 from collections import Counter, defaultdict
@@ -28,6 +29,8 @@ from typing import TYPE_CHECKING, Any
 
 from ledger.store import queries as q
 from ledger.store.engine import parse_utc
+from ledger.store.runs import RunInfo, list_runs
+from ledger.work.liveness import dead_reason
 from ledger.errors import InputError
 from ledger.models import ErrorKind, RowStatus, RunStatus
 
@@ -85,7 +88,7 @@ class Summary:
     top_errors: tuple[ErrorGroup, ...] = ()
     imports: tuple[ImportSummary, ...] = ()
     actions: Mapping[str, Mapping[str, int]] = field(default_factory=dict)
-    last_run: q.RunInfo | None = None
+    last_run: RunInfo | None = None
     next_steps: tuple[str, ...] = ()
     import_id: int | None = None
 
@@ -98,7 +101,7 @@ class Summary:
 # --- building -----------------------------------------------------------------------------------
 
 
-def _duration(runs: list[q.RunInfo], now: datetime) -> float:
+def _duration(runs: list[RunInfo], now: datetime) -> float:
     total = 0.0
     for run in runs:
         end = run.finished_at or (None if run.status == RunStatus.RUNNING else run.heartbeat_at)
@@ -148,7 +151,7 @@ def summary(engine: sa.Engine, import_id: int | None = None, *, now: datetime | 
 def _summary_on(conn: sa.Connection, import_id: int | None, now: datetime | None) -> Summary:
     counts = q.status_counts(conn, import_id)
     infos = q.list_imports(conn, import_id)
-    runs = q.list_runs(conn)
+    runs = list_runs(conn)
     retries, throttled = q.count_retries(conn, import_id)
     errors = q.error_groups(conn, import_id)
     if import_id is not None and not infos:
@@ -171,8 +174,9 @@ def _summary_on(conn: sa.Connection, import_id: int | None, now: datetime | None
                 failed_row += c.count
     imports = tuple(_import_summary(i, per_import[i.id]) for i in infos)
     now = now or datetime.now(UTC)
-    live = [r for r in runs if _is_live(r, now)]
-    silent = [r for r in runs if r.status == RunStatus.RUNNING and r not in live]
+    running = [(r, _dead_reason(r, now)) for r in runs if r.status == RunStatus.RUNNING]
+    live = [r for r, reason in running if reason is None]
+    silent = [(r, reason) for r, reason in running if reason is not None]
     last = runs[-1] if runs else None
     total = sum(by_status.values())
     s = Summary(
@@ -210,18 +214,12 @@ def _import_summary(info: q.ImportInfo, counts: Counter[str]) -> ImportSummary:
     )
 
 
-#: a run whose heartbeat (every few seconds) is older than this is reported as silent, not running
-LIVE_HEARTBEAT_S = 60.0
+def _dead_reason(run: RunInfo, now: datetime) -> str | None:
+    """The one liveness rule (``ledger.work.liveness``), as `ledger work` and `ledger release` apply it."""
+    return dead_reason(run, host=socket.gethostname(), now=now.timestamp())
 
 
-def _is_live(run: q.RunInfo, now: datetime) -> bool:
-    if run.status != RunStatus.RUNNING:
-        return False
-    beat = parse_utc(run.heartbeat_at or run.started_at)
-    return (now - beat).total_seconds() < LIVE_HEARTBEAT_S
-
-
-def _overall_status(by_status: Counter[str], live: list[q.RunInfo], total: int, runs: list[q.RunInfo]) -> str:
+def _overall_status(by_status: Counter[str], live: list[RunInfo], total: int, runs: list[RunInfo]) -> str:
     if total == 0:
         return "empty"
     if live:
@@ -233,17 +231,18 @@ def _overall_status(by_status: Counter[str], live: list[q.RunInfo], total: int, 
     return "pending"
 
 
-def _with_next_steps(s: Summary, live: list[q.RunInfo], silent: list[q.RunInfo], now: datetime) -> Summary:
+def _with_next_steps(
+    s: Summary, live: list[RunInfo], silent: list[tuple[RunInfo, str]], now: datetime
+) -> Summary:
     scope = f" --import {s.import_id}" if s.import_id is not None else ""
     steps: list[str] = []
-    for run in silent:
-        age = (now - parse_utc(run.heartbeat_at or run.started_at)).total_seconds()
+    for run, reason in silent:
         steps.append(
-            f"run {run.id} has sent no heartbeat for {age:.0f}s (crashed?): `ledger work` reclaims its rows once it is "
-            f"dead, or `ledger release --older-than {max(1, int(age // 60))}m` now"
+            f"run {run.id} (pid {run.pid} on {run.host}) {reason} (crashed?): `ledger work` reclaims its rows, "
+            "or `ledger release` now"
         )
     if s.running and not live and not silent:
-        steps.append(f"`ledger release --older-than 15m`: {s.running} rows are held by a run that is gone")
+        steps.append(f"`ledger release`: {s.running} rows are held by a run that is gone")
     if s.failed_systemic:
         steps.append(
             f"`ledger retry --status failed --kind transient{scope}` (and `--kind systemic`) then `ledger work`: "
@@ -374,8 +373,10 @@ def render_import(result: ImportResult) -> str:
     return "\n".join(lines)
 
 
-def render_released(n: int, older_than_s: float) -> str:
-    return f"released {n} rows held by runs silent for more than {older_than_s:g}s (now pending)"
+def render_released(n: int, older_than_s: float, *, force: bool = False) -> str:
+    if force:
+        return f"released {n} rows held by runs silent for more than {older_than_s:g}s, alive or not (now pending)"
+    return f"released {n} rows held by dead runs (now pending)"
 
 
 def render_retried(n: int) -> str:

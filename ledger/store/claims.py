@@ -1,14 +1,15 @@
-"""All SQL of `ledger work`: runs, claims, outcomes, attempts, heartbeats, dead-run reclaim, cooldowns.
+"""SQL of `ledger work`'s rows: claiming batches, recording outcomes and their attempts, releasing claims.
 
-One small function per operation (STYLE §5.5). Every write runs in ``engine.begin()``, which emits
-``BEGIN IMMEDIATE`` (``ledger.store.engine``): a transaction holds SQLite's write lock from its first
-statement, so claims made by several processes never overlap.
+The run's own row (heartbeats, dead-run reclaim, cooldowns) is ``ledger.store.runs``. One small
+function per operation (STYLE §5.5). Every write runs in ``engine.begin()``, which takes the write
+lock from its first statement (``BEGIN IMMEDIATE``, ``ledger.store.dialect``), so claims made by
+several processes never overlap.
 
 State machine of a ledger row as seen from here::
 
     pending --claim_batch--> running --record_outcomes--> succeeded | skipped | failed
                                      --record_outcomes(status=pending)--> pending   (released)
-    running (of a dead run) --reclaim_dead_runs--> pending (error_code 'reclaimed')
+    running (of a dead run) --runs.reclaim_dead_runs--> pending (error_code 'reclaimed')
 
 Every transition out of ``running`` is guarded by ``status='running' AND run_id=:run``; a row whose
 guard does not match (its claim was lost, e.g. reclaimed by another run after this process was
@@ -18,18 +19,16 @@ suspended) is reported back, never overwritten.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import sqlalchemy as sa
 
+from ledger.models import RowStatus
 from ledger.store.engine import utcnow
-from ledger.store.schema import attempts, cooldowns, runs
-from ledger.models import RowStatus, RunStatus
-
-RECLAIMED = "reclaimed"  # error_code of a pending row taken back from a dead run
-WEBEX_SCOPE = "webex"  # cooldowns.scope of the run-wide Webex pause
+from ledger.store.recovery import RECLAIMED
+from ledger.store.schema import attempts
 
 
 # --- records -------------------------------------------------------------------------------------
@@ -93,35 +92,6 @@ class RowOutcome:
 
 
 @dataclass(frozen=True)
-class RunInfo:
-    run_id: int
-    pid: int
-    host: str
-    started_at: str
-    heartbeat_at: str | None
-
-
-@dataclass
-class RunCounters:
-    claimed: int = 0
-    succeeded: int = 0
-    skipped: int = 0
-    failed: int = 0
-    released: int = 0
-    retries: int = 0
-    throttled: int = 0
-
-    def as_params(self) -> dict[str, int]:
-        return dict(self.__dict__)
-
-
-@dataclass(frozen=True)
-class Reclaimed:
-    run_ids: tuple[int, ...] = ()
-    rows: int = 0
-
-
-@dataclass(frozen=True)
 class ClaimResult:
     rows: tuple[ClaimedRow, ...] = ()
     prerequisite_failed: int = 0  # rows failed now because a prerequisite row failed
@@ -131,106 +101,6 @@ class ClaimResult:
 class RecordResult:
     written: int = 0
     lost: tuple[int, ...] = field(default_factory=tuple)  # row ids whose claim was no longer ours
-
-
-# --- runs ----------------------------------------------------------------------------------------
-
-
-def create_run(
-    engine: sa.Engine,
-    *,
-    pid: int,
-    host: str,
-    import_id: int | None,
-    batch_size: int,
-    concurrency: int,
-    retry_profile: str,
-    dry_run: bool,
-) -> int:
-    now = utcnow()
-    stmt = runs.insert().values(
-        status=RunStatus.RUNNING.value,
-        pid=pid,
-        host=host,
-        started_at=now,
-        heartbeat_at=now,
-        import_id=import_id,
-        batch_size=batch_size,
-        concurrency=concurrency,
-        retry_profile=retry_profile,
-        dry_run=dry_run,
-    )
-    with engine.begin() as conn:
-        return int(conn.execute(stmt).inserted_primary_key[0])  # type: ignore[index]
-
-
-def heartbeat(engine: sa.Engine, run_id: int, counters: RunCounters) -> None:
-    stmt = runs.update().where(runs.c.id == run_id).values(heartbeat_at=utcnow(), **counters.as_params())
-    with engine.begin() as conn:
-        conn.execute(stmt)
-
-
-def finish_run(
-    engine: sa.Engine, run_id: int, status: RunStatus, exit_code: int, message: str | None, counters: RunCounters
-) -> None:
-    now = utcnow()
-    stmt = (
-        runs.update()
-        .where(runs.c.id == run_id)
-        .values(
-            status=status.value,
-            exit_code=exit_code,
-            message=message,
-            finished_at=now,
-            heartbeat_at=now,
-            **counters.as_params(),
-        )
-    )
-    with engine.begin() as conn:
-        conn.execute(stmt)
-
-
-def get_run(engine: sa.Engine, run_id: int) -> dict[str, Any] | None:
-    with engine.connect() as conn:
-        row = conn.execute(sa.select(runs).where(runs.c.id == run_id)).mappings().first()
-    return dict(row) if row else None
-
-
-_RUNNING_RUNS = sa.text("SELECT id, pid, host, started_at, heartbeat_at FROM runs WHERE status = 'running'")
-_INTERRUPT_RUN = sa.text(
-    "UPDATE runs SET status = 'interrupted', finished_at = :now, exit_code = NULL, "
-    "message = :message WHERE id = :run AND status = 'running'"
-)
-_RECLAIM_ROWS = sa.text(
-    "UPDATE ledger SET status = 'pending', error_code = :code, error_kind = NULL, http_status = NULL, "
-    "error_message = :message, updated_at = :now WHERE run_id = :run AND status = 'running'"
-)
-
-
-def reclaim_dead_runs(engine: sa.Engine, is_dead: Callable[[RunInfo], str | None]) -> Reclaimed:
-    """Mark every dead ``running`` run interrupted and put its ``running`` rows back to pending.
-
-    ``is_dead(run)`` returns a reason (the run's process is gone) or None (alive: never touched).
-    Runs in one write transaction, so two workers starting together reclaim each run once.
-    Reclaimed rows get ``error_code='reclaimed'``; the next claim hands them out as ``recovered``.
-    """
-    now = utcnow()
-    run_ids: list[int] = []
-    rows = 0
-    with engine.begin() as conn:
-        for r in conn.execute(_RUNNING_RUNS).all():
-            info = RunInfo(r.id, r.pid, r.host, r.started_at, r.heartbeat_at)
-            reason = is_dead(info)
-            if reason is None:
-                continue
-            message = f"reclaimed: run {info.run_id} (pid {info.pid} on {info.host}) {reason}"
-            conn.execute(_INTERRUPT_RUN, {"now": now, "run": info.run_id, "message": f"process {reason}"})
-            res = conn.execute(
-                _RECLAIM_ROWS, {"now": now, "run": info.run_id, "code": RECLAIMED, "message": message}
-            )
-            rows += res.rowcount
-            run_ids.append(info.run_id)
-    return Reclaimed(tuple(run_ids), rows)
 
 
 # --- claims --------------------------------------------------------------------------------------
@@ -389,51 +259,7 @@ def release_all_running(engine: sa.Engine, run_id: int) -> int:
         return conn.execute(stmt, {"run": run_id, "now": utcnow()}).rowcount
 
 
-# --- cooldowns (run-wide Retry-After pause shared through the ledger) ----------------------------
-
-_SET_COOLDOWN = sa.text(
-    "INSERT INTO cooldowns (scope, paused_until, reason, updated_at) VALUES (:scope, :until, :reason, :now) "
-    "ON CONFLICT (scope) DO UPDATE SET paused_until = excluded.paused_until, reason = excluded.reason, "
-    "updated_at = excluded.updated_at WHERE excluded.paused_until > cooldowns.paused_until"
-)
-
-
-def set_cooldown(engine: sa.Engine, until: float, reason: str, scope: str = WEBEX_SCOPE) -> None:
-    """Store a pause until unix time ``until`` (kept if a later pause is already stored)."""
-    with engine.begin() as conn:
-        conn.execute(_SET_COOLDOWN, {"scope": scope, "until": until, "reason": reason, "now": utcnow()})
-
-
-def get_cooldown(engine: sa.Engine, scope: str = WEBEX_SCOPE) -> float | None:
-    """The stored pause end (unix time) for ``scope``, or None."""
-    with engine.connect() as conn:
-        value = conn.execute(
-            sa.select(cooldowns.c.paused_until).where(cooldowns.c.scope == scope)
-        ).scalar_one_or_none()
-    return None if value is None else float(value)
-
-
 __all__ = [
-    "RECLAIMED",
-    "WEBEX_SCOPE",
-    "AttemptRecord",
-    "ClaimResult",
-    "ClaimedRow",
-    "Reclaimed",
-    "RecordResult",
-    "RowOutcome",
-    "RunCounters",
-    "RunInfo",
-    "claim_batch",
-    "create_run",
-    "finish_run",
-    "get_cooldown",
-    "get_run",
-    "heartbeat",
-    "pending_count",
-    "reclaim_dead_runs",
-    "record_outcomes",
-    "release_all_running",
-    "release_claims",
-    "set_cooldown",
+    "AttemptRecord", "ClaimResult", "ClaimedRow", "RecordResult", "RowOutcome", "claim_batch", "pending_count",
+    "record_outcomes", "release_all_running", "release_claims",
 ]

@@ -8,11 +8,10 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any
 
 import sqlalchemy as sa
 
-from ledger.store.schema import attempts, imports, ledger, runs
+from ledger.store.schema import attempts, imports, ledger_rows
 from ledger.models import RowStatus
 
 STATUSES = tuple(s.value for s in RowStatus)
@@ -34,23 +33,6 @@ class ImportInfo:
     action: str
     rows_total: int
     created_at: str
-
-
-@dataclass(frozen=True)
-class RunInfo:
-    id: int
-    status: str
-    started_at: str
-    heartbeat_at: str | None
-    finished_at: str | None
-    import_id: int | None
-    exit_code: int | None
-    message: str | None
-
-    @classmethod
-    def from_row(cls, row: sa.Row[Any]) -> RunInfo:
-        m = row._mapping
-        return cls(**{f: m[f] for f in cls.__dataclass_fields__})
 
 
 @dataclass(frozen=True)
@@ -80,15 +62,15 @@ class ErrorRow:
 
 
 def _where_import(import_id: int | None) -> list[sa.ColumnElement[bool]]:
-    return [] if import_id is None else [ledger.c.import_id == import_id]
+    return [] if import_id is None else [ledger_rows.c.import_id == import_id]
 
 
 def status_counts(conn: sa.Connection, import_id: int | None = None) -> list[StatusCount]:
     """Row counts by import, action, status and error kind."""
     stmt = (
-        sa.select(ledger.c.import_id, ledger.c.action, ledger.c.status, ledger.c.error_kind, sa.func.count())
+        sa.select(ledger_rows.c.import_id, ledger_rows.c.action, ledger_rows.c.status, ledger_rows.c.error_kind, sa.func.count())
         .where(*_where_import(import_id))
-        .group_by(ledger.c.import_id, ledger.c.action, ledger.c.status, ledger.c.error_kind)
+        .group_by(ledger_rows.c.import_id, ledger_rows.c.action, ledger_rows.c.status, ledger_rows.c.error_kind)
     )
     return [StatusCount(*row) for row in conn.execute(stmt)]
 
@@ -100,10 +82,6 @@ def list_imports(conn: sa.Connection, import_id: int | None = None) -> list[Impo
     return [ImportInfo(*row) for row in conn.execute(stmt.order_by(imports.c.id))]
 
 
-def list_runs(conn: sa.Connection) -> list[RunInfo]:
-    return [RunInfo.from_row(r) for r in conn.execute(sa.select(runs).order_by(runs.c.id))]
-
-
 def count_retries(conn: sa.Connection, import_id: int | None = None) -> tuple[int, int]:
     """(attempts that were retried or throttled, of which throttled): outcome ``retry``/``throttled``."""
     throttled = sa.func.coalesce(sa.func.sum(sa.case((attempts.c.outcome == "throttled", 1), else_=0)), 0)
@@ -113,24 +91,24 @@ def count_retries(conn: sa.Connection, import_id: int | None = None) -> tuple[in
         .where(attempts.c.outcome.in_(("retry", "throttled")))
     )
     if import_id is not None:
-        stmt = stmt.join(ledger, ledger.c.id == attempts.c.row_id).where(ledger.c.import_id == import_id)
+        stmt = stmt.join(ledger_rows, ledger_rows.c.id == attempts.c.row_id).where(ledger_rows.c.import_id == import_id)
     total, of_which_throttled = conn.execute(stmt).one()
     return int(total), int(of_which_throttled)
 
 
 def error_groups(conn: sa.Connection, import_id: int | None = None) -> list[ErrorGroupRow]:
     """Failed and invalid rows grouped by (action, kind, code, http status, message), most frequent first."""
-    first = sa.func.min(ledger.c.id)
+    first = sa.func.min(ledger_rows.c.id)
     grouped = (
         sa.select(
-            ledger.c.action, ledger.c.error_kind, ledger.c.error_code, ledger.c.http_status,
-            ledger.c.error_message, sa.func.count().label("n"), first.label("first_id"),
+            ledger_rows.c.action, ledger_rows.c.error_kind, ledger_rows.c.error_code, ledger_rows.c.http_status,
+            ledger_rows.c.error_message, sa.func.count().label("n"), first.label("first_id"),
         )
-        .where(ledger.c.status.in_((RowStatus.FAILED.value, RowStatus.INVALID.value)), *_where_import(import_id))
-        .group_by(ledger.c.action, ledger.c.error_kind, ledger.c.error_code, ledger.c.http_status, ledger.c.error_message)
+        .where(ledger_rows.c.status.in_((RowStatus.FAILED.value, RowStatus.INVALID.value)), *_where_import(import_id))
+        .group_by(ledger_rows.c.action, ledger_rows.c.error_kind, ledger_rows.c.error_code, ledger_rows.c.http_status, ledger_rows.c.error_message)
         .subquery()
     )
-    ex = ledger.alias("ex")
+    ex = ledger_rows.alias("ex")
     stmt = (
         sa.select(
             grouped.c.action, grouped.c.error_kind, grouped.c.error_code, grouped.c.http_status,
@@ -147,13 +125,13 @@ def iter_error_rows(conn: sa.Connection, import_id: int | None = None) -> Iterat
     """Every failed or invalid row (for row_errors.csv), in ledger order; streamed."""
     stmt = (
         sa.select(
-            ledger.c.id, imports.c.path, ledger.c.line_no, ledger.c.action, ledger.c.error_kind,
-            ledger.c.error_code, ledger.c.http_status, ledger.c.error_message, ledger.c.tracking_id,
-            ledger.c.business_key,
+            ledger_rows.c.id, imports.c.path, ledger_rows.c.line_no, ledger_rows.c.action, ledger_rows.c.error_kind,
+            ledger_rows.c.error_code, ledger_rows.c.http_status, ledger_rows.c.error_message, ledger_rows.c.tracking_id,
+            ledger_rows.c.business_key,
         )
-        .join(imports, imports.c.id == ledger.c.import_id)
-        .where(ledger.c.status.in_((RowStatus.FAILED.value, RowStatus.INVALID.value)), *_where_import(import_id))
-        .order_by(ledger.c.id)
+        .join(imports, imports.c.id == ledger_rows.c.import_id)
+        .where(ledger_rows.c.status.in_((RowStatus.FAILED.value, RowStatus.INVALID.value)), *_where_import(import_id))
+        .order_by(ledger_rows.c.id)
     )
     for row in conn.execute(stmt):
         yield ErrorRow(*row)

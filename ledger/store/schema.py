@@ -84,7 +84,7 @@ runs = sa.Table(
     sa.CheckConstraint(_in("status", RUN_STATUSES), name="status"),
 )
 
-ledger = sa.Table(
+ledger_rows = sa.Table(
     "ledger",
     metadata,
     sa.Column("id", sa.Integer, primary_key=True),

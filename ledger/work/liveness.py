@@ -1,18 +1,28 @@
-"""Is the run that holds these rows dead? (dead-run reclaim, before a run claims anything).
+"""Is the run that holds these rows dead? The one rule, used by `ledger work` (reclaim before it
+claims anything), `ledger status`/`report` (running or silent) and `ledger release`.
 
 A run on this host is dead when its pid is gone, a zombie, or now belongs to a newer process (pid
 reuse, compared with the process start time). A run on another host cannot be probed: it is dead
-only after ``dead_after_s`` without a heartbeat. A run that may be alive is never stolen from.
+only after ``dead_after_s`` (default :data:`DEAD_AFTER_S`, `ledger release --older-than`) without a
+heartbeat. A run that may be alive is never stolen from (`ledger release --force` overrides this
+with :func:`silent_for`).
 """
 
 from __future__ import annotations
 
 import os
+import socket
 import time
 from pathlib import Path
 
+import sqlalchemy as sa
+
 from ledger.store.engine import parse_utc
-from ledger.store.claims import RunInfo
+from ledger.store.recovery import Reclaimed, release_stale
+from ledger.store.runs import RunInfo
+
+#: a run on another host without a heartbeat (every few seconds) for this long is dead
+DEAD_AFTER_S = 900.0
 
 
 def _parse_ts(text: str | None) -> float | None:
@@ -50,7 +60,15 @@ def pid_alive(pid: int) -> bool:
         return True
 
 
-def dead_reason(run: RunInfo, *, host: str, dead_after_s: float, now: float | None = None) -> str | None:
+def silent_for(run: RunInfo, now: float | None = None) -> float:
+    """Seconds since the run's last heartbeat (or its start)."""
+    beat = _parse_ts(run.heartbeat_at or run.started_at)
+    return 0.0 if beat is None else (time.time() if now is None else now) - beat
+
+
+def dead_reason(
+    run: RunInfo, *, host: str, dead_after_s: float = DEAD_AFTER_S, now: float | None = None
+) -> str | None:
     """Why ``run`` (status running) is dead, or None when it may be alive (never steal from it)."""
     now = time.time() if now is None else now
     if run.host == host:
@@ -61,7 +79,23 @@ def dead_reason(run: RunInfo, *, host: str, dead_after_s: float, now: float | No
         if started is not None and run_started is not None and started > run_started + 2:
             return f"is gone (pid {run.pid} now belongs to a newer process)"
         return None
-    beat = _parse_ts(run.heartbeat_at or run.started_at)
-    if beat is not None and now - beat > dead_after_s:
-        return f"sent no heartbeat for {now - beat:.0f}s"
+    silent = silent_for(run, now)
+    if silent > dead_after_s:
+        return f"sent no heartbeat for {silent:.0f}s"
     return None
+
+
+def release(engine: sa.Engine, *, older_than_s: float = DEAD_AFTER_S, force: bool = False) -> Reclaimed:
+    """`ledger release`: give back the rows of runs dead by :func:`dead_reason` (another host's run:
+    silent for more than ``older_than_s``), and rows whose run has ended. ``force``: also runs on this
+    host whose process still exists, once silent for ``older_than_s`` (a hung process; its rows may
+    then be worked twice)."""
+    host = socket.gethostname()
+
+    def is_dead(run: RunInfo) -> str | None:
+        reason = dead_reason(run, host=host, dead_after_s=older_than_s)
+        if reason is None and force and silent_for(run) > older_than_s:
+            reason = f"sent no heartbeat for {silent_for(run):.0f}s (released with --force)"
+        return reason
+
+    return release_stale(engine, is_dead)

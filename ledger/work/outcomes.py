@@ -13,11 +13,13 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 import structlog
 
-from ledger.store import claims as store
+from ledger.store import claims
+from ledger.store.recovery import Reclaimed
 from ledger.errors import ExitCode
 from ledger.models import RowStatus, RunStatus
 from ledger.work.progress import Progress
-from ledger.store.claims import RowOutcome, RunCounters
+from ledger.store.claims import RowOutcome
+from ledger.store.runs import RunCounters
 from ledger.work.rows import as_released
 
 log = structlog.get_logger("ledger.work.worker")
@@ -31,7 +33,7 @@ class RunReport:
     message: str
     counters: RunCounters
     elapsed_s: float
-    reclaimed: store.Reclaimed
+    reclaimed: Reclaimed
     pending_left: int
     requests: int = 0
     throttled: int = 0
@@ -111,7 +113,7 @@ class OutcomeRecorder:
     def write(self, outcomes: Sequence[RowOutcome]) -> None:
         if not outcomes:
             return
-        res = store.record_outcomes(self.engine, self.run_id, outcomes)
+        res = claims.record_outcomes(self.engine, self.run_id, outcomes)
         for row_id in res.lost:
             log.error("claim_lost", row_id=row_id, note="the row was taken by another run; outcome not written")
         lost = set(res.lost)

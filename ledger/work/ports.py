@@ -67,6 +67,13 @@ class RequestHooks(Protocol):
         """Report the answer (status None = no answer: timeout or connection error)."""
 
 
+class ExecutorFactory(Protocol):
+    """Builds (once per action name) the executor of a run; all share one Webex API
+    (``ledger.actions.runtime.WebexExecutors``; ``ledger.work.testing.ScriptedExecutors`` in tests)."""
+
+    def __call__(self, action: str, hooks: RequestHooks, timeout: tuple[float, float, float]) -> Executor: ...
+
+
 class NoHooks:
     def before_request(self) -> None:
         return None

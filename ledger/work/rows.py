@@ -13,7 +13,7 @@ import dataclasses
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any
 
 import structlog
 
@@ -23,16 +23,10 @@ from ledger.models import RowStatus
 from ledger.work.gate import RunGate, RunStopped
 from ledger.work.policy import RowTry, SystemicBreaker, build_retrying, outcome_feeds_breaker
 from ledger.work.profiles import RetryProfile
-from ledger.work.ports import THROTTLE_STATUSES, ActionResult, Executor, RequestHooks, RowInput
+from ledger.work.ports import THROTTLE_STATUSES, ActionResult, Executor, ExecutorFactory, RowInput
 from ledger.store.claims import AttemptRecord, ClaimedRow, RowOutcome
 
 log = structlog.get_logger("ledger.work.worker")
-
-
-class ExecutorFactory(Protocol):
-    """Builds (once per action name) the executor of a run; all share one Webex API."""
-
-    def __call__(self, action: str, hooks: RequestHooks, timeout: tuple[float, float, float]) -> Executor: ...
 
 
 @dataclass
@@ -301,4 +295,4 @@ def as_released(o: RowOutcome) -> RowOutcome:
     return dataclasses.replace(o, status=RowStatus.PENDING, attempts=_last_is(list(o.attempts), "released"))
 
 
-__all__ = ["ExecutorFactory", "RowRunner", "Task", "as_released"]
+__all__ = ["RowRunner", "Task", "as_released"]

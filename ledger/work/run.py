@@ -17,14 +17,14 @@ from typing import Any
 import sqlalchemy as sa
 
 from ledger.reporting import report as reports
-from ledger.store import claims as store
+from ledger.store import claims
 from ledger.settings import WorkSettings
 from ledger.store.engine import open_ledger
 from ledger.errors import ExitCode
 from ledger.work.progress import Progress
 from ledger.work.worker import Worker
 from ledger.work.outcomes import RunReport
-from ledger.work.rows import ExecutorFactory
+from ledger.work.ports import ExecutorFactory
 
 
 @contextmanager
@@ -59,7 +59,7 @@ def run_work(
     own_engine = engine is None
     engine = engine or open_ledger(settings.db_path)
     try:
-        total = store.pending_count(engine, import_id=settings.import_id)
+        total = claims.pending_count(engine, import_id=settings.import_id)
         progress = Progress(total, live=settings.progress)
         worker = Worker(engine, settings, executor_factory, progress=progress)
         with _signals(worker):

@@ -21,7 +21,7 @@ Outcome rules (the error ladder of ``ledger.errors`` applied to a row):
 - Any row interrupted by a stop (signal, breaker, 401) goes back to ``pending``.
 
 The engine never imports wxc_sdk or ``ledger.actions``: executors come from the ``factory`` the CLI
-passes (``ledger.actions.runtime.ExecutorFactory``).
+passes (``ledger.actions.runtime.WebexExecutors``).
 """
 
 from __future__ import annotations
@@ -37,19 +37,21 @@ from collections.abc import Callable
 import sqlalchemy as sa
 import structlog
 
-from ledger.store import claims as store
-from ledger.settings import WorkSettings
-from ledger.store.engine import make_engine
 from ledger.errors import ExitCode
+from ledger.models import RowStatus, RunStatus
+from ledger.settings import WorkSettings
+from ledger.store import claims, recovery, runs
+from ledger.store.claims import ClaimedRow, RowOutcome
+from ledger.store.engine import make_engine
+from ledger.store.runs import RunCounters
 from ledger.work.gate import RunGate
 from ledger.work.liveness import dead_reason
-from ledger.models import RowStatus, RunStatus
+from ledger.work.outcomes import OutcomeRecorder, RunReport
 from ledger.work.policy import SystemicBreaker
+from ledger.work.ports import ExecutorFactory
 from ledger.work.profiles import RetryProfile, get_profile
 from ledger.work.progress import Progress
-from ledger.store.claims import ClaimedRow, RowOutcome, RunCounters
-from ledger.work.outcomes import OutcomeRecorder, RunReport
-from ledger.work.rows import ExecutorFactory, RowRunner, Task, as_released
+from ledger.work.rows import RowRunner, Task, as_released
 
 log = structlog.get_logger("ledger.work.worker")
 
@@ -79,7 +81,7 @@ class Worker:
         self.gate = RunGate(
             max_rate_per_min=settings.max_rate,
             default_pause_s=self.profile.default_throttle_s,
-            shared_pause=lambda: store.get_cooldown(self._reader),  # other workers' 429 pauses
+            shared_pause=lambda: runs.get_cooldown(self._reader),  # other workers' 429 pauses
         )
         self.breaker = SystemicBreaker(self.profile)
         self.rows = RowRunner(
@@ -90,7 +92,7 @@ class Worker:
         self.out = OutcomeRecorder(engine, self.counters, progress, dry_run=settings.dry_run)
         self.host = socket.gethostname()
         self.run_id = 0
-        self.reclaimed = store.Reclaimed()
+        self.reclaimed = recovery.Reclaimed()
         self.progress = progress
         self._pool: cf.ThreadPoolExecutor | None = None
         self._results: queue.Queue[cf.Future[list[RowOutcome]] | None] = queue.Queue()
@@ -105,12 +107,10 @@ class Worker:
     def start(self) -> int:
         """Reclaim dead runs' rows, register this run, pick up a stored pause. Returns the run id."""
         s = self.settings
-        self.reclaimed = store.reclaim_dead_runs(
-            self.engine, lambda r: dead_reason(r, host=self.host, dead_after_s=s.dead_after_s)
-        )
+        self.reclaimed = recovery.reclaim_dead_runs(self.engine, lambda r: dead_reason(r, host=self.host))
         if self.reclaimed.rows or self.reclaimed.run_ids:
             log.warning("runs_reclaimed", runs=list(self.reclaimed.run_ids), rows=self.reclaimed.rows)
-        self.run_id = store.create_run(
+        self.run_id = runs.create_run(
             self.engine,
             pid=os.getpid(),
             host=self.host,
@@ -144,14 +144,14 @@ class Worker:
         if self._pool is not None:
             self._pool.shutdown(wait=True)
         self.out.settle_suspects(failed=not self._webex_down())
-        released = store.release_all_running(self.engine, self.run_id)
+        released = claims.release_all_running(self.engine, self.run_id)
         self.counters.released += released
         status, code, message = self._final_status()
-        store.finish_run(self.engine, self.run_id, status, int(code), message, self.counters)
+        runs.finish_run(self.engine, self.run_id, status, int(code), message, self.counters)
         self._reader.dispose()
         log.info("run_finished", status=status.value, exit_code=int(code), **self.counters.as_params())
         structlog.contextvars.unbind_contextvars("run_id")
-        pending = store.pending_count(self.engine, import_id=self.settings.import_id)
+        pending = claims.pending_count(self.engine, import_id=self.settings.import_id)
         return RunReport(
             run_id=self.run_id,
             status=status,
@@ -218,7 +218,7 @@ class Worker:
 
     def _claim(self) -> list[ClaimedRow]:
         s = self.settings
-        claim = store.claim_batch(self.engine, self.run_id, s.batch_size, import_id=s.import_id, dry_run=s.dry_run)
+        claim = claims.claim_batch(self.engine, self.run_id, s.batch_size, import_id=s.import_id, dry_run=s.dry_run)
         if claim.prerequisite_failed:
             self.counters.failed += claim.prerequisite_failed
             if self.progress:
@@ -268,7 +268,7 @@ class Worker:
             self._tick()
         if tasks:  # never started: nothing reached Webex for them
             ids = [r.row_id for t in tasks for r in t.rows]
-            res = store.release_claims(self.engine, self.run_id, ids)
+            res = claims.release_claims(self.engine, self.run_id, ids)
             self.counters.released += res.written
 
     def _dispatch(
@@ -315,18 +315,18 @@ class Worker:
                 self.gate.stop("interrupted by a signal")
         if now - self._last_beat >= self.settings.heartbeat_s:
             self._last_beat = now
-            store.heartbeat(self.engine, self.run_id, self.counters)
+            runs.heartbeat(self.engine, self.run_id, self.counters)
         self._sync_cooldown()
 
     def _sync_cooldown(self, force: bool = False) -> None:
         """Store this run's Retry-After pause; honour one stored by another worker."""
         pause = self.gate.take_pause_to_persist()
         if pause is not None:
-            store.set_cooldown(self.engine, pause[0], pause[1])
+            runs.set_cooldown(self.engine, pause[0], pause[1])
         now = time.monotonic()
         if force or now - self._last_cooldown_sync >= 0.1:
             self._last_cooldown_sync = now
-            until = store.get_cooldown(self._reader)
+            until = runs.get_cooldown(self._reader)
             if until is not None and until > time.time():
                 self.gate.pause_until(until, "pause stored in the ledger", persist=False)
 
@@ -361,7 +361,7 @@ class Worker:
         if not self.breaker.try_probe():
             self._wait(0.1)
             return
-        claim = store.claim_batch(self.engine, self.run_id, 1, import_id=self.settings.import_id, dry_run=self.settings.dry_run)
+        claim = claims.claim_batch(self.engine, self.run_id, 1, import_id=self.settings.import_id, dry_run=self.settings.dry_run)
         if not claim.rows:
             self.breaker.probe_result(True)  # nothing left to probe with: nothing left to do
             self.gate.resume()
