@@ -75,14 +75,15 @@ def _ledger(db_path: Path, *, readonly: bool = False) -> Any:
 @click.option("--global", "global_path", type=click.Path(path_type=Path), help="A one-row global.csv merged under every row.")
 @click.option("--profile", "profile_path", type=click.Path(path_type=Path), help="Outgoing-permission profile JSON (permission actions).")
 @click.option("--after", type=int, multiple=True, help="Import id whose rows (same location) must be final first; repeatable.")
+@click.option("--encoding", help="Encoding of the files [default: UTF-8, else Windows-1252 (Excel's 'CSV'), with a note].")
 @click.pass_obj
-def import_cmd(db_path: Path, file: Path, action_name: str, global_path: Path | None, profile_path: Path | None, after: tuple[int, ...]) -> None:
+def import_cmd(db_path: Path, file: Path, action_name: str, global_path: Path | None, profile_path: Path | None, after: tuple[int, ...], encoding: str | None) -> None:
     """Load a CSV file into the ledger, one row per line.
 
     One transaction: a whole-file problem writes nothing; invalid rows are stored as `invalid` with
     their line numbers. Importing the same file again adds nothing.
     """
-    from ledger.actions import get_spec
+    from ledger.actions import REGISTRY, get_spec
     from ledger.actions.catalog import CALL_TYPES, PERMISSION_ACTIONS
     from ledger.importing.importer import import_file
     from ledger.reporting.report import render_import
@@ -90,7 +91,7 @@ def import_cmd(db_path: Path, file: Path, action_name: str, global_path: Path | 
 
     spec = get_spec(action_name)
     profile = None if profile_path is None else parse_profile(profile_path, call_types=CALL_TYPES, actions=PERMISSION_ACTIONS)
-    result = import_file(_ledger(db_path), spec, file, global_path=global_path, profile=profile, after=after)
+    result = import_file(_ledger(db_path), spec, file, global_path=global_path, profile=profile, after=after, encoding=encoding, registry=REGISTRY)
     click.echo(render_import(result))
 
 
@@ -232,6 +233,8 @@ def work_cmd(ctx: click.Context, batch_size: int, concurrency: int, max_rate: fl
     from ledger.work.run import run_work
 
     factory = WebexExecutors.from_env(os.environ, concurrency=concurrency, dry_run=dry_run)
+    for note in factory.notes:
+        click.echo(note, err=True)
     settings = WorkSettings(ctx.obj, batch_size, concurrency, max_rate, dry_run, retry_profile, import_id)
     report = run_work(settings, factory)
     click.echo(report.render())

@@ -18,6 +18,18 @@ def parse_duration(text: str) -> float:
     return float(m.group(1)) * _UNIT_S[m.group(2).lower()]
 
 
+def clean_token(raw: str | None) -> tuple[str, str]:
+    """The access token as Webex wants it, and a one-line note when it had to be cleaned.
+
+    A token pasted from a request header (``Bearer eyJ…``) loses its prefix. The note never shows
+    the token itself.
+    """
+    token = (raw or "").strip()
+    if token[:7].lower() == "bearer ":
+        return token[7:].strip(), "note: WEBEX_ACCESS_TOKEN started with 'Bearer '; the prefix was removed"
+    return token, ""
+
+
 @dataclass(frozen=True)
 class WorkSettings:
     """Everything `ledger work` is asked to do (built once by the CLI)."""

@@ -6,6 +6,7 @@ Pure data, no I/O and no Webex imports: ``ledger import`` validates rows against
 
 from __future__ import annotations
 
+import difflib
 from dataclasses import dataclass, field
 from enum import StrEnum
 
@@ -47,6 +48,11 @@ class ActionSpec:
     one_of: tuple[tuple[str, ...], ...] = ()
     # pairs of list columns that must not share a value, e.g. ("add_license_ids", "remove_license_ids")
     disjoint: tuple[tuple[str, str], ...] = ()
+    # what the operator should do when a `disjoint` pair shares a value (e.g. which v21 alias to use)
+    disjoint_help: str = ""
+    # columns that give a row something to do: the header needs one of them, and a row where all are
+    # empty ends `nothing_to_do` at import (final, not an error, no request), e.g. legacy_phone_number
+    work: tuple[str, ...] = ()
     # (column, (columns...)): when `column` is non-empty, at least one of `columns` must be too
     requires: tuple[tuple[str, tuple[str, ...]], ...] = ()
     # columns forming the business key: the same key twice in one file is invalid on the later line
@@ -66,6 +72,15 @@ class ActionSpec:
     @property
     def column_names(self) -> tuple[str, ...]:
         return tuple(c.name for c in self.columns)
+
+    @property
+    def family(self) -> str:
+        """``user`` for ``user.licenses``: actions of one family read the same files."""
+        return self.name.split(".", 1)[0]
+
+    def header_names(self) -> frozenset[str]:
+        """Every header name this action reads: its columns and their aliases."""
+        return frozenset(n for c in self.columns for n in (c.name, *c.aliases))
 
     def column(self, name: str) -> Column:
         for col in self.columns:
@@ -91,3 +106,17 @@ class Registry:
 
     def names(self) -> list[str]:
         return [s.name for s in self.specs]
+
+    def suggest(self, name: str) -> list[str]:
+        """The action names or aliases closest to a mistyped ``name`` (for "did you mean")."""
+        return difflib.get_close_matches(name.strip(), list(self._by_name), n=3, cutoff=0.6)
+
+    def used_elsewhere(self, spec: ActionSpec) -> dict[str, str]:
+        """Header name → the first other action of ``spec``'s family that reads it but ``spec`` does not."""
+        mine = spec.header_names()
+        out: dict[str, str] = {}
+        for other in self.specs:
+            if other.family == spec.family and other is not spec:
+                for name in sorted(other.header_names() - mine):
+                    out.setdefault(name, other.name)
+        return out

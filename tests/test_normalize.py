@@ -46,7 +46,7 @@ def test_e164(text: str, value: str) -> None:
     [
         (n.norm_bool, "maybe", "not a boolean ('maybe'; use TRUE or FALSE)"),
         (n.norm_e164, "3,49357E+10", "scientific notation"),
-        (n.norm_e164, "0034935678901", "start with the country code"),
+        (n.norm_e164, "034935678901", "start with the country code"),
         (n.norm_e164, "+34 93x", "not an E.164 phone number"),
         (n.norm_e164, "+12345", "5 digits"),
         (n.norm_e164, "935678901", "no country code ('935678901'; write it as +34…"),

@@ -16,7 +16,9 @@ REGISTRY = Registry(SPECS)
 def get_spec(name: str) -> ActionSpec:
     spec = REGISTRY.get(name)
     if spec is None:
-        raise ActionNotFound(f"unknown action {name!r}; run `ledger actions` to list them")
+        close = REGISTRY.suggest(name)
+        hint = f"did you mean {' or '.join(repr(c) for c in close)}? " if close else ""
+        raise ActionNotFound(f"unknown action {name!r}; {hint}run `ledger actions` to list them")
     return spec
 
 

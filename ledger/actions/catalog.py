@@ -60,6 +60,9 @@ FORWARDING = (
     Column("destination", T.STRING, help="forward destination (default 53 + extension)"),
     Column("enabled", T.BOOL, default="TRUE", help="TRUE forwards all calls, FALSE turns it off"),
 )
+REMOVE_LICENSES = Column(
+    "remove_license_ids", T.LIST, aliases=("remove_license_id",), help="licence ids or names to remove"
+)
 PERSON_ONE_OF = (("person_id", "email"),)
 PERSON_KEY = ("person_id", "email")
 SITE_ONE_OF = (("location_id", "name"),)
@@ -106,19 +109,32 @@ SPECS: tuple[ActionSpec, ...] = (
     ActionSpec(
         name="user.licenses",
         summary="Add and/or remove licences (a Calling licence add carries location and extension)",
-        aliases=("usuarios_modificar_licencias", "usuarios_remover_licencias"),
+        aliases=("usuarios_modificar_licencias",),
         columns=(
             *PERSON,
             Column("add_license_ids", T.LIST, help="licence ids or names to add (quoted comma list)"),
-            Column("remove_license_ids", T.LIST, aliases=("remove_license_id",), help="licence ids or names to remove"),
+            REMOVE_LICENSES,
             *USER_LOCATION,
             Column("extension", T.EXTENSION),
-            Column("phone_number", T.E164),
+            Column("phone_number", T.E164, aliases=("direct_number",), help="work number of a Calling licence add"),
         ),
         one_of=(*PERSON_ONE_OF, ("add_license_ids", "remove_license_ids")),
         disjoint=(("add_license_ids", "remove_license_ids"),),
+        disjoint_help=(
+            "to only remove the licences, import the file with --action usuarios_remover_licencias "
+            "(user.remove_licenses: it reads remove_license_ids only); to add it, take it out of remove_license_ids"
+        ),
         key=PERSON_KEY,
         location_key=("location_id", "location_name"),
+        executor="ledger.actions.users:UserLicenses",
+    ),
+    ActionSpec(
+        name="user.remove_licenses",
+        summary="Remove licences only (v21 usuarios_remover_licencias: add_license_ids is not read)",
+        aliases=("usuarios_remover_licencias",),
+        columns=(*PERSON, REMOVE_LICENSES),
+        one_of=(*PERSON_ONE_OF, ("remove_license_ids",)),
+        key=PERSON_KEY,
         executor="ledger.actions.users:UserLicenses",
     ),
     ActionSpec(

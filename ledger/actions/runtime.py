@@ -19,6 +19,7 @@ from wxc_sdk import WebexSimpleApi
 from ledger.actions import get_spec
 from ledger.actions.client import DEFAULT_BASE_URL, make_api
 from ledger.errors import ConfigError
+from ledger.settings import clean_token
 from ledger.work.ports import Executor, RequestHooks, ResolveCache
 from ledger.spec import ActionSpec
 
@@ -51,16 +52,21 @@ class WebexExecutors:
         self._api: WebexSimpleApi | None = None
         self._executors: dict[str, Executor] = {}
         self._lock = threading.Lock()
+        self.notes: tuple[str, ...] = ()  # one line each for the operator (never the token)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str], *, concurrency: int = 4, dry_run: bool = False) -> WebexExecutors:
-        """From ``WEBEX_ACCESS_TOKEN`` and ``WEBEX_BASE_URL`` (default: the Webex API)."""
-        return cls(
-            token=env.get("WEBEX_ACCESS_TOKEN", "").strip(),
+        """From ``WEBEX_ACCESS_TOKEN`` (a ``Bearer `` prefix is dropped, with a note in ``notes``)
+        and ``WEBEX_BASE_URL`` (default: the Webex API)."""
+        token, note = clean_token(env.get("WEBEX_ACCESS_TOKEN"))
+        made = cls(
+            token=token,
             base_url=env.get("WEBEX_BASE_URL") or DEFAULT_BASE_URL,
             concurrency=concurrency,
             dry_run=dry_run,
         )
+        made.notes = (note,) if note else ()
+        return made
 
     def __call__(
         self, action: str | ActionSpec, hooks: RequestHooks, timeout: tuple[float, float, float] = (5.0, 30.0, 60.0)

@@ -1,6 +1,9 @@
 """Streaming CSV reading: one row at a time, with the spreadsheet line number of each row.
 
-- UTF-8 with or without BOM; any undecodable byte is a whole-file error naming its line.
+- UTF-8 with or without BOM. A file that is not valid UTF-8 but is valid Windows-1252 (what a Spanish
+  Excel saves as "CSV") is read as Windows-1252 and :attr:`CsvSource.note` says so; ``encoding=``
+  forces one. A byte that decodes in neither is a whole-file error naming its line, the column and
+  the character position in that field.
 - The delimiter (``,`` ``;`` or tab) is detected from the header line, or taken from an Excel
   ``sep=;`` first line (which Excel hides: the header is still line 1).
 - Quoted fields may hold delimiters and newlines; a row's ``line_no`` is the physical line its
@@ -14,6 +17,7 @@ with messages ``FILE: line N: reason``.
 
 from __future__ import annotations
 
+import codecs
 import csv
 import hashlib
 import re
@@ -32,6 +36,11 @@ MAX_ROW_LINES = 50
 #: headers at least this wide get the "swallowed row" check on multi-line cells
 SWALLOW_CHECK_MIN_COLUMNS = 6
 
+#: the fallback for files that are not UTF-8: Excel's "CSV" on Western-European Windows
+FALLBACK_ENCODING = "cp1252"
+#: a valid UTF-8 multi-byte sequence: a file holding one AND an invalid byte mixes encodings
+_UTF8_MULTIBYTE = re.compile(rb"[\xc2-\xdf][\x80-\xbf]|[\xe0-\xef][\x80-\xbf]{2}|[\xf0-\xf4][\x80-\xbf]{3}")
+
 csv.field_size_limit(16 * 1024 * 1024)
 
 
@@ -48,6 +57,15 @@ def sha256_file(path: Path) -> str:
     return digest.hexdigest()
 
 
+def _split(line: str, delimiter: str | None) -> list[str]:
+    """One physical line's cells, best effort (for error messages)."""
+    line = line.lstrip("\ufeff").rstrip("\r\n")
+    try:
+        return next(csv.reader([line], delimiter=delimiter or detect_delimiter(line)))
+    except (csv.Error, StopIteration):
+        return []
+
+
 def detect_delimiter(header_line: str) -> str:
     counts = [(header_line.count(d), -i, d) for i, d in enumerate(DELIMITERS)]
     return max(counts)[2]
@@ -57,10 +75,13 @@ class CsvSource:
     """``with CsvSource(path) as src:`` → ``src.header`` (the names as written), then
     ``for line_no, cells in src:`` (cells untrimmed; blank lines skipped)."""
 
-    def __init__(self, path: Path | str) -> None:
+    def __init__(self, path: Path | str, *, encoding: str | None = None) -> None:
         self.path = Path(path)
         self.header: list[str] = []
         self.delimiter = ","
+        self.forced_encoding = encoding
+        self.encoding = "utf-8"
+        self.note = ""  # one line for the operator when the file was not read as UTF-8
         self._file: BinaryIO | None = None
         self._physical = 0  # physical lines handed to the csv reader so far
 
@@ -74,7 +95,13 @@ class CsvSource:
             raise InputError(f"{self.path}: is a directory, not a CSV file") from None
         except OSError as exc:
             raise InputError(f"{self.path}: cannot read ({exc.strerror})") from None
-        self._read_header()
+        try:
+            self._sniff_bytes()
+            self._choose_encoding()
+            self._read_header()
+        except BaseException:
+            self._file.close()
+            raise
         return self
 
     def __exit__(self, et: type[BaseException] | None, ev: BaseException | None, tb: TracebackType | None) -> None:
@@ -92,13 +119,100 @@ class CsvSource:
             if self._physical == 1 and raw.startswith(BOM):
                 raw = raw[3:]
             try:
-                yield raw.decode("utf-8")
+                yield raw.decode(self.encoding)
             except UnicodeDecodeError as exc:
-                raise self.fail(
-                    self._physical,
-                    f"not UTF-8 text (byte 0x{raw[exc.start]:02x} at column {exc.start + 1}); "
-                    "save the file as 'CSV UTF-8'",
-                ) from None
+                raise self._undecodable(self._physical, raw, exc.start) from None
+
+    def _choose_encoding(self) -> None:
+        """UTF-8 when the whole file is UTF-8; else Windows-1252 when it is that (with a note);
+        ``encoding=`` forces one. Reads the file once, in chunks (memory does not grow with it)."""
+        if self.forced_encoding:
+            try:
+                self.encoding = codecs.lookup(self.forced_encoding).name
+            except LookupError:
+                raise InputError(f"--encoding {self.forced_encoding}: unknown encoding (e.g. utf-8, cp1252, latin-1)") from None
+            if self.encoding != "utf-8":
+                self.note = f"{self.path}: read as {self.encoding} (--encoding)"
+            return
+        bad_at = self._first_bad_utf8()
+        if bad_at is None:
+            return
+        mixed, cp_bad = self._scan_fallback()
+        if cp_bad is None and not mixed:
+            self.encoding = FALLBACK_ENCODING
+            self.note = (
+                f"{self.path}: not UTF-8; read as Windows-1252 (Excel's 'CSV'); "
+                "pass --encoding NAME if it is another encoding"
+            )
+            return
+        line_no, raw, at = self._line_at(bad_at if cp_bad is None else cp_bad)
+        raise self._undecodable(line_no, raw, at, mixed=cp_bad is None)
+
+    def _scan_fallback(self) -> tuple[bool, int | None]:
+        """(holds valid UTF-8 multi-byte sequences, offset of the first byte Windows-1252 does not define)."""
+        assert self._file is not None
+        mixed, offset = False, 0
+        try:
+            for chunk in iter(lambda: self._file.read(1 << 16), b""):  # type: ignore[union-attr]
+                mixed = mixed or bool(_UTF8_MULTIBYTE.search(chunk))
+                try:
+                    chunk.decode(FALLBACK_ENCODING)
+                except UnicodeDecodeError as exc:
+                    return mixed, offset + exc.start
+                offset += len(chunk)
+            return mixed, None
+        finally:
+            self._file.seek(0)
+
+    def _line_at(self, offset: int) -> tuple[int, bytes, int]:
+        """(physical line number, that line's bytes, the offset's position in it)."""
+        assert self._file is not None
+        start = 0
+        try:
+            for line_no, raw in enumerate(self._file, start=1):
+                if offset < start + len(raw):
+                    return line_no, raw, offset - start
+                start += len(raw)
+            raise AssertionError("offset past the end of the file")
+        finally:
+            self._file.seek(0)
+
+    def _first_bad_utf8(self) -> int | None:
+        """Offset of the first byte that is not UTF-8, or None when the whole file is UTF-8."""
+        assert self._file is not None
+        decoder = codecs.getincrementaldecoder("utf-8")()
+        offset = 0
+        try:
+            for chunk in iter(lambda: self._file.read(1 << 16), b""):  # type: ignore[union-attr]
+                try:
+                    decoder.decode(chunk)
+                except UnicodeDecodeError as exc:
+                    return offset + exc.start - len(decoder.getstate()[0])
+                offset += len(chunk)
+            try:
+                decoder.decode(b"", final=True)
+            except UnicodeDecodeError:
+                return offset - len(decoder.getstate()[0])
+            return None
+        finally:
+            self._file.seek(0)
+
+    def _undecodable(self, line_no: int, raw: bytes, at: int, *, mixed: bool = False) -> InputError:
+        """The error for an undecodable byte: its line, the column it is in and its character position there."""
+        text = raw[:at].decode(self.encoding, errors="replace") + "\ufffd"
+        text += raw[at + 1 :].decode(self.encoding, errors="replace")
+        header = self.header or _split(self._line_at(0)[1].decode(self.encoding, errors="replace"), None)
+        where = f" (byte {at + 1} of the line)"
+        for i, cell in enumerate(_split(text, self.delimiter if self.header else None)):
+            if "\ufffd" in cell:
+                name = repr(header[i].strip()) if i < len(header) and header[i].strip() else f"{i + 1}"
+                where = f" in column {name}, character {cell.index(chr(0xFFFD)) + 1} of that cell"
+                break
+        if mixed:
+            what = "is not UTF-8, and the file also holds UTF-8 text (mixed encodings)"
+        else:
+            what = f"is not {self.encoding if self.forced_encoding else 'UTF-8 or Windows-1252'} text"
+        return self.fail(line_no, f"byte 0x{raw[at]:02x}{where} {what}; save the file as 'CSV UTF-8'")
 
     def _sniff_bytes(self) -> None:
         """Refuse, with the fix, the two encodings Excel also offers that are not CSV UTF-8."""
@@ -112,7 +226,6 @@ class CsvSource:
             raise self.fail(1, "lines end in CR only (old Mac format); save the file as 'CSV UTF-8'")
 
     def _read_header(self) -> None:
-        self._sniff_bytes()
         lines = self._lines()
         first = next(lines, None)
         forced = None

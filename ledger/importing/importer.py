@@ -22,7 +22,7 @@ from ledger.importing.csvsource import CsvSource, header_key, sha256_file
 from ledger.store.engine import utcnow
 from ledger.errors import InputError
 from ledger.models import ErrorKind, RowStatus
-from ledger.spec import ActionSpec
+from ledger.spec import ActionSpec, Registry
 from ledger.importing.validate import InvalidRow, RowValidator
 
 log = structlog.get_logger("ledger.import")
@@ -44,12 +44,16 @@ class ImportResult:
     already_imported: bool = False
     after_ignored: tuple[int, ...] = ()  # --after given for a file that was already imported
     ignored_columns: tuple[str, ...] = ()
+    rows_nothing: int = 0  # rows with nothing to do (their optional cells are empty): final, no request
+    notes: tuple[str, ...] = ()  # one line each: how the file was read (e.g. as Windows-1252)
+    # header columns this action ignores that another action of its family reads: (column, that action)
+    family_columns: tuple[tuple[str, str], ...] = ()
     first_invalid: tuple[tuple[int, str], ...] = field(default_factory=tuple)  # (line_no, message)
 
 
-def read_global(path: Path) -> dict[str, str]:
+def read_global(path: Path, encoding: str | None = None) -> dict[str, str]:
     """global.csv: a header and exactly one data row → ``{column: value}``."""
-    with CsvSource(path) as src:
+    with CsvSource(path, encoding=encoding) as src:
         rows = list(src)
         header = [header_key(h) for h in src.header]
     if len(rows) != 1:
@@ -68,14 +72,18 @@ def import_file(
     global_path: Path | None = None,
     profile: dict[str, Any] | None = None,
     after: Sequence[int] = (),
+    encoding: str | None = None,
+    registry: Registry | None = None,
 ) -> ImportResult:
     """Import ``path`` for ``spec`` (see the module docstring). ``profile`` is already parsed
-    (:func:`ledger.importing.validate.parse_profile`) and is stored under ``payload["profile"]`` of every row."""
+    (:func:`ledger.importing.validate.parse_profile`) and is stored under ``payload["profile"]`` of every row.
+    ``encoding`` forces the files' encoding (default: UTF-8, else Windows-1252 with a note);
+    ``registry`` (the actions) lets the result name ignored columns that sibling actions read."""
     path = Path(path)
     if profile is not None and not spec.accepts_profile:
         raise InputError(f"{path}: action {spec.name!r} does not accept --profile")
-    global_values = read_global(global_path) if global_path is not None else None
-    with CsvSource(path) as src:
+    global_values = read_global(global_path, encoding) if global_path is not None else None
+    with CsvSource(path, encoding=encoding) as src:
         sha, global_sha, profile_sha = _fingerprints(path, global_path, profile)
         validator = RowValidator(
             spec,
@@ -102,18 +110,34 @@ def import_file(
                 profile_sha256=profile_sha,
             )
             store.add_import_deps(conn, import_id, after)
-            total, invalid, shown = _load_rows(conn, src, validator, import_id, spec.name)
+            settled = _load_rows(conn, src, validator, import_id, spec.name)
+            total, invalid, nothing = settled.total, settled.invalid, settled.nothing
             if total == 0:
                 raise InputError(f"{path}: no data rows (header only)")
             store.finish_import(conn, import_id, total=total, valid=total - invalid, invalid=invalid)
+    family = _family_columns(registry, spec, validator.ignored_columns)
     log.info(
         "import_finished", import_id=import_id, path=str(path), action=spec.name, rows=total,
-        valid=total - invalid, invalid=invalid, global_path=None if global_path is None else str(global_path),
-        profile=profile is not None, after=list(after),
+        valid=total - invalid, invalid=invalid, nothing_to_do=nothing, encoding=src.encoding,
+        global_path=None if global_path is None else str(global_path), profile=profile is not None, after=list(after),
     )
     return ImportResult(
         import_id, str(path), spec.name, total, total - invalid, invalid,
-        ignored_columns=tuple(validator.ignored_columns), first_invalid=tuple(shown),
+        ignored_columns=tuple(c for c in validator.ignored_columns if c not in dict(family)),
+        first_invalid=tuple(settled.shown), rows_nothing=nothing, notes=(src.note,) if src.note else (),
+        family_columns=family,
+    )
+
+
+def _family_columns(registry: Registry | None, spec: ActionSpec, ignored: Sequence[str]) -> tuple[tuple[str, str], ...]:
+    """The ignored header columns that another action of ``spec``'s family reads, with that action."""
+    if registry is None:
+        return ()
+    elsewhere = registry.used_elsewhere(spec)
+    return tuple(
+        (col, elsewhere[header_key(col)])
+        for col in ignored
+        if header_key(col) in elsewhere and header_key(col) not in spec.globals_used
     )
 
 
@@ -146,13 +170,14 @@ def _fingerprints(
 
 def _load_rows(
     conn: sa.Connection, src: CsvSource, validator: RowValidator, import_id: int, action: str
-) -> tuple[int, int, list[tuple[int, str]]]:
+) -> _Settler:
     """Validate and insert every row. Memory does not grow with the file: rows go to SQLite
     :data:`store.INSERT_CHUNK` at a time, and duplicate keys are found through a TEMP table
     (:func:`store.earlier_lines`) every :data:`KEY_CHUNK` rows, the only rows whose cells are kept."""
     dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
     stamp = utcnow()
     pending, invalid_status, invalid_kind = RowStatus.PENDING.value, RowStatus.INVALID.value, ErrorKind.INVALID.value
+    nothing = RowStatus.INVALID.value  # (no action declares `work` columns yet)
     settle = _Settler(conn, validator, dumps)
     batch: list[tuple[Any, ...]] = []  # in store.ROW_FIELDS order (see there)
     held: list[Sequence[str]] = []  # the cells of the rows not yet checked for duplicate keys
@@ -167,8 +192,9 @@ def _load_rows(
             batch.append((import_id, line_no, action, invalid_status, invalid_kind, checked.message,
                           checked.business_key, None, dumps(checked.raw), stamp, stamp))
         else:
-            batch.append((import_id, line_no, action, pending, None, None,
-                          checked.business_key, checked.location_key, dumps(checked.payload), stamp, stamp))
+            batch.append((import_id, line_no, action, pending if checked.nothing is None else nothing, None,
+                          checked.nothing, checked.business_key, checked.location_key, dumps(checked.payload),
+                          stamp, stamp))
         if len(held) >= KEY_CHUNK:
             settle(batch, held, keys)
             held, keys = [], []
@@ -178,7 +204,7 @@ def _load_rows(
     settle(batch, held, keys)
     store.insert_rows(conn, batch)
     store.end_key_check(conn)
-    return settle.total, settle.invalid, settle.shown
+    return settle
 
 
 # positions in a ledger row tuple (store.ROW_FIELDS order) that settling a duplicate changes
@@ -194,7 +220,7 @@ class _Settler:
 
     def __init__(self, conn: sa.Connection, validator: RowValidator, dumps: Callable[[Any], str]) -> None:
         self.conn, self.validator, self.dumps = conn, validator, dumps
-        self.total = self.invalid = 0
+        self.total = self.invalid = self.nothing = 0
         self.shown: list[tuple[int, str]] = []
 
     def __call__(
@@ -215,6 +241,7 @@ class _Settler:
                 row[_LOCATION], row[_PAYLOAD] = None, self.dumps(self.validator.raw(held[i - start]))
             batch[i] = tuple(row)
         bad = [row for row in batch[start:] if row[_STATUS] == invalid]
+        self.nothing += 0  # (no action declares `work` columns yet)
         self.total += len(held)
         self.invalid += len(bad)
         self.shown.extend((row[_LINE], row[_MESSAGE]) for row in bad[: SHOW_INVALID - len(self.shown)])

@@ -52,6 +52,8 @@ def norm_e164(value: str) -> str:
     text = _PHONE_NOISE.sub("", value)
     if _SCIENTIFIC.match(text):
         raise ValueError(f"number in scientific notation ({_short(value)!r}; format the column as text)")
+    if text.startswith("00") and not text.startswith("000"):
+        text = "+" + text[2:]  # 0034… is how Spain (and most of the world) dials +34…
     digits = text[1:] if text.startswith("+") else text
     if not digits.isascii() or not digits.isdigit():
         raise ValueError(f"not an E.164 phone number ({_short(value)!r})")
@@ -140,8 +142,19 @@ def _cached_list(item: Callable[[str], Any]) -> Callable[[str], list[Any]]:
     return norm_list
 
 
+_SCIENTIFIC_IN_LIST = re.compile(r"\d[eE]\+?\d")
+
+
+def norm_e164_list(value: str) -> list[str]:
+    """A comma list of numbers. Excel's scientific notation (``3,49E+10``, whose decimal comma
+    would split the cell) gets the same "format the column as text" message as a single cell."""
+    if _SCIENTIFIC_IN_LIST.search(value):
+        raise ValueError(f"number in scientific notation ({_short(value)!r}; format the column as text)")
+    return _norm_e164_items(value)
+
+
+_norm_e164_items = make_list(norm_e164)
 norm_list = make_list(norm_string)
-norm_e164_list = make_list(norm_e164)
 norm_id_list = _cached_list(norm_webex_id)
 
 NORMALIZERS: dict[ColType, Callable[[str], Any]] = {

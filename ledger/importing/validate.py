@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import difflib
 import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -41,6 +42,7 @@ class ValidRow(NamedTuple):  # a NamedTuple: immutable and cheap to build 21,000
     business_key: str | None
     location_key: str | None
     dup_key: str | None = None  # the key columns' values, exactly (business_key joins them with '|')
+    nothing: str | None = None  # "nothing to do: … empty": every spec.work column is empty (final, no request)
 
 
 class InvalidRow(NamedTuple):
@@ -67,8 +69,40 @@ def _describe(spec: ActionSpec, name: str) -> str:
     return f"{name!r}" + (f" (or {', '.join(repr(a) for a in aliases)})" if aliases else "")
 
 
+#: header words of Spanish (and Catalan) spreadsheets → our column names, for "did you mean"
+_SYNONYMS = {
+    "correo": "email", "correo_electronico": "email", "correo_electrónico": "email", "mail": "email",
+    "e-mail": "email", "usuario": "email", "nombre": "first_name", "nom": "first_name",
+    "apellido": "last_name", "apellidos": "last_name", "cognom": "last_name", "cognoms": "last_name",
+    "nombre_a_mostrar": "display_name", "nom_a_mostrar": "display_name", "extensión": "extension",
+    "extension": "extension", "extensió": "extension", "telefono": "phone_number", "teléfono": "phone_number",
+    "numero": "phone_number", "número": "phone_number", "numeración_directe": "direct_number",
+    "sede": "location_name", "seu": "location_name", "ubicacion": "location_name", "ubicación": "location_name",
+    "licencias": "add_license_ids", "licencia": "add_license_ids", "destino": "destination",
+}
+
+
+def header_hint(wanted: Sequence[str], header: Sequence[str]) -> str:
+    """``; the header has: …; did you mean 'Correo' for 'email'?`` for a column missing from ``header``."""
+    found = [h.strip() for h in header if h.strip()]
+    keys = {header_key(h): h.strip() for h in found}
+    guesses = []
+    for name in wanted:
+        by_word = [orig for key, orig in keys.items() if _SYNONYMS.get(key) == name]
+        close = by_word or [keys[k] for k in difflib.get_close_matches(name, list(keys), n=1, cutoff=0.6)]
+        guesses += [f"{close[0]!r} for {name!r}"] if close else []
+    shown = ", ".join(found[:30]) + (f", … ({len(found)} columns)" if len(found) > 30 else "")
+    return f"; the header has: {shown}" + (f"; did you mean {' or '.join(guesses)}?" if guesses else "")
+
+
 def _plan_columns(
-    spec: ActionSpec, positions: dict[str, int], globals_: dict[str, str], *, source: str, global_source: str
+    spec: ActionSpec,
+    positions: dict[str, int],
+    globals_: dict[str, str],
+    *,
+    source: str,
+    global_source: str,
+    header: Sequence[str] = (),
 ) -> list[_Plan]:
     """Per column: where it is in the header, how to parse it, and its fallback (global.csv value,
     else default, normalised once). Raises InputError for whole-file problems of the header."""
@@ -87,12 +121,15 @@ def _plan_columns(
             fallback = parse(col.default)
         indexes = tuple(positions[n] for n in names if n in positions)
         if col.required and not indexes and fallback is None:
-            raise InputError(f"{source}: required column {_describe(spec, col.name)} is missing from the header")
+            raise InputError(
+                f"{source}: required column {_describe(spec, col.name)} is missing from the header"
+                + header_hint([col.name], header)
+            )
         plans.append(_Plan(col.name, indexes, parse, fallback))
-    for group in spec.one_of:
+    for group in (*spec.one_of, *((spec.work,) if spec.work else ())):
         if not any(p.indexes or p.fallback is not None for p in plans if p.name in group):
             names = " or ".join(repr(n) for n in group)
-            raise InputError(f"{source}: the header needs one of the columns {names}")
+            raise InputError(f"{source}: the header needs one of the columns {names}" + header_hint(group, header))
     return plans
 
 
@@ -115,13 +152,15 @@ class RowValidator:
         self._profile = profile
         positions = {k: i for i, k in enumerate(self._header_keys) if k}
         globals_ = {header_key(k): v.strip() for k, v in (global_values or {}).items() if v and v.strip()}
-        plans = _plan_columns(spec, positions, globals_, source=source, global_source=global_source)
+        plans = _plan_columns(spec, positions, globals_, source=source, global_source=global_source, header=header)
         known = {n for col in spec.columns for n in (col.name, *col.aliases)}
         # global.csv values the executor needs that are not columns of the action (e.g. org_id)
         self._extras = {n: globals_[n] for n in spec.globals_used if n in globals_ and n not in known}
         self.ignored_columns = [h for h, k in zip(self.header, self._header_keys, strict=True) if k and k not in known]
         self._required = tuple(c.name for c in spec.columns if c.required)
         self._slow_rules = bool(spec.disjoint or spec.requires)
+        self._work = spec.work
+        self._nothing = f"nothing to do: {' and '.join(spec.work)} empty"
         self._key = spec.key
         self._single_key = spec.key[0] if len(spec.key) == 1 else None
         self._dup_reason = f"(same {'/'.join(spec.key)})"
@@ -188,7 +227,10 @@ class RowValidator:
             if c in payload:
                 location = format_value(payload[c])
                 break
-        return ValidRow(payload, business_key, location, dup_key)
+        nothing = None
+        if self._work and not any(c in payload for c in self._work):
+            nothing = self._nothing
+        return ValidRow(payload, business_key, location, dup_key, nothing)
 
     def _keys(self, payload: dict[str, Any]) -> tuple[str | None, str | None]:
         """(business_key, dup_key): the key columns' values joined with '|' for people, and exactly."""
@@ -234,7 +276,8 @@ class RowValidator:
                 both = [v for v in payload[a] if v in other]
                 if both:
                     shown = ", ".join(_show(format_value(v)) for v in both)
-                    out.append(Problem(b, f"also in {a!r} (a value cannot be both added and removed: {shown})"))
+                    hint = f"; {self.spec.disjoint_help}" if self.spec.disjoint_help else ""
+                    out.append(Problem(b, f"also in {a!r} (a value cannot be both added and removed: {shown}){hint}"))
         for col_name, needed in self.spec.requires:
             if col_name in payload and not any(c in payload for c in needed):
                 out.append(Problem(col_name, f"needs one of {', '.join(repr(c) for c in needed)}"))

@@ -18,6 +18,8 @@ def _col_type(col: Any, sep: str = "|") -> str:
 def _rules(spec: ActionSpec) -> list[str]:
     out = [f"one of {' / '.join(g)}" for g in spec.one_of]
     out += [f"{a} and {b} disjoint" for a, b in spec.disjoint]
+    if spec.work:
+        out.append(f"nothing to do when {' / '.join(spec.work)} {'is' if len(spec.work) == 1 else 'are all'} empty")
     out += [f"{c} needs {' / '.join(n)}" for c, n in spec.requires]
     if spec.key:
         out.append(f"key {' + '.join(spec.key)}")

@@ -360,10 +360,18 @@ def render_import(result: ImportResult) -> str:
             f"{result.path}: already imported as import {result.import_id} for {result.action} "
             f"({result.rows_total} rows); nothing added{note}"
         )
-    lines = [
+    nothing = f", {result.rows_nothing} nothing to do (optional cells empty)" if result.rows_nothing else ""
+    lines = [*result.notes]
+    lines.append(
         f"import {result.import_id}: {result.path} → {result.action}: {result.rows_total} rows, "
-        f"{result.rows_valid} pending, {result.rows_invalid} invalid"
-    ]
+        f"{result.rows_valid - result.rows_nothing} pending{nothing}, {result.rows_invalid} invalid"
+    )
+    if result.family_columns:
+        by_action: dict[str, list[str]] = {}
+        for column, other in result.family_columns:
+            by_action.setdefault(other, []).append(column)
+        shown = "; ".join(f"{', '.join(cols)} ({other})" for other, cols in by_action.items())
+        lines.append(f"  warning: {result.action} does not read these columns, which other actions read: {shown}")
     if result.ignored_columns:
         lines.append(f"  ignored columns (not used by {result.action}): {', '.join(result.ignored_columns)}")
     for line_no, message in result.first_invalid:

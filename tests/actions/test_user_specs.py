@@ -8,7 +8,8 @@ from ledger.actions import REGISTRY, get_spec
 from ledger.actions.runtime import executor_class
 
 USER_ACTIONS = {
-    "user.licenses": ("usuarios_modificar_licencias", "usuarios_remover_licencias"),
+    "user.licenses": ("usuarios_modificar_licencias",),
+    "user.remove_licenses": ("usuarios_remover_licencias",),
     "user.move_location": ("usuarios_asignar_location_desde_csv",),
     "user.secondary_number": ("usuarios_anadir_intercom_legacy",),
     "user.forwarding": ("usuarios_configurar_desvio_prefijo53",),
