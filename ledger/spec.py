@@ -11,6 +11,11 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 
 
+#: the column ``ledger report`` adds to a fix-up file (every step's error for the line); an import
+#: ignores it without listing it among the ignored columns, so a fix-up file imports back as it is
+LEDGER_ERRORS_COLUMN = "ledger_errors"
+
+
 class ColType(StrEnum):
     STRING = "string"
     BOOL = "boolean"  # TRUE/FALSE/true/false/1/0/sí/si/yes/no

@@ -25,7 +25,7 @@ from typing import Any, NamedTuple
 from ledger.importing.csvsource import header_key
 from ledger.errors import InputError
 from ledger.importing.normalize import format_value, norm_bool, norm_string, normalizer_for
-from ledger.spec import ActionSpec
+from ledger.spec import LEDGER_ERRORS_COLUMN, ActionSpec
 
 
 @dataclass(frozen=True)
@@ -156,7 +156,10 @@ class RowValidator:
         known = {n for col in spec.columns for n in (col.name, *col.aliases)}
         # global.csv values the executor needs that are not columns of the action (e.g. org_id)
         self._extras = {n: globals_[n] for n in spec.globals_used if n in globals_ and n not in known}
-        self.ignored_columns = [h for h, k in zip(self.header, self._header_keys, strict=True) if k and k not in known]
+        self.ignored_columns = [
+            h for h, k in zip(self.header, self._header_keys, strict=True)
+            if k and k not in known and k != LEDGER_ERRORS_COLUMN  # a fix-up file's own column: ignored silently
+        ]
         self._required = tuple(c.name for c in spec.columns if c.required)
         self._slow_rules = bool(spec.disjoint or spec.requires)
         self._work = spec.work

@@ -19,7 +19,6 @@ from __future__ import annotations
 import csv
 import socket
 import json
-import re
 from collections import Counter, defaultdict
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
@@ -27,6 +26,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ledger.reporting.causes import error_template
+from ledger.reporting.endstate import EndState, write_end_state
 from ledger.store import queries as q
 from ledger.store.engine import parse_utc
 from ledger.store.runs import RunInfo, list_runs
@@ -108,25 +109,6 @@ def _duration(runs: list[RunInfo], now: datetime) -> float:
         stop = parse_utc(end) if end else now
         total += max(0.0, (stop - parse_utc(run.started_at)).total_seconds())
     return round(total, 3)
-
-
-_VALUE_IN_PARENS = re.compile(r"\((?:'[^']*'|\"[^\"]*\")[^)]*\)")
-_ROW_VALUES = (
-    (re.compile(r"\bline \d+\b"), "line N"),
-    (re.compile(r"[\w.%+'-]+@[\w-]+(?:\.[\w-]+)+"), "<email>"),
-    (re.compile(r"\b[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\b", re.I), "<uuid>"),
-    (re.compile(r"\bY2lzY29zcGFyazovL[A-Za-z0-9+/_-]+=*"), "<id>"),  # base64 of "ciscospark://"
-    (re.compile(r"\+\d{6,15}\b"), "<number>"),
-)
-
-
-def error_template(message: str | None) -> str:
-    """An error message with its row-specific values (quoted values, emails, ids, numbers, line
-    references) elided, so that the same error on many rows is counted as one."""
-    text = _VALUE_IN_PARENS.sub("(…)", message or "(no message)")
-    for pattern, placeholder in _ROW_VALUES:
-        text = pattern.sub(placeholder, text)
-    return text
 
 
 def _group_errors(rows: list[q.ErrorGroupRow]) -> tuple[ErrorGroup, ...]:
@@ -299,6 +281,7 @@ class ReportFiles:
     summary_json: Path
     row_errors_csv: Path
     error_rows: int
+    end_state: EndState | None = None
 
 
 def default_report_dir(db_path: Path) -> Path:
@@ -306,8 +289,9 @@ def default_report_dir(db_path: Path) -> Path:
 
 
 def write_report(engine: sa.Engine, out_dir: Path, import_id: int | None = None) -> ReportFiles:
-    """Write ``run_summary.json`` and ``row_errors.csv`` into ``out_dir`` (created), both from the
-    same snapshot of the ledger (one read transaction)."""
+    """Write ``run_summary.json``, ``row_errors.csv`` and the end state files (``entities.csv``,
+    ``report.html``, the fix-up files, ``plan.csv`` after a dry run: :mod:`ledger.reporting.endstate`)
+    into ``out_dir`` (created), all from the same snapshot of the ledger (one read transaction)."""
     out_dir.mkdir(parents=True, exist_ok=True)
     summary_json = out_dir / "run_summary.json"
     errors_csv = out_dir / "row_errors.csv"
@@ -320,15 +304,33 @@ def write_report(engine: sa.Engine, out_dir: Path, import_id: int | None = None)
             for row in q.iter_error_rows(conn, import_id):
                 out.writerow(["" if v is None else v for v in (getattr(row, f) for f in ROW_ERRORS_FIELDS)])
                 n += 1
-    summary_json.write_text(json.dumps(s.to_json(), indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-    return ReportFiles(s, summary_json, errors_csv, n)
+        end = write_end_state(conn, out_dir, s, import_id)
+    data = s.to_json()
+    data["entities"] = end.entity_counts  # {kind: {"total": n, state: n}}: the end state per entity
+    summary_json.write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    return ReportFiles(s, summary_json, errors_csv, n, end)
 
 
 def render_report(files: ReportFiles) -> str:
-    return (
-        render_summary(files.summary)
-        + f"\nwrote {files.summary_json} and {files.row_errors_csv} ({files.error_rows} failed/invalid rows)"
-    )
+    return render_summary(files.summary) + "\n" + render_files(files)
+
+
+def render_files(files: ReportFiles) -> str:
+    """The files ``write_report`` wrote, with how to import each fix-up file back."""
+    lines = [f"wrote {files.summary_json} and {files.row_errors_csv} ({files.error_rows} failed/invalid rows)"]
+    end = files.end_state
+    if end is not None:
+        counts = ", ".join(
+            f"{kind} {per['total']} ({per.get('complete', 0)} complete)" for kind, per in end.entity_counts.items()
+        )
+        lines.append(f"wrote {end.entities_csv} ({counts or 'no entities'}) and {end.report_html}")
+        if end.plan_csv is not None:
+            lines.append(f"wrote {end.plan_csv} ({end.plan_rows} rows: what the dry run says each would do)")
+        for f in end.fixups:
+            how = "" if f.layout == "original" else " (rebuilt from the ledger: the source file is gone or changed)"
+            lines.append(f"wrote {f.path}: {f.lines} lines of {Path(f.source).name} to correct{how}; then:")
+            lines.extend(f"  {cmd}" for cmd in f.commands)
+    return "\n".join(lines)
 
 
 def render_status(s: Summary) -> str:

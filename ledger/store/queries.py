@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import sqlalchemy as sa
 
-from ledger.store.schema import attempts, imports, ledger_rows
+from ledger.store.schema import attempts, import_deps, imports, ledger_rows
 from ledger.models import RowStatus
 
 STATUSES = tuple(s.value for s in RowStatus)
@@ -135,3 +135,82 @@ def iter_error_rows(conn: sa.Connection, import_id: int | None = None) -> Iterat
     )
     for row in conn.execute(stmt):
         yield ErrorRow(*row)
+
+
+# --- the current state, row by row (entities.csv, fix-up files, report.html, plan.csv) -------------
+
+#: rows replaced by a later import of the same action and entity: history, not the current state
+SUPERSEDED = "superseded"
+
+
+@dataclass(frozen=True)
+class CurrentRow:
+    """One ledger row of the current state (superseded rows excluded), with its import's file."""
+
+    row_id: int
+    import_id: int
+    line_no: int
+    action: str
+    status: str
+    error_kind: str | None
+    error_code: str | None
+    http_status: int | None
+    error_message: str | None
+    business_key: str | None
+    location_key: str | None
+    payload: str  # JSON: the normalised row (an invalid row: its raw cells by header name)
+    result: str | None  # JSON
+
+
+@dataclass(frozen=True)
+class ImportSource:
+    """Where an import's rows came from (fix-up files are written in that file's layout)."""
+
+    id: int
+    path: str
+    sha256: str
+    action: str
+    global_path: str | None
+    profile_sha256: str | None
+    depends_on: tuple[int, ...]
+
+
+def iter_current_rows(conn: sa.Connection, import_id: int | None = None) -> Iterator[CurrentRow]:
+    """Every row of the current state, in import and line order; streamed."""
+    stmt = (
+        sa.select(
+            ledger_rows.c.id, ledger_rows.c.import_id, ledger_rows.c.line_no, ledger_rows.c.action, ledger_rows.c.status,
+            ledger_rows.c.error_kind, ledger_rows.c.error_code, ledger_rows.c.http_status, ledger_rows.c.error_message,
+            ledger_rows.c.business_key, ledger_rows.c.location_key, ledger_rows.c.payload, ledger_rows.c.result,
+        )
+        .where(ledger_rows.c.status != SUPERSEDED, *_where_import(import_id))
+        .order_by(ledger_rows.c.import_id, ledger_rows.c.line_no)
+    )
+    for row in conn.execute(stmt):
+        yield CurrentRow(*row)
+
+
+def import_sources(conn: sa.Connection, import_id: int | None = None) -> dict[int, ImportSource]:
+    """Every import (or one) with its file, fingerprint, global.csv and the imports it waits for."""
+    deps: dict[int, list[int]] = {}
+    for imp, dep in conn.execute(sa.select(import_deps.c.import_id, import_deps.c.depends_on_import_id)):
+        deps.setdefault(imp, []).append(dep)
+    stmt = sa.select(
+        imports.c.id, imports.c.path, imports.c.sha256, imports.c.action, imports.c.global_path,
+        imports.c.profile_sha256,
+    ).order_by(imports.c.id)
+    if import_id is not None:
+        stmt = stmt.where(imports.c.id == import_id)
+    return {r.id: ImportSource(*r, depends_on=tuple(sorted(deps.get(r.id, ())))) for r in conn.execute(stmt)}
+
+
+def has_previews(conn: sa.Connection, import_id: int | None = None) -> bool:
+    """Whether a pending row holds a dry run's preview (``result.dry_run``): then plan.csv is written."""
+    stmt = sa.select(
+        sa.exists().where(
+            ledger_rows.c.status == RowStatus.PENDING.value,
+            sa.func.json_extract(ledger_rows.c.result, "$.dry_run") == 1,
+            *_where_import(import_id),
+        )
+    )
+    return bool(conn.execute(stmt).scalar())

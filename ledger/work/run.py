@@ -72,8 +72,7 @@ def run_work(
             finally:
                 report = worker.finish()
                 progress.close()
-        ledger_summary = reports.summary(engine, import_id=settings.import_id)  # as `ledger report` shows it
-        text = reports.render_summary(ledger_summary)
+        ledger_summary, text = _report(engine, settings)
         retry = None
         if report.counters.failed or ledger_summary.failed_row + ledger_summary.failed_systemic:
             retry = f"ledger --db {settings.db_path} retry --status failed" + (
@@ -84,3 +83,15 @@ def run_work(
         if own_engine:
             engine.dispose()
 
+
+
+def _report(engine: sa.Engine, settings: WorkSettings) -> tuple[reports.Summary, str]:
+    """The summary `ledger report` shows, and its files written next to the ledger (as `ledger report`
+    does); a report directory that cannot be written does not fail the run."""
+    out_dir = reports.default_report_dir(settings.db_path)
+    try:
+        files = reports.write_report(engine, out_dir, settings.import_id)
+    except OSError as exc:
+        s = reports.summary(engine, import_id=settings.import_id)
+        return s, reports.render_summary(s) + f"\nreport files not written ({out_dir}: {exc.strerror or exc})"
+    return files.summary, reports.render_summary(files.summary) + "\n" + reports.render_files(files)

@@ -1,0 +1,57 @@
+"""Errors grouped by cause: the same error on many rows (with row-specific values elided) is one cause."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+from ledger.reporting.entities import PROBLEM, EntityTable, Step
+
+_VALUE_IN_PARENS = re.compile(r"\((?:'[^']*'|\"[^\"]*\")[^)]*\)")
+_ROW_VALUES = (
+    (re.compile(r"\bline \d+\b"), "line N"),
+    (re.compile(r"[\w.%+'-]+@[\w-]+(?:\.[\w-]+)+"), "<email>"),
+    (re.compile(r"\b[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\b", re.I), "<uuid>"),
+    (re.compile(r"\bY2lzY29zcGFyazovL[A-Za-z0-9+/_-]+=*"), "<id>"),  # base64 of "ciscospark://"
+    (re.compile(r"\+\d{6,15}\b"), "<number>"),
+)
+
+
+def error_template(message: str | None) -> str:
+    """An error message with its row-specific values (quoted values, emails, ids, numbers, line
+    references) elided, so that the same error on many rows is counted as one."""
+    text = _VALUE_IN_PARENS.sub("(…)", message or "(no message)")
+    for pattern, placeholder in _ROW_VALUES:
+        text = pattern.sub(placeholder, text)
+    return text
+
+
+@dataclass(frozen=True)
+class Cause:
+    count: int
+    action: str
+    status: str  # failed | invalid | blocked
+    error_kind: str | None
+    http_status: int | None
+    error_code: str | None
+    message: str  # the error with row-specific values elided
+    example: str  # "file line N"
+
+
+def cause_groups(table: EntityTable) -> list[Cause]:
+    """The problem steps of the current state grouped by cause, most frequent first (then in step order)."""
+    return group_steps(s for e in table.entities for s in e.steps.values() if s.status in PROBLEM)
+
+
+def group_steps(steps: Iterable[Step]) -> list[Cause]:
+    counts: dict[tuple[str, str, str | None, int | None, str | None, str], int] = {}
+    examples: dict[tuple[str, str, str | None, int | None, str | None, str], str] = {}
+    for s in steps:
+        key = (s.action, s.status, s.error_kind, s.http_status, s.error_code, error_template(s.error))
+        counts[key] = counts.get(key, 0) + 1
+        examples.setdefault(key, f"{Path(s.file).name} line {s.line_no}")
+    causes = [Cause(n, *key, examples[key]) for key, n in counts.items()]
+    causes.sort(key=lambda c: -c.count)
+    return causes

@@ -1,0 +1,250 @@
+"""The end state per entity: each person, workspace and site with the status of each of its steps.
+
+An *entity* is what the operator migrates: a person (user actions), a workspace (workspace actions)
+or a site (location actions; users and workspaces also name their site). A *step* is an action.
+:func:`build_entities` folds the current rows (``ledger.store.queries.iter_current_rows``) into one
+:class:`EntityState` per entity; :func:`write_entities_csv` writes ``entities.csv``, the table an
+operator hands to the customer. Of several current rows of one entity and step, the newest import's
+row is the current one (a later import of the same step for the same entity replaces the earlier).
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ledger.importing.csvsource import header_key
+from ledger.models import RowStatus
+from ledger.store.queries import CurrentRow
+
+#: entity kinds, in the order entities.csv lists them
+KINDS = ("site", "person", "workspace")
+_KIND_OF_PREFIX = {"location": "site", "user": "person", "workspace": "workspace"}
+
+#: statuses that stop an entity (the first such step's error is the entity's blocking error)
+PROBLEM = ("failed", "invalid", "blocked")
+DONE = (RowStatus.SUCCEEDED.value, RowStatus.SKIPPED.value)
+
+
+@dataclass(frozen=True)
+class Entity:
+    kind: str  # site | person | workspace
+    key: str  # email or person id; workspace name @ site; site name or id
+
+
+@dataclass(frozen=True)
+class Step:
+    """The current row of one entity for one action."""
+
+    action: str
+    status: str
+    file: str
+    line_no: int
+    row_id: int
+    import_id: int
+    error: str  # "" unless failed/invalid/blocked
+    error_kind: str | None = None
+    error_code: str | None = None
+    http_status: int | None = None
+
+
+@dataclass
+class EntityState:
+    entity: Entity
+    site: str = ""
+    steps: dict[str, Step] = field(default_factory=dict)
+
+    @property
+    def state(self) -> str:
+        """complete | failed | blocked | pending: the worst of its steps."""
+        statuses = {s.status for s in self.steps.values()}
+        for worst in ("failed", "invalid", "blocked"):
+            if worst in statuses:
+                return "failed" if worst == "invalid" else worst
+        return "complete" if statuses <= set(DONE) else "pending"
+
+    def first_error(self, order: Iterable[str]) -> str:
+        """The first step (in ``order``) that stops the entity: ``action: error (file line N)``."""
+        for action in order:
+            step = self.steps.get(action)
+            if step is not None and step.status in PROBLEM:
+                return f"{action}: {step.status}: {step.error} ({Path(step.file).name} line {step.line_no})"
+        return ""
+
+
+@dataclass(frozen=True)
+class EntityTable:
+    steps: tuple[str, ...]  # actions in chain order (the order they were first imported)
+    entities: tuple[EntityState, ...]
+
+    def counts(self) -> dict[str, dict[str, int]]:
+        """{kind: {state: entities}} plus a ``total`` per kind (for run_summary.json)."""
+        out: dict[str, dict[str, int]] = {}
+        for e in self.entities:
+            per = out.setdefault(e.entity.kind, {"total": 0})
+            per["total"] += 1
+            per[e.state] = per.get(e.state, 0) + 1
+        return out
+
+
+# --- which entity a row concerns -------------------------------------------------------------------
+
+
+def kind_of(action: str) -> str:
+    return _KIND_OF_PREFIX.get(action.split(".", 1)[0], action.split(".", 1)[0])
+
+
+def _values(payload: Mapping[str, Any]) -> dict[str, str]:
+    """Column → trimmed text, keyed like the importer matches headers (raw cells of invalid rows too)."""
+    out: dict[str, str] = {}
+    for k, v in payload.items():
+        if isinstance(v, (str, int)) and not isinstance(v, bool):
+            text = str(v).strip()
+            if text:
+                out.setdefault(header_key(str(k)), text)
+    return out
+
+
+def _first(values: Mapping[str, str], *names: str) -> str:
+    return next((values[n] for n in names if values.get(n)), "")
+
+
+def entity_of(action: str, payload: Mapping[str, Any]) -> tuple[Entity | None, str]:
+    """(the entity a row concerns, its site) from the row's columns; ``(None, site)`` when its key
+    columns are empty. The one place that decides what "the same entity" is for the reports."""
+    v = _values(payload)
+    kind = kind_of(action)
+    site = _first(v, "location_name", "location_id", "target_location_id")
+    if kind == "site":
+        key = _first(v, "name", "location_name", "location_id")
+        return (Entity(kind, key) if key else None), key
+    if kind == "person":
+        email = v.get("email", "").lower()
+        key = email or _first(v, "person_id").rstrip("=")
+    elif kind == "workspace":
+        name = _first(v, "workspace_name", "display_name")
+        key = f"{name} @ {site}" if name and site else name or _first(v, "workspace_id").rstrip("=")
+    else:
+        key = _first(v, "email", "name", "display_name")
+    return (Entity(kind, key) if key else None), site
+
+
+# --- building the table ------------------------------------------------------------------------------
+
+
+class EntityBuilder:
+    """Folds current rows (:meth:`add`, in import and line order) into one state per entity."""
+
+    def __init__(self) -> None:
+        self._first_import: dict[str, int] = {}
+        self._table: dict[Entity, EntityState] = {}
+
+    def add(self, row: CurrentRow, file: str, entity: Entity | None, site: str) -> None:
+        """A row whose key columns are empty (an invalid line) is an entity of its own, named by its
+        file and line, so that it is not lost from the table."""
+        self._first_import.setdefault(row.action, row.import_id)
+        if entity is None:
+            entity = Entity(kind_of(row.action), f"{Path(file).name} line {row.line_no}")
+        state = self._table.get(entity)
+        if state is None:
+            state = self._table[entity] = EntityState(entity)
+        if site and not state.site:
+            state.site = site
+        earlier = state.steps.get(row.action)
+        if earlier is None or (earlier.import_id, earlier.line_no) < (row.import_id, row.line_no):
+            state.steps[row.action] = _step(row, file)
+
+    def table(self) -> EntityTable:
+        first = self._first_import
+        steps = tuple(sorted(first, key=lambda a: (first[a], a)))
+        rank = {k: i for i, k in enumerate(KINDS)}
+        ordered = sorted(
+            self._table.values(), key=lambda e: (rank.get(e.entity.kind, len(KINDS)), e.entity.kind, e.site, e.entity.key)
+        )
+        return EntityTable(steps, tuple(ordered))
+
+
+def build_entities(rows: Iterable[CurrentRow], files: Mapping[int, str]) -> EntityTable:
+    """The entity table of ``rows``. ``files``: import id → source path."""
+    builder = EntityBuilder()
+    for row in rows:
+        entity, site = entity_of(row.action, json.loads(row.payload))
+        builder.add(row, files.get(row.import_id, ""), entity, site)
+    return builder.table()
+
+
+@dataclass(frozen=True)
+class Progress:
+    """Entities (or steps of entities) by state: one line of a progress table."""
+
+    name: str
+    total: int = 0
+    complete: int = 0
+    failed: int = 0
+    blocked: int = 0
+    pending: int = 0
+
+    @property
+    def percent(self) -> float:
+        return round(100.0 * self.complete / self.total, 1) if self.total else 100.0
+
+    def plus(self, state: str) -> Progress:
+        return Progress(
+            self.name, self.total + 1, self.complete + (state == "complete"), self.failed + (state == "failed"),
+            self.blocked + (state == "blocked"), self.pending + (state == "pending"),
+        )
+
+
+def _step_state(status: str) -> str:
+    if status in DONE:
+        return "complete"
+    if status in ("failed", "invalid"):
+        return "failed"
+    return "blocked" if status == "blocked" else "pending"
+
+
+def step_progress(table: EntityTable) -> list[Progress]:
+    """Per step: the entities that have it, and how far they are."""
+    out = {a: Progress(a) for a in table.steps}
+    for e in table.entities:
+        for action, step in e.steps.items():
+            out[action] = out[action].plus(_step_state(step.status))
+    return list(out.values())
+
+
+def site_progress(table: EntityTable) -> list[Progress]:
+    """Per site: its entities (the site itself, its people and workspaces) by state; entities of no
+    known site last, under ``(no site)``."""
+    out: dict[str, Progress] = {}
+    for e in table.entities:
+        site = e.site or "(no site)"
+        out[site] = out.get(site, Progress(site)).plus(e.state)
+    return sorted(out.values(), key=lambda p: (p.name == "(no site)", p.name))
+
+
+def _step(row: CurrentRow, file: str) -> Step:
+    if row.status not in PROBLEM:
+        return Step(row.action, row.status, file, row.line_no, row.row_id, row.import_id, "")
+    return Step(
+        row.action, row.status, file, row.line_no, row.row_id, row.import_id, row.error_message or "",
+        row.error_kind, row.error_code, row.http_status,
+    )
+
+
+ENTITY_FIELDS = ("kind", "entity", "site", "state")
+
+
+def write_entities_csv(table: EntityTable, path: Path) -> int:
+    """``entities.csv``: kind, entity, site, state, one column per step (its current status; empty
+    when the entity has no such step) and the first blocking error. Returns the number of entities."""
+    with path.open("w", newline="", encoding="utf-8") as fh:
+        out = csv.writer(fh)
+        out.writerow([*ENTITY_FIELDS, *table.steps, "first_error"])
+        for e in table.entities:
+            cells = [e.steps[a].status if a in e.steps else "" for a in table.steps]
+            out.writerow([e.entity.kind, e.entity.key, e.site, e.state, *cells, e.first_error(table.steps)])
+    return len(table.entities)
