@@ -40,8 +40,8 @@ class FixupFile:
 
 @dataclass
 class _Line:
-    payload: dict[str, Any] | None = None  # the ledger's copy of the cells (used when the file is gone)
-    raw: bool = False  # payload is the raw cells (an invalid row) rather than normalised values
+    # the ledger's copy of the line's cells, merged over its rows (used when the file is gone)
+    cells: dict[str, Any] = field(default_factory=dict)
     errors: list[str] = field(default_factory=list)
 
 
@@ -75,9 +75,11 @@ class FixupCollector:
             group = self._groups[(src.path, src.sha256)] = _Group(src.path, src.sha256)
         group.imports[src.id] = src
         line = group.lines.setdefault(row.line_no, _Line())
-        is_raw = row.status == "invalid"
-        if line.payload is None or (is_raw and not line.raw):
-            line.payload, line.raw = dict(payload), is_raw
+        if row.status == "invalid":  # the raw cells as the file had them win over normalised values
+            line.cells.update(payload)
+        else:
+            for name, value in payload.items():
+                line.cells.setdefault(name, value)
         line.errors.append(line_error(row.action, row.status, row.error_message))
 
     def write(self, out_dir: Path) -> list[FixupFile]:
@@ -160,7 +162,7 @@ def _rebuild(group: _Group) -> tuple[list[str], dict[int, list[str]]]:
     rows: dict[int, dict[int, str]] = {}
     for line_no, line in group.lines.items():
         row: dict[int, str] = {}
-        for name, value in (line.payload or {}).items():
+        for name, value in line.cells.items():
             text = _cell(value)
             if text is None:
                 continue
