@@ -150,7 +150,8 @@ SPECS: tuple[ActionSpec, ...] = (
         one_of=(*PERSON_ONE_OF, ("location_id", "location_name")),
         key=PERSON_KEY,
         location_key=("location_id", "location_name"),
-        executor="ledger.actions.users:UserMoveLocation",
+        executor="ledger.actions.moves:UserMoveLocation",
+        bulk_size=100,
     ),
     ActionSpec(
         name="user.secondary_number",

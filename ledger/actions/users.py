@@ -1,4 +1,5 @@
-"""The user actions (v21 ``usuarios_*``): licences, move, secondary number, forwarding, permissions.
+"""The user actions (v21 ``usuarios_*``): licences, secondary number, forwarding, permissions (the move:
+``ledger.actions.moves``).
 
 Every executor follows the same shape: resolve the user (``person_id`` or ``email`` → id, cached
 per run), read the current state, compare it with what the row asks, and write only the
@@ -9,7 +10,6 @@ before any write. In a dry run the read and comparison happen, the write never d
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -17,12 +17,11 @@ from wxc_sdk.common import PatternAction
 from wxc_sdk.licenses import License, LicenseProperties, LicenseRequest, LicenseRequestOperation
 from wxc_sdk.people import Person
 from wxc_sdk.person_settings.numbers import UpdatePersonNumbers, UpdatePersonPhoneNumber
-from wxc_sdk.telephony.jobs import MoveUser, MoveUsersList, StartMoveUsersJobResponse
 
 from ledger.actions.base import BaseExecutor, decode_id, id_uuid, name_row_error, same_id, strip_padding
 from ledger.actions.forwarding import forwarding_changes
 from ledger.actions.permissions import target_from_payload
-from ledger.errors import ActionError, RowFailure, Throttled
+from ledger.errors import ActionError, RowFailure
 from ledger.work.ports import ActionResult, RowInput
 
 # Webex error codes (errors[0].errorCode) that concern the row, with the explanation we show.
@@ -32,10 +31,8 @@ KNOWN_ROW_ERRORS: dict[int, str] = {
 }
 T = TypeVar("T")
 CALLING_LICENSE_SKUS = ("BCSTD", "BCBASIC", "BCBAS", "BCCA")
-MOVE_JOB_DONE = frozenset({"COMPLETED", "FAILED", "ABANDONED"})
 # v21 people_to_location.csv: a row is acted on when `selected` is one of these (case-insensitive)
 SELECTED_WORDS = frozenset({"1", "true", "yes", "y", "si", "sí", "x"})
-MOVE_BUSY_RETRY_S = 2.0  # pause after a 409 "another move-users job is running"
 
 
 def classify_row_error(exc: ActionError) -> ActionError:
@@ -213,105 +210,6 @@ def _as_list(value: Any) -> list[str]:
     return [str(v).strip() for v in value if str(v).strip()]
 
 
-# --- user.move_location ----------------------------------------------------------------------------
-
-
-class UserMoveLocation(UserExecutor):
-    """Calling users move through the move-users job; others get a People update of locationId."""
-
-    poll_timeout_s = 30.0
-    poll_interval_s = 0.5
-    sleep: Callable[[float], None] = staticmethod(time.sleep)
-
-    def execute(self, row: RowInput) -> ActionResult:
-        selected = str(row.payload.get("selected") or "").strip().lower()
-        if selected and selected not in SELECTED_WORDS:  # v21 people_to_location.csv: an unmarked row
-            return self.skipped("not_selected", selected=row.payload.get("selected"))
-        person_id = self.person_id(row)
-        target = self.location_id(row)
-        person = self.person(row, person_id)
-        if same_location(person.location_id, target):
-            return self.skipped("already_in_target_location", person_id=person_id, location_id=target)
-        calling = bool(person.location_id or person.extension)
-        changes = {
-            "location_id": target,
-            "from_location_id": person.location_id,
-            "via": "move_job" if calling else "people_update",
-        }
-        if self.dry_run:
-            return self.done(changes, person_id=person_id)
-        if calling:
-            return self._move_job(row, person, target, changes)
-        person.location_id = target
-        self.call(
-            f"update location of {self.who(row)}", lambda: self.api.people.update(person, calling_data=True), write=True
-        )
-        return self.done(changes, person_id=person_id)
-
-    def _move_job(self, row: RowInput, person: Person, target: str, changes: dict[str, Any]) -> ActionResult:
-        person_id = str(person.person_id)
-        extension = str(row.payload.get("extension") or "") or person.extension
-        users = [
-            MoveUsersList(
-                location_id=target, validate_only=False, users=[MoveUser(user_id=person_id, extension=extension)]
-            )
-        ]
-        try:
-            response: StartMoveUsersJobResponse = self.call(
-                f"move {self.who(row)}",
-                lambda: self.api.telephony.jobs.move_users.validate_or_initiate(users, org_id=self.org_id(row)),
-                write=True,
-            )
-        except RowFailure as exc:
-            if exc.http_status == 409:
-                # another move job runs in the org: a slow-down, not a failure (no attempt used, no breaker)
-                raise Throttled(
-                    f"{exc} (another move-users job is running in the org; waiting for it)",
-                    code=exc.code,
-                    http_status=409,
-                    tracking_id=exc.tracking_id,
-                    retry_after=MOVE_BUSY_RETRY_S,
-                ) from None
-            raise
-        self._raise_user_errors(response, person_id)
-        job = response.job_details
-        result: dict[str, Any] = {"person_id": person_id}
-        if job is not None:
-            result["job_id"] = job.id
-            result["job_status"] = self._poll(row, job.id, job.latest_execution_status)
-            if result["job_status"] == "FAILED":
-                raise RowFailure(f"move-users job {job.id} for {self.who(row)} ended FAILED", code="move_job_failed")
-        impacts = [f"{i.code}: {i.message}" for u in response.users_list or [] for i in (u.impacts or [])]
-        if impacts:
-            result["impacts"] = impacts
-        return self.done(changes, **result)
-
-    @staticmethod
-    def _raise_user_errors(response: StartMoveUsersJobResponse, person_id: str) -> None:
-        for item in response.users_list or []:
-            if item.user_id and not same_id(item.user_id, person_id):
-                continue
-            for err in item.errors or []:
-                raise classify_row_error(RowFailure(f"move refused by Webex: {err.code} {err.message}", code=err.code))
-
-    def _poll(self, row: RowInput, job_id: str, status: str | None) -> str | None:
-        """Poll the job until it ends or the budget runs out (its last status is stored either way)."""
-        deadline = time.monotonic() + self.poll_timeout_s
-        while (status or "").upper() not in MOVE_JOB_DONE:
-            try:
-                details = self.call(
-                    f"read move job {job_id}",
-                    lambda: self.api.telephony.jobs.move_users.status(job_id, org_id=self.org_id(row)),
-                )
-            except ActionError:  # the move was accepted; a failed status read does not undo it
-                return status
-            status = details.latest_execution_status
-            if (status or "").upper() in MOVE_JOB_DONE or time.monotonic() >= deadline:
-                break
-            self.sleep(self.poll_interval_s)
-        return status
-
-
 # --- user.secondary_number -------------------------------------------------------------------------
 
 
@@ -392,7 +290,6 @@ class UserOutgoingPermissions(UserExecutor):
 
 __all__ = [
     "UserLicenses",
-    "UserMoveLocation",
     "UserSecondaryNumber",
     "UserForwarding",
     "UserOutgoingPermissions",

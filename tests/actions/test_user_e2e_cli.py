@@ -17,6 +17,14 @@ ACTIONS = ("user.forwarding", "user.outgoing_permissions", "user.scim_create", "
 WRITES = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
 
+@pytest.fixture(autouse=True)
+def quick_move_polls(monkeypatch):
+    """The sandbox's jobs end on their third status read; poll them without the real 1-2-4 s back-off."""
+    from ledger.actions.moves import UserMoveLocation
+
+    monkeypatch.setattr(UserMoveLocation, "poll_first_s", 0.01)
+
+
 @pytest.fixture
 def seeded(sandbox):
     if not USUARIOS.exists():
@@ -348,3 +356,24 @@ def test_move_job_busy_pauses_and_then_moves_through_ledger_work(tmp_path, sandb
     posts = [r.status for r in sandbox.requests() if r.method == "POST" and r.path.endswith("/moveLocation")]
     assert posts == [409, 200]
     assert st.get_person(pid)["locationId"] == branch
+
+
+def test_50_user_move_to_one_site_through_ledger_work_uses_one_job(tmp_path, sandbox):
+    st = sandbox.state
+    hq = st.add_location("HQ", calling_enabled=True)
+    branch = st.add_location("BRANCH", calling_enabled=True)
+    pids = [st.add_person(f"m{i:02d}@example.com", "M", str(i), location_id=hq, extension=str(3000 + i), calling=True)
+            for i in range(50)]
+    move = tmp_path / "move.csv"
+    move.write_text("email,location_name\n" + "".join(f"m{i:02d}@example.com,BRANCH\n" for i in range(50)))
+    db = tmp_path / "ledger.db"
+    runner = CliRunner()
+    assert runner.invoke(cli, ["--db", str(db), "import", str(move), "--action", "user.move_location"]).exit_code == 0
+    sandbox.log.clear()
+
+    _work(runner, db, sandbox)
+
+    assert {v[0] for v in _rows(db).values()} == {"succeeded"}
+    posts = [r for r in sandbox.requests() if r.method == "POST" and r.path.endswith("/moveLocation")]
+    assert len(posts) == 1 and len(posts[0].body["usersList"][0]["users"]) == 50
+    assert all(st.get_person(p)["locationId"] == branch for p in pids)

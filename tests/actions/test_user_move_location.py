@@ -25,7 +25,7 @@ def _no_sleep(a):
 
 def test_calling_user_moves_through_the_job_which_is_polled(sandbox, act, org):
     a = act(sandbox, "user.move_location")
-    _no_sleep(a)
+    slept = _no_sleep(a)
     res = a.run({"email": "ana@example.com", "location_name": "BRANCH"}, org["glob"])
 
     assert res.status == "succeeded"
@@ -38,8 +38,10 @@ def test_calling_user_moves_through_the_job_which_is_polled(sandbox, act, org):
             ]
         }
     ]
+    # the sandbox's job ends on its third status read (state/jobs.py); the reads back off 1 s, 2 s, 4 s
     polls = [r for r in sandbox.requests() if r.method == "GET" and "/moveLocation/" in r.path]
-    assert len(polls) == 1 and polls[0].path.endswith(res.result["job_id"])
+    assert len(polls) == 3 and all(p.path.endswith(res.result["job_id"]) for p in polls)
+    assert slept == [1.0, 2.0, 4.0]
     assert sandbox.state.get_person(org["pid"])["locationId"] == org["branch"]
 
 
@@ -132,16 +134,22 @@ def test_location_lookups_are_cached_per_run(sandbox, act, org):
 
 
 def test_lost_answer_to_the_move_is_ambiguous_and_the_retry_rechecks(sandbox, act, lose, org):
+    """The job started but its answer was lost: the re-check (a recovered row, as the worker sends it) waits
+    for the org's running move jobs to end, then reads the user: moved, so skipped, no second job."""
+    import dataclasses
+
     from ledger.errors import TransientFailure
 
     a = act(sandbox, "user.move_location")
+    _no_sleep(a)
     row = a.row({"email": "ana@example.com", "location_id": org["branch"]}, org["glob"])
     lose(a, 3)  # 1 people lookup, 2 person read, 3 the move POST: applied, answer lost
     with pytest.raises(TransientFailure) as err:
         a.executor.execute(row)
     assert err.value.ambiguous
+    assert sandbox.state.get_person(org["pid"])["locationId"] == org["hq"]  # the job has not run yet
     sandbox.log.clear()
-    res = a.executor.execute(row)
+    res = a.executor.execute(dataclasses.replace(row, recovered=True))
     assert res.status == "skipped" and res.result["reason"] == "already_in_target_location"
     assert a.writes() == []
 

@@ -51,7 +51,8 @@ async def move_users(request: web.Request) -> web.Response:
         if busy:
             st.move_busy = busy - 1
             raise E.ApiError(409, "Another move users job is in progress", 409, "Another move users job is in progress")
-    return json_response(request, st.api_move_users(body_of(request), tracking_id_of(request)))
+    status, answer = st.api_move_users(body_of(request), tracking_id_of(request))
+    return json_response(request, answer, status=status)
 
 
 async def move_jobs_list(request: web.Request) -> web.Response:
@@ -64,6 +65,11 @@ async def move_jobs_list(request: web.Request) -> web.Response:
 async def move_job_get(request: web.Request) -> web.Response:
     st = state_of(request)
     return json_response(request, st.job_view(request.match_info["jid"]))
+
+
+async def move_job_errors(request: web.Request) -> web.Response:
+    """GET …/moveLocation/{jobId}/errors (reference: list_move_users_job_errors); see state/jobs.py."""
+    return paginate(request, state_of(request).job_errors(request.match_info["jid"]))
 
 
 async def route_choices(request: web.Request) -> web.Response:
@@ -179,6 +185,7 @@ async def available_forward_numbers(request: web.Request) -> web.Response:
 def setup(app: web.Application) -> None:
     route(app, "GET", "/v1/telephony/config/numbers", list_numbers)
     route(app, "POST", "/v1/telephony/config/jobs/person/moveLocation", move_users)
+    route(app, "GET", "/v1/telephony/config/jobs/person/moveLocation/{jid}/errors", move_job_errors)
     route(app, "GET", "/v1/telephony/config/jobs/person/moveLocation", move_jobs_list)
     route(app, "GET", "/v1/telephony/config/jobs/person/moveLocation/{jid}", move_job_get)
     route(app, "GET", "/v1/telephony/config/routeChoices", route_choices)

@@ -22,6 +22,7 @@ from typing import Iterable
 from .. import errors as E
 from .. import ids
 from .indexes import IndexedDict, Indexes
+from .jobs import MoveJobsMixin
 from .locations import LocationsMixin
 from .model import DEFAULT_LICENSES, StateCore, now_iso
 from .numbers import NumbersMixin
@@ -33,8 +34,8 @@ from .workspaces import WorkspacesMixin
 __all__ = ["SandboxState"]
 
 
-class SandboxState(PeopleMixin, LocationsMixin, NumbersMixin, TelephonyMixin, WorkspacesMixin, SeedingMixin,
-                   StateCore):
+class SandboxState(PeopleMixin, LocationsMixin, NumbersMixin, TelephonyMixin, MoveJobsMixin, WorkspacesMixin,
+                   SeedingMixin, StateCore):
     """A thread-safe fake Webex org (or several)."""
 
     def __init__(self, seed: int | None = None, defaults: bool = True):

@@ -1,13 +1,11 @@
-"""Calling settings of people and workspaces: forwarding, calling permissions, alternate numbers and
-the move-users job."""
+"""Calling settings of people and workspaces: forwarding, calling permissions and alternate numbers
+(the move-users jobs are in ``jobs.py``)."""
 
 from __future__ import annotations
 
-from typing import Any
-
 from .. import errors as E
 from .. import ids
-from .model import PERMISSION_ACTIONS, StateCore, now_iso, public
+from .model import PERMISSION_ACTIONS, StateCore
 
 
 class TelephonyMixin(StateCore):
@@ -57,90 +55,6 @@ class TelephonyMixin(StateCore):
                                               "isCallTypeRestrictionEnabled":
                                                   bool(p.get("isCallTypeRestrictionEnabled"))}
                 cur["callingPermissions"] = list(by_type.values())
-
-    # ------------------------------------------------------------------ move users job
-    def api_move_users(self, body: dict, tracking_id: str) -> dict:
-        with self.lock:
-            lists = body.get("usersList")
-            if not isinstance(lists, list) or len(lists) != 1:
-                raise E.bad_request("usersList must contain exactly one entry")
-            entry = lists[0]
-            users = entry.get("users") or []
-            if len(users) != 1:
-                raise E.bad_request("Only one user can be moved per request")
-            target = self.get_location(entry.get("locationId") or "")
-            validate_only = bool(entry.get("validate"))
-            u = users[0]
-            p = self.people.get(ids.key(u.get("userId") or ""))
-            result: dict[str, Any] = {"userId": u.get("userId"), "errors": self._move_errors(p, u, target),
-                                      "impacts": []}
-            response: dict[str, Any] = {"usersList": [result]}
-            if result["errors"] or validate_only:
-                return {"response": response}
-            old = self._move_person(p, u, target)
-            response["jobDetails"] = public(self._new_move_job(p, old, target["id"], tracking_id))
-            return {"response": response}
-
-    def _move_errors(self, p: dict | None, u: dict, target: dict) -> list[dict]:
-        """Why user ``u`` (stored as ``p``) cannot move to ``target``: Webex lists them in the answer."""
-        if p is None or not p.get("locationId"):
-            return [{"code": E.MOVE_NOT_CALLING_USER, "message": f"{u.get('userId')} is not a valid Calling user"}]
-        if ids.same(p["locationId"], target["id"]):
-            return [{"code": E.MOVE_SAME_LOCATION, "message": "Target location is same as user's current location."}]
-        if not target["_calling"]:
-            return [{"code": E.LOCATION_NOT_CALLING, "message": "Target location is not a Webex Calling location."}]
-        ext = u.get("extension") or p.get("extension")
-        other = self._extension_owner(target["id"], ext) if ext else None
-        if other is not None and not ids.same(other["id"], p["id"]):
-            return [{"code": E.EXTENSION_IN_USE, "message": f"Extension {ext} is already in use in the target"}]
-        return []
-
-    def _move_person(self, p: dict, u: dict, target: dict) -> str:
-        """Move ``p`` (with a new extension/number when ``u`` gives one, else its numbers) to ``target``;
-        returns the location it left."""
-        old = p["locationId"]
-        p["locationId"] = target["id"]
-        if u.get("extension"):
-            p["extension"] = str(u["extension"])
-        if u.get("phoneNumber"):
-            self._release_numbers(p["id"])
-            self._assign_number(u["phoneNumber"], p["id"], "PEOPLE")
-        else:
-            for rec in self.numbers_owned_by(p["id"]):
-                rec["locationId"] = target["id"]
-                self.reindex_number(rec)
-        self.reindex(p)
-        return old
-
-    def _new_move_job(self, p: dict, old: str, target_id: str, tracking_id: str) -> dict:
-        """Record a started move-users job (it completes on its first poll, see :meth:`job_view`)."""
-        t = now_iso()
-        job_id = ids.encode("JOB_ID", self._uuid())
-        job = {
-            "name": "moveusers", "id": job_id, "jobType": "moveusers", "trackingId": tracking_id or "",
-            "sourceUserId": self.me_id, "sourceCustomerId": self.org_id, "targetCustomerId": self.org_id,
-            "instanceId": len(self.jobs) + 1,
-            "jobExecutionStatus": [{"id": len(self.jobs) + 1, "startTime": t, "endTime": t, "lastUpdated": t,
-                                    "statusMessage": "STARTING", "exitCode": "UNKNOWN", "createdTime": t,
-                                    "timeElapsed": "PT0S", "stepExecutionStatuses": []}],
-            "latestExecutionStatus": "STARTING", "latestExecutionExitCode": "UNKNOWN",
-            "counts": {"totalMoves": 1, "moved": 1, "failed": 0},
-            "_from": old, "_to": target_id, "_user": p["id"], "_polls": 0,
-        }
-        self.jobs[ids.key(job_id)] = job
-        return job
-
-    def job_view(self, job_id: str) -> dict:
-        with self.lock:
-            job = self.jobs.get(ids.key(job_id))
-            if job is None:
-                raise E.not_found("Job", job_id)
-            job["_polls"] += 1  # completes on the first poll
-            job["latestExecutionStatus"] = "COMPLETED"
-            job["latestExecutionExitCode"] = "COMPLETED"
-            st = job["jobExecutionStatus"][0]
-            st.update(statusMessage="COMPLETED", exitCode="COMPLETED", endTime=now_iso(), lastUpdated=now_iso())
-            return public(job)
 
     # ------------------------------------------------------------------ numbers of people / workspaces
     def person_numbers_view(self, pid: str) -> dict:
