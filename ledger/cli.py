@@ -138,19 +138,20 @@ def status_cmd(db_path: Path, import_id: int | None) -> None:
 
 @cli.command("retry")
 @click.option("--status", "statuses", type=click.Choice(["failed", "skipped", "succeeded"]), multiple=True, default=["failed"], show_default=True, help="Rows in this status (repeatable).")
-@click.option("--import", "import_id", type=int, help="Only the rows of this import.")
+@click.option("--import", "import_ids", type=int, multiple=True, help="Only the rows of this import (repeatable).")
 @click.option("--kind", "kinds", type=click.Choice(["row", "transient", "systemic"]), multiple=True, help="Only failures of this error kind (repeatable).")
 @click.pass_obj
-def retry_cmd(db_path: Path, statuses: tuple[str, ...], import_id: int | None, kinds: tuple[str, ...]) -> None:
+def retry_cmd(db_path: Path, statuses: tuple[str, ...], import_ids: tuple[int, ...], kinds: tuple[str, ...]) -> None:
     """Put failed rows back to pending; then run `ledger work`.
 
-    Attempts are reset, errors and result cleared. Invalid and running rows are never touched.
+    Attempts are reset, errors and result cleared (each execution's result stays in the row's
+    attempts). Invalid and running rows are never touched; rows blocked by the retried ones wait again.
     """
     from ledger.models import ErrorKind, RowStatus
     from ledger.reporting.report import render_retried
     from ledger.store.recovery import retry_rows
 
-    n = retry_rows(_ledger(db_path), statuses=[RowStatus(s) for s in statuses], import_id=import_id, kinds=[ErrorKind(k) for k in kinds])
+    n = retry_rows(_ledger(db_path), statuses=[RowStatus(s) for s in statuses], import_ids=import_ids, kinds=[ErrorKind(k) for k in kinds])
     click.echo(render_retried(n))
 
 

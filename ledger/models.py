@@ -12,13 +12,21 @@ class RowStatus(StrEnum):
     SKIPPED = "skipped"  # already in the desired state; nothing was written
     FAILED = "failed"
     INVALID = "invalid"  # rejected at import; never executed
+    # a prerequisite row of the same entity is failed/invalid/blocked; not final: it becomes
+    # claimable by itself once that prerequisite ends succeeded/skipped (after a retry or a fix)
+    BLOCKED = "blocked"
+    # replaced by a newer row of the same action and entity (ledger.superseded_by), or a line whose
+    # intent an earlier row already carried out; kept for history, never executed
+    SUPERSEDED = "superseded"
 
     @property
     def final(self) -> bool:
         return self in FINAL_STATUSES
 
 
-FINAL_STATUSES = frozenset({RowStatus.SUCCEEDED, RowStatus.SKIPPED, RowStatus.FAILED, RowStatus.INVALID})
+FINAL_STATUSES = frozenset(
+    {RowStatus.SUCCEEDED, RowStatus.SKIPPED, RowStatus.FAILED, RowStatus.INVALID, RowStatus.SUPERSEDED}
+)
 
 
 class ErrorKind(StrEnum):
@@ -33,3 +41,12 @@ class RunStatus(StrEnum):
     COMPLETED = "completed"
     FAILED_SYSTEMIC = "failed_systemic"
     INTERRUPTED = "interrupted"
+
+
+class DepMatch(StrEnum):
+    """How a row of an import made ``--after N`` finds its prerequisite rows in import N
+    (``import_deps.match``, decided at import from the two actions and the dependent's columns)."""
+
+    ENTITY = "entity"  # the same person / workspace / site (ledger.entity_key)
+    SITE = "site"  # the site the dependent row concerns (ledger.site_key = the prerequisite's site)
+    ALL = "all"  # the dependent file cannot name the prerequisite's entity: every row of import N

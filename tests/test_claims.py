@@ -183,46 +183,54 @@ def _write_located(path: Path, rows: list[tuple[str, str]]) -> None:
             out.writerow([mail, "A", "B", loc])
 
 
-def test_dependent_import_waits_per_location_and_fails_after_a_failed_prerequisite(
+def _write_sites(path: Path, names: list[str]) -> None:
+    with path.open("w", newline="", encoding="utf-8") as fh:
+        out = csv.writer(fh)
+        out.writerow(["name", "route_identity"])
+        out.writerows([name, "RG"] for name in names)
+
+
+def test_dependent_import_waits_per_site_and_is_blocked_after_a_failed_prerequisite(
     ledger_path: Path, tmp_path: Path
 ) -> None:
     engine = open_ledger(ledger_path)
-    spec = get_spec("user.create")
-    first, second = tmp_path / "first.csv", tmp_path / "second.csv"
-    _write_located(first, [("a1@x.com", "Madrid"), ("a2@x.com", "Lleida")])
-    _write_located(second, [("b1@x.com", "Madrid"), ("b2@x.com", "Lleida"), ("b3@x.com", "Girona")])
-    pre = import_file(engine, spec, first).import_id
-    dep = import_file(engine, spec, second, after=[pre]).import_id
+    sites, users = tmp_path / "sites.csv", tmp_path / "users.csv"
+    _write_sites(sites, ["Madrid", "Lleida"])
+    _write_located(users, [("b1@x.com", "madrid"), ("b2@x.com", "Lleida"), ("b3@x.com", "Girona")])
+    pre = import_file(engine, get_spec("location.pstn"), sites).import_id
+    dep = import_file(engine, get_spec("user.create"), users, after=[pre])
+    assert dep.notes == (f"after import {pre} (location.pstn): each row waits for its site's row",)
     run = _run(engine)
     claimed = store.claim_batch(engine, run, 10).rows
-    # Girona has no prerequisite row; Madrid and Lleida wait for the first import
-    assert {(r.import_id, r.payload["email"]) for r in claimed} == {(pre, "a1@x.com"), (pre, "a2@x.com"), (dep, "b3@x.com")}
-    by_mail = {r.payload["email"]: r.row_id for r in claimed}
+    # Girona has no prerequisite row; Madrid (named in another case) and Lleida wait for their site
+    assert {(r.import_id, r.payload.get("email") or r.payload["name"]) for r in claimed} == {
+        (pre, "Madrid"), (pre, "Lleida"), (dep.import_id, "b3@x.com")
+    }
+    by_name = {r.payload.get("name"): r.row_id for r in claimed}
     store.record_outcomes(engine, run, [
-        RowOutcome(by_mail["a1@x.com"], RowStatus.FAILED, (_attempt("failed"),), error_kind="row", error_message="bad"),
+        RowOutcome(by_name["Madrid"], RowStatus.FAILED, (_attempt("failed"),), error_kind="row", error_message="bad"),
     ])
-    assert store.claim_batch(engine, run, 10).rows == ()  # Lleida's prerequisite is still running
     result = store.claim_batch(engine, run, 10)
-    assert result.prerequisite_failed == 0  # b1 already failed by the previous claim
-    failed = query(ledger_path, "SELECT status, error_kind, error_code, error_message FROM ledger WHERE import_id = :d AND line_no = 2", d=dep)[0]
-    assert (failed.status, failed.error_kind, failed.error_code) == ("failed", "row", "prerequisite_failed")
-    assert failed.error_message == f"prerequisite failed: import {pre} line 2 (user.create)"
-    store.record_outcomes(engine, run, [RowOutcome(by_mail["a2@x.com"], RowStatus.SUCCEEDED, (_attempt(),))])
+    assert result.rows == () and result.blocked == 1  # Lleida's prerequisite is still running
+    blocked = query(ledger_path, "SELECT status, error_kind, error_code, error_message FROM ledger WHERE import_id = :d AND line_no = 2", d=dep.import_id)[0]
+    assert (blocked.status, blocked.error_kind, blocked.error_code) == ("blocked", None, "prerequisite_failed")
+    assert blocked.error_message == f"blocked by import {pre} line 2 (location.pstn, row {by_name['Madrid']}, failed): bad"
+    assert store.claim_batch(engine, run, 10).blocked == 0  # blocked once
+    store.record_outcomes(engine, run, [RowOutcome(by_name["Lleida"], RowStatus.SUCCEEDED, (_attempt(),))])
     now_free = store.claim_batch(engine, run, 10).rows
     assert [r.payload["email"] for r in now_free] == ["b2@x.com"]
 
 
 def test_a_dry_run_previews_dependent_rows_without_waiting(ledger_path: Path, tmp_path: Path) -> None:
     engine = open_ledger(ledger_path)
-    spec = get_spec("user.create")
     first, second = tmp_path / "first.csv", tmp_path / "second.csv"
-    _write_located(first, [("a1@x.com", "Madrid")])
+    _write_sites(first, ["Madrid"])
     _write_located(second, [("b1@x.com", "Madrid")])
-    pre = import_file(engine, spec, first).import_id
-    import_file(engine, spec, second, after=[pre])
-    assert [r.payload["email"] for r in store.claim_batch(engine, _run(engine), 10).rows] == ["a1@x.com"]
+    pre = import_file(engine, get_spec("location.pstn"), first).import_id
+    import_file(engine, get_spec("user.create"), second, after=[pre])
+    assert [r.payload["name"] for r in store.claim_batch(engine, _run(engine), 10).rows] == ["Madrid"]
     previewed = store.claim_batch(engine, _run(engine), 10, dry_run=True).rows
-    assert [r.payload["email"] for r in previewed] == ["b1@x.com"]  # a1 is running, b1 is not held back
+    assert [r.payload["email"] for r in previewed] == ["b1@x.com"]  # Madrid is running, b1 is not held back
 
 
 def test_import_filter_claims_one_import_only(ledger_path: Path, tmp_path: Path) -> None:

@@ -17,6 +17,9 @@ from typing import Any
 import sqlalchemy as sa
 import structlog
 
+from ledger.entities import row_keys
+from ledger.importing.chaining import link_import
+from ledger.store import chains
 from ledger.store import imports as store
 from ledger.importing.csvsource import CsvSource, header_key, sha256_file
 from ledger.store.engine import utcnow
@@ -45,7 +48,9 @@ class ImportResult:
     after_ignored: tuple[int, ...] = ()  # --after given for a file that was already imported
     ignored_columns: tuple[str, ...] = ()
     rows_nothing: int = 0  # rows with nothing to do (their optional cells are empty): final, no request
-    notes: tuple[str, ...] = ()  # one line each: how the file was read (e.g. as Windows-1252)
+    # one line each: how the file was read (e.g. as Windows-1252), how its rows chain to their
+    # prerequisites, what they superseded
+    notes: tuple[str, ...] = ()
     # header columns this action ignores that another action of its family reads: (column, that action)
     family_columns: tuple[tuple[str, str], ...] = ()
     first_invalid: tuple[tuple[int, str], ...] = field(default_factory=tuple)  # (line_no, message)
@@ -75,10 +80,29 @@ def import_file(
     encoding: str | None = None,
     registry: Registry | None = None,
 ) -> ImportResult:
-    """Import ``path`` for ``spec`` (see the module docstring). ``profile`` is already parsed
-    (:func:`ledger.importing.validate.parse_profile`) and is stored under ``payload["profile"]`` of every row.
-    ``encoding`` forces the files' encoding (default: UTF-8, else Windows-1252 with a note);
-    ``registry`` (the actions) lets the result name ignored columns that sibling actions read."""
+    """Import ``path`` for ``spec`` (see the module docstring) in one transaction. ``profile`` is
+    already parsed (:func:`ledger.importing.validate.parse_profile`) and is stored under
+    ``payload["profile"]`` of every row. ``encoding`` forces the files' encoding (default: UTF-8, else
+    Windows-1252 with a note); ``registry`` (the actions) lets the result name ignored columns that
+    sibling actions read."""
+    with engine.begin() as conn:
+        return import_into(
+            conn, spec, path, global_path=global_path, profile=profile, after=after, encoding=encoding, registry=registry
+        )
+
+
+def import_into(
+    conn: sa.Connection,
+    spec: ActionSpec,
+    path: Path,
+    *,
+    global_path: Path | None = None,
+    profile: dict[str, Any] | None = None,
+    after: Sequence[int] = (),
+    encoding: str | None = None,
+    registry: Registry | None = None,
+) -> ImportResult:
+    """:func:`import_file` inside the caller's transaction (``ledger import --plan`` runs every step in one)."""
     path = Path(path)
     if profile is not None and not spec.accepts_profile:
         raise InputError(f"{path}: action {spec.name!r} does not accept --profile")
@@ -93,38 +117,38 @@ def import_file(
             global_source=str(global_path),
             profile=profile,
         )
-        with engine.begin() as conn:
-            same = _same_import(conn, spec, path, (sha, global_sha, profile_sha), after)
-            if same is not None:
-                return same
-            missing = store.missing_imports(conn, after)
-            if missing:
-                raise InputError(f"--after {', '.join(map(str, missing))}: no such import (see `ledger status`)")
-            import_id = store.create_import(
-                conn,
-                path=str(path.resolve()),
-                sha256=sha,
-                action=spec.name,
-                global_path=None if global_path is None else str(Path(global_path).resolve()),
-                global_sha256=global_sha,
-                profile_sha256=profile_sha,
-            )
-            store.add_import_deps(conn, import_id, after)
-            settled = _load_rows(conn, src, validator, import_id, spec.name)
-            total, invalid, nothing = settled.total, settled.invalid, settled.nothing
-            if total == 0:
-                raise InputError(f"{path}: no data rows (header only)")
-            store.finish_import(conn, import_id, total=total, valid=total - invalid, invalid=invalid)
+        same = _same_import(conn, spec, path, (sha, global_sha, profile_sha), after)
+        if same is not None:
+            return same
+        missing = store.missing_imports(conn, after)
+        if missing:
+            raise InputError(f"--after {', '.join(map(str, missing))}: no such import (see `ledger status`)")
+        import_id = store.create_import(
+            conn,
+            path=str(path.resolve()),
+            sha256=sha,
+            action=spec.name,
+            global_path=None if global_path is None else str(Path(global_path).resolve()),
+            global_sha256=global_sha,
+            profile_sha256=profile_sha,
+        )
+        settled = _load_rows(conn, src, validator, import_id, spec.name)
+        total, invalid, nothing = settled.total, settled.invalid, settled.nothing
+        if total == 0:
+            raise InputError(f"{path}: no data rows (header only)")
+        store.finish_import(conn, import_id, total=total, valid=total - invalid, invalid=invalid)
+        deps, chain_notes = link_import(conn, spec, import_id, after)
     family = _family_columns(registry, spec, validator.ignored_columns)
     log.info(
         "import_finished", import_id=import_id, path=str(path), action=spec.name, rows=total,
         valid=total - invalid, invalid=invalid, nothing_to_do=nothing, encoding=src.encoding,
-        global_path=None if global_path is None else str(global_path), profile=profile is not None, after=list(after),
+        global_path=None if global_path is None else str(global_path), profile=profile is not None,
+        after={d: m.value for d, m in deps.items()},
     )
     return ImportResult(
         import_id, str(path), spec.name, total, total - invalid, invalid,
         ignored_columns=tuple(c for c in validator.ignored_columns if c not in dict(family)),
-        first_invalid=tuple(settled.shown), rows_nothing=nothing, notes=(src.note,) if src.note else (),
+        first_invalid=tuple(settled.shown), rows_nothing=nothing, notes=((src.note,) if src.note else ()) + tuple(chain_notes),
         family_columns=family,
     )
 
@@ -179,6 +203,7 @@ def _load_rows(
     pending, invalid_status, invalid_kind = RowStatus.PENDING.value, RowStatus.INVALID.value, ErrorKind.INVALID.value
     nothing = RowStatus.INVALID.value  # (no action declares `work` columns yet)
     settle = _Settler(conn, validator, dumps)
+    resolver = chains.load_resolver(conn)
     batch: list[tuple[Any, ...]] = []  # in store.ROW_FIELDS order (see there)
     held: list[Sequence[str]] = []  # the cells of the rows not yet checked for duplicate keys
     keys: list[tuple[str, int]] = []
@@ -188,13 +213,16 @@ def _load_rows(
         if checked.dup_key is not None:
             keys.append((checked.dup_key, line_no))
         held.append(cells)
-        if isinstance(checked, InvalidRow):
-            batch.append((import_id, line_no, action, invalid_status, invalid_kind, checked.message,
-                          checked.business_key, None, dumps(checked.raw), stamp, stamp))
+        if isinstance(checked, InvalidRow):  # its keys from the cells that did parse: it blocks its entity
+            entity, site = row_keys(action, checked.partial or {}, resolver)
+            batch.append((import_id, line_no, action, invalid_status, invalid_kind, None, checked.message,
+                          checked.business_key, None, dumps(checked.raw), stamp, stamp, entity, site))
         else:
-            batch.append((import_id, line_no, action, pending if checked.nothing is None else nothing, None,
+            resolver.learn(checked.payload, action)
+            entity, site = row_keys(action, checked.payload, resolver)
+            batch.append((import_id, line_no, action, pending if checked.nothing is None else nothing, None, None,
                           checked.nothing, checked.business_key, checked.location_key, dumps(checked.payload),
-                          stamp, stamp))
+                          stamp, stamp, entity, site))
         if len(held) >= KEY_CHUNK:
             settle(batch, held, keys)
             held, keys = [], []
@@ -208,9 +236,12 @@ def _load_rows(
 
 
 # positions in a ledger row tuple (store.ROW_FIELDS order) that settling a duplicate changes
-_LINE, _STATUS, _KIND, _MESSAGE, _LOCATION, _PAYLOAD = (
-    store.ROW_FIELDS.index(f) for f in ("line_no", "status", "error_kind", "error_message", "location_key", "payload")
+_LINE, _STATUS, _KIND, _CODE, _MESSAGE, _LOCATION, _PAYLOAD = (
+    store.ROW_FIELDS.index(f)
+    for f in ("line_no", "status", "error_kind", "error_code", "error_message", "location_key", "payload")
 )
+#: error_code of a line whose key an earlier line of the same file had: it never blocks its entity
+DUPLICATE = "duplicate"
 
 
 class _Settler:
@@ -234,6 +265,7 @@ class _Settler:
             i = where[line_no]
             row = list(batch[i])
             problem = str(self.validator.duplicate_problem(first))
+            row[_CODE] = DUPLICATE
             if row[_STATUS] == invalid:
                 row[_MESSAGE] = f"{row[_MESSAGE]}; {problem}"
             else:

@@ -50,6 +50,7 @@ class InvalidRow(NamedTuple):
     problems: tuple[Problem, ...]
     business_key: str | None = None
     dup_key: str | None = None
+    partial: dict[str, Any] | None = None  # the cells that did parse (for the row's entity keys)
 
     @property
     def message(self) -> str:
@@ -224,7 +225,7 @@ class RowValidator:
             problems.extend(self._rule_problems(payload))
         business_key, dup_key = self._keys(payload)
         if problems:
-            return InvalidRow(self.raw(cells), tuple(problems), business_key, dup_key)
+            return InvalidRow(self.raw(cells), tuple(problems), business_key, dup_key, payload)
         location = None
         for c in self._location_key:
             if c in payload:

@@ -85,6 +85,8 @@ class Summary:
     retries: int
     duration_s: float
     throttled: int = 0  # of the retries, those after a 429/423 (the run paused; no try was spent)
+    blocked: int = 0  # waiting on a failed/invalid/blocked prerequisite of the same entity (not final)
+    superseded: int = 0  # replaced by a newer row or already done: history, not in `total`
     error_kinds: Mapping[str, int] = field(default_factory=dict)
     top_errors: tuple[ErrorGroup, ...] = ()
     imports: tuple[ImportSummary, ...] = ()
@@ -160,6 +162,7 @@ def _summary_on(conn: sa.Connection, import_id: int | None, now: datetime | None
     live = [r for r, reason in running if reason is None]
     silent = [(r, reason) for r, reason in running if reason is not None]
     last = runs[-1] if runs else None
+    superseded = by_status.pop(RowStatus.SUPERSEDED, 0)  # history: the current state is the other rows
     total = sum(by_status.values())
     s = Summary(
         status=_overall_status(by_status, live, total, runs),
@@ -172,6 +175,8 @@ def _summary_on(conn: sa.Connection, import_id: int | None, now: datetime | None
         invalid=by_status[RowStatus.INVALID],
         pending=by_status[RowStatus.PENDING],
         running=by_status[RowStatus.RUNNING],
+        blocked=by_status[RowStatus.BLOCKED],
+        superseded=superseded,
         retries=retries,
         throttled=throttled,
         duration_s=_duration(runs, now),
@@ -186,7 +191,7 @@ def _summary_on(conn: sa.Connection, import_id: int | None, now: datetime | None
 
 
 def _import_summary(info: q.ImportInfo, counts: Counter[str]) -> ImportSummary:
-    total = sum(counts.values())
+    total = sum(n for st, n in counts.items() if st != RowStatus.SUPERSEDED)
     final = sum(counts[s] for s in (RowStatus.SUCCEEDED, RowStatus.SKIPPED, RowStatus.FAILED, RowStatus.INVALID))
     return ImportSummary(
         id=info.id, path=info.path, action=info.action, total=total,
@@ -237,6 +242,11 @@ def _with_next_steps(
         )
     if s.invalid:
         steps.append(f"correct the {s.invalid} invalid lines listed in row_errors.csv and import the corrected file")
+    if s.blocked:
+        steps.append(
+            f"{s.blocked} rows are blocked by a failed or invalid earlier step of the same person, workspace or "
+            "site (`sqlite3 ledger.db 'SELECT * FROM blocked_rows'`): fix that step; they run by themselves after it"
+        )
     if s.pending and not live:
         steps.append(f"`ledger work{scope}` to process the {s.pending} pending rows")
     if live:
@@ -255,7 +265,8 @@ def render_summary(s: Summary) -> str:
         f"ledger: {s.total} rows — status {s.status}" + (f" (import {s.import_id})" if s.import_id else ""),
         f"  succeeded {s.succeeded}, skipped {s.skipped}, failed {s.failed_row + s.failed_systemic} "
         f"(row {s.failed_row}, transient/systemic {s.failed_systemic}), invalid {s.invalid}, "
-        f"pending {s.pending}, running {s.running}",
+        f"blocked {s.blocked}, pending {s.pending}, running {s.running}"
+        + (f" (+ {s.superseded} superseded rows kept for history)" if s.superseded else ""),
         f"  retries {s.retries}" + (f" ({s.throttled} after a 429/423)" if s.throttled else "")
         + f", run time {s.duration_s:.1f}s"
         + (f", last run {s.last_run.id}: {s.last_run.status}" if s.last_run else ", no run yet"),
@@ -376,6 +387,7 @@ def render_import(result: ImportResult) -> str:
         lines.append(f"  warning: {result.action} does not read these columns, which other actions read: {shown}")
     if result.ignored_columns:
         lines.append(f"  ignored columns (not used by {result.action}): {', '.join(result.ignored_columns)}")
+    lines.extend(f"  {note}" for note in result.notes)
     for line_no, message in result.first_invalid:
         lines.append(f"  line {line_no}: {message}")
     if result.rows_invalid > len(result.first_invalid):

@@ -26,6 +26,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from ledger.models import RowStatus
+from ledger.store import chains
 from ledger.store.engine import utcnow
 from ledger.store.recovery import RECLAIMED
 from ledger.store.schema import attempts
@@ -94,7 +95,7 @@ class RowOutcome:
 @dataclass(frozen=True)
 class ClaimResult:
     rows: tuple[ClaimedRow, ...] = ()
-    prerequisite_failed: int = 0  # rows failed now because a prerequisite row failed
+    blocked: int = 0  # rows blocked now because a prerequisite row of the same entity failed
 
 
 @dataclass(frozen=True)
@@ -105,15 +106,6 @@ class RecordResult:
 
 # --- claims --------------------------------------------------------------------------------------
 
-_NOT_FINAL = "('pending', 'running')"
-_FAILED = "('failed', 'invalid')"
-# a prerequisite row of `l` (same location, or any row when l has no location key)
-_PREREQ = (
-    "FROM import_deps AS d JOIN ledger AS p ON p.import_id = d.depends_on_import_id "
-    "WHERE d.import_id = l.import_id AND (l.location_key IS NULL OR p.location_key = l.location_key)"
-)
-
-
 def _filters(import_id: int | None, dry_run: bool) -> str:
     sql = ""
     if import_id is not None:
@@ -123,26 +115,9 @@ def _filters(import_id: int | None, dry_run: bool) -> str:
     return sql
 
 
-def _fail_prerequisites_sql(import_id: int | None, dry_run: bool) -> sa.TextClause:
-    return sa.text(
-        "UPDATE ledger AS l SET status = 'failed', error_kind = 'row', error_code = 'prerequisite_failed', "
-        "http_status = NULL, tracking_id = NULL, run_id = :run, finished_at = :now, updated_at = :now, "
-        "error_message = (SELECT 'prerequisite failed: import ' || p.import_id || ' line ' || p.line_no "
-        f"|| ' (' || p.action || ')' {_PREREQ} AND p.status IN {_FAILED} ORDER BY p.line_no LIMIT 1) "
-        f"WHERE l.status = 'pending'{_filters(import_id, dry_run)} "
-        f"AND EXISTS (SELECT 1 {_PREREQ} AND p.status IN {_FAILED}) "
-        f"AND NOT EXISTS (SELECT 1 {_PREREQ} AND p.status IN {_NOT_FINAL})"
-    )
-
-
 def _claim_sql(import_id: int | None, dry_run: bool, deps: bool) -> sa.TextClause:
     # ORDER BY import_id, id walks the (status, import_id, id) index: the LIMIT stops the scan early
-    wait = (
-        f"AND NOT EXISTS (SELECT 1 {_PREREQ} AND p.status IN {_NOT_FINAL}) "
-        f"AND NOT EXISTS (SELECT 1 {_PREREQ} AND p.status IN {_FAILED}) "
-        if deps
-        else ""
-    )
+    wait = f"AND NOT {chains.WAITS} AND NOT {chains.BLOCKS} " if deps else ""
     return sa.text(
         "UPDATE ledger SET status = 'running', run_id = :run, started_at = :now, updated_at = :now "
         "WHERE id IN (SELECT l.id FROM ledger AS l "
@@ -152,7 +127,12 @@ def _claim_sql(import_id: int | None, dry_run: bool, deps: bool) -> sa.TextClaus
     )
 
 
-_HAS_DEPS = sa.text("SELECT EXISTS (SELECT 1 FROM import_deps)")
+# chains exist: an --after dependency, or a user's step besides a create step (it waits for the create)
+_HAS_DEPS = sa.text(
+    "SELECT EXISTS (SELECT 1 FROM import_deps) OR (EXISTS (SELECT 1 FROM imports WHERE action IN "
+    "('user.create', 'user.scim_create')) AND EXISTS (SELECT 1 FROM imports WHERE action LIKE 'user.%' "
+    "AND action NOT IN ('user.create', 'user.scim_create')))"
+)
 
 
 def claim_batch(
@@ -160,23 +140,26 @@ def claim_batch(
 ) -> ClaimResult:
     """Claim up to ``n`` claimable pending rows for ``run_id`` in one statement (oldest first).
 
-    A row is claimable when no row of an import it depends on (``import_deps``) for the same
-    location (any row when the row has no location key) is still pending/running. When fewer
-    than ``n`` rows are claimable, waiting rows whose prerequisite rows are all final and at least
-    one failed are failed here (kind ``row``, code ``prerequisite_failed``, naming the import/line).
+    A row is claimable when none of its prerequisite rows (``ledger.store.chains``: the same
+    entity's rows of the imports it depends on, and a user's create row) is pending, running,
+    failed, invalid or blocked. First, blocked rows whose blocker is gone go back to pending; when
+    fewer than ``n`` rows are claimable, pending rows with a failing prerequisite become ``blocked``
+    (naming its row, line and error): not failed, they come back by themselves.
     A dry run ignores the dependencies: it previews every row against Webex's current state.
     """
     params = {"run": run_id, "now": utcnow(), "n": n, "import_id": import_id}
-    failed = 0
+    blocked = 0
     with engine.begin() as conn:
         # a dry run previews every row against Webex as it is now: prerequisites (which a dry run
-        # leaves pending) neither hold rows back nor fail them
+        # leaves pending) neither hold rows back nor block them
         deps = not dry_run and bool(conn.execute(_HAS_DEPS).scalar())
+        if deps:
+            chains.unblock(conn)
         rows = conn.execute(_claim_sql(import_id, dry_run, deps), params).all()
         if deps and len(rows) < n:  # only when claimable rows run low: the scan is not cheap
-            failed = conn.execute(_fail_prerequisites_sql(import_id, dry_run), params).rowcount
+            blocked = chains.block(conn)
     claimed = sorted((ClaimedRow.from_row(r) for r in rows), key=lambda c: c.row_id)
-    return ClaimResult(tuple(claimed), failed)
+    return ClaimResult(tuple(claimed), blocked)
 
 
 def pending_count(engine: sa.Engine, *, import_id: int | None = None) -> int:
@@ -238,10 +221,19 @@ def record_outcomes(engine: sa.Engine, run_id: int, outcomes: Sequence[RowOutcom
             if conn.execute(stmt, {**_outcome_params(o, now), "run": run_id}).rowcount != 1:
                 lost.append(o.row_id)
                 continue
-            attempt_rows.extend({"row_id": o.row_id, "run_id": run_id, **a.__dict__} for a in o.attempts)
+            attempt_rows.extend(_attempt_rows(o, run_id))
         if attempt_rows:
             conn.execute(attempts.insert(), attempt_rows)
     return RecordResult(len(outcomes) - len(lost), tuple(lost))
+
+
+def _attempt_rows(o: RowOutcome, run_id: int) -> list[dict[str, Any]]:
+    """The outcome's attempts rows; the last one keeps the execution's result (the row's history:
+    a later re-check overwrites ``ledger.result``, never this)."""
+    rows = [{"row_id": o.row_id, "run_id": run_id, **a.__dict__, "result": None} for a in o.attempts]
+    if rows and o.result is not None:
+        rows[-1]["result"] = json.dumps(o.result, default=str, ensure_ascii=False)
+    return rows
 
 
 def release_claims(engine: sa.Engine, run_id: int, row_ids: Iterable[int]) -> RecordResult:

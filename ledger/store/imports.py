@@ -102,8 +102,8 @@ def add_import_deps(conn: sa.Connection, import_id: int, depends_on: Iterable[in
         conn.execute(import_deps.insert(), rows)
 
 
-ROW_FIELDS = ("import_id", "line_no", "action", "status", "error_kind", "error_message", "business_key",
-              "location_key", "payload", "created_at", "updated_at")
+ROW_FIELDS = ("import_id", "line_no", "action", "status", "error_kind", "error_code", "error_message",
+              "business_key", "location_key", "payload", "created_at", "updated_at", "entity_key", "site_key")
 
 
 def insert_rows(conn: sa.Connection, rows: Sequence[tuple[Any, ...]]) -> None:

@@ -16,6 +16,7 @@ import sqlalchemy as sa
 import structlog
 
 from ledger.models import ErrorKind, RowStatus, RunStatus
+from ledger.store import chains
 from ledger.store.engine import utcnow
 from ledger.store.runs import RunInfo, running_runs
 from ledger.store.schema import ledger_rows, runs
@@ -97,21 +98,24 @@ def retry_rows(
     statuses: Sequence[RowStatus] = (RowStatus.FAILED,),
     import_id: int | None = None,
     kinds: Sequence[ErrorKind] = (),
+    import_ids: Sequence[int] = (),
 ) -> int:
-    """Put rows in ``statuses`` (optionally of one import / error kinds) back to ``pending``.
+    """Put rows in ``statuses`` (optionally of some imports / error kinds) back to ``pending``.
 
     Attempts are reset and error fields and result cleared (rows that failed ``transient`` or
     ``systemic`` keep ``error_code='reclaimed'``: the worker re-checks them before writing, as the
     failed attempt may have reached Webex); rows ``running`` are never touched
     (use :func:`release_stale`). Invalid rows are never retried (their data is wrong: fix the file
-    and import it again). Returns the number of rows changed.
+    and import it again). Rows blocked by the retried rows wait again (``pending``): they run by
+    themselves once their prerequisite succeeds. Returns the number of rows changed.
     """
     wanted = [s.value for s in statuses if s in RETRYABLE_STATUSES]
     if not wanted:
         return 0
     cond = [ledger_rows.c.status.in_(wanted)]
-    if import_id is not None:
-        cond.append(ledger_rows.c.import_id == import_id)
+    only = [*([] if import_id is None else [import_id]), *import_ids]
+    if only:
+        cond.append(ledger_rows.c.import_id.in_(only))
     if kinds:
         cond.append(ledger_rows.c.error_kind.in_([k.value for k in kinds]))
     stmt = (
@@ -138,7 +142,10 @@ def retry_rows(
     )
     with engine.begin() as conn:
         changed = conn.execute(stmt).rowcount
-    log.info("rows_retried", rows=changed, statuses=wanted, import_id=import_id, kinds=[k.value for k in kinds])
+        unblocked = chains.unblock(conn)
+    log.info(
+        "rows_retried", rows=changed, statuses=wanted, imports=only, kinds=[k.value for k in kinds], unblocked=unblocked
+    )
     return changed
 
 

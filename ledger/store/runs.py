@@ -46,6 +46,7 @@ class RunCounters:
     succeeded: int = 0
     skipped: int = 0
     failed: int = 0
+    blocked: int = 0  # rows this run found blocked by a failed prerequisite (not executed)
     released: int = 0
     retries: int = 0
     throttled: int = 0

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
-from ledger.models import ErrorKind, RowStatus, RunStatus
+from ledger.models import DepMatch, ErrorKind, RowStatus, RunStatus
 
 metadata = sa.MetaData(
     naming_convention={
@@ -26,6 +26,7 @@ metadata = sa.MetaData(
 ROW_STATUSES = tuple(s.value for s in RowStatus)
 ERROR_KINDS = tuple(k.value for k in ErrorKind)
 RUN_STATUSES = tuple(s.value for s in RunStatus)
+DEP_MATCHES = tuple(m.value for m in DepMatch)
 
 
 def _in(column: str, values: tuple[str, ...]) -> str:
@@ -49,12 +50,15 @@ imports = sa.Table(
     sa.UniqueConstraint("sha256", "action", "global_sha256", "profile_sha256"),
 )
 
-# import_id's rows wait until the rows of depends_on_import_id for the same location are final
+# import_id's rows wait until the rows of depends_on_import_id for the same entity (`match`) are final
 import_deps = sa.Table(
     "import_deps",
     metadata,
     sa.Column("import_id", sa.Integer, sa.ForeignKey("imports.id"), primary_key=True),
     sa.Column("depends_on_import_id", sa.Integer, sa.ForeignKey("imports.id"), primary_key=True),
+    # entity | site | all (models.DepMatch; rev 0003: earlier deps were by location = site)
+    sa.Column("match", sa.String(16), nullable=False, server_default=DepMatch.SITE.value),
+    sa.CheckConstraint(_in("match", DEP_MATCHES), name="match"),
 )
 
 runs = sa.Table(
@@ -81,6 +85,7 @@ runs = sa.Table(
     sa.Column("throttled", sa.Integer, nullable=False, server_default="0"),
     sa.Column("exit_code", sa.Integer),
     sa.Column("message", sa.Text),
+    sa.Column("blocked", sa.Integer, nullable=False, server_default="0"),  # rows blocked by a failed prerequisite (rev 0003)
     sa.CheckConstraint(_in("status", RUN_STATUSES), name="status"),
 )
 
@@ -99,7 +104,7 @@ ledger_rows = sa.Table(
     sa.Column("error_message", sa.Text),
     sa.Column("tracking_id", sa.String(128)),
     sa.Column("business_key", sa.Text),  # e.g. the email for user.create
-    sa.Column("location_key", sa.Text),  # location id or name the row concerns (ordering)
+    sa.Column("location_key", sa.Text),  # location id or name the row concerns, as written
     sa.Column("payload", sa.Text, nullable=False),  # normalised row, JSON
     sa.Column("result", sa.Text),  # JSON
     sa.Column("run_id", sa.Integer, sa.ForeignKey("runs.id")),  # the run holding/last holding the claim
@@ -107,11 +112,19 @@ ledger_rows = sa.Table(
     sa.Column("updated_at", sa.String(32), nullable=False),
     sa.Column("started_at", sa.String(32)),
     sa.Column("finished_at", sa.String(32)),
+    # rev 0003, normalised (ledger.entities): the person/workspace/site the row acts on,
+    # e.g. "person:ana@x.com", "person:id:<uuid>", "workspace:<site>/<name>", "site:<name>", "site:id:<uuid>"
+    sa.Column("entity_key", sa.Text),
+    sa.Column("site_key", sa.Text),  # the site the row concerns ("site:…", as entity_key of a location row)
+    sa.Column("superseded_by", sa.Integer, sa.ForeignKey("ledger.id")),  # status superseded: the row standing for it
     sa.UniqueConstraint("import_id", "line_no"),
     sa.CheckConstraint(_in("status", ROW_STATUSES), name="status"),
     sa.CheckConstraint(f"error_kind IS NULL OR {_in('error_kind', ERROR_KINDS)}", name="error_kind"),
     sa.Index(None, "status", "import_id", "id"),
     sa.Index(None, "run_id", "status"),
+    sa.Index(None, "import_id", "entity_key"),
+    sa.Index(None, "import_id", "site_key"),
+    sa.Index(None, "entity_key", "action"),
 )
 
 attempts = sa.Table(
@@ -130,6 +143,7 @@ attempts = sa.Table(
     sa.Column("error_kind", sa.String(16)),
     sa.Column("error_code", sa.String(64)),
     sa.Column("error_message", sa.Text),
+    sa.Column("result", sa.Text),  # JSON: what this execution found/did (rev 0003; a re-check never overwrites it)
     sa.Index(None, "row_id"),
     sa.Index(None, "run_id"),
 )
@@ -153,4 +167,12 @@ SELECT l.id AS row_id, l.import_id, i.path AS file, l.line_no, l.action, l.statu
 FROM ledger AS l JOIN imports AS i ON i.id = l.import_id
 WHERE l.status IN ('failed', 'invalid')
 """
-VIEWS = {"failed_rows": FAILED_ROWS_VIEW}
+# rows waiting on a failed prerequisite of the same entity (error_message names its row, line, error)
+BLOCKED_ROWS_VIEW = """
+CREATE VIEW blocked_rows AS
+SELECT l.id AS row_id, l.import_id, i.path AS file, l.line_no, l.action, l.entity_key, l.business_key,
+       l.error_code, l.error_message, l.updated_at
+FROM ledger AS l JOIN imports AS i ON i.id = l.import_id
+WHERE l.status = 'blocked'
+"""
+VIEWS = {"failed_rows": FAILED_ROWS_VIEW, "blocked_rows": BLOCKED_ROWS_VIEW}

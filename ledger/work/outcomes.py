@@ -50,7 +50,8 @@ class RunReport:
             )
         else:
             counts = (
-                f"{c.succeeded} succeeded, {c.skipped} skipped, {c.failed} failed, {self.pending_left} pending"
+                f"{c.succeeded} succeeded, {c.skipped} skipped, {c.failed} failed, {c.blocked} blocked, "
+                f"{self.pending_left} pending"
             )
         lines = [
             self.summary_text.rstrip(),

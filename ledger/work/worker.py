@@ -219,10 +219,10 @@ class Worker:
     def _claim(self) -> list[ClaimedRow]:
         s = self.settings
         claim = claims.claim_batch(self.engine, self.run_id, s.batch_size, import_id=s.import_id, dry_run=s.dry_run)
-        if claim.prerequisite_failed:
-            self.counters.failed += claim.prerequisite_failed
+        if claim.blocked:  # not executed in this run (they come back once their prerequisite succeeds)
+            self.counters.blocked += claim.blocked
             if self.progress:
-                self.progress.add(claim.prerequisite_failed, claim.prerequisite_failed)
+                self.progress.add(claim.blocked, 0)
         self.counters.claimed += len(claim.rows)
         if self.progress and claim.rows:
             self.progress.batch_done()

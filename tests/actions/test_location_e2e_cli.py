@@ -157,8 +157,8 @@ def test_second_ledger_on_the_same_org_writes_nothing(tmp_path, sandbox, seeded,
     assert [(r.method, r.path) for r in sandbox.requests() if r.method in WRITES] == []
 
 
-def test_failed_pstn_row_fails_its_location_dependents_only(tmp_path, sandbox, seeded, profile):
-    """A prerequisite that failed: the dependent rows of that location end as row errors naming it."""
+def test_failed_pstn_row_blocks_its_location_dependents_only(tmp_path, sandbox, seeded, profile):
+    """A prerequisite that failed: the dependent rows of that location end blocked, naming it."""
     bad = tmp_path / "Ubicaciones.csv"
     lines = UBICACIONES.read_text(encoding="utf-8").splitlines()
     wrong_rg = ids.encode("ROUTE_GROUP", "00000000-0000-4000-8000-000000000000")
@@ -175,8 +175,8 @@ def test_failed_pstn_row_fails_its_location_dependents_only(tmp_path, sandbox, s
     assert rows[("location.numbers", 2)][0] == "succeeded"
     assert rows[("location.pstn", 3)][0] == "failed"
     status, code, message = rows[("location.numbers", 3)]
-    assert (status, code) == ("failed", "prerequisite_failed")
-    assert f"import {pstn} line 3 (location.pstn)" in message
+    assert (status, code) == ("blocked", "prerequisite_failed")
+    assert f"import {pstn} line 3 (location.pstn" in message
     assert numbers != pstn
     site2 = seeded["locations"][SITES[1]]
     posts = [r.path for r in sandbox.requests() if r.method == "POST" and r.path.endswith("/numbers")]
