@@ -48,9 +48,9 @@ class ImportResult:
     after_ignored: tuple[int, ...] = ()  # --after given for a file that was already imported
     ignored_columns: tuple[str, ...] = ()
     rows_nothing: int = 0  # rows with nothing to do (their optional cells are empty): final, no request
-    # one line each: how the file was read (e.g. as Windows-1252), how its rows chain to their
-    # prerequisites, what they superseded
-    notes: tuple[str, ...] = ()
+    notes: tuple[str, ...] = ()  # one line each: how the file was read (e.g. as Windows-1252)
+    # one line each: how the rows chain to their prerequisites, what they superseded or blocked
+    links: tuple[str, ...] = ()
     # header columns this action ignores that another action of its family reads: (column, that action)
     family_columns: tuple[tuple[str, str], ...] = ()
     first_invalid: tuple[tuple[int, str], ...] = field(default_factory=tuple)  # (line_no, message)
@@ -148,7 +148,8 @@ def import_into(
     return ImportResult(
         import_id, str(path), spec.name, total, total - invalid, invalid,
         ignored_columns=tuple(c for c in validator.ignored_columns if c not in dict(family)),
-        first_invalid=tuple(settled.shown), rows_nothing=nothing, notes=((src.note,) if src.note else ()) + tuple(chain_notes),
+        first_invalid=tuple(settled.shown), rows_nothing=nothing, notes=(src.note,) if src.note else (),
+        links=tuple(chain_notes),
         family_columns=family,
     )
 

@@ -387,7 +387,7 @@ def render_import(result: ImportResult) -> str:
         lines.append(f"  warning: {result.action} does not read these columns, which other actions read: {shown}")
     if result.ignored_columns:
         lines.append(f"  ignored columns (not used by {result.action}): {', '.join(result.ignored_columns)}")
-    lines.extend(f"  {note}" for note in result.notes)
+    lines.extend(f"  {link}" for link in result.links)
     for line_no, message in result.first_invalid:
         lines.append(f"  line {line_no}: {message}")
     if result.rows_invalid > len(result.first_invalid):
