@@ -83,11 +83,11 @@ def test_fixup_file_keeps_the_source_layout_and_lists_every_steps_error(people: 
     assert _csv(fixup, ";") == [
         ["email", "first_name", "last_name", "location_name", "add_license_ids", "notes", "ledger_errors"],
         ["b@x.com", "Bob", "B", "HQ", LIC, "",
-         "user.create: failed: create user b@x.com: HTTP 400 [Error 25008] Invalid request | "
-         "user.licenses: failed: prerequisite failed: import 1 line 3 (user.create)"],
+         "user.create (import 1 line 3): failed: create user b@x.com: HTTP 400 [Error 25008] Invalid request | "
+         "user.licenses (import 2 line 3): failed: prerequisite failed: import 1 line 3 (user.create)"],
         ["bad@", "Bad", "<script>alert(1)</script>", "HQ", LIC, "x",
-         "user.create: invalid: column 'email': not a valid email address ('bad@') | "
-         "user.licenses: invalid: column 'email': not a valid email address ('bad@')"],
+         "user.create (import 1 line 4): invalid: column 'email': not a valid email address ('bad@') | "
+         "user.licenses (import 2 line 4): invalid: column 'email': not a valid email address ('bad@')"],
     ]
     assert f"wrote {fixup}: 2 lines of people.csv to correct; then:" in result.stdout
     assert f"  ledger import {fixup} --action user.create\n  ledger import {fixup} --action user.licenses" in result.stdout
@@ -124,7 +124,7 @@ def test_fixup_rebuilt_from_the_ledger_when_the_source_file_changed(people: Path
     assert [(r["email"], r["last_name"], r["location_name"], r["add_license_ids"]) for r in by_name] == [
         ("b@x.com", "B", "HQ", LIC), ("bad@", "<script>alert(1)</script>", "HQ", LIC),
     ]
-    assert by_name[1]["ledger_errors"].startswith("user.create: invalid: column 'email'")
+    assert by_name[1]["ledger_errors"].startswith("user.create (import 1 line 4): invalid: column 'email'")
     again = run_cli("import", str(fixup), "--action", "user.licenses")
     assert again.exit_code == 0, again.stderr
     assert "1 pending, 1 invalid" in again.stdout

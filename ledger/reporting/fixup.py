@@ -55,8 +55,10 @@ class _Group:
     imports: dict[int, ImportSource] = field(default_factory=dict)
 
 
-def line_error(action: str, status: str, message: str | None) -> str:
-    return f"{action}: {status}: {message or '(no message)'}"
+def line_error(action: str, import_id: int, line_no: int, status: str, message: str | None) -> str:
+    """One step's error in a ``ledger_errors`` cell; ``action (import N line L)`` is how an import of
+    the corrected line finds the row it replaces (:func:`ledger.importing.fixups.replaced_rows`)."""
+    return f"{action} (import {import_id} line {line_no}): {status}: {message or '(no message)'}"
 
 
 class FixupCollector:
@@ -80,7 +82,7 @@ class FixupCollector:
         else:
             for name, value in payload.items():
                 line.cells.setdefault(name, value)
-        line.errors.append(line_error(row.action, row.status, row.error_message))
+        line.errors.append(line_error(row.action, row.import_id, row.line_no, row.status, row.error_message))
 
     def write(self, out_dir: Path) -> list[FixupFile]:
         """One file per source file with problems, in ``out_dir`` (created when needed)."""
