@@ -24,6 +24,7 @@ from wxc_sdk.rest import RestError
 from ledger.actions.client import ForeignHostError
 from ledger.actions.forwarding import forwarding_busy_failure, is_forwarding_busy, with_always
 from ledger.actions.permissions import PermissionTarget, model_from_changes, permission_changes
+from ledger.actions.snapshot import PeopleReads
 from ledger.errors import (
     ActionError,
     AuthFailure,
@@ -152,8 +153,9 @@ def id_uuid(webex_id: str) -> str:
     return decoded.rsplit("/", 1)[-1] if decoded else webex_id
 
 
-class BaseExecutor:
-    """Common state and helpers; subclasses implement ``execute(row)``."""
+class BaseExecutor(PeopleReads):
+    """Common state and helpers; subclasses implement ``execute(row)``.  Person reads go through the
+    run's people snapshot once it is worth it (``ledger.actions.snapshot``)."""
 
     spec: ActionSpec
 
@@ -251,7 +253,16 @@ class BaseExecutor:
         email = str(p.get("email") or "")
         if not email:
             raise RowFailure("no person_id or email in the row", code="missing_person")
-        found = self.cache.get_or_load(("person", email), lambda: self._lookup_person(email))
+        snap = self.people_snapshot(row, for_state=False)  # ids never change: fine for re-checked rows too
+        listed = snap.person_id(email) if snap is not None else None
+        if listed:
+            return listed
+
+        def lookup() -> str | None:
+            self.count_person_read(row)
+            return self._lookup_person(email)
+
+        found = self.cache.get_or_load(("person", email), lookup)
         if not found:
             raise RowFailure(f"unknown user {email!r}: no Webex person has this email", code="unknown_user")
         return found

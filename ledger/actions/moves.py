@@ -108,7 +108,7 @@ class UserMoveLocation(UserExecutor):
 
     # --- per row: read, compare, and the non-calling path -------------------------------------
     def read_person(self, row: RowInput, person_id: str) -> Person:
-        return self.person(row, person_id)
+        return self.current_person(row, person_id)
 
     def plan(self, row: RowInput) -> ActionResult | _Move:
         """The row's outcome when no job is needed (skip, dry run, People update), else its move."""
@@ -126,6 +126,7 @@ class UserMoveLocation(UserExecutor):
                    "via": "move_job" if calling else "people_update"}
         if self.dry_run:
             return self.done(changes, person_id=person_id)
+        self.drop_person(row, person_id)  # written below or by a job: later rows read it again
         if calling:
             return _Move(row, person, target, changes)
         person.location_id = target

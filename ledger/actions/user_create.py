@@ -1,7 +1,8 @@
 """``user.create`` [usuarios_alta_people]: create a user with the People API.
 
 Read before write: a person with the row's email already existing ends the row ``skipped``
-(with its person id). This is also what makes the action crash-safe: a row reclaimed after a
+(with its person id); once the run lists the org's people (``ledger.actions.snapshot``), an email the
+list lacks is created without a lookup, and a 409 "already exists" is looked up and ends ``skipped``. This is also what makes the action crash-safe: a row reclaimed after a
 crash, or retried after an ambiguous write (timeout or 5xx after the POST was sent), is looked
 up by email first and never created twice. Webex may answer 400 to a create with calling data
 although it created the person, and 409 when the email exists: both are re-checked by email.
@@ -24,7 +25,12 @@ class UserCreate(BaseExecutor):
     def execute(self, row: RowInput) -> ActionResult:
         p = row.payload
         email = str(p["email"])
-        existing = self.find_person(email)
+        snap = self.people_snapshot(row)
+        if snap is None:  # too early in the run for the snapshot, or a row to re-check: look it up
+            self.count_person_read(row)
+            existing = self.find_person(email)
+        else:  # not listed: created since the snapshot? then the create answers 409, looked up below
+            existing = snap.by_email(email)
         if existing is not None:
             return self.skipped("user_already_exists", person_id=existing.person_id)
         settings = self._desired(row)

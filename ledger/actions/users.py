@@ -60,8 +60,15 @@ class UserExecutor(BaseExecutor):
     def who(self, row: RowInput) -> str:
         return str(row.payload.get("email") or row.payload.get("person_id") or "the user")
 
+    def current_person(self, row: RowInput, person_id: str) -> Person:
+        """The person as the run's snapshot lists it, or else read now (:meth:`person`)."""
+        snap = self.people_snapshot(row)
+        listed = snap.person(person_id) if snap is not None else None
+        return listed if listed is not None else self.person(row, person_id)
+
     def person(self, row: RowInput, person_id: str) -> Person:
         """GET /people/{id}?callingData=true (no org_id: people.details has none, the v21 TypeError)."""
+        self.count_person_read(row)
         try:
             return self.call(
                 f"read user {self.who(row)}", lambda: self.api.people.details(person_id, calling_data=True)
@@ -106,7 +113,7 @@ class UserLicenses(UserExecutor):
         if clash:
             raise RowFailure(f"licence {clash[0]} is both added and removed", code="add_remove_overlap")
         person_id = self.person_id(row)
-        person = self.person(row, person_id)
+        person = self.current_person(row, person_id)
         held = person.licenses or []
         to_add = [a for a in adds if not any(same_id(a, h) for h in held)]
         to_remove = [r for r in removes if any(same_id(r, h) for h in held)]
@@ -124,6 +131,7 @@ class UserLicenses(UserExecutor):
         }
         if self.dry_run:
             return self.done(changes, **result)
+        self.drop_person(row, person_id)
         self.call(
             f"assign licences of {self.who(row)}",
             lambda: self.api.licenses.assign_licenses_to_users(person_id=person_id, licenses=requests, org_id=org_id),

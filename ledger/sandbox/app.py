@@ -133,9 +133,10 @@ def body_of(request: web.Request) -> dict:
 
 
 def paginate(request: web.Request, items: list, key: str = "items", default_max: int = 100,
-             view: Callable[[Any], Any] | None = None) -> web.Response:
+             view: Callable[[Any], Any] | None = None, max_cap: int | None = None) -> web.Response:
     """One page of ``items`` (``start``/``max``, ``Link: rel="next"``); ``view`` renders only the page's
-    items, so a page costs the same whatever the size of the list."""
+    items, so a page costs the same whatever the size of the list; ``max_cap`` lowers a larger ``max``
+    as Webex does ("`max` will not be more than …")."""
     try:
         start = int(q(request, "start", default="0"))
         mx = int(q(request, "max", default=str(default_max)))
@@ -143,6 +144,8 @@ def paginate(request: web.Request, items: list, key: str = "items", default_max:
         raise E.bad_request("start/max must be integers")
     if mx <= 0:
         raise E.bad_request("max must be > 0")
+    if max_cap is not None:
+        mx = min(mx, max_cap)
     page = items[start:start + mx]
     if view is not None:
         page = [view(x) for x in page]

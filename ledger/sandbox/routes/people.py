@@ -33,7 +33,10 @@ async def list_people(request: web.Request) -> web.Response:
             people = [p for p in people if p["displayName"].lower().startswith(name.lower())]
         if loc:
             people = [p for p in people if ids.same(p.get("locationId"), loc)]
-        return paginate(request, people, view=lambda p: st.person_view(p, calling))
+        # webex-admin.json, GET /people `max`: "If `callingData`=true, then `max` will not be more than 100.
+        # If `locationId` is specified then `max` will not be more than 50."
+        cap = 50 if loc else 100 if calling else None
+        return paginate(request, people, view=lambda p: st.person_view(p, calling), max_cap=cap)
 
 
 async def create_person(request: web.Request) -> web.Response:

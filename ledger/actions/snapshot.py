@@ -1,0 +1,135 @@
+"""Batched reads: the org's people read in pages once per run instead of one lookup + one read per row.
+
+``GET /people?callingData=true`` returns what the user actions' read-before-write needs (id, emails,
+licences, location, extension, numbers), 100 people a page (webex-admin.json, GET /people ``max``: "If
+`callingData`=true, then `max` will not be more than 100"): 21,000 users are 210 requests instead of
+21,000 lookups and 21,000 reads.
+
+The freshness rule (README, "Batched reads"):
+- a run reads person by person until it has made ``SNAPSHOT_AFTER`` person reads for an org (a run of
+  a few rows never lists a large org), then lists the org's people once; the list is read again when
+  it is older than ``SNAPSHOT_MAX_AGE_S``;
+- a person this run writes (licences, move) is dropped from the snapshot before the write is sent: any
+  later row for that person reads it again, person by person;
+- a row that must be re-checked (``RowInput.recovered``: reclaimed after a crash, or retried after an
+  ambiguous write) never trusts the snapshot for state; it reads the person itself;
+- someone the snapshot does not have (created since, by this run or another admin) is looked up person
+  by person, as before (the lookup's own negative-cache rule applies);
+- ``user.create`` sends the create for an email the snapshot lacks without a lookup; "already exists"
+  (409) is then looked up and the row ends ``skipped`` — never a failure, never a second create.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+from wxc_sdk.people import Person
+
+from ledger.work.ports import ResolveCache, RowInput
+
+SNAPSHOT_AFTER = 10  # person reads (lookups + details) in a run before the org's people are listed
+SNAPSHOT_MAX_AGE_S = 600.0
+PEOPLE_PAGE_MAX = 100  # the contract's cap with callingData=true
+
+
+def _key(person_id: str | None) -> str:
+    from ledger.actions.base import id_uuid
+
+    return id_uuid(person_id or "").lower()
+
+
+class PeopleSnapshot:
+    """The org's people as listed at ``taken`` (monotonic seconds), by email and by id."""
+
+    def __init__(self, people: list[Person], taken: float):
+        self.taken = taken
+        self.size = len(people)
+        self._by_email: dict[str, Person] = {}
+        self._by_id: dict[str, Person] = {}
+        self._dropped: set[str] = set()
+        self._lock = threading.Lock()
+        for p in people:
+            self._by_id[_key(p.person_id)] = p
+            for e in p.emails or []:
+                self._by_email.setdefault(e.strip().lower(), p)
+
+    def person_id(self, email: str) -> str | None:
+        """The id of the person with this email (ids never change: dropped people still answer)."""
+        p = self._by_email.get(email.strip().lower())
+        return str(p.person_id) if p is not None else None
+
+    def person(self, person_id: str) -> Person | None:
+        """The person as listed, unless this run has written it since (then None: read it again)."""
+        k = _key(person_id)
+        with self._lock:
+            if k in self._dropped:
+                return None
+        p = self._by_id.get(k)
+        return p.model_copy(deep=True) if p is not None else None
+
+    def by_email(self, email: str) -> Person | None:
+        pid = self.person_id(email)
+        return self.person(pid) if pid else None
+
+    def drop(self, person_id: str) -> None:
+        with self._lock:
+            self._dropped.add(_key(person_id))
+
+
+class _OrgReads:
+    """Per run and org: how many person reads were made, and the snapshot once it is worth it."""
+
+    def __init__(self) -> None:
+        self.reads = 0
+        self.snapshot: PeopleSnapshot | None = None
+        self.lock = threading.Lock()
+
+
+class PeopleReads:
+    """Mixin for executors (needs ``api``, ``cache``, ``call`` and ``org_id``): snapshot-first person reads."""
+
+    api: Any
+    cache: ResolveCache
+    snapshot_after = SNAPSHOT_AFTER
+    snapshot_max_age_s = SNAPSHOT_MAX_AGE_S
+    call: Callable[..., Any]
+    org_id: Callable[[RowInput], str | None]
+
+    def _org_reads(self, row: RowInput) -> _OrgReads:
+        return self.cache.get_or_load(("people-reads", self.org_id(row)), _OrgReads)
+
+    def people_snapshot(self, row: RowInput, *, for_state: bool = True) -> PeopleSnapshot | None:
+        """The org's people, listed once this run has read enough of them one by one; None before that,
+        and (``for_state``) for a row that must be re-checked."""
+        if for_state and row.recovered:
+            return None
+        reads = self._org_reads(row)
+        with reads.lock:
+            snap = reads.snapshot
+            if snap is not None and time.monotonic() - snap.taken > self.snapshot_max_age_s:
+                snap = reads.snapshot = None
+            if snap is None and reads.reads >= self.snapshot_after:
+                snap = reads.snapshot = self._list_people(row)
+            return snap
+
+    def _list_people(self, row: RowInput) -> PeopleSnapshot:
+        org = self.org_id(row)
+        people = self.call(
+            "list the org's people",
+            lambda: list(self.api.people.list(calling_data=True, org_id=org, max=PEOPLE_PAGE_MAX)),
+        )
+        return PeopleSnapshot(people, time.monotonic())
+
+    def count_person_read(self, row: RowInput) -> None:
+        reads = self._org_reads(row)
+        with reads.lock:
+            reads.reads += 1
+
+    def drop_person(self, row: RowInput, person_id: str) -> None:
+        """Before writing to a person: later rows must read it again, not trust the snapshot."""
+        snap = self._org_reads(row).snapshot
+        if snap is not None:
+            snap.drop(person_id)
