@@ -199,7 +199,7 @@ def test_dependent_import_waits_per_site_and_is_blocked_after_a_failed_prerequis
     _write_located(users, [("b1@x.com", "madrid"), ("b2@x.com", "Lleida"), ("b3@x.com", "Girona")])
     pre = import_file(engine, get_spec("location.pstn"), sites).import_id
     dep = import_file(engine, get_spec("user.create"), users, after=[pre])
-    assert dep.notes == (f"after import {pre} (location.pstn): each row waits for its site's row",)
+    assert dep.links == (f"after import {pre} (location.pstn): each row waits for its site's row",)
     run = _run(engine)
     claimed = store.claim_batch(engine, run, 10).rows
     # Girona has no prerequisite row; Madrid (named in another case) and Lleida wait for their site
