@@ -23,7 +23,7 @@ Exit codes:
   1  other fatal error
   2  usage error
   3  FAILED_SYSTEMIC: the breaker opened and did not recover, or the token was rejected (401)
-     or lacks a scope or role (403)
+     or lacks a scope or role (403), or nothing answers at WEBEX_BASE_URL (checked first)
   4  interrupted by a signal (run `ledger work` again to resume)
 """
 

@@ -43,6 +43,12 @@ class SchemaError(LedgerError):
     """The ledger database is not usable (wrong file, or written by a newer ledger)."""
 
 
+class WebexUnreachable(LedgerError):
+    """ledger work checked Webex before claiming any row and could not use it; every row is still pending."""
+
+    exit_code = ExitCode.FAILED_SYSTEMIC
+
+
 class ConfigError(LedgerError):
     """Configuration is incomplete (see `ledger work --help`)."""
 

@@ -120,6 +120,32 @@ def _redacted(renderer: Any) -> Any:
     return render
 
 
+class _LibraryLogs(logging.Handler):
+    """Standard-library logging of the libraries (wxc_sdk's ``auto enhancing Enum …`` warnings,
+    urllib3's) goes to the ledger's log file as JSON lines, not to the operator's terminal."""
+
+    def __init__(self, tee: _FileTee) -> None:
+        super().__init__(level=logging.WARNING)
+        self.tee = tee
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            event: MutableMapping[str, Any] = {
+                "event": record.getMessage(), "logger": record.name, "level": record.levelname.lower(),
+            }
+            self.tee(None, record.levelname.lower(), redact_processor(None, "", event))
+        except Exception:  # noqa: BLE001 - logging must never raise into the caller
+            self.handleError(record)
+
+
+def _route_library_logs(path: Path) -> None:
+    """Replace (idempotently) the root logger's handler: library warnings go to ``path``."""
+    root = logging.getLogger()
+    for handler in [h for h in root.handlers if isinstance(h, _LibraryLogs)]:
+        root.removeHandler(handler)
+    root.addHandler(_LibraryLogs(_FileTee(path)))
+
+
 def log_path_for(db_path: Path) -> Path:
     """``ledger.db`` → ``ledger.log`` (same directory)."""
     return Path(db_path).with_suffix(".log")
@@ -145,3 +171,4 @@ def configure_logging(db_path: Path, *, console_level: int = logging.WARNING, st
         logger_factory=structlog.PrintLoggerFactory(file=out),  # type: ignore[arg-type]
         cache_logger_on_first_use=False,
     )
+    _route_library_logs(log_path_for(db_path))

@@ -14,11 +14,16 @@ import threading
 from collections.abc import Mapping
 from typing import Any
 
+import requests
 from wxc_sdk import WebexSimpleApi
+from wxc_sdk.rest import RestError
 
 from ledger.actions import get_spec
-from ledger.actions.client import DEFAULT_BASE_URL, make_api
-from ledger.errors import ConfigError
+from ledger.actions.client import DEFAULT_BASE_URL, ForeignHostError, make_api
+
+#: (connect, read, whole call) seconds for the preflight request: a wrong URL must end the run in seconds
+PREFLIGHT_TIMEOUT = (5.0, 10.0, 12.0)
+from ledger.errors import ConfigError, WebexUnreachable
 from ledger.settings import clean_token
 from ledger.work.ports import Executor, RequestHooks, ResolveCache
 from ledger.spec import ActionSpec
@@ -83,8 +88,50 @@ class WebexExecutors:
                 )
             return self._executors[spec.name]
 
+    def preflight(self) -> None:
+        """``GET /people/me`` (the cheapest call any token may make; reference: webex-admin
+        ``GET /people/me``), see :meth:`ledger.work.ports.ExecutorFactory.preflight`."""
+        api = make_api(self._token, self.base_url, timeout=PREFLIGHT_TIMEOUT, concurrency=1)
+        try:
+            api.people.me()
+        except RestError as exc:
+            if exc.response is not None and exc.response.status_code == 401:
+                raise WebexUnreachable(
+                    f"Webex at {self.base_url} rejected the access token (HTTP 401): set a valid "
+                    "WEBEX_ACCESS_TOKEN and run `ledger work` again (every row is still pending)"
+                ) from None
+        except ForeignHostError:
+            raise
+        except (requests.ConnectionError, requests.exceptions.ConnectTimeout) as exc:
+            why = _why(exc)
+            if why is None:
+                return  # a dropped connection or similar: transient, the run's own retries handle it
+            raise WebexUnreachable(
+                f"cannot reach Webex at {self.base_url} ({why}): check WEBEX_BASE_URL and the network, "
+                "then run `ledger work` again (every row is still pending)"
+            ) from None
+        except Exception:  # noqa: BLE001 - any other answer: the run's own handling decides
+            return
+        finally:
+            api.session.close()
+
     def __repr__(self) -> str:
         return f"<WebexExecutors {self.base_url} dry_run={self.dry_run}>"
+
+
+def _why(exc: BaseException) -> str | None:
+    """Why nothing usable answers at the base URL (no URL, no headers in it), or None for a failure
+    that may pass (a connection dropped after it was made)."""
+    text = repr(exc)
+    if isinstance(exc, requests.exceptions.SSLError) or "SSL" in text or "CERTIFICATE" in text.upper():
+        return "TLS handshake failed"
+    if isinstance(exc, requests.exceptions.ConnectTimeout):
+        return "connection timed out"
+    if "Name or service not known" in text or "getaddrinfo" in text or "nodename nor servname" in text:
+        return "host name not found (DNS)"
+    if "refused" in text.lower():
+        return "connection refused: nothing listening"
+    return None
 
 
 __all__ = ["WebexExecutors", "executor_class"]

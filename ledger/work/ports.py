@@ -73,6 +73,12 @@ class ExecutorFactory(Protocol):
 
     def __call__(self, action: str, hooks: RequestHooks, timeout: tuple[float, float, float]) -> Executor: ...
 
+    def preflight(self) -> None:
+        """One cheap request before the run claims anything: raise ``ledger.errors.WebexUnreachable``
+        when nothing answers at the base URL (connection refused, DNS, TLS) or the token is rejected
+        (401), naming the URL and never the token. Other answers (5xx, 429, 403) let the run start:
+        its outage and breaker handling deal with them."""
+
 
 class NoHooks:
     def before_request(self) -> None:

@@ -10,6 +10,7 @@ import dataclasses
 import os
 import signal
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -17,7 +18,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from ledger.reporting import report as reports
-from ledger.store import claims
+from ledger.store import claims, runs
 from ledger.settings import WorkSettings
 from ledger.store.engine import open_ledger
 from ledger.errors import ExitCode
@@ -49,6 +50,16 @@ def _signals(worker: Worker) -> Iterator[None]:
             signal.signal(sig, h)
 
 
+def _preflight(engine: sa.Engine, factory: ExecutorFactory) -> None:
+    """Before anything is claimed: one cheap request, so a wrong URL or token ends the run in
+    seconds (``WebexUnreachable``, exit 3) with every row pending. Skipped while a Retry-After pause
+    stored by another worker is in force: Webex answered that worker, and the pause must hold."""
+    check = getattr(factory, "preflight", None)
+    until = runs.get_cooldown(engine)
+    if check is not None and (until is None or until <= time.time()):
+        check()
+
+
 def run_work(
     settings: WorkSettings,
     executor_factory: ExecutorFactory,
@@ -59,6 +70,7 @@ def run_work(
     own_engine = engine is None
     engine = engine or open_ledger(settings.db_path)
     try:
+        _preflight(engine, executor_factory)
         total = claims.pending_count(engine, import_id=settings.import_id)
         progress = Progress(total, live=settings.progress)
         worker = Worker(engine, settings, executor_factory, progress=progress)
