@@ -14,9 +14,11 @@ import sqlalchemy as sa
 from click.testing import Result
 
 from ledger.actions import get_spec
+from ledger.importing.fixups import replaced_rows
 from ledger.importing.importer import import_file
 from ledger.reporting.entities import entity_of
 from ledger.reporting.html import esc
+from ledger.store.queries import CurrentRow
 
 LIC = "Y2lzY29zcGFyazovL3VzL0xJQ0VOU0UveA"  # ciscospark://us/LICENSE/x
 # a Spanish-Excel file: BOM, ';' delimiter, a column no action uses
@@ -66,7 +68,7 @@ def test_entities_csv_one_line_per_person_one_column_per_step(people: Path, run_
         ["person", "a@x.com", "HQ", "complete", "succeeded", "succeeded", ""],
         ["person", "b@x.com", "HQ", "failed", "failed", "failed",
          "user.create: failed: create user b@x.com: HTTP 400 [Error 25008] Invalid request (people.csv line 3)"],
-        ["person", "bad@", "HQ", "failed", "invalid", "invalid",
+        ["person", "people.csv line 4 (bad@)", "HQ", "failed", "invalid", "invalid",
          "user.create: invalid: column 'email': not a valid email address ('bad@') (people.csv line 4)"],
     ]
     summary = json.loads((out / "run_summary.json").read_text())
@@ -102,12 +104,18 @@ def test_a_fixup_file_imports_back_and_its_errors_column_is_ignored_silently(peo
     result = run_cli("import", str(fixup), "--action", "user.create")
     assert result.exit_code == 0, result.stderr
     assert result.stdout.splitlines()[0].endswith("→ user.create: 2 rows, 2 pending, 0 invalid")
-    assert "ledger_errors" not in result.stdout  # 'notes' is listed; the fix-up column is not
-    assert "ignored columns (not used by user.create): notes" in result.stdout
+    assert "ignored columns (not used by user.create): notes" in result.stdout  # 'ledger_errors' is not listed
+    assert "  fix-up file: replaces 2 rows of import 1 (the lines its ledger_errors column names)" in result.stdout
     with engine.connect() as conn:
         rows = conn.execute(sa.text("SELECT line_no, status, payload FROM ledger WHERE import_id = 3 ORDER BY line_no")).all()
+        old = conn.execute(sa.text(
+            "SELECT o.line_no, o.status, n.line_no FROM ledger AS o JOIN ledger AS n ON n.id = o.superseded_by "
+            "WHERE o.import_id = 1 ORDER BY o.line_no"
+        )).all()
     assert [(r.line_no, r.status, json.loads(r.payload)["email"]) for r in rows] == [(2, "pending", "b@x.com"), (3, "pending", "bad@x.com")]
     assert all("ledger_errors" not in json.loads(r.payload) for r in rows)
+    # the failed row (line 3) and the invalid one (line 4, whose email the correction changed) are replaced
+    assert [tuple(r) for r in old] == [(3, "superseded", 2), (4, "superseded", 3)]
 
 
 def test_fixup_rebuilt_from_the_ledger_when_the_source_file_changed(people: Path, run_cli: Callable[..., Result], tmp_path: Path) -> None:
@@ -171,18 +179,21 @@ def test_esc_escapes_markup_and_quotes() -> None:
 
 
 @pytest.mark.parametrize(
-    ("action", "payload", "expected"),
+    ("action", "payload", "keys", "expected"),
     [
-        ("user.licenses", {"email": "A@X.com", "location_name": "HQ"}, ("person", "a@x.com", "HQ")),
-        ("user.forwarding", {"person_id": "Y2lzY29zcGFyazovL3VzL1BFT1BMRS8x=="}, ("person", "Y2lzY29zcGFyazovL3VzL1BFT1BMRS8x", "")),
-        ("workspace.forwarding", {"Display_Name": "Lobby", "location_name": "HQ"}, ("workspace", "Lobby @ HQ", "HQ")),
-        ("location.numbers", {"name": "HQ", "location_id": "L"}, ("site", "HQ", "HQ")),
+        ("user.licenses", {"email": "A@X.com", "location_name": "HQ"}, ("person:a@x.com", "site:hq"), ("person", "a@x.com", "HQ")),
+        ("user.forwarding", {"person_id": "Y2lzY29zcGFyazovL3VzL1BFT1BMRS8x=="}, ("person:id:1", None), ("person", "Y2lzY29zcGFyazovL3VzL1BFT1BMRS8x", "")),
+        ("workspace.forwarding", {"Display_Name": "Lobby", "location_name": "HQ"}, ("workspace:hq/lobby", "site:hq"), ("workspace", "Lobby @ HQ", "HQ")),
+        ("location.numbers", {"name": "HQ", "location_id": "L"}, ("site:hq", "site:hq"), ("site", "HQ", "HQ")),
     ],
 )
-def test_entity_of(action: str, payload: dict[str, str], expected: tuple[str, str, str]) -> None:
-    entity, site = entity_of(action, payload)
-    assert entity is not None
-    assert (entity.kind, entity.key, site) == expected
+def test_entity_of_keeps_the_ledgers_keys_and_the_names_as_written(
+    action: str, payload: dict[str, str], keys: tuple[str, str | None], expected: tuple[str, str, str]
+) -> None:
+    row = CurrentRow(1, 1, 2, action, "pending", None, None, None, None, None, None, "{}", None, *keys)
+    who = entity_of(row, payload)
+    assert who.entity is not None and who.entity.key == keys[0] and who.site_key == keys[1]
+    assert (who.entity.kind, who.name, who.site) == expected
 
 
 def test_plan_csv_after_a_dry_run_shows_the_chain(people: Path, run_cli: Callable[..., Result], tmp_path: Path, engine: sa.Engine) -> None:
@@ -212,3 +223,14 @@ def test_plan_csv_after_a_dry_run_shows_the_chain(people: Path, run_cli: Callabl
     ]
     assert rows[("user.create", "4")][7] == "done: invalid"
     assert rows[("user.create", "5")][7] == "not previewed"
+
+
+def test_ledger_errors_references_are_read_per_action() -> None:
+    cell = (
+        "user.create (import 1 line 4): failed: create user (import 9 line 9): x | "
+        "user.licenses (import 2 line 4): blocked: blocked by import 1 line 4 (user.create, row 3, failed): …"
+    )
+    assert replaced_rows(cell, "user.create") == [(1, 4)]
+    assert replaced_rows(cell, "user.licenses") == [(2, 4)]
+    assert replaced_rows(cell, "user.forwarding") == []
+    assert replaced_rows("", "user.create") == []

@@ -20,7 +20,10 @@ import structlog
 from ledger.entities import row_keys
 from ledger.importing.chaining import link_import
 from ledger.store import chains
+from ledger.importing.fixups import line_refs
+from ledger.spec import LEDGER_ERRORS_COLUMN
 from ledger.store import imports as store
+from ledger.store.fixups import supersede_fixed_lines
 from ledger.importing.csvsource import CsvSource, header_key, sha256_file
 from ledger.store.engine import utcnow
 from ledger.errors import InputError
@@ -137,7 +140,9 @@ def import_into(
         if total == 0:
             raise InputError(f"{path}: no data rows (header only)")
         store.finish_import(conn, import_id, total=total, valid=total - invalid, invalid=invalid)
+        fixed = _replace_fixed_lines(conn, src, spec, import_id)
         deps, chain_notes = link_import(conn, spec, import_id, after)
+        chain_notes = fixed + chain_notes
     family = _family_columns(registry, spec, validator.ignored_columns)
     log.info(
         "import_finished", import_id=import_id, path=str(path), action=spec.name, rows=total,
@@ -152,6 +157,19 @@ def import_into(
         links=tuple(chain_notes),
         family_columns=family,
     )
+
+
+def _replace_fixed_lines(conn: sa.Connection, src: CsvSource, spec: ActionSpec, import_id: int) -> list[str]:
+    """A fix-up file (its ``ledger_errors`` column): its lines supersede the rows they were written
+    for (:mod:`ledger.importing.fixups`); the line to print about it."""
+    if not any(header_key(h) == LEDGER_ERRORS_COLUMN for h in src.header):
+        return []
+    refs = line_refs(src.path, spec.name, src.encoding)
+    replaced = supersede_fixed_lines(conn, import_id, spec.name, refs)
+    return [
+        f"fix-up file: replaces {n} rows of import {imp} (the lines its ledger_errors column names)"
+        for imp, n in sorted(replaced.items())
+    ]
 
 
 def _family_columns(registry: Registry | None, spec: ActionSpec, ignored: Sequence[str]) -> tuple[tuple[str, str], ...]:

@@ -49,12 +49,12 @@ def write_end_state(conn: sa.Connection, out_dir: Path, summary: Summary, import
     plans = PlanCollector(sources) if q.has_previews(conn, import_id) else None
     for row in q.iter_current_rows(conn, import_id):
         payload = payload_of(row)
-        entity, site = entity_of(row.action, payload)
+        who = entity_of(row, payload)
         file = files.get(row.import_id, "")
-        entities.add(row, file, entity, site)
+        entities.add(row, file, who)
         fixups.add(row, payload)
         if plans is not None:
-            plans.add(row, file, entity, site)
+            plans.add(row, file, who)
     table = entities.table()
     entities_csv = out_dir / "entities.csv"
     write_entities_csv(table, entities_csv)

@@ -17,13 +17,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ledger.entities import PERSON, SITE, WORKSPACE, entity_kind
 from ledger.importing.csvsource import header_key
 from ledger.models import RowStatus
 from ledger.store.queries import CurrentRow
 
 #: entity kinds, in the order entities.csv lists them
-KINDS = ("site", "person", "workspace")
-_KIND_OF_PREFIX = {"location": "site", "user": "person", "workspace": "workspace"}
+KINDS = (SITE, PERSON, WORKSPACE)
 
 #: statuses that stop an entity (the first such step's error is the entity's blocking error)
 PROBLEM = ("failed", "invalid", "blocked")
@@ -33,7 +33,17 @@ DONE = (RowStatus.SUCCEEDED.value, RowStatus.SKIPPED.value)
 @dataclass(frozen=True)
 class Entity:
     kind: str  # site | person | workspace
-    key: str  # email or person id; workspace name @ site; site name or id
+    key: str  # the ledger's entity_key (ledger.entities), e.g. "person:ana@x.com", "site:hq"
+
+
+@dataclass(frozen=True)
+class RowEntity:
+    """Which entity a row acts on (the ledger's keys) and how its file names it (for people to read)."""
+
+    entity: Entity | None  # None: the row's key columns are empty (an invalid line)
+    name: str  # the email, workspace name @ site, or site name, as written
+    site_key: str | None
+    site: str  # the site as written
 
 
 @dataclass(frozen=True)
@@ -55,7 +65,9 @@ class Step:
 @dataclass
 class EntityState:
     entity: Entity
+    name: str = ""
     site: str = ""
+    site_key: str | None = None
     steps: dict[str, Step] = field(default_factory=dict)
 
     @property
@@ -95,7 +107,7 @@ class EntityTable:
 
 
 def kind_of(action: str) -> str:
-    return _KIND_OF_PREFIX.get(action.split(".", 1)[0], action.split(".", 1)[0])
+    return entity_kind(action) or action.split(".", 1)[0]
 
 
 def _values(payload: Mapping[str, Any]) -> dict[str, str]:
@@ -113,24 +125,23 @@ def _first(values: Mapping[str, str], *names: str) -> str:
     return next((values[n] for n in names if values.get(n)), "")
 
 
-def entity_of(action: str, payload: Mapping[str, Any]) -> tuple[Entity | None, str]:
-    """(the entity a row concerns, its site) from the row's columns; ``(None, site)`` when its key
-    columns are empty. The one place that decides what "the same entity" is for the reports."""
+def entity_of(row: CurrentRow, payload: Mapping[str, Any]) -> RowEntity:
+    """The entity of a row: its ``entity_key``/``site_key`` (set at import, ``ledger.entities``: what
+    "the same entity" means everywhere), and the names its columns give them, as written."""
     v = _values(payload)
-    kind = kind_of(action)
+    kind = kind_of(row.action)
     site = _first(v, "location_name", "location_id", "target_location_id")
-    if kind == "site":
-        key = _first(v, "name", "location_name", "location_id")
-        return (Entity(kind, key) if key else None), key
-    if kind == "person":
-        email = v.get("email", "").lower()
-        key = email or _first(v, "person_id").rstrip("=")
-    elif kind == "workspace":
-        name = _first(v, "workspace_name", "display_name")
-        key = f"{name} @ {site}" if name and site else name or _first(v, "workspace_id").rstrip("=")
+    if kind == SITE:
+        site = name = _first(v, "name", "location_name", "location_id")
+    elif kind == PERSON:
+        name = v.get("email", "").lower() or _first(v, "person_id").rstrip("=")
+    elif kind == WORKSPACE:
+        ws = _first(v, "workspace_name", "display_name")
+        name = f"{ws} @ {site}" if ws and site else ws or _first(v, "workspace_id").rstrip("=")
     else:
-        key = _first(v, "email", "name", "display_name")
-    return (Entity(kind, key) if key else None), site
+        name = _first(v, "email", "name", "display_name")
+    entity = Entity(kind, row.entity_key) if row.entity_key else None
+    return RowEntity(entity, name, row.site_key, site)
 
 
 # --- building the table ------------------------------------------------------------------------------
@@ -143,17 +154,19 @@ class EntityBuilder:
         self._first_import: dict[str, int] = {}
         self._table: dict[Entity, EntityState] = {}
 
-    def add(self, row: CurrentRow, file: str, entity: Entity | None, site: str) -> None:
+    def add(self, row: CurrentRow, file: str, who: RowEntity) -> None:
         """A row whose key columns are empty (an invalid line) is an entity of its own, named by its
         file and line, so that it is not lost from the table."""
         self._first_import.setdefault(row.action, row.import_id)
+        entity, name = who.entity, who.name
         if entity is None:
-            entity = Entity(kind_of(row.action), f"{Path(file).name} line {row.line_no}")
+            name = f"{Path(file).name} line {row.line_no}" + (f" ({who.name})" if who.name else "")
+            entity = Entity(kind_of(row.action), f"line:{file}:{row.line_no}")  # one per line of a file
         state = self._table.get(entity)
         if state is None:
-            state = self._table[entity] = EntityState(entity)
-        if site and not state.site:
-            state.site = site
+            state = self._table[entity] = EntityState(entity, name)
+        if who.site_key and state.site_key is None:
+            state.site_key, state.site = who.site_key, who.site
         earlier = state.steps.get(row.action)
         if earlier is None or (earlier.import_id, earlier.line_no) < (row.import_id, row.line_no):
             state.steps[row.action] = _step(row, file)
@@ -163,7 +176,7 @@ class EntityBuilder:
         steps = tuple(sorted(first, key=lambda a: (first[a], a)))
         rank = {k: i for i, k in enumerate(KINDS)}
         ordered = sorted(
-            self._table.values(), key=lambda e: (rank.get(e.entity.kind, len(KINDS)), e.entity.kind, e.site, e.entity.key)
+            self._table.values(), key=lambda e: (rank.get(e.entity.kind, len(KINDS)), e.entity.kind, e.site, e.name)
         )
         return EntityTable(steps, tuple(ordered))
 
@@ -172,8 +185,7 @@ def build_entities(rows: Iterable[CurrentRow], files: Mapping[int, str]) -> Enti
     """The entity table of ``rows``. ``files``: import id → source path."""
     builder = EntityBuilder()
     for row in rows:
-        entity, site = entity_of(row.action, json.loads(row.payload))
-        builder.add(row, files.get(row.import_id, ""), entity, site)
+        builder.add(row, files.get(row.import_id, ""), entity_of(row, json.loads(row.payload)))
     return builder.table()
 
 
@@ -219,10 +231,10 @@ def step_progress(table: EntityTable) -> list[Progress]:
 def site_progress(table: EntityTable) -> list[Progress]:
     """Per site: its entities (the site itself, its people and workspaces) by state; entities of no
     known site last, under ``(no site)``."""
-    out: dict[str, Progress] = {}
+    out: dict[str | None, Progress] = {}
     for e in table.entities:
-        site = e.site or "(no site)"
-        out[site] = out.get(site, Progress(site)).plus(e.state)
+        key = e.site_key  # one site however the rows write it (by name in one file, by id in another)
+        out[key] = out.get(key, Progress(e.site if key else "(no site)")).plus(e.state)
     return sorted(out.values(), key=lambda p: (p.name == "(no site)", p.name))
 
 
@@ -246,5 +258,5 @@ def write_entities_csv(table: EntityTable, path: Path) -> int:
         out.writerow([*ENTITY_FIELDS, *table.steps, "first_error"])
         for e in table.entities:
             cells = [e.steps[a].status if a in e.steps else "" for a in table.steps]
-            out.writerow([e.entity.kind, e.entity.key, e.site, e.state, *cells, e.first_error(table.steps)])
+            out.writerow([e.entity.kind, e.name, e.site, e.state, *cells, e.first_error(table.steps)])
     return len(table.entities)

@@ -160,7 +160,7 @@ def _entities(table: EntityTable) -> str:
             _cell(e.steps[a].status, e.steps[a].status) if a in e.steps else _cell("") for a in table.steps
         )
         rows.append(
-            "<tr>" + _cell(e.entity.kind) + _cell(e.entity.key) + _cell(e.site) + _cell(e.state, e.state)
+            "<tr>" + _cell(e.entity.kind) + _cell(e.name) + _cell(e.site) + _cell(e.state, e.state)
             + steps + _cell(e.first_error(table.steps)) + "</tr>"
         )
     more = (

@@ -148,6 +148,8 @@ def _summary_on(conn: sa.Connection, import_id: int | None, now: datetime | None
     for c in counts:
         by_status[c.status] += c.count
         per_import[c.import_id][c.status] += c.count
+        if c.status == RowStatus.SUPERSEDED:
+            continue  # history: per-action counts and error kinds are of the current state
         per_action[c.action][c.status] += c.count
         if c.error_kind:
             kinds[c.error_kind] += c.count

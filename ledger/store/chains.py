@@ -247,6 +247,13 @@ def _mark_already_done(conn: sa.Connection, import_id: int, out: Superseded) -> 
         out.already_done[o_import] = out.already_done.get(o_import, 0) + 1
 
 
+def take_over(conn: sa.Connection, import_id: int, replaced: Sequence[int]) -> tuple[tuple[int, ...], tuple[int, ...]]:
+    """Import ``import_id`` replaced rows of the imports ``replaced`` (a fix-up file's lines,
+    ``ledger.store.fixups``): it takes over their prerequisites and their dependants wait for it too.
+    Returns (inherited, relinked) import ids."""
+    return _inherit(conn, import_id, replaced), _relink(conn, import_id, replaced)
+
+
 def _inherit(conn: sa.Connection, import_id: int, replaced: Sequence[int]) -> tuple[int, ...]:
     mine = deps_of(conn, import_id)
     new: dict[int, DepMatch] = {}
@@ -284,5 +291,6 @@ __all__ = [
     "key_forms",
     "load_resolver",
     "supersede",
+    "take_over",
     "unblock",
 ]

@@ -139,10 +139,6 @@ def iter_error_rows(conn: sa.Connection, import_id: int | None = None) -> Iterat
 
 # --- the current state, row by row (entities.csv, fix-up files, report.html, plan.csv) -------------
 
-#: rows replaced by a later import of the same action and entity: history, not the current state
-SUPERSEDED = "superseded"
-
-
 @dataclass(frozen=True)
 class CurrentRow:
     """One ledger row of the current state (superseded rows excluded), with its import's file."""
@@ -160,6 +156,8 @@ class CurrentRow:
     location_key: str | None
     payload: str  # JSON: the normalised row (an invalid row: its raw cells by header name)
     result: str | None  # JSON
+    entity_key: str | None  # the person / workspace / site the row acts on (ledger.entities)
+    site_key: str | None  # the site it concerns
 
 
 @dataclass(frozen=True)
@@ -172,7 +170,7 @@ class ImportSource:
     action: str
     global_path: str | None
     profile_sha256: str | None
-    depends_on: tuple[int, ...]
+    depends_on: tuple[tuple[int, str], ...]  # (import id, how rows match: models.DepMatch)
 
 
 def iter_current_rows(conn: sa.Connection, import_id: int | None = None) -> Iterator[CurrentRow]:
@@ -182,8 +180,9 @@ def iter_current_rows(conn: sa.Connection, import_id: int | None = None) -> Iter
             ledger_rows.c.id, ledger_rows.c.import_id, ledger_rows.c.line_no, ledger_rows.c.action, ledger_rows.c.status,
             ledger_rows.c.error_kind, ledger_rows.c.error_code, ledger_rows.c.http_status, ledger_rows.c.error_message,
             ledger_rows.c.business_key, ledger_rows.c.location_key, ledger_rows.c.payload, ledger_rows.c.result,
+            ledger_rows.c.entity_key, ledger_rows.c.site_key,
         )
-        .where(ledger_rows.c.status != SUPERSEDED, *_where_import(import_id))
+        .where(ledger_rows.c.status != RowStatus.SUPERSEDED.value, *_where_import(import_id))
         .order_by(ledger_rows.c.import_id, ledger_rows.c.line_no)
     )
     for row in conn.execute(stmt):
@@ -192,9 +191,10 @@ def iter_current_rows(conn: sa.Connection, import_id: int | None = None) -> Iter
 
 def import_sources(conn: sa.Connection, import_id: int | None = None) -> dict[int, ImportSource]:
     """Every import (or one) with its file, fingerprint, global.csv and the imports it waits for."""
-    deps: dict[int, list[int]] = {}
-    for imp, dep in conn.execute(sa.select(import_deps.c.import_id, import_deps.c.depends_on_import_id)):
-        deps.setdefault(imp, []).append(dep)
+    deps: dict[int, list[tuple[int, str]]] = {}
+    stmt_deps = sa.select(import_deps.c.import_id, import_deps.c.depends_on_import_id, import_deps.c.match)
+    for imp, dep, match in conn.execute(stmt_deps):
+        deps.setdefault(imp, []).append((dep, match))
     stmt = sa.select(
         imports.c.id, imports.c.path, imports.c.sha256, imports.c.action, imports.c.global_path,
         imports.c.profile_sha256,
