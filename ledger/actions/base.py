@@ -23,7 +23,7 @@ from wxc_sdk.rest import RestError
 
 from ledger.actions.client import ForeignHostError
 from ledger.actions.forwarding import forwarding_busy_failure, is_forwarding_busy, with_always
-from ledger.actions.permissions import PermissionTarget, model_from_changes, permission_changes
+from ledger.actions.permissions import PermissionTarget, model_from_changes, permission_before, permission_changes
 from ledger.actions.snapshot import PeopleReads
 from ledger.errors import (
     ActionError,
@@ -204,8 +204,10 @@ class BaseExecutor(PeopleReads):
             return self.skipped(
                 "forwarding_already_set", **ids, enabled=always.enabled, destination=always.destination
             )
-        if self.dry_run:
-            return self.done(changes, **ids)
+        if self.dry_run:  # "before": the values the changed fields hold now (plan.csv shows before → after)
+            now = current.call_forwarding.always
+            before = {k: getattr(now, k, None) for k in changes["always"]}
+            return self.done(changes, **ids, before={"always": before})
         desired = with_always(current, changes["always"])
         try:
             self.call(f"set forwarding of {who}", lambda: write(desired), write=True)
@@ -229,7 +231,7 @@ class BaseExecutor(PeopleReads):
         if not changes:
             return self.skipped("permissions_already_set", **ids)
         if self.dry_run:
-            return self.done(changes, **ids)
+            return self.done(changes, **ids, before=permission_before(current, changes))
         settings = model_from_changes(current, changes)
         self.call(what, lambda: write(settings), write=True)
         return self.done(changes, **ids)

@@ -181,6 +181,18 @@ def permission_changes(current: OutgoingPermissions, target: PermissionTarget) -
     return changes
 
 
+def permission_before(current: OutgoingPermissions, changes: Mapping[str, Any]) -> dict[str, Any]:
+    """The current values of what ``changes`` changes, in the same shape (a dry run's "before")."""
+    before: dict[str, Any] = {k: getattr(current, k) for k in ("use_custom_enabled", "use_custom_permissions") if k in changes}
+    perms = {}
+    for call_type in changes.get("calling_permissions") or {}:
+        now = _current_entry(current, call_type)
+        perms[call_type] = {} if now is None else {"action": _action_value(now.action), "transfer_enabled": now.transfer_enabled}
+    if perms:
+        before["calling_permissions"] = perms
+    return before
+
+
 def desired_permissions(current: OutgoingPermissions, payload: Mapping[str, Any]) -> OutgoingPermissions | None:
     """The minimal ``OutgoingPermissions`` to PUT for this row, or None when nothing differs.
 

@@ -111,22 +111,32 @@ def test_end_state_and_fixup_round_trip(tmp_path: Path, sandbox_factory) -> None
 
 
 def test_dry_run_plan_shows_later_steps_after_their_create(tmp_path: Path, sandbox_factory) -> None:
+    """u1 exists with Calling (forwarding off); u2… do not: their licence and forwarding rows are
+    'after user.create', not the 'unknown user' failures the preview alone would say."""
     sb = sandbox_factory(seed=1, seed_defaults=True)
     lic = sb.state.license_by_sku("BCSTD")
+    hq = sb.state.location_by_name("SANDBOX-HQ")["id"]
+    sb.state.add_person("u1@x.com", "U1", "Last1", location_id=hq, extension="101", calling=True)
     people = tmp_path / "people.csv"
     _people(people, lic["id"])
     run = Ledger(tmp_path / "ledger.db", sb)
-    run("import", str(people), "--action", "user.create")
-    run("import", str(people), "--action", "user.licenses", "--after", "1")
-    run("work", "--dry-run", "--retry-profile", "fast")
-    writes = [r for r in sb.requests() if r.method in ("POST", "PUT", "PATCH", "DELETE")]
-    assert writes == []
-    plan = _csv(tmp_path / "report" / "plan.csv")
-    by = {(r["action"], r["line_no"]): r for r in plan}
-    create = by[("user.create", "2")]
-    assert create["would"] == "change" and "emails = u1@x.com" in create["changes"]
-    lic_row = by[("user.licenses", "2")]
+    for i, action in enumerate(STEPS):
+        run("import", str(people), "--action", action, *(["--after", str(i)] if i else []))
+    sb.log.clear()
+    res = run("work", "--dry-run", "--retry-profile", "fast")
+    assert [r for r in sb.requests() if r.method in ("POST", "PUT", "PATCH", "DELETE")] == []
+    assert f"wrote {tmp_path / 'report' / 'plan.csv'} (33 rows: what the dry run says each would do)" in res.output
+    by = {(r["action"], r["line_no"]): r for r in _csv(tmp_path / "report" / "plan.csv")}
+    assert by[("user.create", "2")]["would"] == "skip"  # u1 exists
+    assert by[("user.forwarding", "2")]["would"] == "change"
+    assert by[("user.forwarding", "2")]["changes"] == "always.enabled: FALSE → TRUE; always.destination: (empty) → 5301"
+    create = by[("user.create", "3")]
+    assert create["would"] == "change" and "emails = u2@x.com" in create["changes"]
+    lic_row = by[("user.licenses", "3")]
     assert lic_row["would"] == "after user.create"
-    assert lic_row["after"] == "user.create (people.csv line 2)"
-    assert lic_row["detail"].startswith("previewed before its prerequisite ran: would fail: unknown user 'u1@x.com'")
+    assert lic_row["after"] == "user.create (people.csv line 3)"
+    assert lic_row["detail"].startswith("previewed before its prerequisite ran: would fail: unknown user 'u2@x.com'")
+    fwd = by[("user.forwarding", "3")]  # after its licence row, itself after the create: the chain is followed
+    assert fwd["would"] == "after user.licenses, user.create"
+    assert fwd["after"] == "user.licenses (people.csv line 3); user.create (people.csv line 3)"
     assert by[("user.create", "12")]["would"] == "done: invalid"
