@@ -33,6 +33,7 @@ from ledger.work.ports import ResolveCache, RowInput
 SNAPSHOT_AFTER = 10  # person reads (lookups + details) in a run before the org's people are listed
 SNAPSHOT_MAX_AGE_S = 600.0
 PEOPLE_PAGE_MAX = 100  # the contract's cap with callingData=true
+NUMBERS_PAGE_MAX = 2000  # GET telephony/config/numbers: the default and largest page
 
 
 def _key(person_id: str | None) -> str:
@@ -79,12 +80,45 @@ class PeopleSnapshot:
             self._dropped.add(_key(person_id))
 
 
+class NumbersSnapshot:
+    """The org's number inventory (``GET telephony/config/numbers``, 2,000 a page, the API's default and
+    maximum): number → owner id, as listed at ``taken``."""
+
+    def __init__(self, items: list[dict[str, Any]], taken: float):
+        self.taken = taken
+        self._owner: dict[str, str | None] = {}
+        self._dropped: set[str] = set()
+        self._lock = threading.Lock()
+        for item in items:
+            number = _digits(item.get("phoneNumber"))
+            if number:
+                self._owner[number] = str((item.get("owner") or {}).get("id") or "") or None
+
+    def owned_by(self, number: str, person_id: str) -> bool | None:
+        """Whether the list shows ``number`` owned by ``person_id``; None when it cannot say (not listed,
+        or written by this run since)."""
+        n = _digits(number)
+        with self._lock:
+            if n in self._dropped or n not in self._owner:
+                return None
+        owner = self._owner[n]
+        return owner is not None and _key(owner) == _key(person_id)
+
+    def drop(self, number: str) -> None:
+        with self._lock:
+            self._dropped.add(_digits(number))
+
+
+def _digits(number: str | None) -> str:
+    return "".join(ch for ch in (number or "") if ch.isdigit())
+
+
 class _OrgReads:
     """Per run and org: how many person reads were made, and the snapshot once it is worth it."""
 
     def __init__(self) -> None:
         self.reads = 0
-        self.snapshot: PeopleSnapshot | None = None
+        self.snapshot: Any = None
         self.lock = threading.Lock()
 
 
@@ -98,22 +132,29 @@ class PeopleReads:
     call: Callable[..., Any]
     org_id: Callable[[RowInput], str | None]
 
-    def _org_reads(self, row: RowInput) -> _OrgReads:
-        return self.cache.get_or_load(("people-reads", self.org_id(row)), _OrgReads)
+    def _org_reads(self, row: RowInput, kind: str = "people") -> _OrgReads:
+        return self.cache.get_or_load((f"{kind}-reads", self.org_id(row)), _OrgReads)
+
+    def _snapshot(self, row: RowInput, kind: str, load: Callable[[], Any], force: bool = False) -> Any:
+        reads = self._org_reads(row, kind)
+        with reads.lock:
+            snap = reads.snapshot
+            if snap is not None and time.monotonic() - snap.taken > self.snapshot_max_age_s:
+                snap = reads.snapshot = None
+            if snap is None and (force or reads.reads >= self.snapshot_after):
+                snap = reads.snapshot = load()
+            return snap
 
     def people_snapshot(self, row: RowInput, *, for_state: bool = True) -> PeopleSnapshot | None:
         """The org's people, listed once this run has read enough of them one by one; None before that,
         and (``for_state``) for a row that must be re-checked."""
         if for_state and row.recovered:
             return None
-        reads = self._org_reads(row)
-        with reads.lock:
-            snap = reads.snapshot
-            if snap is not None and time.monotonic() - snap.taken > self.snapshot_max_age_s:
-                snap = reads.snapshot = None
-            if snap is None and reads.reads >= self.snapshot_after:
-                snap = reads.snapshot = self._list_people(row)
-            return snap
+        return self._snapshot(row, "people", lambda: self._list_people(row))  # type: ignore[no-any-return]
+
+    def people_snapshot_now(self, row: RowInput) -> PeopleSnapshot:
+        """The snapshot, listed now if not yet (a bulk call of many rows: listing is cheaper at once)."""
+        return self._snapshot(row, "people", lambda: self._list_people(row), force=True)  # type: ignore[no-any-return]
 
     def _list_people(self, row: RowInput) -> PeopleSnapshot:
         org = self.org_id(row)
@@ -123,10 +164,30 @@ class PeopleReads:
         )
         return PeopleSnapshot(people, time.monotonic())
 
-    def count_person_read(self, row: RowInput) -> None:
-        reads = self._org_reads(row)
+    def count_person_read(self, row: RowInput, kind: str = "people") -> None:
+        reads = self._org_reads(row, kind)
         with reads.lock:
             reads.reads += 1
+
+    def numbers_snapshot(self, row: RowInput) -> NumbersSnapshot | None:
+        """The org's number inventory, listed once this run has read enough people's numbers one by one;
+        None before that and for a row that must be re-checked."""
+        if row.recovered:
+            return None
+        return self._snapshot(row, "numbers", lambda: self._list_numbers(row))  # type: ignore[no-any-return]
+
+    def _list_numbers(self, row: RowInput) -> NumbersSnapshot:
+        org = self.org_id(row)
+        params: dict[str, Any] = {"max": NUMBERS_PAGE_MAX, **({"orgId": org} if org else {})}
+        url = self.api.session.ep("telephony/config/numbers")
+        items = self.call("list the org's numbers", lambda: list(
+            self.api.session.follow_pagination(url=url, params=params, item_key="phoneNumbers")))
+        return NumbersSnapshot(items, time.monotonic())
+
+    def drop_number(self, row: RowInput, number: str) -> None:
+        snap = self._org_reads(row, "numbers").snapshot
+        if snap is not None:
+            snap.drop(number)
 
     def drop_person(self, row: RowInput, person_id: str) -> None:
         """Before writing to a person: later rows must read it again, not trust the snapshot."""

@@ -230,10 +230,15 @@ class UserSecondaryNumber(UserExecutor):
             raise RowFailure("legacy_phone_number is empty", code="missing_number")
         person_id = self.person_id(row)
         org_id = self.org_id(row)
-        current = self.read_calling_setting(
-            row, "numbers", lambda: self.api.person_settings.numbers.read(person_id, org_id=org_id)
-        )
-        if any(self._holds(n, number) for n in current.phone_numbers):
+        inventory = self.numbers_snapshot(row)  # the org's numbers with their owners, once it is worth it
+        held = inventory.owned_by(number, person_id) if inventory is not None else None
+        if held is None:
+            self.count_person_read(row, "numbers")
+            current = self.read_calling_setting(
+                row, "numbers", lambda: self.api.person_settings.numbers.read(person_id, org_id=org_id)
+            )
+            held = any(self._holds(n, number) for n in current.phone_numbers)
+        if held:
             return self.skipped("number_already_present", person_id=person_id, number=number)
         update = UpdatePersonNumbers(
             phone_numbers=[UpdatePersonPhoneNumber(primary=False, action=PatternAction.add, external=number)]
@@ -241,6 +246,7 @@ class UserSecondaryNumber(UserExecutor):
         changes = {"add_number": number, "primary": False}
         if self.dry_run:
             return self.done(changes, person_id=person_id)
+        self.drop_number(row, number)
         self.call(
             f"add number {number} to {self.who(row)}",
             lambda: self.api.person_settings.numbers.update(person_id, update, org_id=org_id),

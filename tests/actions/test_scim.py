@@ -99,8 +99,9 @@ def test_second_run_creates_nobody_and_skips_every_row(sandbox, act):
 
     assert all(isinstance(r, ActionResult) and r.status == "skipped" for r in out.values())
     assert {r.result["email"]: r.result["user_id"] for r in out.values()} == ids
-    # the one write is the bulk POST whose operations all answered 409: nothing was created
-    assert [w[0] for w in again.writes()] == ["POST"]
+    # batched reads: a call of 30 rows lists the org's people once and sends no bulk at all
+    assert again.writes() == []
+    assert [(r.method, r.path) for r in sandbox.requests()] == [("GET", "/v1/people")]
     assert all(sandbox.state.create_count(e) == 1 for e in ids)
 
 
@@ -147,7 +148,7 @@ def test_a_failed_bulk_request_is_raised_for_the_worker_when_it_held_every_row(s
 def test_a_failed_request_among_several_fails_only_its_rows(sandbox, act, lose):
     a = act(sandbox, "user.scim_create")
     rows = _rows(a, 150)
-    lose(a, 2)  # the second bulk request (rows 100..149) is applied but its answer is lost
+    lose(a, 3)  # 1 the people list, 2 the first bulk; the second (rows 100..149) is applied, its answer lost
     out = a.run_many(rows)
     assert len(_bulk_posts(sandbox)) == 2
     assert all(out[r.row_id].status == "succeeded" for r in rows[:100])
