@@ -102,6 +102,10 @@ class OutcomeRecorder:
             self._suspects = []
         self.write(final)
 
+    @property
+    def has_suspects(self) -> bool:
+        return bool(self._suspects)
+
     def settle_suspects(self, *, failed: bool) -> None:
         """The end of the run (or of Webex): suspects fail (``failed``) or go back to pending."""
         suspects, self._suspects = self._suspects, []

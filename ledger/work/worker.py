@@ -181,12 +181,20 @@ class Worker:
 
     # -- the loop ---------------------------------------------------------------------------------
     def drain(self) -> None:
-        """Run batches until nothing is claimable, or the run must stop (signal, 401, breaker budget)."""
+        """Run batches until nothing is claimable, or the run must stop (signal, 401, breaker budget).
+
+        One run resolves the whole chain: rows that became claimable while it ran (a prerequisite
+        finished) are claimed before it ends."""
         while not self._must_end():
             if not self.breaker.is_closed:
                 self._recover()
                 continue
             if self.run_once(refill=True) == 0 and self.breaker.is_closed:
+                if self.out.has_suspects and not self._webex_down():
+                    # nothing else to prove Webex answers: they fail now, and their dependants are
+                    # claimed (or blocked) in this run rather than left pending
+                    self.out.settle_suspects(failed=True)
+                    continue
                 break
 
     def _must_end(self) -> bool:
