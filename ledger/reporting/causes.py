@@ -12,6 +12,7 @@ from ledger.reporting.entities import PROBLEM, EntityTable, Step
 _VALUE_IN_PARENS = re.compile(r"\((?:'[^']*'|\"[^\"]*\")[^)]*\)")
 _ROW_VALUES = (
     (re.compile(r"\bline \d+\b"), "line N"),
+    (re.compile(r"\brow \d+\b"), "row N"),  # "blocked by import 1 line 4 (user.create, row 3, failed)"
     (re.compile(r"[\w.%+'-]+@[\w-]+(?:\.[\w-]+)+"), "<email>"),
     (re.compile(r"\b[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\b", re.I), "<uuid>"),
     (re.compile(r"\bY2lzY29zcGFyazovL[A-Za-z0-9+/_-]+=*"), "<id>"),  # base64 of "ciscospark://"

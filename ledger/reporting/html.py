@@ -34,7 +34,7 @@ th{background:#f3f3f3}td.n{text-align:right;font-variant-numeric:tabular-nums}
 .bar div{height:100%;background:#3a8f3a}
 .complete,.succeeded,.skipped{color:#1d6b1d}.failed,.invalid{color:#b00020;font-weight:600}
 .blocked{color:#b35c00;font-weight:600}.pending,.running{color:#555}
-.muted{color:#666;font-size:.9em}code{background:#f5f5f5;padding:0 .2em}
+td.nw{white-space:nowrap}.muted{color:#666;font-size:.9em}code{background:#f5f5f5;padding:0 .2em}
 """
 
 
@@ -113,7 +113,8 @@ def _overview(page: Page) -> str:
     s = page.summary
     note = (
         f"{s.total} rows: {s.succeeded} succeeded, {s.skipped} skipped (already as wanted), "
-        f"{s.failed_row + s.failed_systemic} failed, {s.invalid} invalid, {s.pending} pending."
+        f"{s.failed_row + s.failed_systemic} failed, {s.invalid} invalid, {s.blocked} blocked (waiting on a failed "
+        f"earlier step), {s.pending} pending."
     )
     return (
         "<h2>Overview</h2>"
@@ -128,7 +129,7 @@ def _causes(causes: Sequence[Cause]) -> str:
     rows = [
         "<tr>" + _cell(c.count, "n") + _cell(c.action) + _cell(c.status, c.status)
         + _cell("/".join(str(x) for x in (c.http_status, c.error_code) if x is not None))
-        + _cell(c.message) + _cell(c.example) + "</tr>"
+        + _cell(c.message) + _cell(c.example, "nw") + "</tr>"
         for c in causes
     ]
     return "<h2>Errors by cause</h2>" + _table(("rows", "step", "status", "HTTP/code", "cause", "for example"), rows)

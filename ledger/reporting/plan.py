@@ -22,7 +22,7 @@ from typing import Any
 from ledger.entities import CREATE_PERSON_ACTIONS
 from ledger.importing.normalize import format_value
 from ledger.models import DepMatch
-from ledger.reporting.entities import RowEntity
+from ledger.reporting.entities import RowEntity, kind_of
 from ledger.store.queries import CurrentRow, ImportSource
 
 #: prerequisite rows named in a row's ``after`` cell (the rest are counted)
@@ -169,7 +169,7 @@ class PlanCollector:
             out = csv.writer(fh)
             out.writerow(PLAN_FIELDS)
             for p in self.rows:
-                kind = p.who.entity.kind if p.who.entity else ""
+                kind = p.who.entity.kind if p.who.entity else kind_of(p.action)
                 out.writerow([
                     p.row_id, p.file, p.line_no, p.action, kind, p.who.name, p.who.site, p.shown,
                     "; ".join(p.after), p.changes, p.detail,

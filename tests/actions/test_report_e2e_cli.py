@@ -78,6 +78,11 @@ def test_end_state_and_fixup_round_trip(tmp_path: Path, sandbox_factory) -> None
 
     page = (report / "report.html").read_text(encoding="utf-8")
     assert '<td>SANDBOX-HQ</td><td class="n">11</td><td class="n">8</td><td class="n">3</td>' in page
+    # errors by cause: both people's blocked licence rows are one cause (row ids and emails elided)
+    assert (
+        '<td class="n">2</td><td>user.licenses</td><td class="blocked">blocked</td><td>prerequisite_failed</td>'
+        "<td>blocked by import 1 line N (user.create, row N, failed): create user &lt;email&gt;: HTTP 400 25008"
+    ) in page
 
     # the cause is removed in Webex: retrying the failed creates completes u3 and u5 (their blocked
     # rows run by themselves); the invalid line is corrected in the fix-up file and imported back
@@ -139,4 +144,4 @@ def test_dry_run_plan_shows_later_steps_after_their_create(tmp_path: Path, sandb
     fwd = by[("user.forwarding", "3")]  # after its licence row, itself after the create: the chain is followed
     assert fwd["would"] == "after user.licenses, user.create"
     assert fwd["after"] == "user.licenses (people.csv line 3); user.create (people.csv line 3)"
-    assert by[("user.create", "12")]["would"] == "done: invalid"
+    assert (by[("user.create", "12")]["kind"], by[("user.create", "12")]["would"]) == ("person", "done: invalid")
