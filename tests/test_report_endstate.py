@@ -234,3 +234,35 @@ def test_ledger_errors_references_are_read_per_action() -> None:
     assert replaced_rows(cell, "user.licenses") == [(2, 4)]
     assert replaced_rows(cell, "user.forwarding") == []
     assert replaced_rows("", "user.create") == []
+
+
+def test_sites_people_and_workspaces_one_table_and_progress_per_site(tmp_path: Path, engine: sa.Engine, run_cli: Callable[..., Result]) -> None:
+    """Sites first, then people, then workspaces; a site named 'hq' in one file and 'HQ' in another
+    is one site (the ledger's site_key), shown as its own file writes it."""
+    sites, users, spaces = tmp_path / "sites.csv", tmp_path / "users.csv", tmp_path / "spaces.csv"
+    sites.write_text('name,phone_numbers\nHQ,"+34930000001"\nBranch,"+34930000002"\n', encoding="utf-8")
+    users.write_text("email,first_name,last_name,location_name\na@x.com,A,A,hq\n", encoding="utf-8")
+    spaces.write_text("workspace_name,location_name\nLobby,HQ\nLobby,Branch\n", encoding="utf-8")
+    import_file(engine, get_spec("location.numbers"), sites)
+    import_file(engine, get_spec("user.create"), users, after=[1])
+    import_file(engine, get_spec("workspace.create"), spaces, after=[1])
+    with engine.begin() as conn:
+        conn.exec_driver_sql("UPDATE ledger SET status = 'succeeded'")
+        conn.exec_driver_sql(
+            "UPDATE ledger SET status = 'failed', error_kind = 'row', error_message = 'numbers: 400 invalid' "
+            "WHERE import_id = 1 AND line_no = 3"
+        )
+    out = tmp_path / "r"
+    assert run_cli("report", "--out", str(out)).exit_code == 0
+    assert [r[:7] for r in _csv(out / "entities.csv")] == [
+        ["kind", "entity", "site", "state", "location.numbers", "user.create", "workspace.create"],
+        ["site", "Branch", "Branch", "failed", "failed", "", ""],
+        ["site", "HQ", "HQ", "complete", "succeeded", "", ""],
+        ["person", "a@x.com", "hq", "complete", "", "succeeded", ""],
+        ["workspace", "Lobby @ Branch", "Branch", "complete", "", "", "succeeded"],
+        ["workspace", "Lobby @ HQ", "HQ", "complete", "", "", "succeeded"],
+    ]
+    page = (out / "report.html").read_text(encoding="utf-8")
+    # HQ: the site, the person (written 'hq') and its workspace; Branch: the site (failed) and its workspace
+    assert '<tr><td>HQ</td><td class="n">3</td><td class="n">3</td><td class="n">0</td>' in page
+    assert '<tr><td>Branch</td><td class="n">2</td><td class="n">1</td><td class="n">1</td>' in page

@@ -15,16 +15,18 @@ from click.testing import CliRunner, Result
 from ledger.cli import cli
 from ledger.sandbox import FaultConfig
 
-USERS = 10
+USERS = 200  # as the issue's test: 200 people, 2 rejected by Webex, 1 invalid line
 REJECTED = ("u3@x.com", "u5@x.com")  # Webex answers 400 to any write naming them
 STEPS = ("user.create", "user.licenses", "user.forwarding")
 
 
-def _people(path: Path, license_id: str) -> None:
+def _people(path: Path, license_id: str, users: int = USERS) -> int:
+    """``users`` people and then one invalid line (an email without a domain); returns its line."""
     lines = ["email,first_name,last_name,location_name,extension,add_license_ids,destination"]
-    lines += [f"u{i}@x.com,U{i},Last{i},SANDBOX-HQ,{100 + i},{license_id},{5300 + i}" for i in range(1, USERS + 1)]
-    lines.append(f"bad@,Bad,Line,SANDBOX-HQ,199,{license_id},5399")  # line 12: invalid email
+    lines += [f"u{i}@x.com,U{i},Last{i},SANDBOX-HQ,{1000 + i},{license_id},{5300 + i}" for i in range(1, users + 1)]
+    lines.append(f"bad@,Bad,Line,SANDBOX-HQ,9999,{license_id},9399")
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return users + 2
 
 
 class Ledger:
@@ -46,7 +48,7 @@ def _csv(path: Path) -> list[dict[str, str]]:
 def test_end_state_and_fixup_round_trip(tmp_path: Path, sandbox_factory) -> None:
     sb = sandbox_factory(faults=FaultConfig(row_errors=set(REJECTED)), seed=1, seed_defaults=True)
     people = tmp_path / "people.csv"
-    _people(people, sb.state.license_by_sku("BCSTD")["id"])
+    bad_line = _people(people, sb.state.license_by_sku("BCSTD")["id"])
     run = Ledger(tmp_path / "ledger.db", sb)
     for i, action in enumerate(STEPS):
         run("import", str(people), "--action", action, *(["--after", str(i)] if i else []))
@@ -63,7 +65,7 @@ def test_end_state_and_fixup_round_trip(tmp_path: Path, sandbox_factory) -> None
         assert [e[s] for s in STEPS] == ["failed", "blocked", "blocked"]
         assert e["state"] == "failed"
         assert e["first_error"].startswith(f"user.create: failed: create user {email}: HTTP 400 25008")
-    bad = entities["people.csv line 12 (bad@)"]
+    bad = entities[f"people.csv line {bad_line} (bad@)"]
     assert [bad[s] for s in STEPS] == ["invalid"] * 3
     summary = json.loads((report / "run_summary.json").read_text())
     assert summary["entities"]["person"] == {"total": USERS + 1, "complete": USERS - 2, "failed": 3}
@@ -71,13 +73,13 @@ def test_end_state_and_fixup_round_trip(tmp_path: Path, sandbox_factory) -> None
     fixup = report / "fixup" / "people.fixup.csv"
     lines = _csv(fixup)
     assert [r["email"] for r in lines] == ["u3@x.com", "u5@x.com", "bad@"]
-    assert lines[0]["extension"] == "103" and lines[0]["destination"] == "5303"  # the original cells
+    assert lines[0]["extension"] == "1003" and lines[0]["destination"] == "5303"  # the original cells
     assert lines[0]["ledger_errors"].startswith("user.create (import 1 line 4): failed: create user u3@x.com")
     assert "user.licenses (import 2 line 4): blocked: blocked by import 1 line 4" in lines[0]["ledger_errors"]
     assert [e.split(" (", 1)[0] for e in lines[2]["ledger_errors"].split(" | ")] == list(STEPS)
 
     page = (report / "report.html").read_text(encoding="utf-8")
-    assert '<td>SANDBOX-HQ</td><td class="n">11</td><td class="n">8</td><td class="n">3</td>' in page
+    assert f'<td>SANDBOX-HQ</td><td class="n">{USERS + 1}</td><td class="n">{USERS - 2}</td><td class="n">3</td>' in page
     # errors by cause: both people's blocked licence rows are one cause (row ids and emails elided)
     assert (
         '<td class="n">2</td><td>user.licenses</td><td class="blocked">blocked</td><td>prerequisite_failed</td>'
@@ -109,7 +111,7 @@ def test_end_state_and_fixup_round_trip(tmp_path: Path, sandbox_factory) -> None
     with sqlite3.connect(tmp_path / "ledger.db") as conn:  # the invalid rows are kept, pointing at their successors
         old = conn.execute(
             "SELECT o.import_id, s.import_id, s.status FROM ledger AS o JOIN ledger AS s ON s.id = o.superseded_by "
-            "WHERE o.line_no = 12 AND o.status = 'superseded' ORDER BY o.import_id"
+            "WHERE o.line_no = ? AND o.status = 'superseded' ORDER BY o.import_id", (bad_line,)
         ).fetchall()
     assert [(o, n) for o, n, _ in old] == [(1, 4), (2, 5), (3, 6)]
     assert all(status in ("succeeded", "skipped") for *_, status in old)  # the create already gave the licence
@@ -123,7 +125,7 @@ def test_dry_run_plan_shows_later_steps_after_their_create(tmp_path: Path, sandb
     hq = sb.state.location_by_name("SANDBOX-HQ")["id"]
     sb.state.add_person("u1@x.com", "U1", "Last1", location_id=hq, extension="101", calling=True)
     people = tmp_path / "people.csv"
-    _people(people, lic["id"])
+    bad_line = _people(people, lic["id"], users=10)
     run = Ledger(tmp_path / "ledger.db", sb)
     for i, action in enumerate(STEPS):
         run("import", str(people), "--action", action, *(["--after", str(i)] if i else []))
@@ -144,4 +146,4 @@ def test_dry_run_plan_shows_later_steps_after_their_create(tmp_path: Path, sandb
     fwd = by[("user.forwarding", "3")]  # after its licence row, itself after the create: the chain is followed
     assert fwd["would"] == "after user.licenses, user.create"
     assert fwd["after"] == "user.licenses (people.csv line 3); user.create (people.csv line 3)"
-    assert (by[("user.create", "12")]["kind"], by[("user.create", "12")]["would"]) == ("person", "done: invalid")
+    assert (by[("user.create", str(bad_line))]["kind"], by[("user.create", str(bad_line))]["would"]) == ("person", "done: invalid")
