@@ -109,3 +109,13 @@ class SystemicFailure(ActionError):
 
 class AuthFailure(SystemicFailure):
     """Webex rejected the access token (401): set a valid WEBEX_ACCESS_TOKEN and run `ledger work` again."""
+
+
+class RunStopped(ActionError):
+    """The run stopped sending requests (signal, breaker open or token rejected); the row goes back to pending.
+
+    Not a TransientFailure: it is never retried nor fed to the breaker (``ledger.work.ladder``); its
+    ``kind`` is what the attempt row records.
+    """
+
+    kind = "transient"

@@ -1,4 +1,4 @@
-"""Retry policy (tenacity with a fake sleep), the run gate and the breaker wrapper: pure logic, no I/O."""
+"""Retry policy (tenacity with a fake sleep), the run gate and the breaker: pure logic, no I/O."""
 
 from __future__ import annotations
 
@@ -10,9 +10,10 @@ from dataclasses import replace
 import circuitbreaker
 import pytest
 
-from ledger.errors import RowFailure, SystemicFailure, Throttled, TransientFailure
-from ledger.work.gate import RunGate, RunStopped
-from ledger.work.policy import RowTry, SystemicBreaker, build_retrying, outcome_feeds_breaker
+from ledger.errors import RowFailure, RunStopped, SystemicFailure, Throttled, TransientFailure
+from ledger.work.breaker import SystemicBreaker
+from ledger.work.gate import RunGate
+from ledger.work.retry import RowTry, build_retrying
 from ledger.work.ports import parse_retry_after
 from ledger.work.profiles import PROFILES, get_profile
 
@@ -309,7 +310,8 @@ def test_consecutive_failures_open_it_too(clock: FakeClock) -> None:
 
 def test_exactly_one_probe_after_recovery_then_close_or_reopen(clock: FakeClock) -> None:
     b = _breaker(clock)
-    b.trip("outage")
+    for _ in range(5):  # 5 failures of 5 in the window: over the volume and the ratio
+        b.record_failure("outage")
     assert b.is_open and not b.try_probe()
     clock.t += 10.5
     assert b.state == circuitbreaker.STATE_HALF_OPEN
@@ -328,17 +330,9 @@ def test_exactly_one_probe_after_recovery_then_close_or_reopen(clock: FakeClock)
 
 def test_breakers_are_independent_instances(clock: FakeClock) -> None:
     a, b = _breaker(clock), _breaker(clock)
-    a.trip("x")
+    for _ in range(5):
+        a.record_failure("x")
     assert a.is_open and b.is_closed
-
-
-def test_what_feeds_the_breaker() -> None:
-    assert outcome_feeds_breaker(None) is False
-    assert outcome_feeds_breaker(RowFailure("bad")) is False
-    assert outcome_feeds_breaker(TransientFailure("503")) is True
-    assert outcome_feeds_breaker(SystemicFailure("403")) is True
-    assert outcome_feeds_breaker(Throttled("429")) is None
-    assert outcome_feeds_breaker(RunStopped("stop")) is None
 
 
 def test_a_pause_stored_by_another_worker_is_read_before_sending() -> None:

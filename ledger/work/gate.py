@@ -17,14 +17,10 @@ from dataclasses import dataclass
 
 import structlog
 
-from ledger.errors import TransientFailure
+from ledger.errors import RunStopped
 from ledger.work.ports import THROTTLE_STATUSES, parse_retry_after
 
 log = structlog.get_logger("ledger.work.gate")
-
-
-class RunStopped(TransientFailure):
-    """The run stopped sending requests (signal, breaker open or token rejected); the row goes back to pending."""
 
 
 @dataclass

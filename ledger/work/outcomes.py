@@ -1,8 +1,9 @@
 """The single writer's bookkeeping: outcomes into the ledger, counters, suspects, the run's report.
 
-Main thread only. Suspects are rows that failed transient/systemic: they stay ``running`` until a
-later row proves Webex answers (then they are written ``failed``) or the run learns Webex is down
-(breaker open, 401, signal: then they go back to ``pending``): an outage never fails rows.
+Main thread only. Suspects (``ledger.work.ladder.Step.SUSPECT``: rows that failed for a reason that
+may be Webex's) stay ``running`` until a later row proves Webex answers (then they are written
+``failed``) or the run learns Webex is down (breaker open, 401, signal: then they go back to
+``pending``): an outage never fails rows.
 """
 
 from __future__ import annotations
@@ -20,7 +21,8 @@ from ledger.models import RowStatus, RunStatus
 from ledger.work.progress import Progress
 from ledger.store.claims import RowOutcome
 from ledger.store.runs import RunCounters
-from ledger.work.rows import as_released
+from ledger.work.ladder import Step
+from ledger.work.rows import Settled, as_released
 
 log = structlog.get_logger("ledger.work.worker")
 
@@ -78,26 +80,17 @@ class OutcomeRecorder:
         self.run_id = 0  # set when the run is registered
         self._suspects: list[RowOutcome] = []
 
-    def record(self, outcomes: list[RowOutcome], *, webex_down: bool) -> None:
-        """Write final outcomes now; hold transient/systemic failures back as suspects.
+    def record(self, settled: Sequence[Settled], *, webex_down: bool) -> None:
+        """Write final outcomes now; hold the ladder's suspects back.
 
         ``webex_down`` (breaker not closed, token rejected, run stopping): the suspects go back to
         pending. Otherwise a row that Webex answered proves it works: the suspects fail for real.
         """
-        final: list[RowOutcome] = []
-        webex_answered = False
-        for o in outcomes:
-            if o.status == RowStatus.FAILED and o.error_kind in ("transient", "systemic"):
-                self._suspects.append(o)  # an outage must not fail rows: decided later
-                continue
-            final.append(o)
-            if o.status in (RowStatus.SUCCEEDED, RowStatus.SKIPPED) or (
-                o.status == RowStatus.FAILED and o.error_kind == "row"
-            ):
-                webex_answered = True
+        final = [s.outcome for s in settled if s.step is not Step.SUSPECT]
+        self._suspects.extend(s.outcome for s in settled if s.step is Step.SUSPECT)  # an outage must not fail rows
         if self._suspects and webex_down:
             self.settle_suspects(failed=False)
-        elif self._suspects and webex_answered:
+        elif self._suspects and any(s.step.webex_answered for s in settled):
             final.extend(self._suspects)
             self._suspects = []
         self.write(final)

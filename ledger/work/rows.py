@@ -1,9 +1,9 @@
 """Running claimed rows in the worker's pool threads: retries, breaker feed, outcomes.
 
 :class:`RowRunner` turns one :class:`Task` (a row, or a group of rows for a bulk executor) into
-:class:`~ledger.store.claims.RowOutcome` values for the writer (``ledger.work.worker``): it calls the
-executor under the profile's tenacity policy, feeds the breaker with every attempt, records each
-try as an ``attempts`` row, and decides the row's fate by the error ladder (see ``ledger.work.worker``).
+:class:`Settled` values for the writer (``ledger.work.worker``): it calls the executor under the
+profile's tenacity policy (``ledger.work.retry``), feeds the breaker with every attempt, records each
+try as an ``attempts`` row, and settles the row by the outcome ladder (``ledger.work.ladder``).
 It never touches the ledger.
 """
 
@@ -17,14 +17,17 @@ from typing import Any
 
 import structlog
 
-from ledger.store.engine import utcnow
-from ledger.errors import ActionError, AuthFailure, RowFailure, Throttled
+from ledger.errors import ActionError, RowFailure, RunStopped, Throttled
 from ledger.models import RowStatus
-from ledger.work.gate import RunGate, RunStopped
-from ledger.work.policy import RowTry, SystemicBreaker, build_retrying, outcome_feeds_breaker
-from ledger.work.profiles import RetryProfile
-from ledger.work.ports import THROTTLE_STATUSES, ActionResult, Executor, ExecutorFactory, RowInput
 from ledger.store.claims import AttemptRecord, ClaimedRow, RowOutcome
+from ledger.store.engine import utcnow
+from ledger.work import ladder
+from ledger.work.breaker import SystemicBreaker
+from ledger.work.gate import RunGate
+from ledger.work.ladder import Failure, Step
+from ledger.work.ports import THROTTLE_STATUSES, ActionResult, Executor, ExecutorFactory, RowInput
+from ledger.work.profiles import RetryProfile
+from ledger.work.retry import RowTry, build_retrying
 
 log = structlog.get_logger("ledger.work.worker")
 
@@ -37,9 +40,17 @@ class Task:
     probe: bool = False  # the breaker's single half-open probe: one try, no retries
 
 
+@dataclass(frozen=True)
+class Settled:
+    """A row's outcome for the writer, with the ladder's step that produced it."""
+
+    outcome: RowOutcome
+    step: Step
+
+
 class RowRunner:
-    """Executes tasks (thread-safe); ``auth_message`` is set when Webex rejected the token (401), or
-    answered 403 until the breaker opened (the token lacks a scope/role: waiting will not grant it)."""
+    """Executes tasks (thread-safe); ``auth_message`` is set when the ladder stops the run (401, or
+    403 until the breaker opened: the token lacks a scope/role, waiting will not grant it)."""
 
     def __init__(
         self,
@@ -77,7 +88,7 @@ class RowRunner:
                 self._executors[action] = ex
             return ex
 
-    def run_task(self, task: Task) -> list[RowOutcome]:
+    def run_task(self, task: Task) -> list[Settled]:
         """Execute one task (a row, or a bulk group); never raises (a bug releases the rows)."""
         try:
             if len(task.rows) == 1:
@@ -86,9 +97,12 @@ class RowRunner:
         except Exception as exc:  # noqa: BLE001 - a bug must not lose rows: release them, stop the run
             log.exception("row_task_crashed", error=type(exc).__name__)
             self.crashed = f"internal error while running rows ({type(exc).__name__}); the rows are pending"
-            return [as_released(RowOutcome(r.row_id, RowStatus.PENDING, counts_attempts=False)) for r in task.rows]
+            return [
+                Settled(as_released(RowOutcome(r.row_id, RowStatus.PENDING, counts_attempts=False)), Step.RELEASE)
+                for r in task.rows
+            ]
 
-    def _run_row(self, row: ClaimedRow, *, probe: bool = False) -> RowOutcome:
+    def _run_row(self, row: ClaimedRow, *, probe: bool = False) -> Settled:
         executor = self.executor(row.action)
         tries: list[AttemptRecord] = []
         recovered = [row.recovered]
@@ -119,51 +133,68 @@ class RowRunner:
         try:
             result = retrying(attempt, RowTry(blocked_at_start=self.gate.thread_blocked_s()))
         except ActionError as exc:
-            return self._failure_outcome(row, exc, tries)
-        return self._success_outcome(row, result, tries)
+            return self._failed(row, exc, tries)
+        return self._succeeded(row, result, tries)
+
+    def _decide(self, failure: Failure, *, tries_left: bool) -> Step:
+        return ladder.decide(
+            failure, tries_left=tries_left, run_stopped=self.gate.stopped is not None,
+            breaker_open=not self.breaker.is_closed,
+        )
 
     def _after_failure(self, exc: ActionError, ctx: RowTry) -> None:
-        if isinstance(exc, Throttled):
+        """Per failed attempt: count it, feed the breaker, stop the run when the ladder says so.
+        (Whether the row is tried again is tenacity's, with the ladder's ``retryable``.)"""
+        failure = ladder.classify(exc)
+        assert failure is not None
+        if failure is Failure.THROTTLED:
             ctx.throttles += 1
             if exc.http_status not in THROTTLE_STATUSES:  # not from an HTTP answer (the gate saw those already)
                 self.gate.throttled(429, exc.retry_after)
-            return
-        if isinstance(exc, RunStopped):
-            return
-        ctx.counted += 1
-        if isinstance(exc, AuthFailure):
+        elif failure is not Failure.STOPPED:
+            ctx.counted += 1
+        feed = ladder.feeds_breaker(failure)
+        if feed:
+            self.breaker.record_failure(exc.message)
+        elif feed is False:
+            self.breaker.record_success()
+        if self._decide(failure, tries_left=True) is Step.STOP_RUN:
+            self._stop_run(failure, exc)
+        elif feed and not self.breaker.is_closed:
+            self.gate.stop(f"Webex is failing: {exc.message}")
+
+    def _stop_run(self, failure: Failure, exc: ActionError) -> None:
+        if failure is Failure.AUTH:
             self.auth_message = (
                 f"Webex rejected the access token (HTTP 401): set a valid WEBEX_ACCESS_TOKEN and run `ledger work` "
                 f"again; nothing was failed, the rows are pending ({exc.message})"
             )
             self.gate.stop("the access token was rejected")
             return
-        feed = outcome_feeds_breaker(exc)
-        if feed:
-            self.breaker.record_failure(exc.message)
-            if not self.breaker.is_closed:
-                if exc.http_status == 403:  # Webex answered: no recovery time will grant the scope or role
-                    self.auth_message = (
-                        "Webex refused the requests with HTTP 403 (forbidden): the access token lacks a scope, or its "
-                        "user an admin role or licence, that this action needs; nothing was failed, the rows are "
-                        f"pending: run `ledger work` again with a token that has them ({exc.message})"
-                    )
-                self.gate.stop(f"Webex is failing: {exc.message}")
-        elif feed is False:
-            self.breaker.record_success()
+        self.auth_message = (
+            "Webex refused the requests with HTTP 403 (forbidden): the access token lacks a scope, or its "
+            "user an admin role or licence, that this action needs; nothing was failed, the rows are "
+            f"pending: run `ledger work` again with a token that has them ({exc.message})"
+        )
+        self.gate.stop(f"Webex is failing: {exc.message}")
 
     def _success_record(self, n: int, started: str, result: ActionResult) -> AttemptRecord:
         return AttemptRecord(n, started, _now(), "dry_run" if self.dry_run else result.status)
 
-    def _success_outcome(self, row: ClaimedRow, result: ActionResult, tries: list[AttemptRecord]) -> RowOutcome:
+    def _succeeded(self, row: ClaimedRow, result: ActionResult, tries: list[AttemptRecord]) -> Settled:
         if self.dry_run:
             payload = {"dry_run": True, "would": "change" if result.status == "succeeded" else "skip"}
             payload["planned"] = dict(result.planned or {})
             payload.update({k: v for k, v in result.result.items() if k != "dry_run"})
-            return RowOutcome(row.row_id, RowStatus.PENDING, tuple(tries), result=payload, counts_attempts=False)
-        return RowOutcome(row.row_id, RowStatus(result.status), tuple(tries), result=dict(result.result))
+            outcome = RowOutcome(row.row_id, RowStatus.PENDING, tuple(tries), result=payload, counts_attempts=False)
+            return Settled(outcome, Step.DONE)
+        return Settled(RowOutcome(row.row_id, RowStatus(result.status), tuple(tries), result=dict(result.result)), Step.DONE)
 
-    def _failure_outcome(self, row: ClaimedRow, exc: ActionError, tries: list[AttemptRecord]) -> RowOutcome:
+    def _failed(self, row: ClaimedRow, exc: ActionError, tries: list[AttemptRecord]) -> Settled:
+        """The row's outcome once no try is left: the ladder's step with no tries left."""
+        failure = ladder.classify(exc)
+        assert failure is not None
+        step = self._decide(failure, tries_left=False)
         fields: dict[str, Any] = {
             "error_kind": exc.kind,
             "error_code": exc.code,
@@ -171,23 +202,26 @@ class RowRunner:
             "error_message": exc.message,
             "tracking_id": exc.tracking_id,
         }
-        stopped = isinstance(exc, (RunStopped, AuthFailure)) or self.gate.stopped is not None
-        if stopped and exc.kind != "row":  # an interrupted/outage row is not a failed row
-            return as_released(RowOutcome(row.row_id, RowStatus.FAILED, tuple(tries), **fields))
-        if self.dry_run:
+        if step in (Step.RELEASE, Step.STOP_RUN):
+            return Settled(as_released(RowOutcome(row.row_id, RowStatus.FAILED, tuple(tries), **fields)), step)
+        if self.dry_run:  # a preview: the row stays pending, its result says it would fail
             result = {"dry_run": True, "would": "fail", "error_kind": exc.kind, "error": exc.message}
-            return RowOutcome(row.row_id, RowStatus.PENDING, _last_is(tries, "dry_run"), result=result,
-                              counts_attempts=False)
-        if exc.kind == "transient" and not isinstance(exc, Throttled):
+            outcome = RowOutcome(row.row_id, RowStatus.PENDING, _last_is(tries, "dry_run"), result=result,
+                                 counts_attempts=False)
+            return Settled(outcome, Step.FAIL_ROW)
+        if step is Step.SUSPECT and failure is Failure.TRANSIENT:
             self.breaker.record_failure(f"retries exhausted: {exc.message}")
-        return RowOutcome(row.row_id, RowStatus.FAILED, _last_is(tries, "failed"), **fields)
+        return Settled(RowOutcome(row.row_id, RowStatus.FAILED, _last_is(tries, "failed"), **fields), step)
 
-    def _run_bulk(self, rows: list[ClaimedRow]) -> list[RowOutcome]:
-        """A bulk executor: up to ``bulk_size`` rows per call; rows failing transiently are re-sent."""
+    def _run_bulk(self, rows: list[ClaimedRow]) -> list[Settled]:
+        """A bulk executor: up to ``bulk_size`` rows per call; rows failing transiently are re-sent.
+
+        One :class:`RowTry` spans every call of the task: a row is sent at most ``attempts`` times
+        (counted calls) within one time budget, however its re-sends are grouped."""
         executor = self.executor(rows[0].action)
         tries: dict[int, list[AttemptRecord]] = {r.row_id: [] for r in rows}
         by_id = {r.row_id: r for r in rows}
-        results: dict[int, ActionResult | Exception] = {}
+        results: dict[int, ActionResult | ActionError] = {}
         todo = list(rows)
         recovered = {r.row_id: r.recovered for r in rows}
 
@@ -211,35 +245,32 @@ class RowRunner:
             self.breaker.record_success()
             return out  # type: ignore[no-any-return]
 
-        for _round in range(self.profile.attempts):
+        ctx = RowTry(blocked_at_start=self.gate.thread_blocked_s())
+        while todo:
             try:
-                out = self.retrying(attempt, RowTry(blocked_at_start=self.gate.thread_blocked_s()))
+                out = self.retrying(attempt, ctx)
             except ActionError as exc:
                 for r in todo:
                     results[r.row_id] = exc
                 break
-            todo = self._bulk_answers(todo, out, tries, results, recovered)
-            if not todo:
-                break
-        outcomes = []
-        for row_id, res in results.items():
-            row, row_tries = by_id[row_id], tries[row_id]
-            if isinstance(res, ActionResult):
-                outcomes.append(self._success_outcome(row, res, row_tries))
-            else:
-                assert isinstance(res, ActionError)
-                outcomes.append(self._failure_outcome(row, res, row_tries))
-        return outcomes
+            tries_left = not self.retrying.stop.exhausted(ctx)  # type: ignore[attr-defined]
+            todo = self._bulk_answers(todo, out, tries, results, recovered, tries_left=tries_left)
+        return [
+            self._succeeded(by_id[i], res, tries[i]) if isinstance(res, ActionResult) else self._failed(by_id[i], res, tries[i])
+            for i, res in results.items()
+        ]
 
     def _bulk_answers(
         self,
         todo: list[ClaimedRow],
         out: Mapping[int, ActionResult | Exception],
         tries: dict[int, list[AttemptRecord]],
-        results: dict[int, ActionResult | Exception],
+        results: dict[int, ActionResult | ActionError],
         recovered: dict[int, bool],
+        *,
+        tries_left: bool,
     ) -> list[ClaimedRow]:
-        """Record each row's answer in one bulk call; returns the rows to send again (transient)."""
+        """Record each row's answer in one bulk call; returns the rows the ladder sends again."""
         again = []
         for r in todo:
             res = out.get(r.row_id, RowFailure("no result for this row in the bulk answer"))
@@ -250,11 +281,13 @@ class RowRunner:
                 continue
             err = res if isinstance(res, ActionError) else RowFailure(f"{type(res).__name__}: {str(res)[:200]}")
             tries[r.row_id].append(_attempt_record(n, _now(), err))
-            if err.kind == "transient" and self.gate.stopped is None:
+            results[r.row_id] = err
+            failure = ladder.classify(err)
+            assert failure is not None
+            if self._decide(failure, tries_left=tries_left) is Step.RETRY:
                 if err.ambiguous:
                     recovered[r.row_id] = True
                 again.append(r)
-            results[r.row_id] = err
         return again
 
 
@@ -295,4 +328,4 @@ def as_released(o: RowOutcome) -> RowOutcome:
     return dataclasses.replace(o, status=RowStatus.PENDING, attempts=_last_is(list(o.attempts), "released"))
 
 
-__all__ = ["RowRunner", "Task", "as_released"]
+__all__ = ["RowRunner", "Settled", "Task", "as_released"]

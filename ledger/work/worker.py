@@ -10,15 +10,9 @@ pool of ``concurrency`` threads, and commits each outcome as soon as a thread ha
 outcomes available at that moment share one transaction). Pool threads only run
 ``ledger.work.rows.RowRunner`` (executor calls, retries, breaker feed); they never write.
 
-Outcome rules (the error ladder of ``ledger.errors`` applied to a row):
-
-- success → ``succeeded``/``skipped``; RowFailure → ``failed`` (kind row); the run goes on.
-- TransientFailure → retried by the profile's tenacity policy; exhausted → ``failed`` (kind transient).
-- SystemicFailure (403 …) and exhausted transients are *suspects*: kept ``running`` until a later row
-  proves Webex answers (then ``failed``) or the breaker opens (then back to ``pending``): an outage
-  never fails rows. AuthFailure (401) stops the run at once, rows back to ``pending``, exit 3; so
-  does a 403 when the breaker opens on it (a missing scope/role: ``RowRunner._after_failure``).
-- Any row interrupted by a stop (signal, breaker, 401) goes back to ``pending``.
+What happens to a row after a failed attempt (retry, fail, suspect, release, stop the run) is the
+outcome ladder's (``ledger.work.ladder``); this module acts on its steps: it stops claiming when the
+run must stop, and probes Webex with one row while the breaker is open.
 
 The engine never imports wxc_sdk or ``ledger.actions``: executors come from the ``factory`` the CLI
 passes (``ledger.actions.runtime.WebexExecutors``).
@@ -38,20 +32,20 @@ import sqlalchemy as sa
 import structlog
 
 from ledger.errors import ExitCode
-from ledger.models import RowStatus, RunStatus
+from ledger.models import RunStatus
 from ledger.settings import WorkSettings
 from ledger.store import claims, recovery, runs
-from ledger.store.claims import ClaimedRow, RowOutcome
+from ledger.store.claims import ClaimedRow
 from ledger.store.engine import make_engine
 from ledger.store.runs import RunCounters
 from ledger.work.gate import RunGate
 from ledger.work.liveness import dead_reason
 from ledger.work.outcomes import OutcomeRecorder, RunReport
-from ledger.work.policy import SystemicBreaker
+from ledger.work.breaker import SystemicBreaker
 from ledger.work.ports import ExecutorFactory
 from ledger.work.profiles import RetryProfile, get_profile
 from ledger.work.progress import Progress
-from ledger.work.rows import RowRunner, Task, as_released
+from ledger.work.rows import RowRunner, Settled, Task, as_released
 
 log = structlog.get_logger("ledger.work.worker")
 
@@ -95,7 +89,7 @@ class Worker:
         self.reclaimed = recovery.Reclaimed()
         self.progress = progress
         self._pool: cf.ThreadPoolExecutor | None = None
-        self._results: queue.Queue[cf.Future[list[RowOutcome]] | None] = queue.Queue()
+        self._results: queue.Queue[cf.Future[list[Settled]] | None] = queue.Queue()
         self.gate.on_pause = lambda: self._results.put(None)  # a new 429 pause: store it now
         self._stop_requested_at: float | None = None  # first SIGINT/SIGTERM (monotonic)
         self._final: tuple[RunStatus, ExitCode, str] | None = None
@@ -263,7 +257,7 @@ class Worker:
         threads get their next row *before* the finished outcomes are written, so the ledger's
         bookkeeping overlaps the Webex calls instead of adding to them.
         """
-        in_flight: set[cf.Future[list[RowOutcome]]] = set()
+        in_flight: set[cf.Future[list[Settled]]] = set()
         state = {"exhausted": False}
         while True:
             self._dispatch(tasks, in_flight, more, state)
@@ -282,7 +276,7 @@ class Worker:
     def _dispatch(
         self,
         tasks: deque[Task],
-        in_flight: set[cf.Future[list[RowOutcome]]],
+        in_flight: set[cf.Future[list[Settled]]],
         more: Callable[[], list[ClaimedRow]],
         state: dict[str, bool],
     ) -> None:
@@ -297,16 +291,16 @@ class Worker:
             fut.add_done_callback(self._results.put)
             in_flight.add(fut)
 
-    def _gather(self, in_flight: set[cf.Future[list[RowOutcome]]]) -> list[RowOutcome]:
+    def _gather(self, in_flight: set[cf.Future[list[Settled]]]) -> list[Settled]:
         """Wait (at most 0.1 s) for finished tasks; their outcomes."""
-        done: list[cf.Future[list[RowOutcome]] | None] = []
+        done: list[cf.Future[list[Settled]] | None] = []
         try:
             done.append(self._results.get(timeout=0.1))
             while True:
                 done.append(self._results.get_nowait())
         except queue.Empty:
             pass
-        outcomes: list[RowOutcome] = []
+        outcomes: list[Settled] = []
         for fut in done:
             if fut is None:  # a wake-up (new pause to store), not a task
                 continue
@@ -380,11 +374,12 @@ class Worker:
         fut = self._pool.submit(self.rows.run_task, Task(list(claim.rows), probe=True))
         while True:
             try:
-                outcomes = fut.result(timeout=0.25)
+                settled = fut.result(timeout=0.25)
                 break
             except cf.TimeoutError:
                 self._tick()  # heartbeats and signals while the probe runs
-        ok = all(o.status != RowStatus.PENDING and o.error_kind not in ("transient", "systemic") for o in outcomes)
+        ok = all(s.step.webex_answered for s in settled)
+        outcomes = [s.outcome for s in settled]
         outage_s = self.breaker.outage_s()
         self.breaker.probe_result(ok, outcomes[0].error_message or "")
         if ok:
