@@ -76,3 +76,16 @@ def write_end_state(conn: sa.Connection, out_dir: Path, summary: Summary, import
     report_html = out_dir / "report.html"
     report_html.write_text(render_html(page), encoding="utf-8")
     return EndState(table, entities_csv, report_html, written, plan_csv, plan_rows, table.counts())
+
+
+def render_end_state(end: EndState) -> list[str]:
+    """The lines ``ledger report`` prints about these files, with how to import each fix-up file back."""
+    counts = ", ".join(f"{kind} {per['total']} ({per.get('complete', 0)} complete)" for kind, per in end.entity_counts.items())
+    lines = [f"wrote {end.entities_csv} ({counts or 'no entities'}) and {end.report_html}"]
+    if end.plan_csv is not None:
+        lines.append(f"wrote {end.plan_csv} ({end.plan_rows} rows: what the dry run says each would do)")
+    for f in end.fixups:
+        how = "" if f.layout == "original" else " (rebuilt from the ledger: the source file is gone or changed)"
+        lines.append(f"wrote {f.path}: {f.lines} lines of {Path(f.source).name} to correct{how}; then:")
+        lines.extend(f"  {cmd}" for cmd in f.commands)
+    return lines

@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ledger.reporting.causes import error_template
-from ledger.reporting.endstate import EndState, write_end_state
+from ledger.reporting.endstate import EndState, render_end_state, write_end_state
 from ledger.store import queries as q
 from ledger.store.engine import parse_utc
 from ledger.store.runs import RunInfo, list_runs
@@ -331,18 +331,8 @@ def render_report(files: ReportFiles) -> str:
 def render_files(files: ReportFiles) -> str:
     """The files ``write_report`` wrote, with how to import each fix-up file back."""
     lines = [f"wrote {files.summary_json} and {files.row_errors_csv} ({files.error_rows} failed/invalid rows)"]
-    end = files.end_state
-    if end is not None:
-        counts = ", ".join(
-            f"{kind} {per['total']} ({per.get('complete', 0)} complete)" for kind, per in end.entity_counts.items()
-        )
-        lines.append(f"wrote {end.entities_csv} ({counts or 'no entities'}) and {end.report_html}")
-        if end.plan_csv is not None:
-            lines.append(f"wrote {end.plan_csv} ({end.plan_rows} rows: what the dry run says each would do)")
-        for f in end.fixups:
-            how = "" if f.layout == "original" else " (rebuilt from the ledger: the source file is gone or changed)"
-            lines.append(f"wrote {f.path}: {f.lines} lines of {Path(f.source).name} to correct{how}; then:")
-            lines.extend(f"  {cmd}" for cmd in f.commands)
+    if files.end_state is not None:
+        lines.extend(render_end_state(files.end_state))
     return "\n".join(lines)
 
 

@@ -86,7 +86,8 @@ def run_work(
                 progress.close()
         ledger_summary, text = _report(engine, settings)
         retry = None
-        if report.counters.failed or ledger_summary.failed_row + ledger_summary.failed_systemic:
+        # (a dry run's counters.failed are rows that *would* fail: nothing to retry)
+        if (report.counters.failed and not settings.dry_run) or ledger_summary.failed_row + ledger_summary.failed_systemic:
             retry = f"ledger --db {settings.db_path} retry --status failed" + (
                 f" --import {settings.import_id}" if settings.import_id is not None else ""
             ) + " && ledger --db " + f"{settings.db_path} work"

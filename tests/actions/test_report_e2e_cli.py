@@ -132,6 +132,7 @@ def test_dry_run_plan_shows_later_steps_after_their_create(tmp_path: Path, sandb
     sb.log.clear()
     res = run("work", "--dry-run", "--retry-profile", "fast")
     assert [r for r in sb.requests() if r.method in ("POST", "PUT", "PATCH", "DELETE")] == []
+    assert "to retry the failed rows" not in res.output  # rows that would fail in a dry run failed nothing
     assert f"wrote {tmp_path / 'report' / 'plan.csv'} (33 rows: what the dry run says each would do)" in res.output
     by = {(r["action"], r["line_no"]): r for r in _csv(tmp_path / "report" / "plan.csv")}
     assert by[("user.create", "2")]["would"] == "skip"  # u1 exists
