@@ -266,3 +266,13 @@ def test_sites_people_and_workspaces_one_table_and_progress_per_site(tmp_path: P
     # HQ: the site, the person (written 'hq') and its workspace; Branch: the site (failed) and its workspace
     assert '<tr><td>HQ</td><td class="n">3</td><td class="n">3</td><td class="n">0</td>' in page
     assert '<tr><td>Branch</td><td class="n">2</td><td class="n">1</td><td class="n">1</td>' in page
+
+
+def test_fixup_commands_repeat_the_imports_global_csv(tmp_path: Path, engine: sa.Engine, run_cli: Callable[..., Result]) -> None:
+    users, glob = tmp_path / "Usuarios.csv", tmp_path / "global.csv"
+    users.write_text("email,first_name,last_name\nbad@,A,A\n", encoding="utf-8")
+    glob.write_text("org_id,number_type\nY2lzY29zcGFyazovL3VzL09SR0FOSVpBVElPTi94,DID\n", encoding="utf-8")
+    import_file(engine, get_spec("user.create"), users, global_path=glob)
+    out = tmp_path / "r"
+    result = run_cli("report", "--out", str(out))
+    assert f"  ledger import {out / 'fixup' / 'Usuarios.fixup.csv'} --action user.create --global {glob}\n" in result.stdout

@@ -106,6 +106,10 @@ def test_end_state_and_fixup_round_trip(tmp_path: Path, sandbox_factory) -> None
     summary = json.loads((report / "run_summary.json").read_text())
     assert (summary["failed_row"], summary["failed_systemic"], summary["invalid"], summary["blocked"]) == (0, 0, 0, 0)
     assert summary["entities"]["person"] == {"total": USERS + 1, "complete": USERS + 1}
+    # the current state: the replaced rows are history (counted apart), not errors of any step
+    assert summary["error_kinds"] == {} and summary["top_errors"] == []
+    assert all("superseded" not in counts for counts in summary["actions"].values())
+    assert summary["superseded"] >= 3
     assert not (report / "fixup" / "people.fixup.csv").exists()
     assert sb.state.people_by_email("bad@x.com")
     with sqlite3.connect(tmp_path / "ledger.db") as conn:  # the invalid rows are kept, pointing at their successors
