@@ -70,29 +70,59 @@ def _ledger(db_path: Path, *, readonly: bool = False) -> Any:
 
 
 @cli.command("import")
-@click.argument("file", type=click.Path(path_type=Path))
-@click.option("--action", "action_name", required=True, help="Action name or v21 alias (see `ledger actions`).")
+@click.argument("file", type=click.Path(path_type=Path), required=False)
+@click.option("--action", "action_name", help="Action name or v21 alias (see `ledger actions`).")
 @click.option("--global", "global_path", type=click.Path(path_type=Path), help="A one-row global.csv merged under every row.")
 @click.option("--profile", "profile_path", type=click.Path(path_type=Path), help="Outgoing-permission profile JSON (permission actions).")
-@click.option("--after", type=int, multiple=True, help="Import id whose rows (same location) must be final first; repeatable.")
+@click.option("--after", type=int, multiple=True, help="Import id whose rows (same person/workspace/site) must be final first; repeatable.")
+@click.option("--plan", "plan_path", type=click.Path(path_type=Path), help="Import every step of a plan file (TOML) instead; see `ledger plan init`.")
 @click.option("--encoding", help="Encoding of the files [default: UTF-8, else Windows-1252 (Excel's 'CSV'), with a note].")
 @click.pass_obj
-def import_cmd(db_path: Path, file: Path, action_name: str, global_path: Path | None, profile_path: Path | None, after: tuple[int, ...], encoding: str | None) -> None:
-    """Load a CSV file into the ledger, one row per line.
+def import_cmd(db_path: Path, file: Path | None, action_name: str | None, global_path: Path | None, profile_path: Path | None, after: tuple[int, ...], plan_path: Path | None, encoding: str | None) -> None:
+    """Load a CSV file into the ledger, one row per line (or every step of a --plan).
 
     One transaction: a whole-file problem writes nothing; invalid rows are stored as `invalid` with
-    their line numbers. Importing the same file again adds nothing.
+    their line numbers. Importing the same file again adds nothing; a corrected file supersedes.
     """
+    import functools
+
     from ledger.actions import REGISTRY, get_spec
     from ledger.actions.catalog import CALL_TYPES, PERMISSION_ACTIONS
     from ledger.importing.importer import import_file
-    from ledger.reporting.report import render_import
+    from ledger.importing.plan import import_plan_file
     from ledger.importing.validate import parse_profile
+    from ledger.reporting.report import render_import, render_plan
 
+    read_profile = functools.partial(parse_profile, call_types=CALL_TYPES, actions=PERMISSION_ACTIONS)
+    if plan_path is not None:
+        if file is not None or action_name or global_path or profile_path or after:
+            raise click.UsageError("--plan takes no FILE, --action, --global, --profile or --after (the plan names them)")
+        click.echo(render_plan(import_plan_file(_ledger(db_path), plan_path, resolve=get_spec, read_profile=read_profile, registry=REGISTRY, encoding=encoding)))
+        return
+    if file is None or not action_name:
+        raise click.UsageError("give FILE and --action NAME (or --plan PLAN.toml)")
     spec = get_spec(action_name)
-    profile = None if profile_path is None else parse_profile(profile_path, call_types=CALL_TYPES, actions=PERMISSION_ACTIONS)
+    profile = None if profile_path is None else read_profile(profile_path)
     result = import_file(_ledger(db_path), spec, file, global_path=global_path, profile=profile, after=after, encoding=encoding, registry=REGISTRY)
     click.echo(render_import(result))
+
+
+@cli.group("plan")
+def plan_group() -> None:
+    """Plan files: a whole migration imported by one `ledger import --plan PLAN.toml`."""
+
+
+@plan_group.command("init")
+@click.option("--v21", "v21", is_flag=True, required=True, help="The plan for the v21 files: Ubicaciones.csv, Usuarios.csv, Workspaces.csv, global.csv.")
+@click.option("--dir", "folder", default=".", show_default=True, type=click.Path(file_okay=False, path_type=Path), help="Where the v21 files are.")
+@click.option("--out", "out", type=click.Path(dir_okay=False, path_type=Path), help="The plan file to write [default: DIR/plan.toml].")
+@click.option("--force", is_flag=True, help="Overwrite an existing plan file.")
+def plan_init_cmd(v21: bool, folder: Path, out: Path | None, force: bool) -> None:
+    """Write a plan file in the README's recommended order (steps whose file is missing are commented out)."""
+    from ledger.importing.plan_v21 import write_v21_plan
+    from ledger.reporting.report import render_written_plan
+
+    click.echo(render_written_plan(write_v21_plan(folder, out or folder / "plan.toml", force=force)))
 
 
 @cli.command("actions")

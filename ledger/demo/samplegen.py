@@ -70,3 +70,72 @@ def write_users_csv(
                 ]
             )
     return emails
+
+
+# --- a whole v21 migration (Ubicaciones.csv, Usuarios.csv, Workspaces.csv, global.csv, profiles) ----
+
+UBICACIONES_HEADER = (
+    "location_id,name,premise_route_type,premise_route_id,enable_unknown_extension_route_policy,route_identity,"
+    "phone_numbers,calling_line_id,pstn_connection_type"
+).split(",")
+WORKSPACES_HEADER = ("display_name,location_name,extension,legacy_phone_number,destination,call_type,action").split(",")
+PROFILE = {"use_custom_enabled": True, "use_custom_permissions": True,
+           "calling_permissions": [{"call_type": "INTERNATIONAL", "action": "BLOCK", "transfer_enabled": False}]}
+
+
+def _webex_id(kind: str, tail: str) -> str:
+    import base64
+
+    return base64.b64encode(f"ciscospark://us/{kind}/{tail}".encode()).decode().rstrip("=")
+
+
+def _number(site: int, n: int) -> str:
+    return f"+3493{site:02d}{n:05d}"
+
+
+def write_v21_migration(folder: Path, *, sites: int = 10, users: int = 500, workspaces: int = 50, seed: int = 21) -> dict[str, Path]:
+    """A realistic v21 migration in ``folder``: ``sites`` locations (numbers, main number, route group),
+    ``users`` users and ``workspaces`` workspaces spread over them, the three profile files and a
+    global.csv naming the org, the Calling licence and the route group (``ledger sandbox --samples``
+    seeds exactly these ids). Returns the paths by name."""
+    import json
+    import uuid
+
+    rnd = random.Random(seed)
+    org = str(uuid.UUID(int=rnd.getrandbits(128)))
+    lic = _webex_id("LICENSE", f"{org}:BCSTD_{uuid.UUID(int=rnd.getrandbits(128))}")
+    rg = _webex_id("ROUTE_GROUP", str(uuid.UUID(int=rnd.getrandbits(128))))
+    folder.mkdir(parents=True, exist_ok=True)
+    per_site_users, per_site_ws = -(-users // sites), -(-workspaces // sites)
+    paths = {name: folder / name for name in ("Ubicaciones.csv", "Usuarios.csv", "Workspaces.csv", "global.csv")}
+    with paths["global.csv"].open("w", newline="", encoding="utf-8") as fh:
+        csv.writer(fh).writerows([["org_id", "licenses_id", "rg_id", "number_type"],
+                                  [_webex_id("ORGANIZATION", org), lic, rg, "DID"]])
+    with paths["Ubicaciones.csv"].open("w", newline="", encoding="utf-8") as fh:
+        out = csv.writer(fh)
+        out.writerow(UBICACIONES_HEADER)
+        for s in range(sites):
+            numbers = [_number(s, n) for n in range(1 + per_site_users + per_site_ws)]
+            out.writerow(["", f"SITE{s:02d}", "ROUTE_GROUP", rg, "TRUE", "RG_TEST", ",".join(numbers), numbers[0],
+                          "LOCAL_GATEWAY"])
+    with paths["Usuarios.csv"].open("w", newline="", encoding="utf-8") as fh:
+        out = csv.writer(fh)
+        out.writerow([*USUARIOS_HEADER, "location_name"])
+        for i in range(users):
+            s, k = i % sites, i // sites
+            first, last, ext = rnd.choice(FIRST), rnd.choice(LAST), str(80_300_000 + i)
+            out.writerow(["", first, last, f"{first} {last}", user_email(i), lic, _number(s, 1 + k), ext, "FALSE",
+                          "", "", "", "TRUE", f"53{ext[1:]}", "INTERNATIONAL", "TRUE", "TRUE", "TRUE", "",
+                          f"SITE{s:02d}"])
+    with paths["Workspaces.csv"].open("w", newline="", encoding="utf-8") as fh:
+        out = csv.writer(fh)
+        out.writerow(WORKSPACES_HEADER)
+        for i in range(workspaces):
+            s, k = i % sites, i // sites
+            ext = str(70_000 + i)
+            out.writerow([f"Sala {i:03d}", f"SITE{s:02d}", ext, _number(s, 1 + per_site_users + k), f"53{ext}",
+                          "INTERNATIONAL", "BLOCK"])
+    for name in ("location_profile.json", "user_profile.json", "workspace_profile.json"):
+        paths[name] = folder / name
+        paths[name].write_text(json.dumps(PROFILE, indent=2) + "\n", encoding="utf-8")
+    return paths

@@ -197,6 +197,17 @@ _SUPERSEDE = sa.text(
     f"AND o.entity_key IN (SELECT entity_key FROM ({_NEW_ROWS})) "
     "RETURNING import_id"
 )
+# an earlier line of the same file (same path and line) that named no entity (e.g. its email was
+# invalid): the corrected line at that place replaces it
+_SUPERSEDE_LINE = sa.text(
+    "UPDATE ledger AS o SET status = 'superseded', updated_at = :now, superseded_by = (SELECT r.id FROM ledger "
+    "AS r WHERE r.import_id = :n AND r.line_no = o.line_no) "
+    "WHERE o.action = :action AND o.import_id != :n AND o.entity_key IS NULL "
+    "AND o.status IN ('pending', 'failed', 'invalid', 'blocked') "
+    "AND o.import_id IN (SELECT e.id FROM imports AS e JOIN imports AS me ON me.id = :n WHERE e.path = me.path) "
+    "AND EXISTS (SELECT 1 FROM ledger AS r WHERE r.import_id = :n AND r.line_no = o.line_no) "
+    "RETURNING import_id"
+)
 _RUNNING_SAME = sa.text(
     f"SELECT count(*) FROM ledger AS o WHERE o.action = :action AND o.import_id != :n AND o.status = 'running' "
     f"AND o.entity_key IN (SELECT entity_key FROM ({_NEW_ROWS}))"
@@ -216,7 +227,8 @@ def supersede(conn: sa.Connection, import_id: int, action: str) -> Superseded:
     """Import ``import_id`` (of ``action``) replaces the earlier rows of the same action and entity.
 
     Each earlier ``pending``/``failed``/``invalid``/``blocked`` row becomes ``superseded`` (its
-    ``superseded_by`` = the new row); a new line whose intent (same payload) an earlier row already
+    ``superseded_by`` = the new row), and so does such a row of the same file and line that named no
+    entity (an invalid email, corrected in place); a new line whose intent (same payload) an earlier row already
     carried out (``succeeded``/``skipped``) is itself ``superseded`` by that row and never executed.
     Imports that depended on a replaced import now also depend on this one (same match), and this one
     takes over the replaced import's own prerequisites; then blocked rows whose blocker is gone wait again.
@@ -224,8 +236,9 @@ def supersede(conn: sa.Connection, import_id: int, action: str) -> Superseded:
     out = Superseded()
     params = {"n": import_id, "action": action, "now": utcnow()}
     out.running = int(conn.execute(_RUNNING_SAME, params).scalar() or 0)
-    for (old_import,) in conn.execute(_SUPERSEDE, params).all():
-        out.replaced[old_import] = out.replaced.get(old_import, 0) + 1
+    for stmt in (_SUPERSEDE, _SUPERSEDE_LINE):
+        for (old_import,) in conn.execute(stmt, params).all():
+            out.replaced[old_import] = out.replaced.get(old_import, 0) + 1
     _mark_already_done(conn, import_id, out)
     replaced = sorted(out.replaced)
     if replaced:
