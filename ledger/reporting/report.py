@@ -39,8 +39,6 @@ if TYPE_CHECKING:
     import sqlalchemy as sa
 
     from ledger.importing.importer import ImportResult
-    from ledger.importing.plan import PlanResult
-    from ledger.importing.plan_v21 import WrittenPlan
 
 TOP_ERRORS = 10
 ROW_ERRORS_FIELDS = (
@@ -386,24 +384,6 @@ def render_import(result: ImportResult) -> str:
         lines.append(f"  line {line_no}: {message}")
     if result.rows_invalid > len(result.first_invalid):
         lines.append(f"  … {result.rows_invalid - len(result.first_invalid)} more invalid rows: see `ledger report`")
-    return "\n".join(lines)
-
-
-def render_plan(result: PlanResult) -> str:
-    """``ledger import --plan``: one block per step (its import as ``ledger import`` shows it)."""
-    lines = [f"plan {result.plan}: {len(result.steps)} steps, one transaction"]
-    for step, imported in result.steps:
-        after = f" (after {', '.join(step.depends_on)})" if step.depends_on else ""
-        lines.append(f"step {step.name}{after}:")
-        lines.extend(f"  {line}" for line in render_import(imported).splitlines())
-    lines.append("next: `ledger work` (each row runs once the same entity's earlier steps are final)")
-    return "\n".join(lines)
-
-
-def render_written_plan(written: WrittenPlan) -> str:
-    lines = [f"wrote {written.path}: {len(written.active)} steps"]
-    lines.extend(f"  left out (commented): {name}: {reason}" for name, reason in written.left_out)
-    lines.append(f"next: `ledger import --plan {written.path}` and `ledger work`")
     return "\n".join(lines)
 
 
