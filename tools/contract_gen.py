@@ -55,9 +55,12 @@ ENDPOINTS: list[tuple[str, tuple[str, str, str]]] = [
         "GET /identity/scim/{orgId}/v2/Users/{userId}",
         ("openapi", "webex-admin.json", "/identity/scim/{orgId}/v2/Users/{userId}"),
     ),
-    ("GET /v1/locations", ("openapi", "webex-device.json", "/locations")),
-    ("POST /v1/locations", ("openapi", "webex-device.json", "/locations")),
-    ("GET /v1/locations/{locationId}", ("openapi", "webex-device.json", "/locations/{locationId}")),
+    # webex-device.json's components/schemas/Location is the *workspace* location schema (the bundle
+    # reuses the name; its /locations examples show id, name, orgId, timeZone): take the locations
+    # endpoints from the generated LocationsApi instead.
+    ("GET /v1/locations", ("wxc", "locations_auto.py", "list_locations")),
+    ("POST /v1/locations", ("wxc", "locations_auto.py", "create_location")),
+    ("GET /v1/locations/{locationId}", ("wxc", "locations_auto.py", "get_location_details")),
     ("GET /v1/workspaces", ("openapi", "webex-device.json", "/workspaces")),
     ("POST /v1/workspaces", ("openapi", "webex-device.json", "/workspaces")),
     ("GET /v1/workspaces/{workspaceId}", ("openapi", "webex-device.json", "/workspaces/{workspaceId}")),
@@ -123,19 +126,23 @@ ENDPOINTS: list[tuple[str, tuple[str, str, str]]] = [
                                                                       "modify_outgoing_permission_settings_for_a_workspace")),
 ]
 
-# The README's known conflicts: paths wxc_sdk 1.41 calls that the public spec does not have are
-# recorded as aliases of the spec's endpoint (same fields), so both are accepted.
+# The README's known conflicts: the flat outgoingPermission path wxc_sdk 1.41 calls is not in the
+# public spec; it is recorded as an alias of the spec's endpoint (same fields), so both are accepted.
+# The flat .../callForwarding paths (v21's "4003 fallback") take a different, undocumented body: they
+# stay outside the contract (no action may call them; tests/actions checks every request).
 ALIASES = {
     "GET /v1/people/{personId}/features/outgoingPermission": ["GET /v1/telephony/config/people/{personId}/outgoingPermission"],
     "PUT /v1/people/{personId}/features/outgoingPermission": ["PUT /v1/telephony/config/people/{personId}/outgoingPermission"],
-    "GET /v1/people/{personId}/features/callForwarding": ["GET /v1/telephony/config/people/{personId}/callForwarding"],
-    "PUT /v1/people/{personId}/features/callForwarding": ["PUT /v1/telephony/config/people/{personId}/callForwarding"],
-    "GET /v1/workspaces/{workspaceId}/features/callForwarding": [
-        "GET /v1/telephony/config/workspaces/{workspaceId}/callForwarding"
-    ],
-    "PUT /v1/workspaces/{workspaceId}/features/callForwarding": [
-        "PUT /v1/telephony/config/workspaces/{workspaceId}/callForwarding"
-    ],
+}
+# SCIM /Bulk: the spec's response schema repeats the request's; the operation results a BulkResponse
+# carries are those of RFC 7644 §3.7.3 (method, bulkId, version, location, response, status).
+EXTRA_RESPONSE_FIELDS = {
+    ("POST /identity/scim/{orgId}/v2/Bulk", "200"): {
+        "Operations": {"type": "array", "items": {"type": "object", "fields": {
+            "method": {"type": "string"}, "bulkId": {"type": "string"}, "version": {"type": "string"},
+            "location": {"type": "string"}, "response": {"type": "any"}, "status": {"type": "string"},
+        }}},
+    },
 }
 # The move-users reply: wxc_sdk expects {"response": ...}, the 2026 spec the job object itself.
 EXTRA_RESPONSE_MODELS = {"POST /v1/telephony/config/jobs/person/moveLocation": "JobDetailsResponseById"}
@@ -251,8 +258,11 @@ class Generated:
     """Enums, models and endpoint methods of every ``*_auto.py`` file (parsed, never imported)."""
 
     def __init__(self, folder: Path):
-        self.enums: dict[str, list[str]] = {}
-        self.models: dict[str, list[tuple[str, ast.expr, bool]]] = {}
+        # keyed by (file, class name): each generated module is self-contained, and class names
+        # repeat across modules with different fields (e.g. three different ``Location`` models)
+        self.enums: dict[tuple[str, str], list[str]] = {}
+        self.models: dict[tuple[str, str], list[tuple[str, ast.expr, bool]]] = {}
+        self.file = ""
         self.methods: dict[tuple[str, str], tuple[str, ast.FunctionDef]] = {}
         for path in sorted(folder.glob("*_auto.py")):
             self._read(path)
@@ -264,13 +274,13 @@ class Generated:
                 continue
             bases = [ast.unparse(b) for b in node.bases]
             if "Enum" in bases:
-                self.enums[node.name] = [
+                self.enums[(path.name, node.name)] = [
                     st.value.value
                     for st in node.body
                     if isinstance(st, ast.Assign) and isinstance(st.value, ast.Constant)
                 ]
             elif "ApiModel" in bases:
-                self.models[node.name] = [self._field(st) for st in node.body if isinstance(st, ast.AnnAssign)]
+                self.models[(path.name, node.name)] = [self._field(st) for st in node.body if isinstance(st, ast.AnnAssign)]
             elif any(b.startswith("ApiChild") for b in bases):
                 base = next(
                     (kw.value.value for kw in node.keywords if kw.arg == "base" and isinstance(kw.value, ast.Constant)),
@@ -310,21 +320,22 @@ class Generated:
                   "dict": "object", "Any": "any"}
         if name in simple:
             return {"type": simple[name]}
-        if name in self.enums:
-            return {"type": "string", "enum": list(self.enums[name])}
-        if name in self.models:
+        if (self.file, name) in self.enums:
+            return {"type": "string", "enum": list(self.enums[(self.file, name)])}
+        if (self.file, name) in self.models:
             return self.model(name, depth)
         return {"type": "any"}
 
     def model(self, name: str, depth: int = 0) -> dict[str, Any]:
         if depth >= MAX_DEPTH:
             return {"type": "object"}
-        fields = {alias: self.type_of(ann, depth + 1) for alias, ann, _ in self.models[name]}
-        required = [alias for alias, _, req in self.models[name] if req]
+        fields = {alias: self.type_of(ann, depth + 1) for alias, ann, _ in self.models[(self.file, name)]}
+        required = [alias for alias, _, req in self.models[(self.file, name)] if req]
         return _clean({"type": "object", "fields": fields, "required": required})
 
     def endpoint(self, file: str, method_name: str) -> tuple[str, str, dict[str, Any]]:
         base, fn = self.methods[(file, method_name)]
+        self.file = file
         args = {a.arg: a.annotation for a in fn.args.args}
         defaults = fn.args.defaults
         optional = {a.arg for a in fn.args.args[len(fn.args.args) - len(defaults):]}
@@ -377,14 +388,14 @@ class Generated:
             text = ast.unparse(node)
             if text.startswith("self.session.follow_pagination("):
                 kw = {k.arg: ast.unparse(k.value).strip("'") for k in node.keywords}
-                if kw.get("model") in self.models:
+                if (self.file, kw.get("model")) in self.models:
                     items = {"type": "array", "items": self.model(kw["model"])}
                     return {"type": "object", "fields": {kw.get("item_key", "items"): items}}
             m = re.match(r"(\w+)\.model_validate\(data\)$", text)
-            if m and m.group(1) in self.models:
+            if m and (self.file, m.group(1)) in self.models:
                 return self.model(m.group(1))
             m = re.match(r"TypeAdapter\(list\[(\w+)\]\)\.validate_python\(data\['(\w+)'\]\)$", text)
-            if m and m.group(1) in self.models:
+            if m and (self.file, m.group(1)) in self.models:
                 return {"type": "object", "fields": {m.group(2): {"type": "array", "items": self.model(m.group(1))}}}
         for node in ast.walk(fn):
             if isinstance(node, ast.Assign) and ast.unparse(node.value).startswith("data["):
@@ -444,7 +455,7 @@ def build(reference: Path) -> dict[str, Any]:
             success = {"GET": ["200"], "PUT": ["200", "204"], "POST": ["200", "201"], "PATCH": ["200", "204"]}[method]
             response = facts.pop("response")
             if key in EXTRA_RESPONSE_MODELS:  # a conflict of reply shapes: accept both
-                extra = generated.model(EXTRA_RESPONSE_MODELS[key])
+                extra = generated.model(EXTRA_RESPONSE_MODELS[key])  # same module as the endpoint
                 response = {"type": "object", "fields": {"response": {"type": "any"}, **extra.get("fields", {})}}
             responses = {s: response for s in success}
             responses.update({str(s): None for s in COMMON_ERRORS})
@@ -455,9 +466,12 @@ def build(reference: Path) -> dict[str, Any]:
         if key in ALIASES:
             entry["aliases"] = ALIASES[key]
         endpoints[key] = entry
-    forms = {}
+    for (key, status), fields in EXTRA_RESPONSE_FIELDS.items():
+        endpoints[key]["responses"][status].setdefault("fields", {}).update(fields)
+    forms: dict[str, list[dict[str, str]]] = {}
     for key, field, other, why in ACCEPTED_FORMS:
         forms.setdefault(key, []).append({"field": field, "also": other, "why": why})
+        _accept_also(endpoints[key], field, other)
     for key, items in forms.items():
         endpoints[key]["accepted_forms"] = items
     return {
@@ -465,6 +479,21 @@ def build(reference: Path) -> dict[str, Any]:
         "generated_by": "tools/contract_gen.py (facts only: paths, methods, fields, enums, statuses)",
         "endpoints": endpoints,
     }
+
+
+def _accept_also(entry: dict[str, Any], field: str, other: str) -> None:
+    """Give a response field's other form (e.g. phoneNumbers[].external) the field's own facts."""
+    if "(" in field:
+        return
+    *parents, leaf = field.replace("[]", "").split(".")
+    other_leaf = other.replace("[]", "").split(".")[-1]
+    for status, schema in entry["responses"].items():
+        node = schema
+        for name in parents:
+            node = (node or {}).get("fields", {}).get(name)
+            node = node.get("items", node) if node else None
+        if node and leaf in node.get("fields", {}):
+            node["fields"][other_leaf] = node["fields"][leaf]
 
 
 def _shape(path: str) -> str:

@@ -18,12 +18,18 @@ import requests
 from wxc_sdk import WebexSimpleApi
 from wxc_sdk.people import Person
 from wxc_sdk.person_settings.forwarding import PersonForwardingSetting
-from wxc_sdk.person_settings.permissions_out import OutgoingPermissions
 from wxc_sdk.rest import RestError
 
 from ledger.actions.client import ForeignHostError
 from ledger.actions.forwarding import forwarding_busy_failure, is_forwarding_busy, with_always
-from ledger.actions.permissions import PermissionTarget, model_from_changes, permission_before, permission_changes
+from ledger.actions.permissions import (
+    PermissionTarget,
+    locked_call_types,
+    permission_before,
+    permission_changes,
+    request_body,
+    without,
+)
 from ledger.actions.snapshot import PeopleReads
 from ledger.errors import (
     ActionError,
@@ -219,22 +225,50 @@ class BaseExecutor(PeopleReads):
 
     def apply_permissions(
         self,
-        current: OutgoingPermissions,
+        current: Mapping[str, Any],
         target: PermissionTarget,
-        write: Callable[[OutgoingPermissions], object],
+        write: Callable[[dict[str, Any]], object],
         what: str,
+        *,
+        flags: bool = True,
         **ids: Any,
     ) -> ActionResult:
         """The outgoing-permission step shared by users, workspaces and locations: compare the
-        current settings with the row's target; skip when equal, else write only what differs."""
-        changes = permission_changes(current, target)
+        current settings (Webex's JSON) with the row's target; skip when equal, else PUT only what
+        differs. Call types Webex enforces are left alone and named; ``flags=False`` (a location):
+        the use-custom flags do not exist and are ignored (see ledger.actions.permissions)."""
+        locked = locked_call_types(current, target)
+        note: dict[str, Any] = {}
+        if locked:
+            note["system_locked"] = locked
+            note["note"] = (
+                f"left alone: Webex enforces {', '.join(locked)} (isCallTypeRestrictionEnabled) and refuses changes"
+            )
+        if not flags and (target.use_custom_enabled is not None or target.use_custom_permissions is not None):
+            note["ignored"] = "use_custom_enabled/use_custom_permissions: a location has no such settings"
+        changes = permission_changes(current, without(target, locked), flags=flags)
         if not changes:
-            return self.skipped("permissions_already_set", **ids)
+            return self.skipped("call_types_system_locked" if locked else "permissions_already_set", **ids, **note)
         if self.dry_run:
-            return self.done(changes, **ids, before=permission_before(current, changes))
-        settings = model_from_changes(current, changes)
-        self.call(what, lambda: write(settings), write=True)
-        return self.done(changes, **ids)
+            return self.done(changes, **ids, **note, before=permission_before(current, changes))
+        body = request_body(changes, flags=flags)
+        self.call(what, lambda: write(body), write=True)
+        return self.done(changes, **ids, **note)
+
+    # --- plain JSON calls (where wxc_sdk 1.41's models differ from the Webex contract) -----------
+    def get_json(self, path: str, org_id: str | None) -> dict[str, Any]:
+        """GET ``path`` (relative to the API base) with ``orgId``; the JSON answer."""
+        session = self.api.session
+        answer = session.rest_get(session.ep(path), params={"orgId": org_id} if org_id else None)
+        return answer if isinstance(answer, dict) else {}
+
+    def put_json(self, path: str, body: Mapping[str, Any], org_id: str | None) -> None:
+        session = self.api.session
+        session.rest_put(session.ep(path), json=dict(body), params={"orgId": org_id} if org_id else None)
+
+    def post_json(self, path: str, body: Mapping[str, Any], org_id: str | None) -> Any:
+        session = self.api.session
+        return session.rest_post(session.ep(path), json=dict(body), params={"orgId": org_id} if org_id else None)
 
     # --- results ----------------------------------------------------------------------------
     def done(self, changes: dict[str, Any], **result: Any) -> ActionResult:

@@ -8,11 +8,11 @@ from __future__ import annotations
 from ledger.spec import ActionSpec, Column
 from ledger.spec import ColType as T
 
-# wxc_sdk's OutgoingPermissionCallType values (tests/actions/test_user_permissions.py keeps them equal)
+# the call types the Webex contract documents (ledger/sandbox/contract.json, callType enums of the
+# person, workspace and location outgoingPermission PUTs; tests/actions/test_user_permissions.py keeps
+# them equal). wxc_sdk 1.41 also knows LOCAL and TOLL: not in the API, refused at import.
 CALL_TYPES = (
     "INTERNAL_CALL",
-    "LOCAL",
-    "TOLL",
     "TOLL_FREE",
     "INTERNATIONAL",
     "OPERATOR_ASSISTED",
@@ -55,6 +55,8 @@ PERMISSIONS = (
     Column("use_custom_enabled", T.BOOL, help="use the custom permissions"),
     Column("use_custom_permissions", T.BOOL, help="use custom (not location) permissions"),
 )
+# a location has callingPermissions only (no use-custom flags): its rows set call types
+LOCATION_PERMISSIONS = PERMISSIONS[:3]
 FORWARDING = (
     Column("extension", T.EXTENSION, help="extension; the default destination is 53 + extension"),
     Column("destination", T.STRING, help="forward destination (default 53 + extension)"),
@@ -191,11 +193,15 @@ SPECS: tuple[ActionSpec, ...] = (
             Column("premise_route_id", T.WEBEX_ID, help="route group or trunk id (or give route_identity)"),
             Column("route_identity", T.STRING, help="route group or trunk NAME, used when premise_route_id is empty"),
             Column("pstn_connection_type", T.ENUM, choices=("LOCAL_GATEWAY", "NON_INTEGRATED_CCP"), default="LOCAL_GATEWAY"),
+            Column("pstn_option", T.STRING, help="NON_INTEGRATED_CCP: the connection option's id or display name "
+                   "(default: the location's only option)"),
+            Column("announcement_language", T.STRING, help="needed to enable calling (e.g. es_es; or global.csv)"),
+            Column("preferred_language", T.STRING, help="needed to enable calling (e.g. es_ES; or global.csv)"),
         ),
         one_of=(*SITE_ONE_OF, ("premise_route_id", "route_identity")),
         key=SITE_KEY,
         location_key=SITE_KEY,
-        executor="ledger.actions.locations:LocationPstn",
+        executor="ledger.actions.location_pstn:LocationPstn",
     ),
     ActionSpec(
         name="location.numbers",
@@ -247,7 +253,7 @@ SPECS: tuple[ActionSpec, ...] = (
         name="location.outgoing_permissions",
         summary="Default outgoing-call permissions of a location",
         aliases=("ubicacion_configurar_permisos_salientes_defecto",),
-        columns=(*SITE, *PERMISSIONS),
+        columns=(*SITE, *LOCATION_PERMISSIONS),
         one_of=SITE_ONE_OF,
         key=SITE_KEY,
         location_key=SITE_KEY,

@@ -7,9 +7,8 @@ comparison and reports what it would change.
 
 Sharp edges handled here (see shared/reference/v21_actions.md §3.1–3.5):
 
-- ``location.pstn``: ``GET telephony/config/locations/{id}`` answers 400/404 for a location that is
-  not calling-enabled; the location is then enabled first. The connection option is chosen by its
-  ``pstnConnectionType``, never by display name.
+- ``location.pstn`` (ledger.actions.location_pstn): ``GET telephony/config/locations/{id}`` answers
+  400/404 for a location that is not calling-enabled; the location is then enabled first.
 - ``location.numbers``: wxc_sdk posts with ``ignore_status=400``, so a rejected add does not raise.
   The per-number errors of the answer are read AND the inventory is read again: a number that is
   still missing fails the row with its error.
@@ -27,11 +26,9 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 from wxc_sdk.common import NumberState, RouteIdentity
-from wxc_sdk.person_settings.permissions_out import OutgoingPermissions
 from wxc_sdk.telephony.location import CallingLineId, TelephonyLocation
 from wxc_sdk.telephony.location.internal_dialing import InternalDialing
 from wxc_sdk.telephony.location.numbers import NumberAddError
-from wxc_sdk.telephony.pstn import PSTNConnectionOption
 
 from ledger.actions.base import BaseExecutor, decode_id, id_uuid, same_id
 from ledger.actions.permissions import target_from_payload
@@ -147,100 +144,6 @@ class LocationExecutor(BaseExecutor):
             for n in items
             if n.phone_number and (n.location is None or same_id(n.location.id, location_id))
         }
-
-
-# --- location.pstn ---------------------------------------------------------------------------------
-
-
-class LocationPstn(LocationExecutor):
-    """Enable calling when needed, then point the PSTN connection at the premises route."""
-
-    def execute(self, row: RowInput) -> ActionResult:
-        p = row.payload
-        ctype = str(p.get("pstn_connection_type") or "LOCAL_GATEWAY")
-        local = ctype == "LOCAL_GATEWAY"
-        route_type, route_id = self.premise_route(row, local, "for a LOCAL_GATEWAY connection")
-        target = {"pstnConnectionType": ctype}
-        if local:
-            target |= {"routeType": route_type, "routeId": route_id}
-        loc_id, org = self.loc(row), self.org_id(row)
-        enabled = self.telephony_details(loc_id, org) is not None
-        if enabled:
-            current = self._current(loc_id, org)
-            if current is not None and self._equal(current, ctype, route_type, route_id, local):
-                return self.skipped("pstn_already_configured", location_id=loc_id, connection=target)
-        changes: dict[str, Any] = {"connection": target}
-        if not enabled:
-            changes["enable_calling"] = True
-            if self.dry_run:
-                return self.done(changes, location_id=loc_id)
-            self._enable(loc_id, org)
-        option = self._choose(loc_id, org, ctype)
-        changes["connection"] = {"id": option.id, **target}
-        if self.dry_run:
-            return self.done(changes, location_id=loc_id)
-        with self.webex("set the PSTN connection", write=True):
-            self.api.telephony.pstn.configure(
-                loc_id,
-                id=option.id,
-                premise_route_type=route_type if local else None,
-                premise_route_id=route_id if local else None,
-                org_id=org,
-            )
-        return self.done(changes, location_id=loc_id)
-
-    def _current(self, loc_id: str, org: str | None) -> PSTNConnectionOption | None:
-        try:
-            with self.webex("read the PSTN connection"):
-                return self.api.telephony.pstn.read(loc_id, org_id=org)
-        except RowFailure as exc:
-            if exc.http_status in NOT_CALLING_STATUSES:  # no connection configured yet: configure it
-                return None
-            raise
-
-    @staticmethod
-    def _equal(cur: PSTNConnectionOption, ctype: str, route_type: str, route_id: str, local: bool) -> bool:
-        if enum_value(cur.pstn_connection_type) != ctype:
-            return False
-        if not local:
-            return True
-        return enum_value(cur.route_type) == route_type and same_id(cur.route_id, route_id)
-
-    def _enable(self, loc_id: str, org: str | None) -> None:
-        try:
-            with self.webex("read the location"):
-                location = self.api.locations.details(loc_id, org_id=org)
-        except RowFailure as exc:
-            if exc.http_status == 404:
-                raise RowFailure(f"unknown location id {loc_id}", code="unknown_location", http_status=404,
-                                 tracking_id=exc.tracking_id) from None
-            raise
-        try:
-            with self.webex("enable the location for Webex Calling", write=True):
-                self.api.telephony.location.enable_for_calling(location, org_id=org)
-        except RowFailure as exc:
-            # 409 = already enabled (e.g. our own earlier attempt whose answer was lost): fine.
-            if exc.http_status == 409 and self.telephony_details(loc_id, org) is not None:
-                return
-            raise RowFailure(
-                f"could not enable the location for Webex Calling: {exc.message}",
-                code=exc.code or "enable_calling_failed",
-                http_status=exc.http_status,
-                tracking_id=exc.tracking_id,
-            ) from None
-
-    def _choose(self, loc_id: str, org: str | None, ctype: str) -> PSTNConnectionOption:
-        with self.webex("list the PSTN connection options"):
-            options = self.api.telephony.pstn.list(loc_id, org_id=org)
-        match = [o for o in options if enum_value(o.pstn_connection_type) == ctype and o.id]
-        if not match:
-            available = sorted({enum_value(o.pstn_connection_type) or "?" for o in options})
-            raise RowFailure(
-                f"no PSTN connection option of type {ctype} for this location"
-                f" (available: {', '.join(available) or 'none'})",
-                code="pstn_option_not_found",
-            )
-        return match[0]
 
 
 # --- location.numbers ------------------------------------------------------------------------------
@@ -389,12 +292,17 @@ class LocationOutgoingPermissions(LocationExecutor):
         return self.apply_permissions(
             current,
             target,
-            lambda settings: self.api.telephony.location.permissions_out.configure(path_id, settings, org_id=org),
+            lambda body: self.put_json(self._path(path_id), body, org),
             "set the location's outgoing permissions",
+            flags=False,  # a location has callingPermissions only
             location_id=loc_id,
         )
 
-    def _read(self, loc_id: str, org: str | None) -> tuple[str, OutgoingPermissions]:
+    @staticmethod
+    def _path(path_id: str) -> str:
+        return f"telephony/config/locations/{path_id}/outgoingPermission"
+
+    def _read(self, loc_id: str, org: str | None) -> tuple[str, dict[str, Any]]:
         preferred = self.cache.get_or_load(("location_permissions_path_form",), lambda: ["uuid"])
         forms = [preferred[0], *(f for f in self.FORMS if f != preferred[0])]
         first: RowFailure | None = None
@@ -402,7 +310,7 @@ class LocationOutgoingPermissions(LocationExecutor):
             path_id = id_uuid(loc_id) if form == "uuid" else loc_id
             try:
                 with self.webex("read the location's outgoing permissions"):
-                    current = self.api.telephony.location.permissions_out.read(path_id, org_id=org)
+                    current = self.get_json(self._path(path_id), org)
             except RowFailure as exc:
                 if exc.http_status not in NOT_CALLING_STATUSES:
                     raise

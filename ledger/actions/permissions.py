@@ -14,13 +14,17 @@ camelCase keys (``useCustomEnabled``, ``callingPermissions``, ``callType``, ``tr
 accepted too, so a profile dumped from Webex can be reused. The profile is the base; the row's own
 columns, when non-empty, override it (``call_type`` overrides that one call type's entry).
 
-Call types are checked against wxc_sdk's ``OutgoingPermissionCallType`` (v21's ``INTERNAL`` and
-``MOBILE`` are not Webex call types: the row fails with a message naming them).
+Held to the Webex contract (ledger/sandbox/contract.json, from the generated models of the Webex
+Calling spec), not to wxc_sdk 1.41's model, which serialises every call type it knows (``LOCAL`` and
+``TOLL`` too) and the location's non-existent use-custom flags:
 
-:func:`desired_permissions` compares the target with the entity's current ``OutgoingPermissions``
-and returns the model to PUT, holding only the call types that differ (the use-custom flags are
-always sent, with the current value where the row does not set them, because the SDK serialises
-unset flags as ``null``), or ``None`` when the current settings already match.
+- Call types are the documented ones (:data:`ledger.actions.catalog.CALL_TYPES`); ``LOCAL``/``TOLL``
+  (wxc_sdk 1.41, v21 profiles) are refused at import and here with a message naming NATIONAL.
+- The settings are read and written as plain JSON: a person/workspace PUT carries
+  ``callingPermissions`` (required for a person) plus only the flags that change; a location has
+  ``callingPermissions`` only (``flags=False``), so its use-custom columns/profile keys are ignored.
+- A call type Webex enforces (``isCallTypeRestrictionEnabled``: "cannot be changed") is left alone
+  and named in the result (:func:`locked_call_types`).
 """
 
 from __future__ import annotations
@@ -29,23 +33,20 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from wxc_sdk.person_settings.permissions_out import (
-    Action,
-    CallingPermissions,
-    CallTypePermission,
-    OutgoingPermissionCallType,
-    OutgoingPermissions,
-)
-
+from ledger.actions.catalog import CALL_TYPES as DOCUMENTED_CALL_TYPES
+from ledger.actions.catalog import PERMISSION_ACTIONS
 from ledger.errors import RowFailure
 
-CALL_TYPES = frozenset(ct.value for ct in OutgoingPermissionCallType)
-ACTIONS = frozenset(a.value for a in Action)
-# names seen in v21 profile files that are not Webex call types, with the hint shown to the operator
+CALL_TYPES = frozenset(DOCUMENTED_CALL_TYPES)
+ACTIONS = frozenset(PERMISSION_ACTIONS)
+# names seen in v21 profile files / wxc_sdk 1.41 that are not documented call types, with the hint shown
 V21_CALL_TYPE_HINTS = {
     "INTERNAL": "did you mean INTERNAL_CALL?",
     "MOBILE": "v21 profiles used it; Webex has no such call type",
+    "LOCAL": "not in the Webex API; NATIONAL covers calls within the country",
+    "TOLL": "not in the Webex API; NATIONAL covers calls within the country",
 }
+FLAGS = (("use_custom_enabled", "useCustomEnabled"), ("use_custom_permissions", "useCustomPermissions"))
 
 
 @dataclass(frozen=True)
@@ -151,74 +152,90 @@ def target_from_payload(payload: Mapping[str, Any]) -> PermissionTarget:
     return target
 
 
-def _current_entry(current: OutgoingPermissions, call_type: str) -> CallTypePermission | None:
-    if current.calling_permissions is None:
-        return None
-    return current.calling_permissions.for_call_type(call_type)  # type: ignore[arg-type]
+def _entries(current: Mapping[str, Any]) -> dict[str, Mapping[str, Any]]:
+    """The current settings' entries by call type (the JSON Webex answers)."""
+    return {str(e.get("callType")): e for e in current.get("callingPermissions") or [] if isinstance(e, Mapping)}
 
 
-def _action_value(action: Any) -> str:
-    return str(getattr(action, "value", action))
+def locked_call_types(current: Mapping[str, Any], target: PermissionTarget) -> list[str]:
+    """The row's call types that Webex enforces (``isCallTypeRestrictionEnabled``) and would change."""
+    entries = _entries(current)
+    out = []
+    for call_type, wanted in sorted(target.calling_permissions.items()):
+        now = entries.get(call_type)
+        if now is not None and now.get("isCallTypeRestrictionEnabled"):
+            transfer = now.get("transferEnabled") if wanted.transfer_enabled is None else wanted.transfer_enabled
+            if now.get("action") != wanted.action or bool(now.get("transferEnabled")) != bool(transfer):
+                out.append(call_type)
+    return out
 
 
-def permission_changes(current: OutgoingPermissions, target: PermissionTarget) -> dict[str, Any]:
-    """What differs, as plain data: {"use_custom_enabled": bool?, "calling_permissions": {CT: {...}}}."""
+def permission_changes(current: Mapping[str, Any], target: PermissionTarget, *, flags: bool = True) -> dict[str, Any]:
+    """What differs, as plain data: {"use_custom_enabled": bool?, "calling_permissions": {CT: {...}}}.
+
+    ``current`` is the JSON Webex answers; ``flags=False`` (a location) ignores the use-custom flags.
+    """
     changes: dict[str, Any] = {}
-    if target.use_custom_enabled is not None and target.use_custom_enabled != current.use_custom_enabled:
-        changes["use_custom_enabled"] = target.use_custom_enabled
-    if target.use_custom_permissions is not None and target.use_custom_permissions != current.use_custom_permissions:
-        changes["use_custom_permissions"] = target.use_custom_permissions
+    if flags:
+        for snake, camel in FLAGS:
+            wanted = getattr(target, snake)
+            if wanted is not None and wanted != current.get(camel):
+                changes[snake] = wanted
+    entries = _entries(current)
     perms: dict[str, dict[str, Any]] = {}
     for call_type, wanted in sorted(target.calling_permissions.items()):
-        now = _current_entry(current, call_type)
+        now = entries.get(call_type)
         transfer = wanted.transfer_enabled
         if transfer is None:
-            transfer = now.transfer_enabled if now is not None else wanted.action == "ALLOW"
-        if now is None or _action_value(now.action) != wanted.action or now.transfer_enabled != transfer:
+            transfer = bool(now.get("transferEnabled")) if now is not None else wanted.action == "ALLOW"
+        if now is None or now.get("action") != wanted.action or bool(now.get("transferEnabled")) != transfer:
             perms[call_type] = {"action": wanted.action, "transfer_enabled": transfer}
     if perms:
         changes["calling_permissions"] = perms
     return changes
 
 
-def permission_before(current: OutgoingPermissions, changes: Mapping[str, Any]) -> dict[str, Any]:
+def permission_before(current: Mapping[str, Any], changes: Mapping[str, Any]) -> dict[str, Any]:
     """The current values of what ``changes`` changes, in the same shape (a dry run's "before")."""
-    before: dict[str, Any] = {k: getattr(current, k) for k in ("use_custom_enabled", "use_custom_permissions") if k in changes}
+    before: dict[str, Any] = {snake: current.get(camel) for snake, camel in FLAGS if snake in changes}
+    entries = _entries(current)
     perms = {}
     for call_type in changes.get("calling_permissions") or {}:
-        now = _current_entry(current, call_type)
-        perms[call_type] = {} if now is None else {"action": _action_value(now.action), "transfer_enabled": now.transfer_enabled}
+        now = entries.get(call_type)
+        perms[call_type] = {} if now is None else {"action": now.get("action"), "transfer_enabled": now.get("transferEnabled")}
     if perms:
         before["calling_permissions"] = perms
     return before
 
 
-def desired_permissions(current: OutgoingPermissions, payload: Mapping[str, Any]) -> OutgoingPermissions | None:
-    """The minimal ``OutgoingPermissions`` to PUT for this row, or None when nothing differs.
+def request_body(changes: Mapping[str, Any], *, flags: bool = True) -> dict[str, Any]:
+    """The PUT body: ``callingPermissions`` (the call types that change) and the changed flags."""
+    body: dict[str, Any] = {
+        "callingPermissions": [
+            {"callType": ct, "action": p["action"], "transferEnabled": p["transfer_enabled"]}
+            for ct, p in sorted((changes.get("calling_permissions") or {}).items())
+        ]
+    }
+    if flags:
+        body.update({camel: changes[snake] for snake, camel in FLAGS if snake in changes})
+    return body
+
+
+def without(target: PermissionTarget, call_types: list[str]) -> PermissionTarget:
+    """``target`` without ``call_types`` (the system-locked ones)."""
+    perms = {ct: p for ct, p in target.calling_permissions.items() if ct not in call_types}
+    return PermissionTarget(target.use_custom_enabled, target.use_custom_permissions, perms)
+
+
+def desired_permissions(
+    current: Mapping[str, Any], payload: Mapping[str, Any], *, flags: bool = True
+) -> dict[str, Any] | None:
+    """The minimal PUT body for this row, or None when nothing differs (locked call types left alone).
 
     ``payload`` is the row's normalised payload (columns and optional ``profile``).
     Raises RowFailure for an invalid call type, action or profile.
     """
-    changes = permission_changes(current, target_from_payload(payload))
-    if not changes:
-        return None
-    return model_from_changes(current, changes)
-
-
-def model_from_changes(current: OutgoingPermissions, changes: Mapping[str, Any]) -> OutgoingPermissions:
-    perms = changes.get("calling_permissions") or {}
-    calling = (
-        CallingPermissions(
-            **{
-                ct.lower(): CallTypePermission(action=p["action"], transfer_enabled=p["transfer_enabled"])
-                for ct, p in perms.items()
-            }
-        )
-        if perms
-        else None
-    )
-    return OutgoingPermissions(
-        use_custom_enabled=changes.get("use_custom_enabled", current.use_custom_enabled),
-        use_custom_permissions=changes.get("use_custom_permissions", current.use_custom_permissions),
-        calling_permissions=calling,
-    )
+    target = target_from_payload(payload)
+    target = without(target, locked_call_types(current, target))
+    changes = permission_changes(current, target, flags=flags)
+    return request_body(changes, flags=flags) if changes else None

@@ -13,6 +13,12 @@
   bulk (timeout/5xx after sending): the user it may have created answers 409 and ends ``skipped``.
 - A dry run writes nothing: it searches each row's user and plans the create for the missing ones.
 - The SDK models the response's ``Operations`` key as ``operations``: both spellings are read.
+- Each user carries ``schemas``, ``userName`` and ``userType`` (``user``, as wxc_sdk's live tests
+  send): the SCIM user schema requires all three (webex-admin.json).
+- ``failOnErrors``: when that many operations failed, Webex stops the bulk and answers an error
+  status (webex-admin.json BulkUser) instead of 200. The operations it reports are still mapped by
+  bulkId (a user it created is ``succeeded``); an operation it did not process is a transient
+  failure of its row (retried; a retry that meets the created user ends ``skipped``).
 - SCIM paths carry the org's UUID (the SDK docs: "Webex Identity assigned organization identifier");
   the base64 ``org_id`` from global.csv is converted.
 """
@@ -23,7 +29,8 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from wxc_sdk.scim.bulk import BulkMethod, BulkOperation, BulkResponse, BulkResponseOperation
-from wxc_sdk.scim.users import EmailObject, EmailObjectType, NameObject, ScimUser
+from wxc_sdk.rest import RestError
+from wxc_sdk.scim.users import EmailObject, EmailObjectType, NameObject, ScimUser, UserTypeObject
 
 from ledger.actions.base import BaseExecutor, id_uuid, translate
 from ledger.actions.permissions import as_bool
@@ -35,6 +42,10 @@ MAX_BULK = 100
 
 class ScimCreate(BaseExecutor):
     """A BulkExecutor: ``execute_many(rows)`` sends one /Bulk request per ≤100 rows."""
+
+    # errors Webex accepts before it stops the bulk; None = as many as the request has operations,
+    # so every operation is processed and gets its own outcome
+    fail_on_errors: int | None = None
 
     def execute(self, row: RowInput) -> ActionResult:
         outcome = self.execute_many([row])[row.row_id]
@@ -96,15 +107,28 @@ class ScimCreate(BaseExecutor):
             )
             for row in rows
         ]
+        stopped: str | None = None
         try:
-            response = self.api.scim.bulk.bulk_request(org_id=org, operations=ops, fail_on_errors=len(ops))
+            response = self.api.scim.bulk.bulk_request(
+                org_id=org, operations=ops, fail_on_errors=self.fail_on_errors or len(ops)
+            )
         except Exception as exc:  # noqa: BLE001 - translated once: the request's rows share its fate
-            return translate(exc, f"SCIM bulk create of {len(rows)} users", ambiguous_write=True)
+            response = _stopped_bulk(exc)
+            if response is None:
+                return translate(exc, f"SCIM bulk create of {len(rows)} users", ambiguous_write=True)
+            stopped = str(translate(exc, f"SCIM bulk create of {len(rows)} users"))
         results = {op.bulk_id: op for op in _operations(response) if op.bulk_id is not None}
-        return {row.row_id: self._outcome(org, row, results.get(str(row.row_id))) for row in rows}
+        return {row.row_id: self._outcome(org, row, results.get(str(row.row_id)), stopped) for row in rows}
 
-    def _outcome(self, org: str, row: RowInput, op: BulkResponseOperation | None) -> ActionResult | Exception:
+    def _outcome(
+        self, org: str, row: RowInput, op: BulkResponseOperation | None, stopped: str | None = None
+    ) -> ActionResult | Exception:
         email = str(row.payload["email"])
+        if op is None and stopped:
+            return TransientFailure(
+                f"SCIM bulk create of {email}: not processed, the bulk request was stopped ({stopped})",
+                code="bulk_stopped",
+            )
         if op is None:
             return TransientFailure(
                 f"SCIM bulk create of {email}: no result for bulkId {row.row_id} in the response",
@@ -162,6 +186,7 @@ class ScimCreate(BaseExecutor):
             name=NameObject(given_name=first, family_name=last),
             display_name=str(p.get("display_name") or f"{first} {last}"),
             emails=[EmailObject(value=email, type=EmailObjectType.work, primary=True)],
+            user_type=UserTypeObject.user,
         )
 
     def _changes(self, row: RowInput) -> dict[str, Any]:
@@ -175,6 +200,20 @@ def _operations(response: BulkResponse) -> list[BulkResponseOperation]:
         return list(response.operations)
     raw = (response.model_extra or {}).get("Operations") or []
     return [BulkResponseOperation.model_validate(item) for item in raw if isinstance(item, dict)]
+
+
+def _stopped_bulk(exc: Exception) -> BulkResponse | None:
+    """The operations of a bulk Webex stopped at failOnErrors (an error status whose body still lists
+    the processed operations), or None for any other failure."""
+    if not isinstance(exc, RestError) or exc.response is None or not 400 <= exc.response.status_code < 500:
+        return None
+    try:
+        body = exc.response.json()
+    except ValueError:
+        return None
+    if not isinstance(body, dict) or not isinstance(body.get("Operations", body.get("operations")), list):
+        return None
+    return BulkResponse.model_validate(body)
 
 
 def _location_id(location: str | None) -> str | None:

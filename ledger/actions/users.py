@@ -291,12 +291,13 @@ class UserOutgoingPermissions(UserExecutor):
         target = target_from_payload(row.payload)  # validates call types/profile before any call
         person_id = self.person_id(row)
         org_id = self.org_id(row)
-        api = self.api.person_settings.permissions_out
-        current = self.read_calling_setting(row, "outgoing permissions", lambda: api.read(person_id, org_id=org_id))
+        # the spec's path and JSON (wxc_sdk 1.41 uses a flat path and sends LOCAL/TOLL): see permissions.py
+        path = f"people/{person_id}/features/outgoingPermission"
+        current = self.read_calling_setting(row, "outgoing permissions", lambda: self.get_json(path, org_id))
         return self.apply_permissions(
             current,
             target,
-            lambda settings: api.configure(person_id, settings, org_id=org_id),
+            lambda body: self.put_json(path, body, org_id),
             f"set outgoing permissions of {self.who(row)}",
             person_id=person_id,
         )

@@ -179,16 +179,25 @@ class WorkspaceSecondaryNumber(WorkspaceExecutor):
             raise RowFailure("legacy_phone_number is empty", code="missing_number")
         ws, org = self.workspace_id(row), self.org_id(row)
         api = self.api.workspace_settings.numbers
-        current = self.call(f"read numbers of {self.who(row)}", lambda: api.read(ws, org_id=org))
-        held = next((n for n in current.phone_numbers if same_number(n.external, number)), None)
+        # plain JSON: the spec answers distinctiveRingEnabled + phoneNumbers only, which wxc_sdk 1.41's
+        # model refuses (it requires workspace/location/organization); the number is `directNumber`
+        # (spec) or `external` (wxc_sdk 1.41, its live tests): both are read
+        current = self.call(
+            f"read numbers of {self.who(row)}", lambda: self.get_json(f"workspaces/{ws}/features/numbers", org)
+        )
+        held = next((n for n in current.get("phoneNumbers") or [] if _holds(n, number)), None)
         if held is not None:
-            return self.skipped("number_already_present", workspace_id=ws, number=number, primary=bool(held.primary))
+            return self.skipped("number_already_present", workspace_id=ws, number=number, primary=bool(held.get("primary")))
         changes = {"add_number": number, "primary": False}
         if self.dry_run:
             return self.done(changes, workspace_id=ws)
         update = [UpdateWorkspacePhoneNumber(primary=False, action=PatternAction.add, direct_number=number)]
         self.call(f"add number {number} to {self.who(row)}", lambda: api.update(ws, update, org_id=org), write=True)
         return self.done(changes, workspace_id=ws)
+
+
+def _holds(entry: Any, number: str) -> bool:
+    return isinstance(entry, dict) and any(same_number(entry.get(k), number) for k in ("directNumber", "external"))
 
 
 # --- workspace.forwarding --------------------------------------------------------------------------
@@ -235,12 +244,12 @@ class WorkspaceOutgoingPermissions(WorkspaceExecutor):
     def execute(self, row: RowInput) -> ActionResult:
         target = target_from_payload(row.payload)  # validates call types/profile before any call
         ws, org = self.workspace_id(row), self.org_id(row)
-        api = self.api.workspace_settings.permissions_out
-        current = self.call(f"read outgoing permissions of {self.who(row)}", lambda: api.read(ws, org_id=org))
+        path = f"workspaces/{ws}/features/outgoingPermission"  # plain JSON: see ledger.actions.permissions
+        current = self.call(f"read outgoing permissions of {self.who(row)}", lambda: self.get_json(path, org))
         return self.apply_permissions(
             current,
             target,
-            lambda settings: api.configure(ws, settings, org_id=org),
+            lambda body: self.put_json(path, body, org),
             f"set outgoing permissions of {self.who(row)}",
             workspace_id=ws,
         )

@@ -309,7 +309,12 @@ _CAMEL = {
     "callType": "call_type",
     "transferEnabled": "transfer_enabled",
 }
-_CALL_TYPE_HINTS = {"INTERNAL": "did you mean INTERNAL_CALL?", "MOBILE": "v21 used it; Webex has no such call type"}
+_CALL_TYPE_HINTS = {
+    "INTERNAL": "did you mean INTERNAL_CALL?",
+    "MOBILE": "v21 used it; Webex has no such call type",
+    "LOCAL": "not in the Webex API; NATIONAL covers calls within the country",
+    "TOLL": "not in the Webex API; NATIONAL covers calls within the country",
+}
 
 
 def _snake(data: dict[str, Any]) -> dict[str, Any]:

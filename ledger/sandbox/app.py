@@ -13,6 +13,7 @@ from typing import Any, Awaitable, Callable, Iterable
 
 from aiohttp import web
 
+from . import contract
 from . import errors as E
 from . import ids
 from .faults import FORBIDDEN_CODE, FORBIDDEN_MESSAGE, FaultConfig, forbidden_hit
@@ -304,6 +305,9 @@ async def _after_faults(request: web.Request, handler: Handler, sb: Any, cfg: Fa
         return error_response(request, 403, FORBIDDEN_MESSAGE, FORBIDDEN_CODE, FORBIDDEN_MESSAGE)
     if bad_json:
         return error_response(request, 400, "Invalid JSON body", E.INVALID)
+    refused = contract_refusal(request, rec) if getattr(sb, "strict", True) else None
+    if refused is not None:
+        return refused
     if request.method in WRITE_METHODS and not path.endswith("/v2/Bulk"):
         hit = row_error_hit(sb.state, cfg, request, rec.body)
         if hit:
@@ -323,6 +327,23 @@ async def _after_faults(request: web.Request, handler: Handler, sb: Any, cfg: Fa
         return error_response(request, 400, "Unauthorized", 4003,
                               f"[Error 4003] The token is not authorized to read {denied}.")
     return await _call(request, handler)
+
+
+def contract_refusal(request: web.Request, rec: RequestRecord) -> web.Response | None:
+    """Webex's 400 for a request that breaks the contract (ledger/sandbox/contract.json): a missing
+    required field, an unknown top-level field, a value outside a documented enum. The error body
+    names the field, as Webex's does (e.g. "Missing Mandatory field name: announcementLanguage")."""
+    endpoint = contract.find(request.method, request.path)
+    if endpoint is None:
+        return None
+    problems = contract.request_problems(endpoint, dict(request.query), rec.body)
+    if not problems:
+        return None
+    rec.fault = "contract"
+    first = problems[0]
+    code = E.CONTRACT_INVALID if "/telephony/" in request.path else None
+    return error_response(request, 400, f"Invalid request: {first}", code,
+                          "; ".join(str(p) for p in problems[:5]))
 
 
 def read_denied_hit(state: SandboxState, cfg: FaultConfig, request: web.Request) -> str | None:

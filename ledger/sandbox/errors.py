@@ -15,6 +15,7 @@ CALLING_LINE_ID_NOT_IN_LOCATION = 25374
 MOVE_SAME_LOCATION = 25378
 MOVE_NOT_CALLING_USER = 1026010
 ROW_ERROR = 25008
+CONTRACT_INVALID = 25008  # Webex Calling's "Missing Mandatory field name" / invalid field code
 
 
 class ApiError(Exception):

@@ -37,8 +37,11 @@ class Sandbox:
         state: SandboxState | None = None,
         state_file: str | Path | None = None,
         seed_defaults: bool = False,
+        strict: bool = True,
     ):
         self.token = token
+        # strict: refuse requests that break the Webex contract (ledger/sandbox/contract.json) with a 400
+        self.strict = strict
         self.faults = faults if faults is not None else FaultConfig()
         if latency_ms:
             self.faults.latency_ms = float(latency_ms)

@@ -75,3 +75,18 @@ def contract_gaps(sb: Sandbox) -> list[str]:
         if r.path.startswith(("/v1/", "/identity/")) and contract.find(r.method, r.path) is None
     }
     return sorted(gaps)
+
+
+def contract_response_problems(sb: Sandbox) -> list[str]:
+    """What the answers in ``sb``'s log have that the contract does not (undocumented status, field).
+
+    Injected faults (hang, reset, lost) have no answer and are not checked."""
+    from . import contract
+
+    out: set[str] = set()
+    for r in sb.requests():
+        endpoint = contract.find(r.method, r.path) if r.path.startswith(("/v1/", "/identity/")) else None
+        if endpoint is None or r.status is None:
+            continue
+        out.update(contract.response_problems(endpoint, r.status, r.response))
+    return sorted(out)

@@ -117,13 +117,16 @@ def lose_nth(a: Act, n: int) -> LoseNth:
 @pytest.fixture(autouse=True)
 def requests_within_contract() -> Iterator[None]:
     """Every action test fails when an action called an endpoint the Webex contract does not have
-    (ledger/sandbox/contract.json): the request logs of the sandboxes the test started are checked."""
+    (ledger/sandbox/contract.json), or when the sandbox answered with a status or a field the contract
+    does not have: the request logs of the sandboxes the test started are checked."""
     before = len(sandbox_testing.STARTED)
     yield
     started = sandbox_testing.STARTED[before:]
     gaps = sorted({gap for sb in started for gap in sandbox_testing.contract_gaps(sb)})
+    invented = sorted({p for sb in started for p in sandbox_testing.contract_response_problems(sb)})
     del sandbox_testing.STARTED[before:]
     assert not gaps, f"endpoints called that are not in the Webex contract: {gaps}"
+    assert not invented, f"sandbox answers outside the Webex contract: {invented}"
 
 
 @pytest.fixture

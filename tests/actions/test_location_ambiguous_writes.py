@@ -25,7 +25,8 @@ def posts(sb, suffix: str) -> list[int | None]:
 
 def test_lost_calling_enablement_is_not_sent_again(sandbox, act, lose, site):
     a = act(sandbox, "location.pstn")
-    row = a.row({"location_id": site["loc"], "premise_route_id": site["rg"]})
+    row = a.row({"location_id": site["loc"], "premise_route_id": site["rg"], "announcement_language": "es_es",
+                 "preferred_language": "es_ES"})
     lose(a, 3)  # 1 telephony details (400), 2 location details, 3 the enabling POST: applied, answer lost
     with pytest.raises(TransientFailure) as err:
         a.executor.execute(row)

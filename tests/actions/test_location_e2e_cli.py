@@ -126,7 +126,7 @@ def test_sample_ubicaciones_through_the_location_actions(tmp_path, sandbox, seed
         assert ids.same(loc["_internalDialing"]["unknownExtensionRouteIdentity"]["id"], rg)
         intl = next(p for p in loc["_outgoingPermission"]["callingPermissions"] if p["callType"] == "INTERNATIONAL")
         assert (intl["action"], intl["transferEnabled"]) == ("BLOCK", False)
-        assert loc["_outgoingPermission"]["useCustomEnabled"] is True
+        assert "useCustomEnabled" not in loc["_outgoingPermission"]  # a location has callingPermissions only
 
     # the operator adds the main numbers, then retries the failed main-number rows
     fix = tmp_path / "main_numbers.csv"

@@ -20,11 +20,12 @@ def test_location_chain_under_faults_applies_each_write_once(tmp_path, sandbox_f
     sb = sandbox_factory(seed=7, faults=FaultConfig(p503=0.02, plost=0.1, p429=0.02, retry_after=1))
     st = sb.state
     rg = st.add_route_group("RG_TEST")
-    lines = ["name,premise_route_id,phone_numbers,calling_line_id,enable_unknown_extension_route_policy"]
+    lines = ["name,premise_route_id,phone_numbers,calling_line_id,enable_unknown_extension_route_policy,"
+             "announcement_language,preferred_language"]
     for i in range(N_SITES):
         st.add_location(f"SITE{i:03d}")
         numbers = [f"+3493{i:03d}{j:04d}" for j in range(3)]
-        lines.append(f'SITE{i:03d},{rg},"{",".join(numbers)}",{numbers[0]},TRUE')
+        lines.append(f'SITE{i:03d},{rg},"{",".join(numbers)}",{numbers[0]},TRUE,es_es,es_ES')
     csv_path = tmp_path / "Ubicaciones.csv"
     csv_path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     db, runner = tmp_path / "ledger.db", CliRunner()

@@ -38,23 +38,17 @@ def test_profile_sends_only_what_differs_on_the_uuid_path(sandbox, act, loc):
     res = a.run({"name": SITE, "profile": PROFILE})
 
     assert res.status == "succeeded"
-    # the default location permissions already allow INTERNAL_CALL/NATIONAL and block INTERNATIONAL
+    # the default location permissions already allow INTERNAL_CALL/NATIONAL and block INTERNATIONAL;
+    # a location has callingPermissions only: the profile's use-custom flags are not sent (contract)
     assert a.writes() == [
         (
             "PUT",
             f"/v1/telephony/config/locations/{ids.key(loc)}/outgoingPermission",
-            {
-                "useCustomEnabled": True,
-                "useCustomPermissions": True,
-                "callingPermissions": [
-                    {"action": "BLOCK", "transferEnabled": True, "isCallTypeRestrictionEnabled": None,
-                     "callType": "PREMIUM_SERVICES_I"}
-                ],
-            },
+            {"callingPermissions": [{"callType": "PREMIUM_SERVICES_I", "action": "BLOCK", "transferEnabled": True}]},
         )
     ]
-    state = sandbox.state.permissions_of(loc)
-    assert (state["useCustomEnabled"], state["useCustomPermissions"]) == (True, True)
+    assert "useCustomEnabled" not in sandbox.state.permissions_of(loc)
+    assert "use_custom" in res.result["ignored"]
     assert perm(sandbox, loc, "PREMIUM_SERVICES_I") == ("BLOCK", True)
     assert perm(sandbox, loc, "INTERNATIONAL") == ("BLOCK", False)
 
@@ -123,9 +117,68 @@ def test_dry_run_writes_nothing(sandbox, act, loc):
     res = a.run({"name": SITE, "profile": PROFILE})
     assert res.status == "succeeded"
     assert res.planned == {
-        "use_custom_enabled": True,
-        "use_custom_permissions": True,
         "calling_permissions": {"PREMIUM_SERVICES_I": {"action": "BLOCK", "transfer_enabled": True}},
     }
     assert a.writes() == []
-    assert sandbox.state.permissions_of(loc)["useCustomEnabled"] is False
+
+
+def test_unchanged_location_is_skipped_although_the_profile_has_use_custom_flags(sandbox, act, loc):
+    """Old code compared the location's (absent) useCustom* flags with the profile's: never equal,
+    so an unchanged location was written again on every run (and the PUT refused by the contract)."""
+    unchanged = {**PROFILE, "calling_permissions": PROFILE["calling_permissions"][:3]}
+    a = act(sandbox, "location.outgoing_permissions")
+    res = a.run({"name": SITE, "profile": unchanged})
+    assert res.status == "skipped" and res.result["reason"] == "permissions_already_set"
+    assert a.writes() == []
+
+
+def test_system_locked_call_type_is_left_alone_and_said(sandbox, act, loc):
+    for entry in sandbox.state.permissions_of(loc)["callingPermissions"]:
+        if entry["callType"] == "PREMIUM_SERVICES_I":
+            entry["isCallTypeRestrictionEnabled"] = True
+    a = act(sandbox, "location.outgoing_permissions")
+    res = a.run({"name": SITE, "profile": PROFILE, "call_type": "INTERNATIONAL", "action": "ALLOW"})
+    assert res.status == "succeeded"
+    assert res.result["system_locked"] == ["PREMIUM_SERVICES_I"] and "left alone" in res.result["note"]
+    (put,) = a.writes()
+    assert [p["callType"] for p in put[2]["callingPermissions"]] == ["INTERNATIONAL"]
+    assert perm(sandbox, loc, "PREMIUM_SERVICES_I") == ("BLOCK", False)
+
+
+def test_only_locked_call_types_differ_ends_skipped_saying_so(sandbox, act, loc):
+    for entry in sandbox.state.permissions_of(loc)["callingPermissions"]:
+        if entry["callType"] == "INTERNATIONAL":
+            entry["isCallTypeRestrictionEnabled"] = True
+    a = act(sandbox, "location.outgoing_permissions")
+    res = a.run({"name": SITE, "call_type": "INTERNATIONAL", "action": "ALLOW"})
+    assert res.status == "skipped" and res.result["reason"] == "call_types_system_locked"
+    assert res.result["system_locked"] == ["INTERNATIONAL"]
+    assert a.writes() == []
+
+
+def test_sandbox_refuses_a_change_to_a_locked_call_type(sandbox, loc):
+    import requests
+
+    for entry in sandbox.state.permissions_of(loc)["callingPermissions"]:
+        if entry["callType"] == "INTERNATIONAL":
+            entry["isCallTypeRestrictionEnabled"] = True
+    r = requests.put(
+        f"{sandbox.base_url}/telephony/config/locations/{loc}/outgoingPermission",
+        json={"callingPermissions": [{"callType": "INTERNATIONAL", "action": "ALLOW", "transferEnabled": True}]},
+        headers={"Authorization": f"Bearer {sandbox.token}"}, timeout=5,
+    )
+    assert r.status_code == 400 and "INTERNATIONAL" in r.json()["errors"][0]["description"]
+
+
+@pytest.mark.parametrize("body, field", [
+    ({"useCustomEnabled": True, "callingPermissions": []}, "useCustomEnabled"),
+    ({"callingPermissions": [{"callType": "LOCAL", "action": "BLOCK"}]}, "callingPermissions[0].callType"),
+])
+def test_sandbox_refuses_what_the_location_contract_lacks(sandbox, loc, body, field):
+    import requests
+
+    r = requests.put(
+        f"{sandbox.base_url}/telephony/config/locations/{loc}/outgoingPermission",
+        json=body, headers={"Authorization": f"Bearer {sandbox.token}"}, timeout=5,
+    )
+    assert r.status_code == 400 and field in r.json()["errors"][0]["description"]

@@ -1,4 +1,5 @@
-"""location.pstn against the sandbox: enable calling when needed, LGW option chosen by type, skipped when equal."""
+"""location.pstn against the sandbox: enable calling (with the languages the contract requires), a local
+gateway by route type + route id, a cloud-connected option by id/name, skipped when equal."""
 
 from __future__ import annotations
 
@@ -18,14 +19,12 @@ def site(sandbox):
     return {"rg": rg, "trunk": trunk, "loc": loc}
 
 
+GLOBAL = {"announcement_language": "ca_es", "preferred_language": "es_ES"}  # as tests/data/samples/global.csv
+
+
 def row(route_id: str, **extra: str) -> dict[str, str]:
     return {"name": "CUV93470292900", "premise_route_type": "ROUTE_GROUP", "premise_route_id": route_id,
-            "pstn_connection_type": "LOCAL_GATEWAY", **extra}
-
-
-def lgw_option_id(sandbox, loc: str) -> str:
-    (opt,) = [o for o in sandbox.state.pstn_options(loc) if o["pstnConnectionType"] == "LOCAL_GATEWAY"]
-    return opt["id"]
+            "pstn_connection_type": "LOCAL_GATEWAY", **GLOBAL, **extra}
 
 
 def test_enables_calling_then_sets_the_lgw_connection(sandbox, act, site):
@@ -38,10 +37,13 @@ def test_enables_calling_then_sets_the_lgw_connection(sandbox, act, site):
     enable, put = a.writes()
     assert enable[:2] == ("POST", "/v1/telephony/config/locations")
     assert enable[2]["id"] == site["loc"] and enable[2]["timeZone"] == "Europe/Madrid"
+    assert (enable[2]["announcementLanguage"], enable[2]["preferredLanguage"]) == ("ca_es", "es_ES")
+    assert set(enable[2]) == {"id", "name", "timeZone", "announcementLanguage", "preferredLanguage", "address"}
+    # a local gateway: route type + route id, no option id (pstn_auto.py: id only for cloud-connected)
     assert put == (
         "PUT",
         f"/v1/telephony/pstn/locations/{site['loc']}/connection",
-        {"id": lgw_option_id(sandbox, site["loc"]), "premiseRouteType": "ROUTE_GROUP", "premiseRouteId": site["rg"]},
+        {"premiseRouteType": "ROUTE_GROUP", "premiseRouteId": site["rg"]},
     )
     loc = sandbox.state.get_location(site["loc"])
     assert loc["_calling"] is True
@@ -73,19 +75,63 @@ def test_calling_location_is_not_enabled_again(sandbox, act, site):
     assert a.writes()[0][2]["premiseRouteType"] == "TRUNK"
 
 
-def test_option_is_chosen_by_type_not_display_name(sandbox, act, site):
-    """The LGW option is renamed: v21 matched "Premises-based PSTN" by display name and would fail."""
-    original = sandbox.state.pstn_options
-
-    def renamed(lid):
-        return [dict(o, displayName=f"Option {i}") for i, o in enumerate(reversed(original(lid)))]
-
-    sandbox.state.pstn_options = renamed
+def test_languages_from_global_csv_when_the_row_has_none(sandbox, act, site):
     a = act(sandbox, "location.pstn")
+    raw = {k: v for k, v in row(site["rg"]).items() if k not in GLOBAL}
+    assert a.run(raw, GLOBAL).status == "succeeded"
+    (enable,) = a.bodies("POST", "/telephony/config/locations")
+    assert enable["announcementLanguage"] == "ca_es"
 
-    assert a.run(row(site["rg"])).status == "succeeded"
+
+@pytest.mark.parametrize("missing", ["announcement_language", "preferred_language"])
+def test_enabling_without_a_language_is_a_row_error_naming_the_column(sandbox, act, site, missing):
+    """Old code posted the location as GET /locations returned it (no languages) and got Webex's 400."""
+    a = act(sandbox, "location.pstn")
+    with pytest.raises(RowFailure) as err:
+        a.run({**row(site["rg"]), missing: ""})
+    assert err.value.code == "missing_language"
+    assert missing in err.value.message and "global.csv" in err.value.message
+    assert a.writes() == []
+    assert sandbox.state.get_location(site["loc"])["_calling"] is False
+
+
+def test_sandbox_refuses_enabling_without_languages_naming_the_field(sandbox, site):
+    import requests
+
+    body = {"id": site["loc"], "name": "CUV93470292900", "timeZone": "Europe/Madrid", "preferredLanguage": "es_ES",
+            "address": {"address1": "x", "city": "y", "country": "ES"}}
+    r = requests.post(f"{sandbox.base_url}/telephony/config/locations", json=body,
+                      headers={"Authorization": f"Bearer {sandbox.token}"}, timeout=5)
+    assert r.status_code == 400
+    assert r.json()["errors"][0]["description"] == "Missing required field: announcementLanguage"
+
+
+def test_locations_read_has_no_languages_and_options_have_no_connection_type(sandbox, site):
+    import requests
+
+    auth = {"Authorization": f"Bearer {sandbox.token}"}
+    loc = requests.get(f"{sandbox.base_url}/locations/{site['loc']}", headers=auth, timeout=5).json()
+    assert "announcementLanguage" not in loc and "preferredLanguage" not in loc
+    sandbox.state.get_location(site["loc"])["_calling"] = True
+    items = requests.get(f"{sandbox.base_url}/telephony/pstn/locations/{site['loc']}/connectionOptions",
+                         headers=auth, timeout=5).json()["items"]
+    assert items and all(set(o) == {"id", "displayName", "pstnServices"} for o in items)
+
+
+def test_cloud_connected_option_by_display_name(sandbox, act, site):
+    sandbox.state.get_location(site["loc"])["_calling"] = True
+    a = act(sandbox, "location.pstn")
+    res = a.run({"name": "CUV93470292900", "pstn_connection_type": "NON_INTEGRATED_CCP",
+                 "pstn_option": "Sandbox Cloud PSTN"})
+    assert res.status == "succeeded"
     (put,) = a.bodies("PUT", "/connection")
-    assert put["id"] == lgw_option_id(sandbox, site["loc"])
+    (option,) = [o for o in sandbox.state.pstn_options(site["loc"]) if o["displayName"] == "Sandbox Cloud PSTN"]
+    assert put == {"id": option["id"]}
+    assert sandbox.state.get_location(site["loc"])["_pstn"]["pstnConnectionType"] == "NON_INTEGRATED_CCP"
+    sandbox.log.clear()
+    again = act(sandbox, "location.pstn").run({"name": "CUV93470292900", "pstn_connection_type": "NON_INTEGRATED_CCP",
+                                               "pstn_option": "Sandbox Cloud PSTN"})
+    assert again.status == "skipped"
 
 
 def test_changed_route_is_rewritten(sandbox, act, site):
@@ -163,20 +209,19 @@ def test_unknown_location_id_is_a_row_error(sandbox, act, site):
     assert a.writes() == []
 
 
-def test_missing_connection_type_names_the_available_types(sandbox, act, site):
+def test_several_options_without_a_choice_name_the_options(sandbox, act, site):
     sandbox.state.get_location(site["loc"])["_calling"] = True
     a = act(sandbox, "location.pstn")
     with pytest.raises(RowFailure) as err:
         a.run(row(site["rg"], pstn_connection_type="NON_INTEGRATED_CCP"))
     assert err.value.code == "pstn_option_not_found"
-    assert "NON_INTEGRATED_CCP" in err.value.message
-    assert "available: CISCO_CLOUD_CONNECTED_PSTN, LOCAL_GATEWAY" in err.value.message
+    assert "'Premises-based PSTN', 'Sandbox Cloud PSTN'" in err.value.message and "pstn_option" in err.value.message
     assert a.writes() == []
 
 
 def test_route_group_by_name_when_the_id_is_empty(sandbox, act, site):
     a = act(sandbox, "location.pstn")
-    res = a.run({"name": "CUV93470292900", "premise_route_id": "", "route_identity": "RG_TEST"})
+    res = a.run({"name": "CUV93470292900", "premise_route_id": "", "route_identity": "RG_TEST", **GLOBAL})
     assert res.status == "succeeded"
     (put,) = a.bodies("PUT", "/connection")
     assert (put["premiseRouteType"], put["premiseRouteId"]) == ("ROUTE_GROUP", site["rg"])
@@ -185,7 +230,7 @@ def test_route_group_by_name_when_the_id_is_empty(sandbox, act, site):
 
 def test_trunk_by_name_and_unknown_route_name(sandbox, act, site):
     a = act(sandbox, "location.pstn")
-    trunk_row = {"name": "CUV93470292900", "premise_route_type": "TRUNK", "route_identity": "TRUNK_TEST"}
+    trunk_row = {"name": "CUV93470292900", "premise_route_type": "TRUNK", "route_identity": "TRUNK_TEST", **GLOBAL}
     assert a.run(trunk_row).status == "succeeded"
     assert ids.same(sandbox.state.get_location(site["loc"])["_pstn"]["routeId"], site["trunk"])
     with pytest.raises(RowFailure) as err:

@@ -47,9 +47,11 @@ def test_250_rows_take_three_bulk_requests_mapped_by_bulk_id(sandbox, act):
             "name": {"givenName": "User", "familyName": "N0"},
             "displayName": "User N0",
             "emails": [{"value": "user00000@example.com", "type": "work", "primary": True}],
+            "userType": "user",  # required by the SCIM user schema (webex-admin.json); wxc_sdk's live tests send it
             "schemas": first_op["data"]["schemas"],
         },
     }
+    assert posts[0].body["failOnErrors"] == 100
     assert "urn:ietf:params:scim:schemas:core:2.0:User" in first_op["data"]["schemas"]
     assert set(out) == {r.row_id for r in rows}
     for row in rows:
@@ -192,3 +194,37 @@ def test_lost_bulk_answer_then_retry_creates_no_duplicate(sandbox, act, lose):
         person = sandbox.state.person_by_email(row.payload["email"])
         assert again[row.row_id].result["user_id"] == key(person["id"])
         assert sandbox.state.create_count(row.payload["email"]) == 1
+
+
+def test_bulk_stopped_at_fail_on_errors_still_maps_each_operation_by_bulk_id(sandbox_factory, act):
+    """Every operation failed, so Webex ended the bulk with an error status (failOnErrors reached).
+    Old code failed every row with that one error; the rows keep their own outcomes instead."""
+    sb = sandbox_factory(faults=FaultConfig(row_errors={"user00001@example.com"}), seed=3)
+    sb.state.add_person("user00000@example.com")  # exists: its operation answers 409
+    a = act(sb, "user.scim_create")
+    rows = _rows(a, 2)
+
+    out = a.run_many(rows)
+
+    (post,) = _bulk_posts(sb)
+    assert post.status == 400 and post.body["failOnErrors"] == 2
+    assert out[1000].status == "skipped" and out[1000].result["reason"] == "user_already_exists"
+    assert isinstance(out[1001], RowFailure) and "user00001@example.com" in str(out[1001])
+    assert "failOnErrors" not in str(out[1001])
+
+
+def test_operations_a_stopped_bulk_did_not_process_are_retried_not_failed(sandbox_factory, act):
+    sb = sandbox_factory(faults=FaultConfig(row_errors={"user00000@example.com"}), seed=3)
+    a = act(sb, "user.scim_create")
+    a.executor.fail_on_errors = 1
+    rows = _rows(a, 3)
+
+    out = a.run_many(rows)
+
+    assert _bulk_posts(sb)[0].status == 400
+    processed = [rid for rid, res in out.items() if isinstance(res, RowFailure)]
+    stopped = [rid for rid, res in out.items() if isinstance(res, TransientFailure) and res.code == "bulk_stopped"]
+    created = [rid for rid, res in out.items() if isinstance(res, ActionResult)]
+    assert processed == [1000] and len(stopped) + len(created) == 2
+    for rid in stopped:
+        assert not out[rid].ambiguous and "not processed" in str(out[rid])

@@ -5,8 +5,6 @@ from __future__ import annotations
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from wxc_sdk.person_settings.permissions_out import OutgoingPermissionCallType, OutgoingPermissions
-
 from ledger.actions import get_spec
 from ledger.actions.catalog import CALL_TYPES
 from ledger.actions.permissions import desired_permissions, parse_profile
@@ -26,9 +24,34 @@ def _perm(state: dict, call_type: str) -> tuple[str, bool]:
     return entry["action"], entry["transferEnabled"]
 
 
-def test_catalog_call_types_are_the_sdk_enum():
-    assert set(CALL_TYPES) == {ct.value for ct in OutgoingPermissionCallType}
+def test_catalog_call_types_are_the_documented_enum():
+    from ledger.sandbox import contract
+
+    eps = contract.load()["endpoints"]
+    for key in (
+        "PUT /v1/people/{personId}/features/outgoingPermission",
+        "PUT /v1/workspaces/{workspaceId}/features/outgoingPermission",
+        "PUT /v1/telephony/config/locations/{locationId}/outgoingPermission",
+    ):
+        item = eps[key]["request"]["fields"]["callingPermissions"]["items"]["fields"]
+        assert set(CALL_TYPES) == set(item["callType"]["enum"]), key
     assert get_spec("user.outgoing_permissions").column("call_type").choices == CALL_TYPES
+
+
+@pytest.mark.parametrize("spelling", ["LOCAL", "TOLL"])
+def test_wxc_sdk_only_call_types_are_invalid_at_import_listing_the_valid_ones(tmp_path, spelling):
+    from ledger.importing.validate import parse_profile as import_profile
+    from ledger.actions.catalog import PERMISSION_ACTIONS
+    from ledger.errors import InputError
+    from ledger.importing.normalize import normalizer_for
+
+    with pytest.raises(ValueError, match="NATIONAL") as err:
+        normalizer_for(get_spec("user.outgoing_permissions").column("call_type"))(spelling)
+    assert "INTERNAL_CALL" in str(err.value)
+    path = tmp_path / "p.json"
+    path.write_text('{"calling_permissions": [{"call_type": "%s", "action": "BLOCK"}]}' % spelling)
+    with pytest.raises(InputError, match="NATIONAL covers"):
+        import_profile(path, call_types=CALL_TYPES, actions=PERMISSION_ACTIONS)
 
 
 def test_row_columns_write_only_what_differs(sandbox, act, calling_user):
@@ -49,18 +72,11 @@ def test_row_columns_write_only_what_differs(sandbox, act, calling_user):
         "use_custom_permissions": True,
         "calling_permissions": {"INTERNATIONAL": {"action": "BLOCK", "transfer_enabled": True}},
     }
-    assert a.bodies("PUT", f"/people/{calling_user}/outgoingPermission") == [
+    # the spec's path and only documented fields (wxc_sdk 1.41 sent all 12 of its call types, LOCAL/TOLL too)
+    assert a.bodies("PUT", f"/people/{calling_user}/features/outgoingPermission") == [
         {
-            "useCustomEnabled": False,
             "useCustomPermissions": True,
-            "callingPermissions": [
-                {
-                    "action": "BLOCK",
-                    "transferEnabled": True,
-                    "isCallTypeRestrictionEnabled": None,
-                    "callType": "INTERNATIONAL",
-                }
-            ],
+            "callingPermissions": [{"callType": "INTERNATIONAL", "action": "BLOCK", "transferEnabled": True}],
         }
     ]
     state = sandbox.state.permissions_of(calling_user)
@@ -100,7 +116,7 @@ def test_profile_applies_and_row_columns_override_it(sandbox, act, calling_user)
 
     assert res.status == "succeeded"
     (body,) = a.bodies("PUT", "/outgoingPermission")
-    assert body["useCustomEnabled"] is False  # the row's column beat the profile's true
+    assert "useCustomEnabled" not in body  # the row's FALSE beat the profile's true: unchanged, not sent
     assert body["useCustomPermissions"] is True
     assert [p["callType"] for p in body["callingPermissions"]] == ["TOLL_FREE"]  # only what differs
     state = sandbox.state.permissions_of(calling_user)
@@ -160,7 +176,7 @@ def _current(**overrides):
         ],
     }
     data.update(overrides)
-    return OutgoingPermissions.model_validate(data)
+    return data
 
 
 def test_desired_is_none_when_equal_and_missing_transfer_keeps_current():
@@ -169,22 +185,28 @@ def test_desired_is_none_when_equal_and_missing_transfer_keeps_current():
 
 
 def test_desired_for_a_call_type_absent_from_the_current_settings():
-    desired = desired_permissions(_current(), {"call_type": "TOLL", "action": "ALLOW"})
-    assert desired is not None
-    assert desired.model_dump()["callingPermissions"] == [
-        {"action": "ALLOW", "transferEnabled": True, "isCallTypeRestrictionEnabled": None, "callType": "TOLL"}
-    ]
+    desired = desired_permissions(_current(), {"call_type": "TOLL_FREE", "action": "ALLOW"})
+    assert desired == {"callingPermissions": [{"callType": "TOLL_FREE", "action": "ALLOW", "transferEnabled": True}]}
+
+
+def test_location_bodies_carry_calling_permissions_only():
+    row = {"call_type": "TOLL_FREE", "action": "BLOCK", "use_custom_enabled": False}
+    assert desired_permissions(_current(), row, flags=False) == {
+        "callingPermissions": [{"callType": "TOLL_FREE", "action": "BLOCK", "transferEnabled": False}]
+    }
+    assert desired_permissions(_current(), {"call_type": "NATIONAL", "action": "ALLOW",
+                                            "use_custom_enabled": False}, flags=False) is None
 
 
 def test_camel_case_profile_dumped_from_webex_is_accepted():
     target = parse_profile(
         {
             "useCustomEnabled": True,
-            "callingPermissions": [{"callType": "LOCAL", "action": "BLOCK", "transferEnabled": False}],
+            "callingPermissions": [{"callType": "NATIONAL", "action": "BLOCK", "transferEnabled": False}],
         }
     )
     assert target.use_custom_enabled is True
-    assert target.calling_permissions["LOCAL"].action == "BLOCK"
+    assert target.calling_permissions["NATIONAL"].action == "BLOCK"
 
 
 @pytest.mark.parametrize(
@@ -193,7 +215,8 @@ def test_camel_case_profile_dumped_from_webex_is_accepted():
         ([], "JSON object"),
         ({"calling_permissions": {"x": 1}}, "must be a list"),
         ({"calling_permissions": [{"call_type": "MOBILE", "action": "ALLOW"}]}, "MOBILE"),
-        ({"calling_permissions": [{"call_type": "LOCAL", "action": "MAYBE"}]}, "unknown permission action"),
+        ({"calling_permissions": [{"call_type": "LOCAL", "action": "ALLOW"}]}, "NATIONAL covers"),
+        ({"calling_permissions": [{"call_type": "NATIONAL", "action": "MAYBE"}]}, "unknown permission action"),
         ({"use_custom_enabled": "perhaps"}, "not a boolean"),
     ],
 )
@@ -204,7 +227,7 @@ def test_invalid_profiles_are_row_failures(profile, message):
 
 # --- property: writing what desired_permissions returns makes the next comparison equal --------------
 
-_CT = sorted(c.value for c in OutgoingPermissionCallType)
+_CT = sorted(CALL_TYPES)
 _ACTIONS = ["ALLOW", "BLOCK", "AUTH_CODE", "TRANSFER_NUMBER_1"]
 _entry = st.fixed_dictionaries({"action": st.sampled_from(_ACTIONS), "transferEnabled": st.booleans()})
 _current_st = st.fixed_dictionaries(
@@ -249,9 +272,10 @@ def _apply(current: dict, put: dict) -> dict:
     return out
 
 
-def _model(state: dict) -> OutgoingPermissions:
+def _model(state: dict) -> dict:
+    """The JSON Webex answers for ``state``."""
     perms = [{"callType": ct, **p} for ct, p in state["callingPermissions"].items()]
-    return OutgoingPermissions.model_validate({**state, "callingPermissions": perms})
+    return {**state, "callingPermissions": perms}
 
 
 def _holds(state: dict, row: dict) -> bool:
@@ -284,7 +308,7 @@ def test_writing_the_desired_model_reaches_the_target(current, row):
         assert _holds(current, row)
         return
     assert not _holds(current, row)
-    after = _apply(current, desired.model_dump())
+    after = _apply(current, desired)
     assert _holds(after, row)
     assert desired_permissions(_model(after), row) is None
     # nothing the row did not ask for changed

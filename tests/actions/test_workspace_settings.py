@@ -204,9 +204,8 @@ def test_permissions_send_only_the_difference(sandbox, act, site):
         (
             "PUT",
             f"/v1/workspaces/{site['ws']}/features/outgoingPermission",
-            {"useCustomEnabled": True, "useCustomPermissions": True,
-             "callingPermissions": [{"action": "ALLOW", "transferEnabled": True, "isCallTypeRestrictionEnabled": None,
-                                     "callType": "INTERNATIONAL"}]},
+            {"callingPermissions": [{"callType": "INTERNATIONAL", "action": "ALLOW", "transferEnabled": True}],
+             "useCustomEnabled": True, "useCustomPermissions": True},
         )
     ]
     perms = sandbox.state.permissions_of(site["ws"])

@@ -16,7 +16,17 @@ from ledger.sandbox import ids
 def _user(email: str) -> ScimUser:
     return ScimUser(schemas=["urn:ietf:params:scim:schemas:core:2.0:User"], user_name=email, active=True,
                     name=NameObject(given_name="G", family_name="F"), display_name="G F",
-                    emails=[EmailObject(value=email, type=EmailObjectType.work, primary=True)])
+                    emails=[EmailObject(value=email, type=EmailObjectType.work, primary=True)],
+                    user_type=UserTypeObject.user)
+
+
+BULK = ["urn:ietf:params:scim:api:messages:2.0:BulkRequest"]
+CORE = ["urn:ietf:params:scim:schemas:core:2.0:User"]
+
+
+def _op(i, email: str, **data) -> dict:
+    return {"method": "POST", "path": "/Users", "bulkId": str(i),
+            "data": {"schemas": CORE, "userName": email, "userType": "user", **data}}
 
 
 def test_search_and_create(sandbox, api):
@@ -42,7 +52,7 @@ def test_bulk_100_with_partial_failure(sandbox, api):
     sandbox.state.add_person("bulk042@x.com")  # exists already -> 409 on that op only
     ops = [BulkOperation(method=BulkMethod.post, path="/Users", bulk_id=f"b{i:03d}",
                          data=_user(f"bulk{i:03d}@x.com").create_update()) for i in range(100)]
-    resp = api.scim.bulk.bulk_request(org_id=org, operations=ops)
+    resp = api.scim.bulk.bulk_request(org_id=org, operations=ops, fail_on_errors=100)
     raw = resp.model_extra["Operations"]  # Webex answers "Operations"; wxc_sdk's model expects "operations"
     assert len(raw) == 100
     by_id = {o["bulkId"]: o for o in raw}
@@ -59,9 +69,7 @@ def test_bulk_order_is_deterministic_per_seed(sandbox_factory, api_factory):
     orders = []
     for _ in range(2):
         sb = sandbox_factory(seed=7)
-        body = {"schemas": ["urn:ietf:params:scim:api:messages:2.0:BulkRequest"],
-                "Operations": [{"method": "POST", "path": "/Users", "bulkId": str(i),
-                                "data": {"userName": f"o{i}@x.com"}} for i in range(10)]}
+        body = {"schemas": BULK, "failOnErrors": 10, "Operations": [_op(i, f"o{i}@x.com") for i in range(10)]}
         r = requests.post(f"{sb.root_url}/identity/scim/{sb.state.org_id}/v2/Bulk", json=body,
                           headers={"Authorization": "Bearer test-token"})
         assert r.status_code == 200
@@ -70,11 +78,34 @@ def test_bulk_order_is_deterministic_per_seed(sandbox_factory, api_factory):
 
 
 def test_bulk_over_100_rejected(sandbox):
-    body = {"Operations": [{"method": "POST", "path": "/Users", "bulkId": str(i), "data": {"userName": f"{i}@x"}}
-                           for i in range(101)]}
+    body = {"schemas": BULK, "failOnErrors": 1, "Operations": [_op(i, f"{i}@x") for i in range(101)]}
     r = requests.post(f"{sandbox.root_url}/identity/scim/{sandbox.state.org_id}/v2/Bulk", json=body,
                       headers={"Authorization": "Bearer test-token"})
     assert r.status_code == 413
+
+
+def test_bulk_operation_without_user_type_fails_naming_the_field(sandbox):
+    ops = [_op(1, "ok@x.com"), {"method": "POST", "path": "/Users", "bulkId": "2",
+                                "data": {"schemas": CORE, "userName": "no-type@x.com"}}]
+    r = requests.post(f"{sandbox.root_url}/identity/scim/{sandbox.state.org_id}/v2/Bulk",
+                      json={"schemas": BULK, "failOnErrors": 2, "Operations": ops},
+                      headers={"Authorization": "Bearer test-token"})
+    assert r.status_code == 200
+    by_id = {o["bulkId"]: o for o in r.json()["Operations"]}
+    assert by_id["1"]["status"] == "201"
+    assert by_id["2"]["status"] == "400" and "userType" in by_id["2"]["response"]["detail"]
+    assert sandbox.state.people_by_email("no-type@x.com") == []
+
+
+def test_reaching_fail_on_errors_ends_the_bulk_with_an_error_listing_what_was_processed(sandbox):
+    sandbox.state.add_person("dup@x.com")
+    ops = [_op(1, "dup@x.com"), _op(2, "new1@x.com"), _op(3, "new2@x.com")]
+    r = requests.post(f"{sandbox.root_url}/identity/scim/{sandbox.state.org_id}/v2/Bulk",
+                      json={"schemas": BULK, "failOnErrors": 1, "Operations": ops},
+                      headers={"Authorization": "Bearer test-token"})
+    assert r.status_code == 400 and "failOnErrors" in r.json()["detail"]
+    assert [(o["bulkId"], o["status"]) for o in r.json()["Operations"]] == [("1", "409")]
+    assert sandbox.state.people_by_email("new1@x.com") == []  # not processed
 
 
 def test_unknown_org_404(sandbox, api):

@@ -105,9 +105,11 @@ def test_seed_from_samples_ids_match_files(sandbox_factory):
     assert person.first_name == "Andres"
     # the sample rows run end to end: enable calling, PSTN, numbers, licence with location+extension
     loc_id = locs["CUV93470292900"]
-    api.telephony.location.enable_for_calling(api.locations.details(loc_id))
-    opt = next(o for o in api.telephony.pstn.list(loc_id) if o.display_name == "Premises-based PSTN")
-    api.telephony.pstn.configure(loc_id, id=opt.id, premise_route_type="ROUTE_GROUP", premise_route_id=rg)
+    loc = api.locations.details(loc_id)
+    api.session.rest_post(api.session.ep("telephony/config/locations"), json={
+        "id": loc_id, "name": loc.name, "timeZone": loc.time_zone, "announcementLanguage": "ca_es",
+        "preferredLanguage": "es_ES", "address": loc.address.model_dump(mode="json", by_alias=True, exclude_none=True)})
+    api.telephony.pstn.configure(loc_id, premise_route_type="ROUTE_GROUP", premise_route_id=rg)
     assert api.telephony.location.number.add(loc_id, ["+34516789012", "+34935678901"]).errors == []
     r = api.licenses.assign_licenses_to_users(person_id=person.person_id, licenses=[LicenseRequest(
         id=u["add_license_ids"], properties=LicenseProperties(location_id=loc_id, extension=u["extension"]))])

@@ -116,7 +116,8 @@ async def location_permissions_get(request: web.Request) -> web.Response:
     st = state_of(request)
     with st.lock:
         loc = st._require_calling_location(request.match_info["lid"])
-        return json_response(request, copy.deepcopy(loc["_outgoingPermission"]))
+        # location-call-settings-call-handling_auto.py: a location has callingPermissions only
+        return json_response(request, {"callingPermissions": copy.deepcopy(loc["_outgoingPermission"]["callingPermissions"])})
 
 
 async def location_permissions_put(request: web.Request) -> web.Response:

@@ -7,6 +7,7 @@ import re
 
 from aiohttp import web
 
+from .. import contract
 from .. import errors as E
 from .. import ids
 from ..app import SANDBOX, body_of, json_response, q, route, row_error_hit, tracking_id_of, state_of
@@ -58,6 +59,12 @@ def scim_error(request, status: int, detail: str, scim_type: str | None = None, 
 def _create(request, data: dict) -> tuple[int, dict]:
     """Create one SCIM user; returns (status, user-or-error-body)."""
     st = state_of(request)
+    # the SCIM user schema (webex-admin.json POST /identity/scim/{orgId}/v2/Users): schemas, userName and
+    # userType are required, also for a /Bulk operation's data
+    users = contract.find("POST", "/identity/scim/org/v2/Users")
+    problems = contract.request_problems(users, {}, data) if users is not None else []
+    if problems:
+        return 400, scim_error(request, 400, "; ".join(map(str, problems)), "invalidValue", 400001)
     user_name = (data or {}).get("userName")
     if not user_name or "@" not in user_name:
         return 400, scim_error(request, 400, "userName (an email address) is required", "invalidValue", 400001)
@@ -142,7 +149,7 @@ async def bulk(request: web.Request) -> web.Response:
         path = op.get("path") or ""
         out = {"method": method, "bulkId": bulk_id}
         if fail_on_errors and n_err >= int(fail_on_errors):
-            break
+            break  # the rest is not processed
         if method != "POST" or path.rstrip("/") != "/Users":
             status, res = 400, scim_error(request, 400, f"Unsupported bulk operation {method} {path}",
                                           "invalidSyntax")
@@ -163,6 +170,14 @@ async def bulk(request: web.Request) -> web.Response:
         results.append(out)
     # the service does not keep request order: shuffle deterministically so clients map by bulkId
     random.Random(f"{sb.seed}:{len(sb.log.snapshot())}").shuffle(results)
+    if fail_on_errors and n_err >= int(fail_on_errors):
+        # webex-admin.json BulkUser.failOnErrors: "the maximum number of errors ... before the operation is
+        # terminated and an error response is returned": an error status, with the operations processed
+        detail = (f"failOnErrors ({fail_on_errors}) reached: the bulk request was stopped after {n_err} errors; "
+                  f"{len(ops) - len(results)} operations were not processed")
+        err = scim_error(request, 400, detail, "tooMany", 400003)
+        err["Operations"] = results
+        return json_response(request, err, status=400)
     return json_response(request, {"schemas": ["urn:ietf:params:scim:api:messages:2.0:BulkResponse"],
                                    "Operations": results}, status=200)
 

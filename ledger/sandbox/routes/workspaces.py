@@ -27,7 +27,7 @@ async def list_workspaces(request: web.Request) -> web.Response:
 async def create_workspace(request: web.Request) -> web.Response:
     st = state_of(request)
     w = st.api_create_workspace(body_of(request))
-    return json_response(request, st.workspace_view(w))
+    return json_response(request, st.workspace_view(w), status=201)  # webex-device.json POST /workspaces: 201
 
 
 async def get_workspace(request: web.Request) -> web.Response:

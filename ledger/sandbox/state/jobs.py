@@ -119,7 +119,7 @@ class MoveJobsMixin(StateCore):
         job_id = ids.encode("JOB_ID", self._uuid())
         n = len(self.jobs) + 1
         job = {
-            "name": "moveusers", "id": job_id, "jobType": "moveusers", "trackingId": tracking_id or "",
+            "name": "moveusers", "id": job_id, "trackingId": tracking_id or "",
             "sourceUserId": self.me_id, "sourceCustomerId": self.org_id, "targetCustomerId": self.org_id,
             "instanceId": n,
             "jobExecutionStatus": [{"id": n, "startTime": t, "lastUpdated": t, "statusMessage": "STARTING",

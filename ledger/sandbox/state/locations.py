@@ -32,15 +32,17 @@ class LocationsMixin(StateCore):
     ) -> str:
         with self.lock:
             lid = location_id or self._new_id("LOCATION")
+            # the languages are private: GET /v1/locations does not return them (wxc_sdk_open_api/
+            # locations_auto.py Location), so enabling calling must send them (location.pstn)
             self.locations[ids.key(lid)] = {
                 "id": lid, "name": name, "orgId": self.org_id, "timeZone": time_zone,
-                "preferredLanguage": preferred_language, "announcementLanguage": announcement_language,
+                "_preferredLanguage": preferred_language, "_announcementLanguage": announcement_language,
                 "address": {"address1": address1, "city": city, "state": state, "postalCode": postal_code,
                             "country": country},
                 "_calling": bool(calling_enabled), "_callingLineId": None, "_pstn": None,
                 "_routingPrefix": routing_prefix,
                 "_internalDialing": {"enableUnknownExtensionRoutePolicy": False},
-                "_outgoingPermission": default_permissions(),
+                "_outgoingPermission": {"callingPermissions": default_permissions()["callingPermissions"]},
             }
             return lid
 
@@ -100,9 +102,12 @@ class LocationsMixin(StateCore):
     def api_update_location(self, lid: str, body: dict) -> dict:
         with self.lock:
             loc = self.get_location(lid)
-            for k in ("name", "timeZone", "preferredLanguage", "announcementLanguage"):
+            for k in ("name", "timeZone"):
                 if body.get(k):
                     loc[k] = body[k]
+            for k in ("preferredLanguage", "announcementLanguage"):
+                if body.get(k):
+                    loc["_" + k] = body[k]
             if isinstance(body.get("address"), dict):
                 loc["address"].update({k: v for k, v in body["address"].items() if v is not None})
             return loc
@@ -117,18 +122,22 @@ class LocationsMixin(StateCore):
                                      f"Location {loc['name']} is already a Webex Calling location")
             else:
                 loc = self.api_create_location(body)
+            # location-call-settings_auto.py enable_a_location_for_webex_calling: the body itself must
+            # carry them (the contract check refuses the request first; this guards a lenient sandbox)
             for f in ("timeZone", "announcementLanguage", "preferredLanguage"):
-                if not (body.get(f) or loc.get(f)):
-                    raise E.bad_request(f"{f} is required to enable calling")
+                if not body.get(f):
+                    raise E.ApiError(400, f"Missing Mandatory field name: {f}", E.CONTRACT_INVALID,
+                                     f"[Error {E.CONTRACT_INVALID}] Missing Mandatory field name: {f}")
+            loc["_announcementLanguage"] = body["announcementLanguage"]
+            loc["_preferredLanguage"] = body["preferredLanguage"]
             loc["_calling"] = True
             return {"id": loc["id"]}
 
     def telephony_location_view(self, loc: dict) -> dict:
         v: dict[str, Any] = {"id": loc["id"], "name": loc["name"], "userLimit": 500000,
-                             "announcementLanguage": loc.get("announcementLanguage"),
+                             "announcementLanguage": loc.get("_announcementLanguage"),
                              "outsideDialDigit": "0", "enforceOutsideDialDigit": False,
-                             "defaultDomain": "sandbox.example.com", "chargeNumberEnabled": False,
-                             "e911SetupRequired": False, "externalCallerIdName": loc["name"][:30]}
+                             "defaultDomain": "sandbox.example.com", "externalCallerIdName": loc["name"][:30]}
         if loc.get("_routingPrefix"):
             v["routingPrefix"] = loc["_routingPrefix"]
         if loc["_callingLineId"]:
@@ -158,30 +167,45 @@ class LocationsMixin(StateCore):
                 loc["_routingPrefix"] = body["routingPrefix"]
             return {}
 
-    def pstn_options(self, lid: str) -> list[dict]:
+    # PSTN (wxc_sdk_open_api/pstn_auto.py): an option carries only id, displayName, pstnServices; the
+    # connection TYPE is set on the location by the PUT: premiseRouteType + premiseRouteId (no id) make
+    # a local gateway, an option id (required for non-integrated CCP) the option's own type.
+    PSTN_OPTION_TYPES = {"lgw": "LOCAL_GATEWAY", "ccp": "NON_INTEGRATED_CCP"}
+
+    def _pstn_option_rows(self, lid: str) -> list[tuple[str, dict]]:
         loc = self.get_location(lid)
         k = ids.key(loc["id"])
         return [
-            {"id": ids.encode("PSTN_CONNECTION_OPTION", f"lgw-{k}"), "displayName": "Premises-based PSTN",
-             "pstnServices": ["GEOGRAPHIC_NUMBERS", "EMERGENCY_CALLING"], "pstnConnectionType": "LOCAL_GATEWAY"},
-            {"id": ids.encode("PSTN_CONNECTION_OPTION", f"ccp-{k}"), "displayName": "Sandbox Cloud PSTN",
-             "pstnServices": ["GEOGRAPHIC_NUMBERS", "TOLLFREE_NUMBERS"],
-             "pstnConnectionType": "CISCO_CLOUD_CONNECTED_PSTN"},
+            ("lgw", {"id": ids.encode("PSTN_CONNECTION_OPTION", f"lgw-{k}"), "displayName": "Premises-based PSTN",
+                     "pstnServices": ["GEOGRAPHIC_NUMBERS"]}),
+            ("ccp", {"id": ids.encode("PSTN_CONNECTION_OPTION", f"ccp-{k}"), "displayName": "Sandbox Cloud PSTN",
+                     "pstnServices": ["GEOGRAPHIC_NUMBERS", "TOLLFREE_NUMBERS"]}),
         ]
+
+    def pstn_options(self, lid: str) -> list[dict]:
+        return [opt for _, opt in self._pstn_option_rows(lid)]
 
     def api_set_pstn(self, lid: str, body: dict) -> None:
         with self.lock:
             loc = self._require_calling_location(lid)
-            opt = next((o for o in self.pstn_options(lid) if ids.same(o["id"], body.get("id"))), None)
-            if opt is None:
-                raise E.bad_request(f"Invalid PSTN connection option id {body.get('id')}")
-            conn = {"id": opt["id"], "displayName": opt["displayName"],
-                    "pstnConnectionType": opt["pstnConnectionType"]}
-            if opt["pstnConnectionType"] == "LOCAL_GATEWAY":
+            conn: dict = {}
+            if body.get("id"):
+                found = next(((kind, o) for kind, o in self._pstn_option_rows(lid) if ids.same(o["id"], body["id"])),
+                             None)
+                if found is None:
+                    raise E.bad_request(f"Invalid PSTN connection option id {body.get('id')}")
+                kind, opt = found
+                conn = {"id": opt["id"], "displayName": opt["displayName"], "pstnServices": opt["pstnServices"],
+                        "pstnConnectionType": self.PSTN_OPTION_TYPES[kind]}
+            else:
+                conn = {"pstnConnectionType": "LOCAL_GATEWAY"}
+            if conn["pstnConnectionType"] == "LOCAL_GATEWAY":
                 rtype, rid = body.get("premiseRouteType"), body.get("premiseRouteId")
-                coll = {"ROUTE_GROUP": self.route_groups, "TRUNK": self.trunks}.get(rtype or "")
-                if coll is None:
-                    raise E.bad_request("premiseRouteType must be ROUTE_GROUP or TRUNK")
+                if not rtype or not rid:
+                    missing = "premiseRouteType" if not rtype else "premiseRouteId"
+                    raise E.bad_request(f"{missing} is required for a local gateway connection "
+                                        "(or give the id of a cloud-connected PSTN option)")
+                coll = {"ROUTE_GROUP": self.route_groups, "TRUNK": self.trunks}[rtype]
                 route = coll.get(ids.key(rid or ""))
                 if route is None:
                     raise E.bad_request(f"Invalid premiseRouteId {rid}")

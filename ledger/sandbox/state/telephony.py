@@ -45,15 +45,22 @@ class TelephonyMixin(StateCore):
             self.validate_permissions(body)
             cur = target
             for k in ("useCustomEnabled", "useCustomPermissions"):
-                if k in body and body[k] is not None:
+                if k in body and body[k] is not None and k in cur:
                     cur[k] = bool(body[k])
             if body.get("callingPermissions") is not None:
                 by_type = {p["callType"]: p for p in cur["callingPermissions"]}
                 for p in body["callingPermissions"]:
+                    now = by_type.get(p["callType"]) or {}
+                    locked = bool(now.get("isCallTypeRestrictionEnabled"))
+                    # isCallTypeRestrictionEnabled (user-call-settings_auto.py): "enforced by the system for
+                    # the corresponding call type and cannot be changed"
+                    if locked and (p["action"] != now.get("action")
+                                   or bool(p.get("transferEnabled")) != bool(now.get("transferEnabled"))):
+                        raise E.bad_request(f"Call type {p['callType']} is restricted by the system and "
+                                            "cannot be changed")
                     by_type[p["callType"]] = {"callType": p["callType"], "action": p["action"],
                                               "transferEnabled": bool(p.get("transferEnabled")),
-                                              "isCallTypeRestrictionEnabled":
-                                                  bool(p.get("isCallTypeRestrictionEnabled"))}
+                                              "isCallTypeRestrictionEnabled": locked}
                 cur["callingPermissions"] = list(by_type.values())
 
     # ------------------------------------------------------------------ numbers of people / workspaces
@@ -148,10 +155,8 @@ class TelephonyMixin(StateCore):
                 raise E.bad_request("Workspace is not a Webex Calling workspace", E.INVALID)
             loc = self.locations.get(ids.key(w.get("locationId") or ""), {})
             items = self._number_items(w, loc, "external", w.get("_phoneNumber"), w.get("_extension"))
-            org = self.orgs.get(ids.key(w["orgId"]), {})
-            return {"distinctiveRingEnabled": w["_features"]["distinctiveRingEnabled"], "phoneNumbers": items,
-                    "workspace": {"id": w["id"]}, "location": {"id": loc.get("id"), "name": loc.get("name")},
-                    "organization": {"id": w["orgId"], "name": org.get("displayName")}}
+            # workspace-call-settings_auto.py: distinctiveRingEnabled and phoneNumbers only
+            return {"distinctiveRingEnabled": w["_features"]["distinctiveRingEnabled"], "phoneNumbers": items}
 
     def api_update_workspace_numbers(self, wid: str, body: dict) -> None:
         with self.lock:

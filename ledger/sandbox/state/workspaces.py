@@ -32,7 +32,8 @@ class WorkspacesMixin(StateCore):
             if location_id:
                 w["locationId"] = self.get_location(location_id)["id"]
             if calling == "webexCalling":
-                w["calling"]["webexCalling"] = {"locationId": w.get("locationId")}
+                # webex-device.json Workspace: the answer's webexCalling carries only licenses
+                w["calling"]["webexCalling"] = {"licenses": []}
                 w["_extension"] = extension
                 w["_phoneNumber"] = phone_number
                 if phone_number:
