@@ -18,6 +18,9 @@ class RowStatus(StrEnum):
     # replaced by a newer row of the same action and entity (ledger.superseded_by), or a line whose
     # intent an earlier row already carried out; kept for history, never executed
     SUPERSEDED = "superseded"
+    # at import: every column that gives the row something to do is empty (e.g. no legacy number),
+    # so no request is needed; final and not an error (counted apart from invalid and skipped)
+    NOTHING_TO_DO = "nothing_to_do"
 
     @property
     def final(self) -> bool:
@@ -25,7 +28,10 @@ class RowStatus(StrEnum):
 
 
 FINAL_STATUSES = frozenset(
-    {RowStatus.SUCCEEDED, RowStatus.SKIPPED, RowStatus.FAILED, RowStatus.INVALID, RowStatus.SUPERSEDED}
+    {
+        RowStatus.SUCCEEDED, RowStatus.SKIPPED, RowStatus.FAILED, RowStatus.INVALID, RowStatus.SUPERSEDED,
+        RowStatus.NOTHING_TO_DO,
+    }
 )
 
 

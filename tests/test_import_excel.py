@@ -193,3 +193,31 @@ def test_a_token_pasted_with_bearer_loses_the_prefix(raw: str, token: str, noted
     got, note = clean_token(raw)
     assert got == token and bool(note) == noted
     assert token == "" or token not in note
+
+
+# --- empty optional cells are not errors ----------------------------------------------------------------
+
+
+def test_an_empty_legacy_number_is_nothing_to_do_not_invalid(tmp_path: Path, run_cli: Callable[..., Result], ledger_path: Path) -> None:
+    f = _excel(tmp_path, "sec.csv", ["email;legacy_phone_number", "ana@x.com;0034935550011", "luis@x.com;", "bad@;"])
+    result = run_cli("import", str(f), "--action", "user.secondary_number")
+    assert result.exit_code == 0, result.stderr
+    assert "3 rows, 1 pending, 1 nothing to do (optional cells empty), 1 invalid" in result.stdout
+    got = {n: (s, m) for n, s, m, _ in _rows(ledger_path)}
+    assert got[2] == ("pending", None)
+    assert got[3] == ("nothing_to_do", "nothing to do: legacy_phone_number empty")
+    assert got[4][0] == "invalid"  # a bad email is still an error
+    assert _rows(ledger_path, "SELECT error_kind FROM ledger WHERE line_no = 3") == [(None,)]
+    # the whole-file check stays: a file without the column is refused
+    nocol = _excel(tmp_path, "nocol.csv", ["email", "ana@x.com"])
+    refused = run_cli("import", str(nocol), "--action", "user.secondary_number")
+    assert refused.exit_code == 1 and "the header needs one of the columns 'legacy_phone_number'" in refused.stderr
+
+
+def test_a_licence_row_with_nothing_to_add_or_remove_is_nothing_to_do(tmp_path: Path, run_cli: Callable[..., Result], ledger_path: Path) -> None:
+    f = tmp_path / "lic.csv"
+    f.write_text(f"email,add_license_ids,remove_license_ids\nana@x.com,,\nluis@x.com,{LIC_A},\n")
+    assert run_cli("import", str(f), "--action", "user.licenses").exit_code == 0
+    got = {n: (s, m) for n, s, m, _ in _rows(ledger_path)}
+    assert got[2] == ("nothing_to_do", "nothing to do: add_license_ids and remove_license_ids empty")
+    assert got[3] == ("pending", None)

@@ -28,3 +28,105 @@ def test_wxc_sdk_enum_warnings_go_to_the_log_file_not_the_terminal(tmp_path: Pat
     assert "auto enhancing Enum" not in proc.stderr
     lines = [json.loads(line) for line in (tmp_path / "ledger.log").read_text().splitlines()]
     assert any("auto enhancing Enum PhoneNumberType" in e["event"] and e["logger"] == "wxc_sdk.base" for e in lines)
+
+
+# --- summaries add up ----------------------------------------------------------------------------------
+
+import os  # noqa: E402
+import socket  # noqa: E402
+
+from worker_support import TOKEN, import_users, query, statuses  # noqa: E402
+
+from ledger.actions.runtime import WebexExecutors  # noqa: E402
+from ledger.errors import ExitCode  # noqa: E402
+from ledger.reporting import report as reports  # noqa: E402
+from ledger.sandbox import FaultConfig  # noqa: E402
+from ledger.sandbox.testing import sandbox_factory  # noqa: E402,F401 - fixture
+from ledger.settings import WorkSettings  # noqa: E402
+from ledger.store import runs as store_runs  # noqa: E402
+from ledger.store.engine import open_ledger  # noqa: E402
+from ledger.work.run import run_work  # noqa: E402
+
+
+def _settings(db: Path, **kw: object) -> WorkSettings:
+    kw.setdefault("retry_profile", "fast")
+    return WorkSettings(db, progress=False, **kw)  # type: ignore[arg-type]
+
+
+def test_error_kinds_count_only_failed_and_invalid_rows(ledger_path: Path, tmp_path: Path, sandbox_factory) -> None:  # noqa: F811
+    """After an outage every row is pending again, some still carrying their last error: the summary
+    must not call them transient/systemic failures (it said `failed 0` and `transient 10`)."""
+    sb = sandbox_factory(token=TOKEN, seed=3, faults=FaultConfig(outage=True))
+    import_users(ledger_path, tmp_path, 10)
+    report = run_work(_settings(ledger_path, concurrency=2), WebexExecutors(token=TOKEN, base_url=sb.base_url, concurrency=2))
+    assert report.exit_code == ExitCode.FAILED_SYSTEMIC
+    assert statuses(ledger_path) == {"pending": 10}
+    assert query(ledger_path, "SELECT count(*) AS n FROM ledger WHERE error_kind IS NOT NULL")[0].n > 0
+    engine = open_ledger(ledger_path, readonly=True)
+    s = reports.summary(engine)
+    engine.dispose()
+    assert s.error_kinds == {}
+    assert sum(s.error_kinds.values()) == s.failed_row + s.failed_systemic + s.invalid
+    assert "error kinds" not in reports.render_summary(s)
+
+
+def test_percent_done_leaves_invalid_rows_out(tmp_path: Path, run_cli, ledger_path: Path) -> None:
+    f = tmp_path / "u.csv"
+    f.write_text("email,first_name,last_name\nfoo@,A,B\nbar@,C,D\n")
+    assert run_cli("import", str(f), "--action", "user.create").exit_code == 0
+    out = run_cli("status").stdout
+    line = out.splitlines()[1].split()
+    assert line[:3] == ["1", "user.create", "n/a"], out  # not "100.0%": nothing was done
+    g = tmp_path / "g.csv"
+    g.write_text("email,first_name,last_name\nfoo@,A,B\nok@x.com,C,D\n")
+    assert run_cli("import", str(g), "--action", "user.create").exit_code == 0
+    assert run_cli("status").stdout.splitlines()[2].split()[:3] == ["2", "user.create", "0.0%"]
+
+
+def _run_row(engine, pid: int) -> int:  # noqa: ANN001
+    return store_runs.create_run(
+        engine, pid=pid, host=socket.gethostname(), import_id=None, batch_size=10, concurrency=1,
+        retry_profile="fast", dry_run=False,
+    )
+
+
+def test_status_says_a_dead_run_is_dead_and_shows_every_live_run(ledger_path: Path, run_cli) -> None:
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()
+    engine = open_ledger(ledger_path)
+    live_a = _run_row(engine, os.getpid())
+    dead = _run_row(engine, gone.pid)
+    live_b = _run_row(engine, os.getppid())
+    engine.dispose()
+    f = ledger_path.parent / "u.csv"
+    f.write_text("email,first_name,last_name\nana@x.com,A,B\n")
+    assert run_cli("import", str(f), "--action", "user.create").exit_code == 0
+    out = run_cli("status").stdout
+    assert f"run {live_a}: running (pid {os.getpid()}" in out
+    assert f"run {live_b}: running (pid {os.getppid()}" in out
+    assert f"run {dead}: dead (pid {gone.pid} on {socket.gethostname()} is not running any more" in out
+    assert f"last run {dead}: running" not in out
+    report = run_cli("report", "--out", str(ledger_path.parent / "rep")).stdout
+    assert f"last run {live_b}: running" in report
+
+
+# --- progress and the last lines of `ledger work` ----------------------------------------------------------
+
+
+def test_progress_ends_with_a_100_percent_line_and_a_dry_run_offers_no_retry(tmp_path: Path, run_cli, ledger_path: Path, sandbox_factory) -> None:  # noqa: F811
+    sb = sandbox_factory(token=TOKEN, seed=3)
+    import_users(ledger_path, tmp_path, 30)
+    ghosts = tmp_path / "ghosts.csv"  # users that do not exist: their rows would fail
+    ghosts.write_text("email,legacy_phone_number\nghost1@x.com,+34935550001\nghost2@x.com,+34935550002\n")
+    assert run_cli("import", str(ghosts), "--action", "user.secondary_number").exit_code == 0
+    env = {"WEBEX_BASE_URL": sb.base_url, "WEBEX_ACCESS_TOKEN": TOKEN}
+    dry = run_cli("work", "--dry-run", "--batch-size", "7", env=env)
+    assert dry.exit_code == 0, dry.stderr
+    assert "dry run: 30 would change, 0 would be skipped, 2 would fail" in dry.stdout
+    assert "to retry the failed rows" not in dry.stdout  # nothing failed: every row is still pending
+    assert dry.stderr.strip().splitlines()[-1].startswith("100.0% 32/32 rows"), dry.stderr
+    real = run_cli("work", "--batch-size", "7", env=env)
+    assert real.exit_code == 0, real.stderr
+    lines = [line for line in real.stderr.splitlines() if "rows/min" in line]
+    assert lines[-1].startswith("100.0% 32/32 rows  2 failed"), real.stderr
+    assert "to retry the failed rows" in real.stdout  # two rows did fail

@@ -220,7 +220,7 @@ def _load_rows(
     dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
     stamp = utcnow()
     pending, invalid_status, invalid_kind = RowStatus.PENDING.value, RowStatus.INVALID.value, ErrorKind.INVALID.value
-    nothing = RowStatus.INVALID.value  # (no action declares `work` columns yet)
+    nothing = RowStatus.NOTHING_TO_DO.value
     settle = _Settler(conn, validator, dumps)
     resolver = chains.load_resolver(conn)
     batch: list[tuple[Any, ...]] = []  # in store.ROW_FIELDS order (see there)
@@ -292,7 +292,7 @@ class _Settler:
                 row[_LOCATION], row[_PAYLOAD] = None, self.dumps(self.validator.raw(held[i - start]))
             batch[i] = tuple(row)
         bad = [row for row in batch[start:] if row[_STATUS] == invalid]
-        self.nothing += 0  # (no action declares `work` columns yet)
+        self.nothing += sum(1 for row in batch[start:] if row[_STATUS] == RowStatus.NOTHING_TO_DO.value)
         self.total += len(held)
         self.invalid += len(bad)
         self.shown.extend((row[_LINE], row[_MESSAGE]) for row in bad[: SHOW_INVALID - len(self.shown)])

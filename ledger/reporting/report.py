@@ -66,7 +66,9 @@ class ImportSummary:
     action: str
     total: int
     counts: Mapping[str, int]  # status → rows
-    percent_done: float
+    # final rows (succeeded, skipped, failed, nothing to do) of the rows that can be worked (invalid
+    # and superseded rows left out); None when the import has no such row
+    percent_done: float | None
     created_at: str
 
 
@@ -87,6 +89,9 @@ class Summary:
     throttled: int = 0  # of the retries, those after a 429/423 (the run paused; no try was spent)
     blocked: int = 0  # waiting on a failed/invalid/blocked prerequisite of the same entity (not final)
     superseded: int = 0  # replaced by a newer row or already done: history, not in `total`
+    nothing_to_do: int = 0  # ended at import: their optional cells are empty, no request needed
+    live_runs: tuple[RunInfo, ...] = ()  # runs alive now (the one liveness rule)
+    dead_runs: tuple[tuple[RunInfo, str], ...] = ()  # runs still marked running that are dead, and why
     error_kinds: Mapping[str, int] = field(default_factory=dict)
     top_errors: tuple[ErrorGroup, ...] = ()
     imports: tuple[ImportSummary, ...] = ()
@@ -151,8 +156,8 @@ def _summary_on(conn: sa.Connection, import_id: int | None, now: datetime | None
         if c.status == RowStatus.SUPERSEDED:
             continue  # history: per-action counts and error kinds are of the current state
         per_action[c.action][c.status] += c.count
-        if c.error_kind:
-            kinds[c.error_kind] += c.count
+        if c.error_kind and c.status in (RowStatus.FAILED, RowStatus.INVALID):
+            kinds[c.error_kind] += c.count  # a pending row keeps its last error: not a failure
         if c.status == RowStatus.FAILED:
             if c.error_kind in (ErrorKind.SYSTEMIC, ErrorKind.TRANSIENT):
                 failed_sys += c.count
@@ -179,6 +184,9 @@ def _summary_on(conn: sa.Connection, import_id: int | None, now: datetime | None
         running=by_status[RowStatus.RUNNING],
         blocked=by_status[RowStatus.BLOCKED],
         superseded=superseded,
+        nothing_to_do=by_status[RowStatus.NOTHING_TO_DO],
+        live_runs=tuple(live),
+        dead_runs=tuple(silent),
         retries=retries,
         throttled=throttled,
         duration_s=_duration(runs, now),
@@ -194,11 +202,12 @@ def _summary_on(conn: sa.Connection, import_id: int | None, now: datetime | None
 
 def _import_summary(info: q.ImportInfo, counts: Counter[str]) -> ImportSummary:
     total = sum(n for st, n in counts.items() if st != RowStatus.SUPERSEDED)
-    final = sum(counts[s] for s in (RowStatus.SUCCEEDED, RowStatus.SKIPPED, RowStatus.FAILED, RowStatus.INVALID))
+    workable = total - counts[RowStatus.INVALID]
+    final = sum(counts[s] for s in (RowStatus.SUCCEEDED, RowStatus.SKIPPED, RowStatus.FAILED, RowStatus.NOTHING_TO_DO))
     return ImportSummary(
         id=info.id, path=info.path, action=info.action, total=total,
         counts={st: counts[st] for st in q.STATUSES if counts[st]},
-        percent_done=round(100.0 * final / total, 1) if total else 100.0,
+        percent_done=round(100.0 * final / workable, 1) if workable else None,
         created_at=info.created_at,
     )
 
@@ -267,11 +276,12 @@ def render_summary(s: Summary) -> str:
         f"ledger: {s.total} rows — status {s.status}" + (f" (import {s.import_id})" if s.import_id else ""),
         f"  succeeded {s.succeeded}, skipped {s.skipped}, failed {s.failed_row + s.failed_systemic} "
         f"(row {s.failed_row}, transient/systemic {s.failed_systemic}), invalid {s.invalid}, "
-        f"blocked {s.blocked}, pending {s.pending}, running {s.running}"
+        + (f"nothing to do {s.nothing_to_do}, " if s.nothing_to_do else "")
+        + f"blocked {s.blocked}, pending {s.pending}, running {s.running}"
         + (f" (+ {s.superseded} superseded rows kept for history)" if s.superseded else ""),
         f"  retries {s.retries}" + (f" ({s.throttled} after a 429/423)" if s.throttled else "")
         + f", run time {s.duration_s:.1f}s"
-        + (f", last run {s.last_run.id}: {s.last_run.status}" if s.last_run else ", no run yet"),
+        + (f", last run {s.last_run.id}: {_run_state(s, s.last_run)}" if s.last_run else ", no run yet"),
     ]
     if s.error_kinds:
         lines.append("  error kinds: " + ", ".join(f"{k} {n}" for k, n in s.error_kinds.items()))
@@ -344,14 +354,37 @@ def render_status(s: Summary) -> str:
     lines = [f"{'id':>4}  {'action':<{width}} {'done':>6}  counts  file"]
     for i in s.imports:
         counts = " ".join(f"{k} {v}" for k, v in i.counts.items())
-        lines.append(f"{i.id:>4}  {i.action:<{width}} {i.percent_done:>5.1f}%  {counts}  {Path(i.path).name}")
+        done = "   n/a" if i.percent_done is None else f"{i.percent_done:>5.1f}%"
+        lines.append(f"{i.id:>4}  {i.action:<{width}} {done}  {counts}  {Path(i.path).name}")
+    lines.extend(_run_lines(s))
+    return "\n".join(lines)
+
+
+def _run_state(s: Summary, run: RunInfo) -> str:
+    """A run's status as stored, except that a dead run still marked running is ``dead``."""
+    return "dead" if any(r.id == run.id for r, _ in s.dead_runs) else str(run.status)
+
+
+def _run_lines(s: Summary) -> list[str]:
+    """Every live run, every dead run still marked running (and why), then the last run if it is
+    neither: what `ledger status` says about runs."""
+    lines = []
+    for run in s.live_runs:
+        lines.append(f"run {run.id}: running (pid {run.pid} on {run.host}, started {run.started_at}, "
+                     f"last heartbeat {run.heartbeat_at or run.started_at})")
+    for run, why in s.dead_runs:
+        lines.append(
+            f"run {run.id}: dead (pid {run.pid} on {run.host} {why}; it was marked running): `ledger work` "
+            "reclaims its rows"
+        )
+    shown = {r.id for r in s.live_runs} | {r.id for r, _ in s.dead_runs}
     run = s.last_run
     if run is None:
         lines.append("no run yet: `ledger work`")
-    else:
+    elif run.id not in shown:
         when = run.finished_at or run.heartbeat_at or run.started_at
         lines.append(f"last run {run.id}: {run.status} (started {run.started_at}, last seen {when})")
-    return "\n".join(lines)
+    return lines
 
 
 def render_import(result: ImportResult) -> str:

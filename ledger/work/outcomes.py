@@ -120,8 +120,8 @@ class OutcomeRecorder:
             if o.row_id in lost:
                 continue
             self._count(o)
-            if o.status != RowStatus.PENDING:
-                done += 1
+            if o.status != RowStatus.PENDING or (self.dry_run and o.result and o.result.get("dry_run")):
+                done += 1  # a dry run's row is done once its plan is recorded (it stays pending)
                 failed += o.status == RowStatus.FAILED
             log.info(
                 "row_outcome",

@@ -26,6 +26,7 @@ class Progress:
         self.started = time.monotonic()
         self._last_draw = 0.0
         self.note = ""
+        self.complete = False  # set by close(complete=True): every claimable row is final
 
     def add(self, done: int, failed: int = 0) -> None:
         self.done += done
@@ -38,7 +39,7 @@ class Progress:
         rate = self.done / elapsed if elapsed > 0 else 0.0
         left = max(self.total - self.done, 0)
         eta = _fmt_s(left / rate) if rate > 0 and left else "--:--"
-        pct = f"{100 * self.done / self.total:5.1f}%" if self.total else "  ---"
+        pct = f"{100 * self.done / self.total:5.1f}%" if self.total else ("100.0%" if self.complete else "  ---")
         note = f"  {self.note}" if self.note else ""
         return (
             f"{pct} {self.done}/{self.total} rows  {self.failed} failed  {rate * 60:.0f} rows/min  "
@@ -68,8 +69,17 @@ class Progress:
             self.stream.write(note + "\n")
             self.stream.flush()
 
-    def close(self) -> None:
+    def close(self, *, complete: bool = False) -> None:
+        """The final line, on a TTY and off it. ``complete``: the run ended with nothing claimable
+        left, so the line says 100 % (rows counted at the start may since have been taken by another
+        worker or become blocked; rows made claimable during the run count too)."""
+        if complete:
+            self.complete = True
+            self.total = self.done
+        self.note = ""
         if self.live:
             self._draw()
             self.stream.write("\n")
-            self.stream.flush()
+        else:
+            self.stream.write(self._line() + "\n")
+        self.stream.flush()

@@ -22,6 +22,7 @@ from ledger.store import claims, runs
 from ledger.settings import WorkSettings
 from ledger.store.engine import open_ledger
 from ledger.errors import ExitCode
+from ledger.models import RunStatus
 from ledger.work.progress import Progress
 from ledger.work.worker import Worker
 from ledger.work.outcomes import RunReport
@@ -83,7 +84,7 @@ def run_work(
                 raise
             finally:
                 report = worker.finish()
-                progress.close()
+                progress.close(complete=report.status == RunStatus.COMPLETED)
         ledger_summary, text = _report(engine, settings)
         retry = None
         # (a dry run's counters.failed are rows that *would* fail: nothing to retry)

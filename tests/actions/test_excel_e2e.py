@@ -32,3 +32,69 @@ def test_a_token_pasted_as_bearer_works_with_one_note_and_is_never_echoed(tmp_pa
     assert res.output.count("started with 'Bearer '; the prefix was removed") == 1
     assert sandbox.token not in res.output
     assert _rows(db)[2][0] == "succeeded"
+
+
+HEADER = (
+    "person_id;first_name;last_name;display_name;email;add_license_ids;legacy_phone_number;extension;primary;"
+    "Direct_Number;entity_id;group_id;enabled;destination;call_type;transfer_enabled;use_custom_enabled;"
+    "use_custom_permissions;remove_license_ids;location_name"
+)
+
+
+def test_a_spanish_excel_export_imports_and_works_end_to_end(tmp_path: Path, sandbox) -> None:
+    """The operators' Usuarios.csv layout as a Spanish Excel saves "CSV": Windows-1252, ';', CRLF,
+    `0034…` and `+`-less numbers, empty optional cells, a `Direct_Number` column. No manual step."""
+    st = sandbox.state
+    site = st.add_location("CUV93470292900", calling_enabled=True)
+    for n in ("+34935550011", "+34935550012", "+34935550021"):
+        st.add_number(site, n)
+    ftc, bcstd = st.license_by_sku("FTC")["id"], st.license_by_sku("BCSTD")["id"]
+    people = {
+        e: st.add_person(e, f, last, licenses=[ftc])
+        for e, f, last in (
+            ("andres.garcia@lab.example.com", "Andrés", "García-Toñez"),
+            ("carmen.munoz@lab.example.com", "Carmen", "Muñoz"),
+            ("jose.lopez@lab.example.com", "José", "López"),
+        )
+    }
+    lines = [
+        HEADER,
+        f";Andrés;García-Toñez;Andrés García-Toñez;andres.garcia@lab.example.com;{bcstd};;80347245;FALSE;"
+        f"0034935550011;;;TRUE;530347245;INTERNATIONAL;TRUE;FALSE;TRUE;{ftc};CUV93470292900",
+        f";Carmen;Muñoz;Carmen Muñoz;carmen.munoz@lab.example.com;{bcstd};0034935550021;80347246;FALSE;"
+        f"34935550012;;;TRUE;530347246;INTERNATIONAL;TRUE;TRUE;FALSE;{ftc};CUV93470292900",
+        f";José;López;José López;jose.lopez@lab.example.com;{bcstd};;80347247;FALSE;;;;TRUE;530347247;"
+        f"INTERNATIONAL;TRUE;TRUE;FALSE;;CUV93470292900",
+    ]
+    usuarios = tmp_path / "Usuarios.csv"
+    usuarios.write_bytes(("\r\n".join(lines) + "\r\n").encode("cp1252"))
+    glob = tmp_path / "global.csv"
+    glob.write_bytes(f"org_id;country\r\n{st.org_id};ES\r\n".encode("cp1252"))
+    db = tmp_path / "ledger.db"
+    runner = CliRunner()
+    env = {"WEBEX_BASE_URL": sandbox.base_url, "WEBEX_ACCESS_TOKEN": sandbox.token}
+    for action in ("usuarios_modificar_licencias", "usuarios_anadir_intercom_legacy"):
+        res = runner.invoke(cli, ["--db", str(db), "import", str(usuarios), "--action", action, "--global", str(glob)])
+        assert res.exit_code == 0, res.output
+        assert "read as Windows-1252" in res.output
+        work = runner.invoke(cli, ["--db", str(db), "work"], env=env)
+        assert work.exit_code == 0, work.output
+
+    with sqlite3.connect(db) as conn:
+        got = {(a, n): (s, m) for a, n, s, m in conn.execute("SELECT action, line_no, status, error_message FROM ledger")}
+    assert got == {
+        ("user.licenses", 2): ("succeeded", None),
+        ("user.licenses", 3): ("succeeded", None),
+        ("user.licenses", 4): ("succeeded", None),
+        ("user.secondary_number", 2): ("nothing_to_do", "nothing to do: legacy_phone_number empty"),
+        ("user.secondary_number", 3): ("succeeded", None),
+        ("user.secondary_number", 4): ("nothing_to_do", "nothing to do: legacy_phone_number empty"),
+    }
+    andres, carmen, jose = (st.get_person(pid) for pid in people.values())
+    assert [p["value"] for p in andres["phoneNumbers"]] == ["+34935550011"]  # from 0034…, via Direct_Number
+    assert [p["value"] for p in carmen["phoneNumbers"]] == ["+34935550012"]  # from a +-less number
+    assert jose["phoneNumbers"] == [] and jose["extension"] == "80347247"
+    assert andres["licenses"] == carmen["licenses"] == [bcstd] and sorted(jose["licenses"]) == sorted([ftc, bcstd])
+    assert {p["firstName"] for p in (andres, carmen, jose)} == {"Andrés", "Carmen", "José"}
+    assert [x["directNumber"] for x in carmen["_features"]["alternates"]] == ["+34935550021"]
+    assert andres["_features"]["alternates"] == [] and jose["_features"]["alternates"] == []

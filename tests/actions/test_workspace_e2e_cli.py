@@ -79,8 +79,8 @@ def test_workspaces_file_end_to_end(tmp_path, sandbox, seeded, files):
         **{f"workspace.check_permissions:{n}": "succeeded" for n in (2, 3, 4)},
         # only Sala Juntas has a legacy number; only Almacén has neither destination nor extension
         "workspace.secondary_number:2": "succeeded",
-        "workspace.secondary_number:3": "invalid",
-        "workspace.secondary_number:4": "invalid",
+        "workspace.secondary_number:3": "nothing_to_do",  # no legacy number: not an error (issue 13)
+        "workspace.secondary_number:4": "nothing_to_do",
         "workspace.forwarding:2": "succeeded",
         "workspace.forwarding:3": "succeeded",
         "workspace.forwarding:4": "invalid",
@@ -107,7 +107,7 @@ def test_second_ledger_writes_nothing(tmp_path, sandbox, seeded, files):
 
     status = run_all(tmp_path / "second.db", sandbox, *files)
 
-    assert {s for s in status.values()} == {"skipped", "invalid", "succeeded"}
+    assert {s for s in status.values()} == {"skipped", "invalid", "succeeded", "nothing_to_do"}
     succeeded = {k for k, s in status.items() if s == "succeeded"}
     assert succeeded == {f"workspace.check_permissions:{n}" for n in (2, 3, 4)}  # read-only: always succeeds
     assert [(r.method, r.path) for r in sandbox.requests() if r.method in WRITES] == []
