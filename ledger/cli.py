@@ -160,7 +160,8 @@ def report_cmd(db_path: Path, out_dir: Path | None, import_id: int | None) -> No
 @click.pass_obj
 def status_cmd(db_path: Path, import_id: int | None) -> None:
     """Show progress per import (counts, % done) and the last run."""
-    from ledger.reporting.report import render_status, summary
+    from ledger.reporting.report import summary
+    from ledger.reporting.status import render_status
 
     click.echo(render_status(summary(_ledger(db_path, readonly=True), import_id)))
 

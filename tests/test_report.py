@@ -12,6 +12,7 @@ import sqlalchemy as sa
 from click.testing import Result
 
 from ledger.reporting import report
+from ledger.reporting.status import render_status
 from ledger.actions import get_spec
 from ledger.store.engine import open_ledger
 from ledger.importing.importer import import_file
@@ -204,7 +205,7 @@ def test_release_rows_of_a_finished_run(worked: sa.Engine) -> None:
 def test_empty_ledger_summary(engine: sa.Engine) -> None:
     s = report.summary(engine)
     assert (s.status, s.total, s.next_steps) == ("empty", 0, ("`ledger import FILE --action NAME` to load rows",))
-    assert "no imports yet" in report.render_status(s)
+    assert "no imports yet" in render_status(s)
 
 
 def test_silent_running_run_is_not_reported_as_running(worked: sa.Engine) -> None:

@@ -4,7 +4,7 @@ Public API used by other commands:
 
 - :func:`summary` ``(engine, import_id=None) -> Summary`` and :func:`render_summary` (also printed
   at the end of ``ledger work``);
-- :func:`write_report` (``ledger report``), :func:`render_status` (``ledger status``);
+- :func:`write_report` (``ledger report``); ``ledger status`` is rendered by :mod:`ledger.reporting.status`;
 - :func:`render_import` (``ledger import``).
 
 Counting rules (documented in the README): ``processed`` = rows the worker brought to a final state
@@ -281,7 +281,7 @@ def render_summary(s: Summary) -> str:
         + (f" (+ {s.superseded} superseded rows kept for history)" if s.superseded else ""),
         f"  retries {s.retries}" + (f" ({s.throttled} after a 429/423)" if s.throttled else "")
         + f", run time {s.duration_s:.1f}s"
-        + (f", last run {s.last_run.id}: {_run_state(s, s.last_run)}" if s.last_run else ", no run yet"),
+        + (f", last run {s.last_run.id}: {run_state(s, s.last_run)}" if s.last_run else ", no run yet"),
     ]
     if s.error_kinds:
         lines.append("  error kinds: " + ", ".join(f"{k} {n}" for k, n in s.error_kinds.items()))
@@ -346,45 +346,9 @@ def render_files(files: ReportFiles) -> str:
     return "\n".join(lines)
 
 
-def render_status(s: Summary) -> str:
-    """One screen: a line per import with its counts and % done, then the last run."""
-    if not s.imports:
-        return "no imports yet: `ledger import FILE --action NAME`"
-    width = max(len("action"), *(len(i.action) for i in s.imports))
-    lines = [f"{'id':>4}  {'action':<{width}} {'done':>6}  counts  file"]
-    for i in s.imports:
-        counts = " ".join(f"{k} {v}" for k, v in i.counts.items())
-        done = "   n/a" if i.percent_done is None else f"{i.percent_done:>5.1f}%"
-        lines.append(f"{i.id:>4}  {i.action:<{width}} {done}  {counts}  {Path(i.path).name}")
-    lines.extend(_run_lines(s))
-    return "\n".join(lines)
-
-
-def _run_state(s: Summary, run: RunInfo) -> str:
+def run_state(s: Summary, run: RunInfo) -> str:
     """A run's status as stored, except that a dead run still marked running is ``dead``."""
     return "dead" if any(r.id == run.id for r, _ in s.dead_runs) else str(run.status)
-
-
-def _run_lines(s: Summary) -> list[str]:
-    """Every live run, every dead run still marked running (and why), then the last run if it is
-    neither: what `ledger status` says about runs."""
-    lines = []
-    for run in s.live_runs:
-        lines.append(f"run {run.id}: running (pid {run.pid} on {run.host}, started {run.started_at}, "
-                     f"last heartbeat {run.heartbeat_at or run.started_at})")
-    for run, why in s.dead_runs:
-        lines.append(
-            f"run {run.id}: dead (pid {run.pid} on {run.host} {why}; it was marked running): `ledger work` "
-            "reclaims its rows"
-        )
-    shown = {r.id for r in s.live_runs} | {r.id for r, _ in s.dead_runs}
-    run = s.last_run
-    if run is None:
-        lines.append("no run yet: `ledger work`")
-    elif run.id not in shown:
-        when = run.finished_at or run.heartbeat_at or run.started_at
-        lines.append(f"last run {run.id}: {run.status} (started {run.started_at}, last seen {when})")
-    return lines
 
 
 def render_import(result: ImportResult) -> str:
