@@ -81,6 +81,8 @@ class Resolver:
         return self.site_name.get(location_uuid)
 
     def learn(self, payload: Mapping[str, Any], action: str) -> None:
+        if "location_id" not in payload and "person_id" not in payload:
+            return  # the common case: nothing to tie (checked first: ``ledger import`` calls this per row)
         kind = entity_kind(action)
         email, pid = payload.get("email"), webex_uuid(payload.get("person_id"))
         if kind == PERSON and email and pid:
@@ -93,9 +95,13 @@ class Resolver:
 
 def _site(payload: Mapping[str, Any], name_column: str, resolver: Resolver | None) -> str | None:
     """The site part of a key: the normalised name, else ``id:<uuid>`` (resolved to a name if known)."""
-    name = norm_name(payload.get(name_column))
-    if name:
-        return name
+    raw = payload.get(name_column)
+    if raw:
+        name = norm_name(raw)
+        if name:
+            return name
+    if "location_id" not in payload:
+        return None
     loc = webex_uuid(payload.get("location_id"))
     if loc is None:
         return None
@@ -113,9 +119,9 @@ def row_keys(action: str, payload: Mapping[str, Any], resolver: Resolver | None 
     site = _site(payload, "location_name", resolver)
     site_key = None if site is None else f"site:{site}"
     if kind == PERSON:
-        email = str(payload.get("email") or "").strip().lower()
-        if email:
-            return f"person:{email}", site_key
+        email = payload.get("email")
+        if email:  # already lower-cased and trimmed by the email normaliser (a partial payload too)
+            return f"person:{str(email).strip().lower()}", site_key
         pid = webex_uuid(payload.get("person_id"))
         if pid is None:
             return None, site_key
