@@ -115,3 +115,26 @@ def test_upgrade_from_0001_keeps_rows(tmp_path: Path, by_hand: bool) -> None:
         assert conn.exec_driver_sql("SELECT profile_sha256 FROM imports").scalar() is None
         assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
     engine.dispose()
+
+
+def test_upgrade_0002_to_0003_keeps_rows_and_their_by_location_chains(tmp_path: Path) -> None:
+    """Rev 0003 (entity chains): existing rows keep their data, get site_key from location_key, and
+    existing --after dependencies keep matching by location (match = 'site'); the new statuses are allowed."""
+    engine = make_engine(tmp_path / "old.db")
+    migrate(engine, "0002")
+    with engine.begin() as conn:
+        conn.exec_driver_sql("INSERT INTO imports (id, path, sha256, action, created_at) VALUES (1, 'p', 's', 'location.pstn', 't'), (2, 'q', 's', 'user.create', 't')")
+        conn.exec_driver_sql("INSERT INTO import_deps VALUES (2, 1)")
+        conn.exec_driver_sql(
+            "INSERT INTO ledger (import_id, line_no, action, status, payload, location_key, created_at, updated_at) "
+            "VALUES (1, 2, 'location.pstn', 'failed', '{}', 'Madrid', 't', 't'), (2, 2, 'user.create', 'pending', '{}', 'Madrid', 't', 't')"
+        )
+    migrate(engine)
+    with engine.begin() as conn:
+        assert conn.exec_driver_sql("SELECT site_key, entity_key FROM ledger ORDER BY id").all() == [("site:madrid", None)] * 2
+        assert conn.exec_driver_sql("SELECT * FROM import_deps").all() == [(2, 1, "site")]
+        conn.exec_driver_sql("UPDATE ledger SET status = 'blocked' WHERE id = 2")
+        assert conn.exec_driver_sql("SELECT row_id FROM blocked_rows").all() == [(2,)]
+        with pytest.raises(sa.exc.IntegrityError):
+            conn.exec_driver_sql("UPDATE ledger SET status = 'lost' WHERE id = 2")
+    engine.dispose()
