@@ -18,6 +18,7 @@ from wxc_sdk.licenses import License, LicenseProperties, LicenseRequest, License
 from wxc_sdk.people import Person
 from wxc_sdk.person_settings.numbers import UpdatePersonNumbers, UpdatePersonPhoneNumber
 
+from ledger.actions import licence_check
 from ledger.actions.base import BaseExecutor, decode_id, id_uuid, name_row_error, same_id, strip_padding
 from ledger.actions.forwarding import forwarding_changes
 from ledger.actions.permissions import target_from_payload
@@ -132,11 +133,14 @@ class UserLicenses(UserExecutor):
         if self.dry_run:
             return self.done(changes, **result)
         self.drop_person(row, person_id)
-        self.call(
+        answer = self.call(
             f"assign licences of {self.who(row)}",
             lambda: self.api.licenses.assign_licenses_to_users(person_id=person_id, licenses=requests, org_id=org_id),
             write=True,
         )
+        missing, kept = licence_check.shortfall(to_add, to_remove, answer.licenses)
+        if missing or kept:  # a 206 Partial Content (or a 200 lacking some): never succeeded
+            raise licence_check.not_applied(self.who(row), missing, kept, self.licenses(org_id), after="Webex accepted the licence request")
         return self.done(changes, **result)
 
     def _calling_note(self, row: RowInput, person: Person, dropped: list[str], org_id: str | None) -> dict[str, str]:

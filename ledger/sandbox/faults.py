@@ -48,6 +48,10 @@ class FaultConfig:
     read_denied: set[str] = field(default_factory=set)
     # "[METHOD:]GLOB" rules (see :func:`check_forbidden_rule`): matching requests answer 403, the token lacks a scope
     forbidden: set[str] = field(default_factory=set)
+    # "email" or "email:LICENCE" (a SKU such as BCSTD, or a licence id): licences Webex leaves out when they are
+    # assigned to that user — PATCH /licenses/users answers 206 Partial Content without them, POST /people
+    # answers 200 without them (webex-admin.json PATCH /licenses/users: "compare the returned licenses")
+    licenses_partial: set[str] = field(default_factory=set)
 
     # ----------------------------------------------------------------- grammar
     _PROB_KEYS = {"429": "p429", "423": "p423", "500": "p500", "502": "p502", "503": "p503",
@@ -56,7 +60,8 @@ class FaultConfig:
     _LIST_KEYS = {"row_error": "row_errors", "row_errors": "row_errors", "fwd_busy": "forwarding_busy",
                   "forwarding_busy": "forwarding_busy", "read_denied": "read_denied", "deny_read": "read_denied",
                   "forbidden": "forbidden", "forbid": "forbidden", "created_400": "created_400",
-                  "create400": "created_400"}
+                  "create400": "created_400", "lic_partial": "licenses_partial",
+                  "licenses_partial": "licenses_partial"}
     _SET_FIELDS = frozenset(_LIST_KEYS.values())
 
     @classmethod
@@ -200,6 +205,18 @@ def _list_items(field_name: str, value: str) -> set[str]:
     if field_name == "created_400":
         return {x.strip().lower() for x in items}
     return {x.strip() for x in items}
+
+
+def licence_dropped(cfg: FaultConfig, email: str, license_id: str, sku: str) -> bool:
+    """Whether ``cfg.licenses_partial`` leaves this licence out when it is assigned to ``email``."""
+    for item in cfg.licenses_partial:
+        who, _, lic = item.partition(":")
+        if who.strip().lower() != (email or "").strip().lower():
+            continue
+        lic = lic.strip()
+        if not lic or lic.upper() == sku.upper() or lic.rstrip("=") == license_id.rstrip("="):
+            return True
+    return False
 
 
 def _split_rule(rule: str) -> tuple[str, str]:

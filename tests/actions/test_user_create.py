@@ -107,3 +107,26 @@ def test_a_400_on_create_with_calling_data_is_rechecked_by_email(sandbox, act, s
     assert res.result["person_id"] == person["id"]
     assert "HTTP 400" in res.result["note"]
     assert sandbox.state.create_count("ana.ruiz@example.com") == 1
+
+
+def test_create_answered_without_a_requested_licence_fails_naming_it(sandbox, act):
+    """POST /people answered 200 with only some licences: old code ended the row `succeeded`."""
+    from ledger.errors import RowFailure
+    from ledger.sandbox import FaultConfig
+
+    st = sandbox.state
+    ftc = st.license_by_sku("FTC")["id"]
+    sandbox.faults = FaultConfig(licenses_partial={"eva@example.com:FTC"})
+    a = act(sandbox, "user.create")
+    row = {"email": "eva@example.com", "first_name": "Eva", "last_name": "Sanz", "licenses": ftc}
+    with pytest.raises(RowFailure) as err:
+        a.run(row)
+    assert err.value.code == "license_not_applied"
+    assert ftc in err.value.message and "Call on Webex" in err.value.message
+    assert "the user was created" in err.value.message and "user.licenses" in err.value.detail["fix"]
+    assert st.person_by_email("eva@example.com")["licenses"] == []
+    # a retry finds the user and still says what is missing (never `skipped` as if all were done)
+    sandbox.faults = FaultConfig()
+    with pytest.raises(RowFailure) as again:
+        act(sandbox, "user.create").run(row)
+    assert again.value.code == "license_not_applied" and "already exists" in again.value.message

@@ -215,3 +215,32 @@ def test_held_calling_licence_with_another_extension_is_skipped_with_a_note(sand
         org["glob"],
     )
     assert same.status == "skipped" and "note" not in same.result
+
+
+# --- 206 Partial Content (webex-admin.json PATCH /licenses/users: "compare the returned licenses") ---
+
+
+def test_206_partial_leaves_the_row_failed_naming_the_missing_licence(sandbox, act, org):
+    """Old code ended this row `succeeded` although Webex did not assign the Calling licence."""
+    from ledger.sandbox import FaultConfig
+
+    sandbox.faults = FaultConfig(licenses_partial={"ana@example.com:BCSTD"})
+    a = act(sandbox, "user.licenses")
+    with pytest.raises(RowFailure) as err:
+        a.run(
+            {"email": "ana@example.com", "add_license_ids": org["bcstd"], "remove_license_ids": org["ftc"],
+             "location_name": "CUV93470292900", "extension": "80347245"},
+            org["glob"],
+        )
+    assert [r.status for r in sandbox.requests() if r.method == "PATCH"] == [206]
+    assert err.value.code == "license_not_applied"
+    assert "Webex Calling - Professional" in err.value.message and org["bcstd"] in err.value.message
+    assert err.value.detail["not_assigned"] == [org["bcstd"]]
+    assert _held(sandbox, org["pid"]) == []  # the FTC removal was applied, the add was not
+
+
+def test_partial_fault_grammar():
+    from ledger.sandbox import FaultConfig
+
+    cfg = FaultConfig.parse("lic_partial=a@x.com:BCSTD|b@x.com")
+    assert cfg.licenses_partial == {"a@x.com:BCSTD", "b@x.com"}

@@ -3,11 +3,14 @@ through the same helpers)."""
 
 from __future__ import annotations
 
-from typing import Iterable
+from typing import Callable, Iterable
 
 from .. import errors as E
 from .. import ids
 from .model import CALLING_PERSON_SKUS, StateCore, license_sku, now_iso, public
+
+# (email, stored licence) -> whether Webex leaves that licence out (FaultConfig.licenses_partial)
+LicenceFilter = Callable[[str, dict], bool]
 
 
 class PeopleMixin(StateCore):
@@ -106,7 +109,8 @@ class PeopleMixin(StateCore):
         return any(self._sku(x) in CALLING_PERSON_SKUS for x in license_ids)
 
     # ------------------------------------------------------------------ people
-    def api_create_person(self, body: dict, calling_data: bool) -> dict:
+    def api_create_person(self, body: dict, calling_data: bool, dropped: LicenceFilter | None = None) -> dict:
+        """Create a person; ``dropped(email, licence)`` licences are left out (answered 200 without them)."""
         with self.lock:
             emails = body.get("emails") or []
             if not emails or not isinstance(emails, list) or "@" not in str(emails[0]):
@@ -135,9 +139,11 @@ class PeopleMixin(StateCore):
             elif self._holds_calling(licenses):
                 raise E.bad_request("A Webex Calling license needs locationId and extension or phoneNumber "
                                     "(use callingData=true)", E.CALLING_LICENSE_NEEDS_LOCATION)
+            kept = [x for x in licenses if dropped is None or not dropped(email, self.licenses[ids.key(x)])]
+            calling_data = calling_data and (self._holds_calling(kept) or not self._holds_calling(licenses))
             pid = self.add_person(
                 email, first_name=body.get("firstName") or "", last_name=body.get("lastName") or "",
-                display_name=body.get("displayName"), licenses=licenses,
+                display_name=body.get("displayName"), licenses=kept,
                 location_id=loc_id if calling_data else None, extension=ext if calling_data else None,
                 _count=False,
             )
@@ -206,22 +212,26 @@ class PeopleMixin(StateCore):
             v.pop("extension", None)
         return v
 
-    def api_assign_licenses(self, body: dict) -> dict:
+    def api_assign_licenses(self, body: dict, dropped: LicenceFilter | None = None) -> tuple[int, dict]:
+        """(status, answer): 206 Partial Content when ``dropped(email, licence)`` leaves an add out."""
         with self.lock:
             p = self._licence_target(body)
             ops = body.get("licenses") or []
             if not isinstance(ops, list) or not ops:
                 raise E.bad_request("licenses: at least one operation is required")
-            # validate everything first, then apply (all or nothing)
+            # validate everything first, then apply (all or nothing, except the licences Webex leaves out)
             plan, loc_after, ext_after = self._plan_licence_ops(p, ops)
+            partial = False
             for lic, operation, props in plan:
-                if operation == "add":
+                if operation == "add" and dropped is not None and dropped(p["emails"][0], lic):
+                    partial = True
+                elif operation == "add":
                     self._apply_licence_add(p, lic, props, loc_after, ext_after)
                 else:
                     self._apply_licence_remove(p, lic)
-            return {"orgId": self.org_id, "personId": p["id"], "email": p["emails"][0],
-                    "licenses": list(p["licenses"]), "siteUrls": [], "pendingLicenses": [],
-                    "pendingSiteUrls": []}
+            return 206 if partial else 200, {
+                "orgId": self.org_id, "personId": p["id"], "email": p["emails"][0], "licenses": list(p["licenses"]),
+                "siteUrls": [], "pendingLicenses": [], "pendingSiteUrls": []}
 
     def _licence_target(self, body: dict) -> dict:
         """The person a licence assignment names, by ``personId`` or else ``email``."""
