@@ -109,8 +109,11 @@ def write_v21_migration(folder: Path, *, sites: int = 10, users: int = 500, work
     per_site_users, per_site_ws = -(-users // sites), -(-workspaces // sites)
     paths = {name: folder / name for name in ("Ubicaciones.csv", "Usuarios.csv", "Workspaces.csv", "global.csv")}
     with paths["global.csv"].open("w", newline="", encoding="utf-8") as fh:
-        csv.writer(fh).writerows([["org_id", "licenses_id", "rg_id", "number_type"],
-                                  [_webex_id("ORGANIZATION", org), lic, rg, "DID"]])
+        csv.writer(fh).writerows([  # the operators' global.csv columns that the steps read
+            ["org_id", "announcement_language", "preferred_language", "time_zone", "country", "licenses_id",
+             "route_type", "rg_id", "number_type"],
+            [_webex_id("ORGANIZATION", org), "es_es", "es_ES", "Europe/Madrid", "ES", lic, "ROUTE_GROUP", rg, "DID"],
+        ])
     with paths["Ubicaciones.csv"].open("w", newline="", encoding="utf-8") as fh:
         out = csv.writer(fh)
         out.writerow(UBICACIONES_HEADER)
