@@ -177,7 +177,7 @@ def test_bulk_executor_gets_groups_of_bulk_size(ledger_path: Path, tmp_path: Pat
     from ledger.actions import get_spec
     from ledger.importing.importer import import_file
 
-    sb = sandbox_factory(token=TOKEN, seed=3, faults=FaultConfig(p503=0.5))
+    sb = sandbox_factory(token=TOKEN, seed=4, faults=FaultConfig(p503=0.5))
     src = tmp_path / "scim.csv"
     with src.open("w", newline="") as fh:
         out = csv.writer(fh)

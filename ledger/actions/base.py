@@ -328,10 +328,23 @@ class BaseExecutor(PeopleReads):
         return found
 
     def _lookup_location(self, name: str, org_id: str | None) -> str | None:
+        """Batched reads: the org's locations are listed once per run (one page for most orgs); a name the
+        list lacks (created since) is looked up by name."""
+        listed = self.cache.get_or_load(("locations-listed", org_id), lambda: self._list_locations(org_id))
+        if name in listed:
+            return listed[name]
         with self.webex(f"look up location {name}"):
             locations = list(self.api.locations.list(name=name, org_id=org_id))
         match = [loc for loc in locations if (loc.name or "").strip() == name]
         return match[0].location_id if match else None
+
+    def _list_locations(self, org_id: str | None) -> dict[str, str]:
+        with self.webex("list the org's locations"):
+            locations = list(self.api.locations.list(org_id=org_id, max=1000))
+        out: dict[str, str] = {}
+        for loc in locations:
+            out.setdefault((loc.name or "").strip(), str(loc.location_id))
+        return out
 
     @staticmethod
     def org_id(row: RowInput) -> str | None:

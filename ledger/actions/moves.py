@@ -106,6 +106,12 @@ class UserMoveLocation(UserExecutor):
                 out.update(results)
         return out
 
+    @staticmethod
+    def bulk_key(payload: Mapping[str, Any]) -> str:
+        """Rows moving to the same location (as written) are handed over together: one job for them."""
+        target = payload.get("location_id") or str(payload.get("location_name") or "").strip().lower()
+        return f"{payload.get('org_id') or ''}|{target}"
+
     # --- per row: read, compare, and the non-calling path -------------------------------------
     def read_person(self, row: RowInput, person_id: str) -> Person:
         return self.current_person(row, person_id)

@@ -56,6 +56,9 @@ class BulkExecutor(Executor, Protocol):
 
     def execute_many(self, rows: Sequence[RowInput]) -> Mapping[int, ActionResult | Exception]: ...
 
+    # optional: ``bulk_key(payload) -> str`` — the worker groups a claimed batch's rows by it before
+    # cutting ``bulk_size`` groups (rows with different keys could not share one Webex call anyway)
+
 
 class RequestHooks(Protocol):
     """Called by the Webex client around every HTTP request (run-wide pause, rate, attempts log)."""

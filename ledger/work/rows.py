@@ -80,6 +80,11 @@ class RowRunner:
         ex = self.executor(action)
         return ex.spec.bulk_size if hasattr(ex, "execute_many") and ex.spec.bulk_size > 1 else 1
 
+    def bulk_key(self, row: ClaimedRow) -> str:
+        """The executor's grouping key for bulk rows (``BulkExecutor.bulk_key``), "" when it has none."""
+        key = getattr(self.executor(row.action), "bulk_key", None)
+        return str(key(row.payload)) if key is not None else ""
+
     def executor(self, action: str) -> Executor:
         with self._lock:
             ex = self._executors.get(action)

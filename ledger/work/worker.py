@@ -231,16 +231,21 @@ class Worker:
         return list(claim.rows)
 
     def _tasks(self, rows: list[ClaimedRow]) -> deque[Task]:
+        """One task per row, except for bulk executors: their rows of the batch go in groups of up to
+        ``bulk_size`` with the same ``bulk_key`` (e.g. a move's target location: one job per group)."""
         tasks: deque[Task] = deque()
-        i = 0
-        while i < len(rows):
-            size = self.rows.bulk_size(rows[i].action)
-            group = [rows[i]]
-            i += 1
-            while size > 1 and i < len(rows) and len(group) < size and rows[i].action == group[0].action:
-                group.append(rows[i])
-                i += 1
-            tasks.append(Task(group))
+        groups: dict[tuple[str, str], list[ClaimedRow]] = {}
+        for row in rows:
+            size = self.rows.bulk_size(row.action)
+            if size <= 1:
+                tasks.append(Task([row]))
+                continue
+            group = groups.setdefault((row.action, self.rows.bulk_key(row)), [])
+            group.append(row)
+            if len(group) >= size:
+                tasks.append(Task(list(group)))
+                group.clear()
+        tasks.extend(Task(group) for group in groups.values() if group)
         return tasks
 
     def _webex_down(self) -> bool:

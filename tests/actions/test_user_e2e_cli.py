@@ -378,3 +378,25 @@ def test_50_user_move_to_one_site_through_ledger_work_uses_one_job(tmp_path, san
     posts = [r for r in sandbox.requests() if r.method == "POST" and r.path.endswith("/moveLocation")]
     assert len(posts) == 1 and len(posts[0].body["usersList"][0]["users"]) == 50
     assert all(st.get_person(p)["locationId"] == branch for p in pids)
+
+
+def test_interleaved_move_targets_are_grouped_into_one_job_per_target(tmp_path, sandbox):
+    """The worker groups a claimed batch's rows by the executor's bulk_key (the target) before cutting
+    groups: rows alternating two sites make two jobs, not forty."""
+    st = sandbox.state
+    hq = st.add_location("HQ", calling_enabled=True)
+    sites = {"A": st.add_location("A", calling_enabled=True), "B": st.add_location("B", calling_enabled=True)}
+    for i in range(40):
+        st.add_person(f"g{i:02d}@example.com", "G", str(i), location_id=hq, extension=str(4000 + i), calling=True)
+    move = tmp_path / "move.csv"
+    move.write_text("email,location_name\n" + "".join(f"g{i:02d}@example.com,{'AB'[i % 2]}\n" for i in range(40)))
+    db = tmp_path / "ledger.db"
+    runner = CliRunner()
+    assert runner.invoke(cli, ["--db", str(db), "import", str(move), "--action", "user.move_location"]).exit_code == 0
+    sandbox.log.clear()
+
+    _work(runner, db, sandbox)
+
+    assert {v[0] for v in _rows(db).values()} == {"succeeded"}
+    posts = [r.body["usersList"][0] for r in sandbox.requests() if r.method == "POST" and r.path.endswith("/moveLocation")]
+    assert sorted((p["locationId"], len(p["users"])) for p in posts) == sorted((sites[s], 20) for s in "AB")
