@@ -130,3 +130,35 @@ def test_progress_ends_with_a_100_percent_line_and_a_dry_run_offers_no_retry(tmp
     lines = [line for line in real.stderr.splitlines() if "rows/min" in line]
     assert lines[-1].startswith("100.0% 32/32 rows  2 failed"), real.stderr
     assert "to retry the failed rows" in real.stdout  # two rows did fail
+
+
+def test_after_a_token_is_revoked_mid_run_pending_rows_are_not_systemic_failures(ledger_path: Path, tmp_path: Path, sandbox_factory) -> None:  # noqa: F811
+    """The preflight passes, then Webex starts answering 401 (the token expired): the run stops with
+    exit 3 and the rows it did not finish are pending, and every count of the summary says so."""
+    import threading
+    import time
+
+    sb = sandbox_factory(token=TOKEN, seed=3, faults=FaultConfig(latency_ms=20))
+    import_users(ledger_path, tmp_path, 60)
+
+    def revoke() -> None:
+        deadline = time.monotonic() + 60
+        while len(sb.requests()) < 12 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        sb.token = "revoked"
+
+    t = threading.Thread(target=revoke)
+    t.start()
+    report = run_work(_settings(ledger_path, concurrency=2), WebexExecutors(token=TOKEN, base_url=sb.base_url, concurrency=2))
+    t.join()
+    assert report.exit_code == ExitCode.FAILED_SYSTEMIC
+    counts = statuses(ledger_path)
+    assert set(counts) <= {"succeeded", "pending"} and counts["pending"] > 0
+    engine = open_ledger(ledger_path, readonly=True)
+    s = reports.summary(engine)
+    engine.dispose()
+    assert (s.failed_row, s.failed_systemic, s.error_kinds) == (0, 0, {})
+    assert s.succeeded + s.pending == s.total == 60
+    text = report.render()
+    assert "failed 0 (row 0, transient/systemic 0)" in text and "systemic " not in text.split("next:")[0].replace("transient/systemic", "")
+    assert f"{s.succeeded} succeeded, 0 skipped, 0 failed, " in text and f"{s.pending} pending;" in text
