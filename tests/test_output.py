@@ -162,3 +162,35 @@ def test_after_a_token_is_revoked_mid_run_pending_rows_are_not_systemic_failures
     text = report.render()
     assert "failed 0 (row 0, transient/systemic 0)" in text and "systemic " not in text.split("next:")[0].replace("transient/systemic", "")
     assert f"{s.succeeded} succeeded, 0 skipped, 0 failed, " in text and f"{s.pending} pending;" in text
+
+
+def test_after_ctrl_c_the_error_kinds_add_up_to_the_failed_rows(ledger_path: Path, tmp_path: Path, sandbox_factory) -> None:  # noqa: F811
+    """Ctrl-C in the middle of 503s and row errors: rows put back to pending keep their last error,
+    but `failed N (row r, transient/systemic t)` and `error kinds` count the same rows."""
+    import signal
+    import time
+
+    from worker_support import start_work
+
+    _, emails = import_users(ledger_path, tmp_path, 300)
+    bad = {emails[i] for i in range(0, 300, 10)}
+    sb = sandbox_factory(token=TOKEN, seed=6, faults=FaultConfig(latency_ms=10, p503=0.3, row_errors=bad))
+    proc = start_work(ledger_path, sb.base_url, "--batch-size", "50", "--retry-profile", "fast")
+    deadline = time.monotonic() + 60
+    while proc.poll() is None and time.monotonic() < deadline:
+        done = statuses(ledger_path)
+        if done.get("succeeded", 0) + done.get("failed", 0) >= 60:
+            break
+        time.sleep(0.05)
+    assert proc.poll() is None, "the run ended before the signal"
+    proc.send_signal(signal.SIGINT)
+    out, _ = proc.communicate(timeout=60)
+    assert proc.returncode == 4, out.decode()[-2000:]
+    assert query(ledger_path, "SELECT count(*) AS n FROM ledger WHERE status = 'pending' AND error_kind IS NOT NULL")[0].n > 0
+    engine = open_ledger(ledger_path, readonly=True)
+    s = reports.summary(engine)
+    engine.dispose()
+    assert s.failed_row > 0
+    assert s.error_kinds.get("row", 0) == s.failed_row
+    assert s.error_kinds.get("transient", 0) + s.error_kinds.get("systemic", 0) == s.failed_systemic
+    assert s.succeeded + s.skipped + s.failed_row + s.failed_systemic + s.pending + s.running + s.blocked == s.total
