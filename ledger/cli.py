@@ -8,6 +8,7 @@ an exit code at exactly one place: :meth:`LedgerGroup.invoke`.
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -15,6 +16,7 @@ from typing import Any
 import click
 
 from ledger.errors import LedgerError
+from ledger.models import RETRYABLE_STATUSES
 from ledger.work.profiles import PROFILES, profiles_help
 
 EXIT_CODES_HELP = """\b
@@ -36,6 +38,9 @@ class LedgerGroup(click.Group):
             return super().invoke(ctx)
         except LedgerError as exc:
             click.echo(f"ledger: error: {exc.message}", err=True)
+            if exc.immediate:  # e.g. a second Ctrl-C: requests in flight are not waited for
+                sys.stderr.flush()
+                os._exit(int(exc.exit_code))
             ctx.exit(int(exc.exit_code))
 
 
@@ -170,7 +175,7 @@ def status_cmd(db_path: Path, import_id: int | None) -> None:
 
 
 @cli.command("retry")
-@click.option("--status", "statuses", type=click.Choice(["failed", "skipped", "succeeded"]), multiple=True, default=["failed"], show_default=True, help="Rows in this status (repeatable).")
+@click.option("--status", "statuses", type=click.Choice([s.value for s in RETRYABLE_STATUSES]), multiple=True, default=["failed"], show_default=True, help="Rows in this status (repeatable).")
 @click.option("--import", "import_ids", type=int, multiple=True, help="Only the rows of this import (repeatable).")
 @click.option("--kind", "kinds", type=click.Choice(["row", "transient", "systemic"]), multiple=True, help="Only failures of this error kind (repeatable).")
 @click.pass_obj

@@ -23,10 +23,18 @@ class LedgerError(Exception):
     """ledger failed."""
 
     exit_code: ExitCode = ExitCode.FATAL
+    immediate = False  # the CLI exits at once, without waiting for other threads (requests in flight)
 
     def __init__(self, message: str | None = None) -> None:
         self.message = message or (self.__doc__ or "").strip()
         super().__init__(self.message)
+
+
+class Interrupted(LedgerError):
+    """second interrupt: exiting now; run `ledger work` again to resume (the next run reclaims the rows)"""
+
+    exit_code = ExitCode.INTERRUPTED
+    immediate = True
 
 
 class InputError(LedgerError):

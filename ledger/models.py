@@ -34,6 +34,10 @@ FINAL_STATUSES = frozenset(
     }
 )
 
+#: what `ledger retry --status` puts back to pending; never ``invalid`` (the data is wrong: fix the
+#: file and import it again) nor ``running`` (`ledger release`)
+RETRYABLE_STATUSES = (RowStatus.FAILED, RowStatus.SKIPPED, RowStatus.SUCCEEDED)
+
 
 class ErrorKind(StrEnum):
     ROW = "row"

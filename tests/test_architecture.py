@@ -160,3 +160,10 @@ def test_every_module_has_future_annotations() -> None:
         ):
             missing.append(_rel(path))
     assert missing == []
+
+
+def test_no_table_is_named_like_the_package() -> None:
+    """Issue 15: the `ledger` table was imported as `ledger`, shadowing the package's own name."""
+    from ledger.store import schema
+
+    assert not hasattr(schema, "ledger") and schema.ledger_rows.name == "ledger"

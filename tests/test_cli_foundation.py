@@ -258,6 +258,7 @@ def test_objects_rendered_by_repr_are_redacted(token: str, log_setup: tuple[Path
     assert json.loads(path.read_text().splitlines()[-1])["pair"] == ["x", "Bearer [REDACTED]"]
 
 
+@pytest.mark.slow(minutes=0.3)  # a 210,000-row child process / the benchmark script: not in `make check`
 def test_import_bench_runs(tmp_path: Path) -> None:
     """The benchmark script stays runnable (tiny size; prints its table; no timing asserted)."""
     out = subprocess.run(
@@ -287,3 +288,40 @@ def test_readme_table_contract_matches_the_schema(engine: object) -> None:
     with engine.connect() as conn:  # type: ignore[attr-defined]
         view_cols = list(conn.execute(sa.text("SELECT * FROM failed_rows LIMIT 0")).keys())
     assert documented["failed_rows"] == view_cols
+
+
+def _open_files(path: Path) -> int:
+    fds = Path("/proc/self/fd")
+    n = 0
+    for fd in fds.iterdir():
+        try:
+            n += Path(os.readlink(fd)).name.startswith(path.name)
+        except OSError:
+            pass
+    return n
+
+
+def test_commands_dispose_of_their_ledger(ledger_path: Path, run_cli) -> None:  # type: ignore[no-untyped-def]
+    """Issue 15: the CLI never disposed of its engines; now each command's engine is a context resource."""
+    import gc
+
+    gc.disable()  # what is left open must not depend on when the garbage collector runs
+    try:
+        before = _open_files(ledger_path)
+        for args in (["status"], ["retry"], ["release"]):
+            assert run_cli(*args).exit_code == 0
+        assert _open_files(ledger_path) == before
+    finally:
+        gc.enable()
+
+
+def test_the_webex_base_url_has_one_default() -> None:
+    """Issue 15: cli.py repeated DEFAULT_BASE_URL; `ledger work` now builds its executors from the environment."""
+    from ledger.actions.client import DEFAULT_BASE_URL
+    from ledger.actions.runtime import WebexExecutors
+
+    assert WebexExecutors.from_env({"WEBEX_ACCESS_TOKEN": " t "}).base_url == DEFAULT_BASE_URL
+    assert WebexExecutors.from_env({"WEBEX_ACCESS_TOKEN": "t", "WEBEX_BASE_URL": "http://127.0.0.1:9/v1"}).base_url == (
+        "http://127.0.0.1:9/v1"
+    )
+    assert "webexapis.com" not in (ROOT / "ledger" / "cli.py").read_text(encoding="utf-8")

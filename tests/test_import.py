@@ -495,6 +495,7 @@ def test_import_is_fast_enough_to_hold_21000_rows(tmp_path: Path, ledger_path: P
     assert tuple(got) == (2, 21_001, len(set(emails)))
 
 
+@pytest.mark.slow(minutes=0.3)  # a 210,000-row child process / the benchmark script: not in `make check`
 def test_import_memory_does_not_grow_with_the_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Python-heap peak (tracemalloc) of importing 3,000 and 30,000 rows, 500 rows inserted at a
     time (so both sizes fill whole chunks): nothing is kept per row (the duplicate-key dict this

@@ -248,3 +248,33 @@ def test_unknown_import_is_an_error(worked: sa.Engine, run_cli: Callable[..., Re
         result = run_cli(*cmd)
         assert result.exit_code == 1
         assert result.stderr == "ledger: error: --import 9: no such import (see `ledger status`)\n"
+
+
+def test_the_summary_never_takes_the_write_lock(worked: sa.Engine, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Issue 15: the end-of-run summary read through the write engine (a read taking BEGIN IMMEDIATE),
+    so it waited for, and could time out on, any other writer."""
+    import sqlite3
+
+    from ledger.store import dialect
+
+    monkeypatch.setattr(dialect, "BUSY_TIMEOUT_MS", 300)
+    db = worked.url.database
+    writer = sqlite3.connect(str(db), isolation_level=None)
+    writer.execute("BEGIN IMMEDIATE")  # another process is writing
+    try:
+        engine = open_ledger(str(db))  # a write engine, as `ledger work` holds at the end of its run
+        assert report.summary(engine).total == 6
+        engine.dispose()
+    finally:
+        writer.execute("ROLLBACK")
+        writer.close()
+
+
+def test_invalid_rows_are_never_retryable() -> None:
+    """Issue 15: RETRYABLE_STATUSES listed `invalid`, which retry_rows then had to filter out again."""
+    from ledger.cli import retry_cmd
+    from ledger.models import RETRYABLE_STATUSES
+
+    assert RowStatus.INVALID not in RETRYABLE_STATUSES
+    choices = next(p for p in retry_cmd.params if p.name == "statuses").type.choices  # type: ignore[attr-defined]
+    assert list(choices) == [s.value for s in RETRYABLE_STATUSES]

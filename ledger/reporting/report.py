@@ -133,7 +133,7 @@ def _group_errors(rows: list[q.ErrorGroupRow]) -> tuple[ErrorGroup, ...]:
 
 def summary(engine: sa.Engine, import_id: int | None = None, *, now: datetime | None = None) -> Summary:
     """Counts, top errors, per-import/per-action progress and next steps, in one read transaction."""
-    with engine.begin() as conn:
+    with q.snapshot(engine) as conn:
         return _summary_on(conn, import_id, now)
 
 
@@ -319,7 +319,7 @@ def write_report(engine: sa.Engine, out_dir: Path, import_id: int | None = None)
     summary_json = out_dir / "run_summary.json"
     errors_csv = out_dir / "row_errors.csv"
     n = 0
-    with engine.begin() as conn:
+    with q.snapshot(engine) as conn:
         s = _summary_on(conn, import_id, None)
         with errors_csv.open("w", newline="", encoding="utf-8") as fh:
             out = csv.writer(fh)

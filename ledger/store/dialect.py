@@ -9,7 +9,8 @@ is here:
 - write transactions: the pysqlite driver is put in autocommit mode and every ``engine.begin()``
   emits ``BEGIN IMMEDIATE`` (SQLAlchemy's "Serializable isolation / Savepoints / Transactional DDL"
   recipe), so a transaction holds the write lock from its first statement and two writers never
-  deadlock on a lock upgrade; read-only engines emit a plain ``BEGIN`` (a WAL snapshot);
+  deadlock on a lock upgrade; read-only engines, and :func:`reading` on any engine, emit a plain
+  ``BEGIN`` (a WAL snapshot that holds no lock against writers);
 - SQLite's error texts an operator can act on (locked, disk full, read-only file);
 - ``sqlite_master`` (is this file a ledger?) and the ``PRAGMA foreign_keys`` dance around migrations;
 - the bulk insert as a statement compiled once and run with ``exec_driver_sql`` and positional
@@ -80,7 +81,6 @@ def create_engine(path: Path, *, readonly: bool) -> sa.Engine:
         cur.execute("PRAGMA foreign_keys = ON")
         cur.close()
 
-    begin_sql = "BEGIN" if readonly else "BEGIN IMMEDIATE"
 
     @event.listens_for(engine, "handle_error")
     def _operator_errors(ctx: sa.engine.ExceptionContext) -> None:
@@ -90,9 +90,23 @@ def create_engine(path: Path, *, readonly: bool) -> sa.Engine:
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn: sa.Connection) -> None:
-        conn.exec_driver_sql(begin_sql)
+        snapshot = readonly or conn.get_execution_options().get(_READ_ONLY, False)
+        conn.exec_driver_sql("BEGIN" if snapshot else "BEGIN IMMEDIATE")
 
     return engine
+
+
+_READ_ONLY = "ledger_read_only"
+
+
+@contextmanager
+def reading(engine: sa.Engine) -> Iterator[sa.Connection]:
+    """A read transaction on any ledger engine: a plain (deferred) ``BEGIN``, a consistent WAL snapshot
+    that never takes, nor waits for, the write lock, even on a write engine."""
+    with engine.connect() as conn:
+        conn = conn.execution_options(**{_READ_ONLY: True})
+        with conn.begin():
+            yield conn
 
 
 def _operator_errors() -> tuple[tuple[str, str], ...]:
@@ -228,5 +242,5 @@ def first_lines(conn: sa.Connection, keys: Sequence[str]) -> dict[str, int]:
 
 __all__ = [
     "BUSY_TIMEOUT_MS", "DATABASE_ERRORS", "add_keys", "broken_foreign_keys", "create_engine", "create_key_table",
-    "drop_key_table", "first_lines", "foreign_keys_off", "insert_many", "operator_message", "peek", "table_names", "url",
+    "drop_key_table", "first_lines", "reading", "foreign_keys_off", "insert_many", "operator_message", "peek", "table_names", "url",
 ]

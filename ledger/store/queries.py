@@ -1,7 +1,8 @@
 """Read-only SQL for ``report``/``status``/the end-of-run summary (SQLAlchemy Core).
 
-Each function runs one query on a connection the caller opened (a read-only engine works: these
-never write), and returns plain frozen records.
+Each function runs one query on a connection the caller opened with :func:`snapshot` (one read
+transaction that never takes the write lock, on a read-only or a write engine), and returns plain
+frozen records.
 """
 
 from __future__ import annotations
@@ -11,10 +12,14 @@ from dataclasses import dataclass
 
 import sqlalchemy as sa
 
+from ledger.store import dialect
 from ledger.store.schema import attempts, import_deps, imports, ledger_rows
 from ledger.models import RowStatus
 
 STATUSES = tuple(s.value for s in RowStatus)
+
+#: ``with snapshot(engine) as conn:`` one consistent read of the ledger, holding no lock against writers
+snapshot = dialect.reading
 
 
 @dataclass(frozen=True)

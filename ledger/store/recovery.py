@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 import structlog
 
-from ledger.models import ErrorKind, RowStatus, RunStatus
+from ledger.models import RETRYABLE_STATUSES, ErrorKind, RowStatus
 from ledger.store import chains
 from ledger.store.engine import utcnow
 from ledger.store.runs import RunInfo, running_runs
@@ -88,8 +88,6 @@ def release_stale(engine: sa.Engine, is_dead: IsDead) -> Reclaimed:
     return Reclaimed(got.run_ids, got.rows + orphans)
 
 
-#: what `ledger retry --status` accepts; invalid rows never (their data is wrong: fix the file, import again)
-RETRYABLE_STATUSES = (RowStatus.FAILED, RowStatus.SKIPPED, RowStatus.SUCCEEDED)
 
 
 def retry_rows(
@@ -149,4 +147,4 @@ def retry_rows(
     return changed
 
 
-__all__ = ["RECLAIMED", "RETRYABLE_STATUSES", "Reclaimed", "reclaim_dead_runs", "release_stale", "retry_rows"]
+__all__ = ["RECLAIMED", "Reclaimed", "reclaim_dead_runs", "release_stale", "retry_rows"]

@@ -15,7 +15,8 @@ def _fmt_s(seconds: float) -> str:
 
 
 class Progress:
-    """Counts rows reaching a final state against the claimable rows at the start of the run."""
+    """Counts rows reaching a final state against the claimable rows at the start of the run
+    (``total``: set by the worker once dead runs' rows are back to pending)."""
 
     def __init__(self, total: int, *, stream: TextIO | None = None, live: bool | None = None) -> None:
         self.stream = stream or sys.stderr
@@ -51,8 +52,8 @@ class Progress:
         self.stream.write("\r\x1b[2K" + self._line())
         self.stream.flush()
 
-    def batch_done(self) -> None:
-        """End of a claimed batch: the non-TTY log line."""
+    def batch_claimed(self) -> None:
+        """A batch was just claimed (its rows are about to run): the non-TTY log line."""
         if not self.live:
             self.stream.write(self._line() + "\n")
             self.stream.flush()

@@ -21,7 +21,7 @@ from ledger.reporting import report as reports
 from ledger.store import claims, runs
 from ledger.settings import WorkSettings
 from ledger.store.engine import open_ledger
-from ledger.errors import ExitCode
+from ledger.errors import Interrupted
 from ledger.models import RunStatus
 from ledger.work.progress import Progress
 from ledger.work.worker import Worker
@@ -31,15 +31,15 @@ from ledger.work.ports import ExecutorFactory
 
 @contextmanager
 def _signals(worker: Worker) -> Iterator[None]:
-    """SIGINT/SIGTERM → worker.request_stop(); a second one exits at once (resumable: next run reclaims)."""
+    """SIGINT/SIGTERM → worker.request_stop(); a second one raises :class:`~ledger.errors.Interrupted`
+    (the CLI then exits at once; the run stays resumable: the next run reclaims its rows)."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
 
     def handler(signum: int, _frame: Any) -> None:
         if worker.stopping:
-            os.write(2, b"\nledger: second interrupt: exiting now; run `ledger work` again to resume\n")
-            os._exit(int(ExitCode.INTERRUPTED))
+            raise Interrupted()
         worker.request_stop()
         os.write(2, b"\nledger: stopping: finishing rows in flight (Ctrl-C again to exit at once)\n")
 
@@ -72,19 +72,21 @@ def run_work(
     engine = engine or open_ledger(settings.db_path)
     try:
         _preflight(engine, executor_factory)
-        total = claims.pending_count(engine, import_id=settings.import_id)
-        progress = Progress(total, live=settings.progress)
+        progress = Progress(0, live=settings.progress)  # its total is set once dead runs are reclaimed
         worker = Worker(engine, settings, executor_factory, progress=progress)
         with _signals(worker):
             worker.start()
             try:
                 worker.drain()
+            except Interrupted:
+                worker.abandon()
+                raise
             except BaseException as exc:
                 worker.fatal(f"stopped by an internal error ({type(exc).__name__}); rows are pending, resumable")
+                worker.finish()
                 raise
-            finally:
-                report = worker.finish()
-                progress.close(complete=report.status == RunStatus.COMPLETED)
+            report = worker.finish()
+            progress.close(complete=report.status == RunStatus.COMPLETED)
         ledger_summary, text = _report(engine, settings)
         retry = None
         # (a dry run's counters.failed are rows that *would* fail: nothing to retry)

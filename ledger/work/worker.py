@@ -115,6 +115,8 @@ class Worker:
             dry_run=s.dry_run,
         )
         self.out.run_id = self.run_id
+        if self.progress:  # counted now: the rows just reclaimed from dead runs are pending again
+            self.progress.total = claims.pending_count(self.engine, import_id=s.import_id)
         structlog.contextvars.bind_contextvars(run_id=self.run_id)
         self._sync_cooldown(force=True)
         self._pool = cf.ThreadPoolExecutor(max_workers=max(s.concurrency, 1), thread_name_prefix="ledger-row")
@@ -132,6 +134,14 @@ class Worker:
     @property
     def stopping(self) -> bool:
         return self._stop_requested_at is not None
+
+    def abandon(self) -> None:
+        """Leave at once (a second interrupt): requests in flight are not waited for, the run row
+        stays ``running``; once this process is gone the next run reclaims its rows."""
+        if self._pool is not None:
+            self._pool.shutdown(wait=False, cancel_futures=True)
+        self._reader.dispose()
+        structlog.contextvars.unbind_contextvars("run_id")
 
     def finish(self) -> RunReport:
         """Settle suspects, release anything still held, close the run row."""
@@ -218,16 +228,17 @@ class Worker:
         self._execute(self._tasks(rows), more)
         return claimed[0]
 
-    def _claim(self) -> list[ClaimedRow]:
+    def _claim(self, n: int | None = None) -> list[ClaimedRow]:
+        """Claim up to ``n`` rows (a batch by default), counting the rows the claim blocked."""
         s = self.settings
-        claim = claims.claim_batch(self.engine, self.run_id, s.batch_size, import_id=s.import_id, dry_run=s.dry_run)
+        claim = claims.claim_batch(self.engine, self.run_id, n or s.batch_size, import_id=s.import_id, dry_run=s.dry_run)
         if claim.blocked:  # not executed in this run (they come back once their prerequisite succeeds)
             self.counters.blocked += claim.blocked
             if self.progress:
                 self.progress.add(claim.blocked, 0)
         self.counters.claimed += len(claim.rows)
         if self.progress and claim.rows:
-            self.progress.batch_done()
+            self.progress.batch_claimed()
         return list(claim.rows)
 
     def _tasks(self, rows: list[ClaimedRow]) -> deque[Task]:
@@ -368,15 +379,14 @@ class Worker:
         if not self.breaker.try_probe():
             self._wait(0.1)
             return
-        claim = claims.claim_batch(self.engine, self.run_id, 1, import_id=self.settings.import_id, dry_run=self.settings.dry_run)
-        if not claim.rows:
+        probe = self._claim(1)
+        if not probe:
             self.breaker.probe_result(True)  # nothing left to probe with: nothing left to do
             self.gate.resume()
             return
-        self.counters.claimed += 1
         self.gate.resume()
         assert self._pool is not None
-        fut = self._pool.submit(self.rows.run_task, Task(list(claim.rows), probe=True))
+        fut = self._pool.submit(self.rows.run_task, Task(probe, probe=True))
         while True:
             try:
                 settled = fut.result(timeout=0.25)

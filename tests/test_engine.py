@@ -1,0 +1,218 @@
+"""The engine in-process with the scripted executor (``ledger.work.testing``): worker, ladder and store on
+a real ledger file, no HTTP, no sleeping. Part of the fast tier (`make check`)."""
+
+from __future__ import annotations
+
+import io
+import os
+import socket
+import subprocess
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+import circuitbreaker
+import pytest
+
+from ledger.actions import get_spec
+from ledger.errors import ExitCode
+from ledger.importing.importer import import_file
+from ledger.models import RunStatus
+from ledger.settings import WorkSettings
+from ledger.store import claims, runs
+from ledger.store.engine import open_ledger
+from ledger.work.outcomes import RunReport
+from ledger.work.progress import Progress
+from ledger.work.testing import ScriptedBulkExecutor, ScriptedExecutor, ScriptedExecutors
+from ledger.work.worker import Worker
+from worker_support import import_users, query, statuses
+
+SPEC = get_spec("user.create")
+
+
+def _work(db: Path, executor: ScriptedExecutor, *, progress: Progress | None = None, **kw: object) -> tuple[Worker, RunReport]:
+    kw.setdefault("retry_profile", "fast")
+    kw.setdefault("concurrency", 1)
+    engine = open_ledger(db)
+    worker = Worker(engine, WorkSettings(db, progress=False, **kw), ScriptedExecutors(executor),  # type: ignore[arg-type]
+                    sleep=lambda _s: None, progress=progress)
+    try:
+        worker.start()
+        worker.drain()
+        return worker, worker.finish()
+    finally:
+        engine.dispose()
+
+
+def _outcomes(db: Path, line: int) -> list[str]:
+    rows = query(db, "SELECT a.outcome FROM attempts AS a JOIN ledger AS l ON l.id = a.row_id "
+                     "WHERE l.line_no = :n ORDER BY a.id", n=line)
+    return [r.outcome for r in rows]
+
+
+def test_each_row_ends_as_its_script_says(ledger_path: Path, tmp_path: Path) -> None:
+    import_users(ledger_path, tmp_path, 6)  # lines 2..7
+    ex = ScriptedExecutor(SPEC, {3: ["skip"], 4: ["row"], 5: ["transient", "ok"], 6: ["throttle", "ok"], 7: ["bug"]})
+    _, report = _work(ledger_path, ex)
+    assert report.exit_code == ExitCode.OK
+    assert statuses(ledger_path) == {"succeeded": 3, "skipped": 1, "failed": 2}
+    assert _outcomes(ledger_path, 5) == ["retry", "succeeded"]
+    assert _outcomes(ledger_path, 6) == ["throttled", "succeeded"]
+    assert ex.calls[5][1].recovered  # the 503 was ambiguous: the second try re-checks first
+    failed = {r.line_no: (r.error_kind, r.error_message) for r in query(
+        ledger_path, "SELECT line_no, error_kind, error_message FROM ledger WHERE status = 'failed'")}
+    assert failed[4] == ("row", "line 4: HTTP 400 bad data")
+    assert failed[7][0] == "row" and "internal error in user.create: ValueError" in failed[7][1]
+    assert (report.counters.retries, report.counters.throttled) == (1, 1)
+    engine = open_ledger(ledger_path)
+    assert runs.get_cooldown(engine) is not None  # the 429's pause was shared through the ledger
+    engine.dispose()
+
+
+def test_exhausted_transient_rows_fail_once_webex_has_answered(ledger_path: Path, tmp_path: Path) -> None:
+    import_users(ledger_path, tmp_path, 3)
+    ex = ScriptedExecutor(SPEC, {2: ["transient"]})
+    _, report = _work(ledger_path, ex, retry_profile="default")  # its breaker needs 10 failures in a row
+    assert statuses(ledger_path) == {"failed": 1, "succeeded": 2}
+    assert _outcomes(ledger_path, 2) == ["retry"] * 7 + ["failed"]  # the profile's 8 tries
+    assert report.status == RunStatus.COMPLETED
+
+
+def test_401_stops_the_run_and_fails_nothing(ledger_path: Path, tmp_path: Path) -> None:
+    import_users(ledger_path, tmp_path, 5)
+    _, report = _work(ledger_path, ScriptedExecutor(SPEC, {2: ["auth"]}))
+    assert (report.status, report.exit_code) == (RunStatus.FAILED_SYSTEMIC, ExitCode.FAILED_SYSTEMIC)
+    assert "HTTP 401" in report.message
+    assert statuses(ledger_path) == {"pending": 5}
+
+
+def test_403_on_every_row_stops_the_run_once_the_breaker_opens(ledger_path: Path, tmp_path: Path) -> None:
+    import_users(ledger_path, tmp_path, 20)
+    ex = ScriptedExecutor(SPEC, default=["forbidden"])
+    _, report = _work(ledger_path, ex)
+    assert report.exit_code == ExitCode.FAILED_SYSTEMIC and "HTTP 403 (forbidden)" in report.message
+    assert statuses(ledger_path) == {"pending": 20}  # the suspects went back: nothing failed
+    assert sum(len(c) for c in ex.calls.values()) == 8  # the fast profile's breaker: 8 in a row
+
+
+def test_a_bulk_row_is_sent_at_most_attempts_times(ledger_path: Path, tmp_path: Path) -> None:
+    """Issue 15: a bulk row got a fresh RowTry each round (attempts² sends, the budget reset each round)."""
+    import_users(ledger_path, tmp_path, 3)
+    # each round: the whole call fails twice (retried by tenacity), then answers with the row still failing
+    ex = ScriptedBulkExecutor(SPEC, {2: ["transient"]}, call_script=["transient", "transient", "ok"] * 30)
+    _work(ledger_path, ex)
+    sent = sum(line == 2 for call in ex.bulk_calls for line in call)
+    assert sent <= 8  # the fast profile's tries per row (was 8 rounds × up to 8 calls = 24 here)
+    assert statuses(ledger_path) == {"failed": 1, "succeeded": 2}
+
+
+def test_progress_total_counts_rows_reclaimed_from_dead_runs(ledger_path: Path, tmp_path: Path) -> None:
+    """Issue 15: the total was counted before dead runs were reclaimed, so progress passed 100 %."""
+    import_users(ledger_path, tmp_path, 10)
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()
+    engine = open_ledger(ledger_path)
+    dead = runs.create_run(engine, pid=gone.pid, host=socket.gethostname(), import_id=None, batch_size=4,
+                           concurrency=1, retry_profile="fast", dry_run=False)
+    assert len(claims.claim_batch(engine, dead, 4).rows) == 4
+    engine.dispose()
+    progress = Progress(claims.pending_count(open_ledger(ledger_path)), stream=io.StringIO(), live=False)
+    worker, report = _work(ledger_path, ScriptedExecutor(SPEC), progress=progress)
+    assert report.reclaimed.rows == 4
+    assert (progress.done, progress.total) == (10, 10)
+
+
+def test_batches_are_logged_when_claimed(ledger_path: Path, tmp_path: Path) -> None:
+    """Issue 15: ``Progress.batch_done`` said "end of a batch" but runs when a batch is claimed."""
+    import_users(ledger_path, tmp_path, 5)
+    out = io.StringIO()
+    _work(ledger_path, ScriptedExecutor(SPEC), progress=Progress(0, stream=out, live=False), batch_size=2)
+    lines = out.getvalue().splitlines()
+    assert len(lines) == 3 and lines[0].startswith("  0.0% 0/5 rows")  # before any row of the batch ran
+
+
+def _sites_and_users(db: Path, tmp: Path) -> None:
+    """A failed location.pstn row for Madrid and two users waiting for it (chains: they get blocked)."""
+    sites, users = tmp / "sites.csv", tmp / "users.csv"
+    sites.write_text("name,route_identity\nMadrid,RG\n", encoding="utf-8")
+    users.write_text("email,first_name,last_name,location_name\na@x.com,A,B,Madrid\nb@x.com,A,B,Madrid\n",
+                     encoding="utf-8")
+    engine = open_ledger(db)
+    pre = import_file(engine, get_spec("location.pstn"), sites).import_id
+    import_file(engine, SPEC, users, after=[pre])
+    with engine.begin() as conn:
+        conn.exec_driver_sql(
+            f"UPDATE ledger SET status = 'failed', error_kind = 'row', error_message = 'bad' WHERE import_id = {pre}"
+        )
+    engine.dispose()
+
+
+def test_rows_blocked_by_the_breakers_probe_claim_are_counted(
+    ledger_path: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 15: ``Worker._recover`` claimed its probe row without counting the rows the claim blocked."""
+    _sites_and_users(ledger_path, tmp_path)
+    engine = open_ledger(ledger_path)
+    progress = Progress(0, stream=io.StringIO(), live=False)
+    worker = Worker(engine, WorkSettings(ledger_path, progress=False, retry_profile="fast"),
+                    ScriptedExecutors(ScriptedExecutor(SPEC)), sleep=lambda _s: None, progress=progress)
+    worker.start()
+    for _ in range(worker.profile.breaker_consecutive):
+        worker.breaker.record_failure("503")
+    assert worker.breaker.is_open
+    real = circuitbreaker.monotonic
+    monkeypatch.setattr(circuitbreaker, "monotonic", lambda: real() + 3600)  # recovery time over: half-open
+    worker.drain()  # the probe's claim finds nothing claimable and blocks the two users
+    report = worker.finish()
+    engine.dispose()
+    assert report.counters.blocked == 2 and progress.done == 2
+    assert statuses(ledger_path) == {"failed": 1, "blocked": 2}
+
+
+SECOND_INTERRUPT = """
+import os, signal, sys, threading, time
+from ledger.actions import get_spec
+from ledger.errors import Interrupted
+from ledger.settings import WorkSettings
+from ledger.work.run import run_work
+from ledger.work.testing import ScriptedExecutor, ScriptedExecutors
+
+ex = ScriptedExecutor(get_spec("user.create"), default=["hang"])
+
+def interrupt():
+    ex.hanging.acquire()  # a row is in flight
+    os.kill(os.getpid(), signal.SIGINT)
+    time.sleep(0.3)
+    os.kill(os.getpid(), signal.SIGINT)
+
+threading.Thread(target=interrupt, daemon=True).start()
+try:
+    run_work(WorkSettings(sys.argv[1], progress=False, retry_profile="fast"), ScriptedExecutors(ex))
+except Interrupted as exc:
+    print("raised", int(exc.exit_code), flush=True)
+ex.release_hung()
+"""
+
+
+def test_a_second_interrupt_raises_instead_of_exiting_the_process(ledger_path: Path, tmp_path: Path) -> None:
+    """Issue 15: the library called ``os._exit`` on a second Ctrl-C; only the CLI may exit."""
+    import_users(ledger_path, tmp_path, 3)
+    res = subprocess.run([sys.executable, "-c", SECOND_INTERRUPT, str(ledger_path)], capture_output=True, text=True,
+                         timeout=60)
+    assert res.returncode == 0 and "raised 4" in res.stdout.splitlines(), res.stderr
+    assert query(ledger_path, "SELECT status FROM runs")[0].status == "running"  # the next run reclaims it
+
+
+def _scripts(steps: Sequence[str]) -> dict[int, list[str]]:
+    return {2 + i: [s] for i, s in enumerate(steps)}
+
+
+def test_the_scripted_executor_refuses_unknown_steps() -> None:
+    with pytest.raises(ValueError, match="unknown or empty script steps"):
+        ScriptedExecutor(SPEC, _scripts(["ok", "explode"]))
+
+
+def test_scripted_executors_count_preflights() -> None:
+    factory = ScriptedExecutors(ScriptedExecutor(SPEC))
+    factory.preflight()
+    assert factory.preflights == 1 and os.getpid() > 0
