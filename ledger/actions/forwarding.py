@@ -78,12 +78,6 @@ def with_always(current: PersonForwardingSetting, wanted: Mapping[str, Any]) -> 
     return desired
 
 
-def desired_forwarding(current: PersonForwardingSetting, payload: Mapping[str, Any]) -> PersonForwardingSetting | None:
-    """The full settings to PUT for a user's row, or None when nothing differs."""
-    changes = forwarding_changes(current, payload)
-    return with_always(current, changes["always"]) if changes else None
-
-
 def is_forwarding_busy(exc: RowFailure) -> bool:
     """Webex's 4003 ``UserCallForwardingBusy`` (v21 fell back to an undocumented endpoint on it)."""
     return str(exc.code) == str(FORWARDING_BUSY_CODE) and FORWARDING_BUSY_TEXT.lower() in str(exc).lower()

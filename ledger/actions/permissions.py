@@ -107,7 +107,7 @@ def _get(entry: Mapping[str, Any], snake: str, camel: str) -> Any:
     return entry[snake] if snake in entry else entry.get(camel)
 
 
-def parse_profile(profile: Mapping[str, Any]) -> PermissionTarget:
+def profile_target(profile: Mapping[str, Any]) -> PermissionTarget:
     """Validate a profile mapping (format in the module docstring) into a target."""
     if not isinstance(profile, Mapping):
         raise RowFailure("the permission profile must be a JSON object", code="invalid_profile")
@@ -130,7 +130,7 @@ def parse_profile(profile: Mapping[str, Any]) -> PermissionTarget:
 
 def target_from_payload(payload: Mapping[str, Any]) -> PermissionTarget:
     """The profile (if any) overridden by the row's non-empty permission columns."""
-    base = parse_profile(payload["profile"]) if payload.get("profile") else PermissionTarget()
+    base = profile_target(payload["profile"]) if payload.get("profile") else PermissionTarget()
     perms = dict(base.calling_permissions)
     if payload.get("call_type"):
         call_type = check_call_type(payload["call_type"])
@@ -225,17 +225,3 @@ def without(target: PermissionTarget, call_types: list[str]) -> PermissionTarget
     """``target`` without ``call_types`` (the system-locked ones)."""
     perms = {ct: p for ct, p in target.calling_permissions.items() if ct not in call_types}
     return PermissionTarget(target.use_custom_enabled, target.use_custom_permissions, perms)
-
-
-def desired_permissions(
-    current: Mapping[str, Any], payload: Mapping[str, Any], *, flags: bool = True
-) -> dict[str, Any] | None:
-    """The minimal PUT body for this row, or None when nothing differs (locked call types left alone).
-
-    ``payload`` is the row's normalised payload (columns and optional ``profile``).
-    Raises RowFailure for an invalid call type, action or profile.
-    """
-    target = target_from_payload(payload)
-    target = without(target, locked_call_types(current, target))
-    changes = permission_changes(current, target, flags=flags)
-    return request_body(changes, flags=flags) if changes else None

@@ -9,6 +9,14 @@ from hypothesis import strategies as st
 from ledger.errors import RowFailure
 
 
+def desired_forwarding(current, payload):
+    """The full settings BaseExecutor.apply_forwarding would PUT for a user's row, or None (skipped)."""
+    from ledger.actions.forwarding import forwarding_changes, with_always
+
+    changes = forwarding_changes(current, payload)
+    return with_always(current, changes["always"]) if changes else None
+
+
 @pytest.fixture
 def calling_user(sandbox):
     loc = sandbox.state.add_location("HQ", calling_enabled=True)
@@ -172,8 +180,6 @@ def test_lost_answer_to_the_write_is_ambiguous_and_the_retry_rechecks(sandbox, a
 def test_destination_comparison_ignores_formatting():
     from wxc_sdk.person_settings.forwarding import PersonForwardingSetting
 
-    from ledger.actions.forwarding import desired_forwarding
-
     current = PersonForwardingSetting.default()
     current.call_forwarding.always.enabled = True
     current.call_forwarding.always.destination = "+34 912-345-678"
@@ -211,7 +217,7 @@ _fwd_row = st.fixed_dictionaries(
 def test_forwarding_property_reaches_target_and_keeps_the_rest(cf, bc_enabled, row):
     from wxc_sdk.person_settings.forwarding import PersonForwardingSetting
 
-    from ledger.actions.forwarding import desired_forwarding, forward_destination
+    from ledger.actions.forwarding import forward_destination
 
     data = {"callForwarding": cf, "businessContinuity": {"enabled": bc_enabled, "destination": "9"}}
     current = PersonForwardingSetting.model_validate(data)

@@ -7,8 +7,22 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from ledger.actions import get_spec
 from ledger.actions.catalog import CALL_TYPES
-from ledger.actions.permissions import desired_permissions, parse_profile
+from ledger.actions.permissions import (
+    locked_call_types,
+    permission_changes,
+    profile_target,
+    request_body,
+    target_from_payload,
+    without,
+)
 from ledger.errors import RowFailure
+
+
+def desired_permissions(current, payload, *, flags=True):
+    """The PUT body BaseExecutor.apply_permissions would send for this row, or None (skipped)."""
+    target = target_from_payload(payload)
+    changes = permission_changes(current, without(target, locked_call_types(current, target)), flags=flags)
+    return request_body(changes, flags=flags) if changes else None
 
 
 @pytest.fixture
@@ -199,7 +213,7 @@ def test_location_bodies_carry_calling_permissions_only():
 
 
 def test_camel_case_profile_dumped_from_webex_is_accepted():
-    target = parse_profile(
+    target = profile_target(
         {
             "useCustomEnabled": True,
             "callingPermissions": [{"callType": "NATIONAL", "action": "BLOCK", "transferEnabled": False}],
@@ -222,7 +236,7 @@ def test_camel_case_profile_dumped_from_webex_is_accepted():
 )
 def test_invalid_profiles_are_row_failures(profile, message):
     with pytest.raises(RowFailure, match=message):
-        parse_profile(profile)
+        profile_target(profile)
 
 
 # --- property: writing what desired_permissions returns makes the next comparison equal --------------
