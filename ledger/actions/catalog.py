@@ -274,11 +274,14 @@ SPECS: tuple[ActionSpec, ...] = (
             *WS_LOCATION,
             Column("extension", T.EXTENSION, help="makes it a Webex Calling workspace (needs a location)"),
             Column("phone_number", T.E164, aliases=("primary_number", "direct_number"), help="as extension; must be in the location"),
-            Column("licenses", T.ID_LIST, help="Webex Calling workspace licence ids (default: Webex chooses)"),
+            Column("licenses", T.ID_LIST, help="ONE Webex Calling licence id (default: a free "
+                   "'Webex Calling - Professional' one, which secondary numbers need)"),
+            Column("supported_devices", T.ENUM, choices=("phones", "collaborationDevices"), default="phones",
+                   help="phones (default: common-area phones) or collaborationDevices; Webex never changes it later"),
         ),
         key=("display_name", "location_id", "location_name"),
         location_key=WS_LOCATION_KEY,
-        executor="ledger.actions.workspaces:WorkspaceCreate",
+        executor="ledger.actions.workspace_create:WorkspaceCreate",
     ),
     ActionSpec(
         name="workspace.secondary_number",

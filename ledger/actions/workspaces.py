@@ -27,7 +27,7 @@ from typing import Any
 from wxc_sdk.common import PatternAction
 from wxc_sdk.person_settings.forwarding import PersonForwardingSetting
 from wxc_sdk.workspace_settings.numbers import UpdateWorkspacePhoneNumber
-from wxc_sdk.workspaces import CallingType, Workspace, WorkspaceCalling, WorkspaceWebexCalling
+from wxc_sdk.workspaces import Workspace
 
 from ledger.actions.base import BaseExecutor, same_id
 from ledger.actions.forwarding import forward_destination, forwarding_changes
@@ -38,6 +38,8 @@ from ledger.work.ports import ActionResult, RowInput
 
 RECHECK_STATUSES = frozenset({400, 409})
 READ_DENIED_CODE = "4003"
+# workspace-call-settings-2_auto.py: "This API is only available for professional licensed workspaces."
+PROFESSIONAL_ONLY = re.compile(r"professional licen[cs]ed workspace", re.I)
 NOT_CALLING_WORKSPACE = re.compile(r"not a (valid )?(webex )?calling (user/)?workspace", re.I)
 
 
@@ -89,84 +91,6 @@ class WorkspaceExecutor(BaseExecutor):
         return f"workspace {p.get('workspace_name') or p.get('workspace_id')}"
 
 
-# --- workspace.create ------------------------------------------------------------------------------
-
-
-class WorkspaceCreate(WorkspaceExecutor):
-    """Create the workspace (a Webex Calling one when the row gives an extension or number)."""
-
-    def execute(self, row: RowInput) -> ActionResult:
-        p = row.payload
-        name = str(p["display_name"]).strip()
-        extension, number = p.get("extension"), p.get("phone_number")
-        calling = bool(extension or number)
-        if calling and not (p.get("location_id") or p.get("location_name")):
-            raise RowFailure(
-                "a Webex Calling workspace (extension or phone_number given) needs location_id or location_name",
-                code="missing_location",
-            )
-        loc, org = self.optional_location(row), self.org_id(row)
-        existing = self.find(name, loc, org)
-        if existing:
-            return self._exists(existing, loc, calling)
-        settings = self._settings(name, loc, calling, extension, number, p.get("licenses"))
-        changes = settings.update_or_create()
-        if self.dry_run:
-            return self.done(changes, location_id=loc)
-        try:
-            created = self.call(
-                f"create workspace {name!r}", lambda: self.api.workspaces.create(settings, org_id=org), write=True
-            )
-        except RowFailure as exc:
-            if exc.http_status not in RECHECK_STATUSES:
-                raise
-            again = self.find(name, loc, org)  # Webex may have created it although it answered 400/409
-            if not again:
-                raise
-            if exc.http_status == 409:
-                return self._exists(again, loc, calling)
-            note = "created although Webex answered HTTP 400"
-            return self.done(changes, workspace_id=again[0].workspace_id, note=note)
-        return self.done(changes, workspace_id=created.workspace_id, location_id=loc)
-
-    def _exists(self, found: list[Workspace], loc: str | None, wants_calling: bool) -> ActionResult:
-        first = found[0]
-        kind = first.calling.type if first.calling else None
-        kind_name = str(getattr(kind, "value", kind)) if kind else None
-        if wants_calling and kind_name != CallingType.webex.value:
-            raise RowFailure(
-                f"workspace {first.display_name!r} already exists but is not a Webex Calling workspace "
-                f"(calling: {kind_name or 'none'}); change it in Control Hub or delete it, then retry the row",
-                code="workspace_exists_not_calling",
-                detail={"workspace_id": first.workspace_id},
-            )
-        return self.skipped(
-            "workspace_already_exists",
-            workspace_id=first.workspace_id,
-            location_id=loc,
-            calling=kind_name,
-            same_name_count=len(found),
-        )
-
-    @staticmethod
-    def _settings(
-        name: str, loc: str | None, calling: bool, extension: Any, number: Any, licenses: Any
-    ) -> Workspace:
-        fields: dict[str, Any] = {"display_name": name}
-        if loc:
-            fields["location_id"] = loc
-        if calling:
-            webex: dict[str, Any] = {"location_id": loc}
-            if extension:
-                webex["extension"] = str(extension)
-            if number:
-                webex["phone_number"] = str(number)
-            if licenses:
-                webex["licenses"] = [str(x) for x in licenses]
-            fields["calling"] = WorkspaceCalling(type=CallingType.webex, webex_calling=WorkspaceWebexCalling(**webex))
-        return Workspace(**fields)
-
-
 # --- workspace.secondary_number --------------------------------------------------------------------
 
 
@@ -192,7 +116,19 @@ class WorkspaceSecondaryNumber(WorkspaceExecutor):
         if self.dry_run:
             return self.done(changes, workspace_id=ws)
         update = [UpdateWorkspacePhoneNumber(primary=False, action=PatternAction.add, direct_number=number)]
-        self.call(f"add number {number} to {self.who(row)}", lambda: api.update(ws, update, org_id=org), write=True)
+        try:
+            self.call(f"add number {number} to {self.who(row)}", lambda: api.update(ws, update, org_id=org), write=True)
+        except RowFailure as exc:
+            if not PROFESSIONAL_ONLY.search(str(exc)):
+                raise
+            raise RowFailure(
+                f"{self.who(row)} has no Webex Calling Professional licence: Webex adds secondary numbers only to "
+                "professional-licensed workspaces. Give it a 'Webex Calling - Professional' licence (Control Hub, "
+                f"or workspace.create with that licence), then `ledger retry` the row ({exc.message})",
+                code="workspace_not_professional",
+                http_status=exc.http_status,
+                tracking_id=exc.tracking_id,
+            ) from None
         return self.done(changes, workspace_id=ws)
 
 

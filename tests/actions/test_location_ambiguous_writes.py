@@ -75,7 +75,7 @@ def test_lost_workspace_create_does_not_create_twice(sandbox, act, lose, site):
     sandbox.state.get_location(site["loc"])["_calling"] = True
     a = act(sandbox, "workspace.create")
     row = a.row({"display_name": "Sala Juntas", "location_id": site["loc"], "extension": "8001"})
-    lose(a, 2)  # 1 workspace lookup, 2 the POST
+    lose(a, 3)  # 1 workspace lookup, 2 the licence list (the default Professional licence), 3 the POST
     with pytest.raises(TransientFailure) as err:
         a.executor.execute(row)
     assert err.value.ambiguous

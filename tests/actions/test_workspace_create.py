@@ -33,6 +33,7 @@ def test_creates_a_webex_calling_workspace_with_the_calling_block(sandbox, act, 
             {
                 "displayName": "Sala Juntas",
                 "locationId": loc,
+                "supportedDevices": "phones",
                 "calling": {
                     "type": "webexCalling",
                     "webexCalling": {"locationId": loc, "extension": "8001", "phoneNumber": "+34935678901",
@@ -51,7 +52,8 @@ def test_creates_a_webex_calling_workspace_with_the_calling_block(sandbox, act, 
 def test_without_extension_or_number_no_calling_block_is_sent(sandbox, act, loc):
     a = act(sandbox, "workspace.create")
     assert a.run({"display_name": "Almacén", "location_id": loc}).status == "succeeded"
-    assert a.bodies("POST", "/v1/workspaces") == [{"displayName": "Almacén", "locationId": loc}]
+    assert a.bodies("POST", "/v1/workspaces") == [{"displayName": "Almacén", "locationId": loc,
+                                                   "supportedDevices": "phones"}]
     assert sandbox.state.workspaces_by_name("Almacén")[0]["calling"]["type"] == "none"
 
 
@@ -149,10 +151,13 @@ def test_dry_run_writes_nothing(sandbox, act, loc):
     a = act(sandbox, "workspace.create", dry_run=True)
     res = a.run({"display_name": "Sala Juntas", "location_name": SITE, "extension": "8001"})
     assert res.status == "succeeded"
+    bcstd = sandbox.state.license_by_sku("BCSTD")["id"]
     assert res.planned == {
         "displayName": "Sala Juntas",
         "locationId": loc,
-        "calling": {"type": "webexCalling", "webexCalling": {"locationId": loc, "extension": "8001"}},
+        "supportedDevices": "phones",
+        "calling": {"type": "webexCalling", "webexCalling": {"locationId": loc, "extension": "8001",
+                                                             "licenses": [bcstd]}},
     }
     assert a.writes() == []
     assert sandbox.state.workspaces_by_name("Sala Juntas") == []
@@ -171,3 +176,62 @@ def test_existing_non_calling_workspace_asked_as_calling_is_a_row_error(sandbox,
     assert a.writes() == []
     # without calling data the same workspace is simply there
     assert a.run({"display_name": "Sala Juntas", "location_name": SITE}).status == "skipped"
+
+
+def test_calling_workspace_states_a_professional_licence_and_phones_by_default(sandbox, act, loc):
+    """Old code sent no licence: Webex applied "the oldest suitable" one (here Webex Calling -
+    Workspaces), and workspace.secondary_number could never add the legacy number afterwards."""
+    bcstd = sandbox.state.license_by_sku("BCSTD")["id"]
+    a = act(sandbox, "workspace.create")
+    res = a.run({"display_name": "Recepción", "location_name": SITE, "extension": "8002"})
+    assert res.status == "succeeded"
+    (body,) = a.bodies("POST", "/v1/workspaces")
+    assert body["supportedDevices"] == "phones"
+    assert body["calling"]["webexCalling"]["licenses"] == [bcstd]
+    (ws,) = sandbox.state.workspaces_by_name("Recepción")
+    assert sandbox.state.workspace_is_professional(ws)
+    # so the secondary number the same migration adds is accepted
+    sandbox.state.add_number(loc, "+34935670000")
+    sec = act(sandbox, "workspace.secondary_number").run({"workspace_name": "Recepción",
+                                                           "legacy_phone_number": "+34935670000"})
+    assert sec.status == "succeeded"
+
+
+def test_licence_and_supported_devices_from_global_csv(sandbox, act, loc):
+    bcca = sandbox.state.license_by_sku("BCCA")["id"]
+    a = act(sandbox, "workspace.create")
+    res = a.run({"display_name": "Sala 2", "location_name": SITE, "extension": "8003"},
+                {"licenses": bcca, "supported_devices": "collaborationDevices"})
+    assert res.status == "succeeded"
+    (body,) = a.bodies("POST", "/v1/workspaces")
+    assert body["supportedDevices"] == "collaborationDevices"
+    assert body["calling"]["webexCalling"]["licenses"] == [bcca]
+
+
+def test_no_free_professional_licence_is_a_row_error_asking_for_licenses(sandbox, act, loc):
+    lic = sandbox.state.license_by_sku("BCSTD")
+    lic["consumedUnits"] = lic["totalUnits"]
+    a = act(sandbox, "workspace.create")
+    with pytest.raises(RowFailure) as err:
+        a.run({"display_name": "Sala 3", "location_name": SITE, "extension": "8004"})
+    assert err.value.code == "no_workspace_license" and "`licenses`" in err.value.message
+    assert a.writes() == []
+
+
+def test_several_licences_are_a_row_error(sandbox, act, loc):
+    ids_ = [sandbox.state.license_by_sku(s)["id"] for s in ("BCSTD", "BCCA")]
+    with pytest.raises(RowFailure) as err:
+        act(sandbox, "workspace.create").run({"display_name": "Sala 4", "location_name": SITE, "extension": "8005",
+                                              "licenses": ",".join(ids_)})
+    assert err.value.code == "several_licenses"
+
+
+def test_sandbox_without_a_licence_applies_the_oldest_suitable_workspaces_one(sandbox, loc):
+    import requests
+
+    body = {"displayName": "Raw", "calling": {"type": "webexCalling",
+                                              "webexCalling": {"locationId": loc, "extension": "8100"}}}
+    r = requests.post(f"{sandbox.base_url}/workspaces", json=body,
+                      headers={"Authorization": f"Bearer {sandbox.token}"}, timeout=5)
+    assert r.status_code == 201
+    assert r.json()["calling"]["webexCalling"]["licenses"] == [sandbox.state.license_by_sku("BCCA")["id"]]

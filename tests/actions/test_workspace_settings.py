@@ -229,3 +229,18 @@ def test_permissions_dry_run_writes_nothing(sandbox, act, site):
                  "transfer_enabled": "TRUE"})
     assert res.planned == {"calling_permissions": {"INTERNATIONAL": {"action": "ALLOW", "transfer_enabled": True}}}
     assert a.writes() == []
+
+
+def test_secondary_number_needs_a_professional_workspace_and_says_so(sandbox, act, site):
+    """A workspace holding 'Webex Calling - Workspaces' (Webex's usual pick): the sandbox refuses the
+    numbers PUT as Webex documents, and the row error says what to do (old code passed it)."""
+    ws = sandbox.state.get_workspace(site["ws"])
+    ws["calling"]["webexCalling"]["licenses"] = [sandbox.state.license_by_sku("BCCA")["id"]]
+    sandbox.state.add_number(site["loc"], "+34931000077")
+    a = act(sandbox, "workspace.secondary_number")
+    with pytest.raises(RowFailure) as err:
+        a.run({"workspace_name": "Sala Juntas", "legacy_phone_number": "+34931000077"})
+    assert err.value.code == "workspace_not_professional"
+    assert "Webex Calling - Professional" in err.value.message and "ledger retry" in err.value.message
+    (put,) = [r for r in sandbox.requests() if r.method == "PUT"]
+    assert put.status == 400 and "professional licensed workspaces" in put.response["errors"][0]["description"]

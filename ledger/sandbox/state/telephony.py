@@ -163,6 +163,11 @@ class TelephonyMixin(StateCore):
             w = self.get_workspace(wid)
             if w["calling"].get("type") != "webexCalling":
                 raise E.bad_request("Workspace is not a Webex Calling workspace", E.INVALID)
+            if not self.workspace_is_professional(w):
+                # workspace-call-settings-2_auto.py assign_or_unassign_numbers_associated_with_a_specific_workspace:
+                # "This API is only available for professional licensed workspaces."
+                raise E.ApiError(400, "This API is only available for professional licensed workspaces.", None,
+                                 "This API is only available for professional licensed workspaces.")
             self._update_alternates(w, "PLACE", body, "distinctiveRingEnabled")
 
     # ------------------------------------------------------------------ forwarding

@@ -20,7 +20,10 @@ class WorkspacesMixin(StateCore):
         extension: str | None = None,
         phone_number: str | None = None,
         workspace_id: str | None = None,
+        license_sku: str = "BCSTD",
     ) -> str:
+        """Seed a workspace; a Webex Calling one holds the licence ``license_sku`` (Professional by
+        default, so seeded workspaces accept secondary numbers; the API create picks as Webex does)."""
         with self.lock:
             wid = workspace_id or ids.encode("PLACE", self._uuid())
             w = {
@@ -33,7 +36,8 @@ class WorkspacesMixin(StateCore):
                 w["locationId"] = self.get_location(location_id)["id"]
             if calling == "webexCalling":
                 # webex-device.json Workspace: the answer's webexCalling carries only licenses
-                w["calling"]["webexCalling"] = {"licenses": []}
+                lic = next((x for x in self.licenses.values() if x["_sku"] == license_sku.upper()), None)
+                w["calling"]["webexCalling"] = {"licenses": [lic["id"]] if lic else []}
                 w["_extension"] = extension
                 w["_phoneNumber"] = phone_number
                 if phone_number:
@@ -81,7 +85,8 @@ class WorkspacesMixin(StateCore):
                 for lid in wc.get("licenses") or []:
                     if ids.key(lid) not in self.licenses:
                         raise E.bad_request(f"Invalid license id {lid}")
-            wid = self.add_workspace(name, loc_id, calling=ctype, extension=ext, phone_number=num)
+            sku = self._workspace_license(calling.get("webexCalling") or {}) if ctype == "webexCalling" else "BCSTD"
+            wid = self.add_workspace(name, loc_id, calling=ctype, extension=ext, phone_number=num, license_sku=sku)
             w = self.workspaces[ids.key(wid)]
             for k in ("capacity", "type", "supportedDevices", "notes", "hotdeskingStatus"):
                 if body.get(k) is not None:
@@ -89,6 +94,18 @@ class WorkspacesMixin(StateCore):
             self.reindex(w)
             self.workspace_create_counts[name] += 1
             return w
+
+    def _workspace_license(self, webex_calling: dict) -> str:
+        """The SKU Webex applies (webex-device.json POST /workspaces): "the oldest suitable one" of the
+        licences given, else of the org's — here the first given, else Webex Calling - Workspaces."""
+        given = webex_calling.get("licenses") or []
+        if given:
+            return self.licenses[ids.key(given[0])]["_sku"]
+        return "BCCA" if any(x["_sku"] == "BCCA" for x in self.licenses.values()) else "BCSTD"
+
+    def workspace_is_professional(self, w: dict) -> bool:
+        held = (w.get("calling") or {}).get("webexCalling", {}).get("licenses") or []
+        return any(self.licenses.get(ids.key(x), {}).get("name") == "Webex Calling - Professional" for x in held)
 
     def workspace_view(self, w: dict) -> dict:
         v = public(w)
