@@ -325,3 +325,26 @@ def test_the_webex_base_url_has_one_default() -> None:
         "http://127.0.0.1:9/v1"
     )
     assert "webexapis.com" not in (ROOT / "ledger" / "cli.py").read_text(encoding="utf-8")
+
+
+def test_the_readme_names_code_that_exists() -> None:
+    """Issue 15: the README credited `ledger.report.actions_markdown` (it had moved). Every dotted name of
+    three parts or more (`ledger.pkg.module[.attr]`; two parts are table columns) must resolve."""
+    import importlib
+
+    names = set(re.findall(r"`(ledger(?:\.\w+){2,})`", README.read_text(encoding="utf-8")))
+    assert names
+    missing = []
+    for name in sorted(names):
+        parts = name.split(".")
+        for cut in range(len(parts), 0, -1):
+            try:
+                obj: object = importlib.import_module(".".join(parts[:cut]))
+            except ImportError:
+                continue
+            for attr in parts[cut:]:
+                obj = getattr(obj, attr, None)
+            if obj is None:
+                missing.append(name)
+            break
+    assert missing == []

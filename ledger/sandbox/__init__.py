@@ -1,4 +1,4 @@
-"""A local, stateful, fault-injecting fake of the Webex APIs that ``ledger`` uses.
+"""`ledger sandbox`: a local, stateful, fault-injecting fake of the Webex APIs that ``ledger`` uses (also the demo's and the tests').
 
 Standalone on purpose: it imports neither wxc_sdk nor other ``ledger`` modules.
 """
