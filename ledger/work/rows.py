@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import threading
+from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -92,6 +93,24 @@ class RowRunner:
                 ex = self.factory(action, self.gate, self.profile.timeout)
                 self._executors[action] = ex
             return ex
+
+    def tasks(self, rows: list[ClaimedRow]) -> deque[Task]:
+        """One task per row, except for bulk executors: their rows of the batch go in groups of up to
+        ``bulk_size`` with the same ``bulk_key`` (e.g. a move's target location: one job per group)."""
+        tasks: deque[Task] = deque()
+        groups: dict[tuple[str, str], list[ClaimedRow]] = {}
+        for row in rows:
+            size = self.bulk_size(row.action)
+            if size <= 1:
+                tasks.append(Task([row]))
+                continue
+            group = groups.setdefault((row.action, self.bulk_key(row)), [])
+            group.append(row)
+            if len(group) >= size:
+                tasks.append(Task(list(group)))
+                group.clear()
+        tasks.extend(Task(group) for group in groups.values() if group)
+        return tasks
 
     def run_task(self, task: Task) -> list[Settled]:
         """Execute one task (a row, or a bulk group); never raises (a bug releases the rows)."""

@@ -225,7 +225,7 @@ class Worker:
             claimed[0] += len(got)
             return got
 
-        self._execute(self._tasks(rows), more)
+        self._execute(self.rows.tasks(rows), more)
         return claimed[0]
 
     def _claim(self, n: int | None = None) -> list[ClaimedRow]:
@@ -240,24 +240,6 @@ class Worker:
         if self.progress and claim.rows:
             self.progress.batch_claimed()
         return list(claim.rows)
-
-    def _tasks(self, rows: list[ClaimedRow]) -> deque[Task]:
-        """One task per row, except for bulk executors: their rows of the batch go in groups of up to
-        ``bulk_size`` with the same ``bulk_key`` (e.g. a move's target location: one job per group)."""
-        tasks: deque[Task] = deque()
-        groups: dict[tuple[str, str], list[ClaimedRow]] = {}
-        for row in rows:
-            size = self.rows.bulk_size(row.action)
-            if size <= 1:
-                tasks.append(Task([row]))
-                continue
-            group = groups.setdefault((row.action, self.rows.bulk_key(row)), [])
-            group.append(row)
-            if len(group) >= size:
-                tasks.append(Task(list(group)))
-                group.clear()
-        tasks.extend(Task(group) for group in groups.values() if group)
-        return tasks
 
     def _webex_down(self) -> bool:
         """Breaker not closed, token rejected or run stopping: failures now are not the rows' fault."""
@@ -301,7 +283,7 @@ class Worker:
         if not tasks and not state["exhausted"] and len(in_flight) < limit and self._may_dispatch():
             extra = more()
             state["exhausted"] = not extra
-            tasks.extend(self._tasks(extra))
+            tasks.extend(self.rows.tasks(extra))
         while tasks and len(in_flight) < limit and self._may_dispatch():
             fut = self._pool.submit(self.rows.run_task, tasks.popleft())
             fut.add_done_callback(self._results.put)
