@@ -23,7 +23,6 @@ from dataclasses import dataclass, field
 import structlog
 import tenacity
 
-from ledger.errors import Throttled
 from ledger.work import ladder
 from ledger.work.profiles import RetryProfile
 
@@ -65,7 +64,7 @@ class stop_row(tenacity.stop.stop_base):
 
     def __call__(self, rs: tenacity.RetryCallState) -> bool:
         ctx = _row_try(rs)
-        if isinstance(_exception(rs), Throttled):
+        if ladder.classify(_exception(rs)) is ladder.Failure.THROTTLED:
             return ctx.throttles > self.max_throttles
         return self.exhausted(ctx, rs.upcoming_sleep)
 
@@ -88,7 +87,7 @@ class wait_retry_after_or_backoff(tenacity.wait.wait_base):
         retry_after = getattr(exc, "retry_after", None)
         if retry_after is not None:
             return float(retry_after)
-        if isinstance(exc, Throttled):
+        if ladder.classify(exc) is ladder.Failure.THROTTLED:
             return self.throttle_default_s
         n = max(_row_try(rs).counted, 1)
         high = min(self.max_s, self.base_s * 2 ** (n - 1))

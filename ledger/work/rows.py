@@ -18,7 +18,7 @@ from typing import Any
 
 import structlog
 
-from ledger.errors import ActionError, RowFailure, RunStopped, Throttled
+from ledger.errors import ActionError, RowFailure
 from ledger.models import RowStatus
 from ledger.store.claims import AttemptRecord, ClaimedRow, RowOutcome
 from ledger.store.engine import utcnow
@@ -325,7 +325,8 @@ def _attempt_no(row: ClaimedRow, tries: list[AttemptRecord]) -> int:
 
 
 def _attempt_record(n: int, started: str, exc: ActionError) -> AttemptRecord:
-    outcome = "throttled" if isinstance(exc, Throttled) else "released" if isinstance(exc, RunStopped) else "retry"
+    failure = ladder.classify(exc)
+    outcome = "throttled" if failure is Failure.THROTTLED else "released" if failure is Failure.STOPPED else "retry"
     return AttemptRecord(
         attempt_no=n,
         started_at=started,
