@@ -27,7 +27,7 @@ KINDS = (SITE, PERSON, WORKSPACE)
 
 #: statuses that stop an entity (the first such step's error is the entity's blocking error)
 PROBLEM = ("failed", "invalid", "blocked")
-DONE = (RowStatus.SUCCEEDED.value, RowStatus.SKIPPED.value)
+DONE = (RowStatus.SUCCEEDED.value, RowStatus.SKIPPED.value, RowStatus.NOTHING_TO_DO.value)  # nothing_to_do: no step needed
 
 
 @dataclass(frozen=True)

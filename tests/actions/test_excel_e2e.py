@@ -3,6 +3,7 @@ sandbox, with no manual step (issue 13); and a token pasted with its `Bearer ` p
 
 from __future__ import annotations
 
+import csv
 import sqlite3
 from pathlib import Path
 
@@ -98,3 +99,7 @@ def test_a_spanish_excel_export_imports_and_works_end_to_end(tmp_path: Path, san
     assert {p["firstName"] for p in (andres, carmen, jose)} == {"Andrés", "Carmen", "José"}
     assert [x["directNumber"] for x in carmen["_features"]["alternates"]] == ["+34935550021"]
     assert andres["_features"]["alternates"] == [] and jose["_features"]["alternates"] == []
+    # the end state: a person whose legacy number is empty is complete, not waiting for a step
+    with open(tmp_path / "report" / "entities.csv", encoding="utf-8") as fh:
+        states = {row["entity"]: row["state"] for row in csv.DictReader(fh)}
+    assert states == {e: "complete" for e in people}
