@@ -9,10 +9,11 @@ wrap Webex calls in ``with self.webex("what"):`` to translate them with :func:`t
 from __future__ import annotations
 
 import base64
+import time
 import re
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, TypeVar
 
 import requests
 from wxc_sdk import WebexSimpleApi
@@ -43,6 +44,9 @@ from ledger.work.ports import THROTTLE_STATUSES, ActionResult, ResolveCache, Row
 from ledger.spec import ActionSpec
 
 TRANSIENT_STATUSES = frozenset({408, 500, 502, 503, 504})
+# how long a name/email lookup that found nothing answers from the cache (not the whole run)
+NOT_FOUND_TTL_S = 30.0
+T = TypeVar("T")
 
 
 def rest_error_parts(exc: RestError) -> dict[str, Any]:
@@ -298,10 +302,32 @@ class BaseExecutor(PeopleReads):
             self.count_person_read(row)
             return self._lookup_person(email)
 
-        found = self.cache.get_or_load(("person", email), lookup)
+        found = self.cached_lookup(("person", email), lookup)
         if not found:
             raise RowFailure(f"unknown user {email!r}: no Webex person has this email", code="unknown_user")
         return found
+
+    # --- lookups: found ids are kept for the run, "not found" only briefly ---------------------------
+    not_found_ttl_s = NOT_FOUND_TTL_S
+    clock: Callable[[], float] = staticmethod(time.monotonic)
+
+    def cached_lookup(self, key: tuple[Any, ...], loader: Callable[[], T]) -> T:
+        """``loader()``'s answer for ``key``: a found value is kept for the run; a miss (falsy) is
+        answered from the cache only for ``not_found_ttl_s`` — a user or location created later in the
+        run (by an earlier step or another admin) is then looked up again and found."""
+        miss_key = ("not_found", *key)
+        missed_at = self.cache.get_or_load(miss_key, lambda: None)
+        if missed_at is not None and self.clock() - missed_at < self.not_found_ttl_s:
+            return self.cache.get_or_load(key, loader)  # the miss itself, still cached
+        if missed_at is not None:  # the miss is stale: look again
+            self.cache.invalidate(key)
+            self.cache.invalidate(miss_key)
+        value = self.cache.get_or_load(key, loader)
+        if not value:
+            now = self.clock()
+            self.cache.invalidate(miss_key)
+            self.cache.get_or_load(miss_key, lambda: now)
+        return value
 
     def _lookup_person(self, email: str) -> str | None:
         person = self.find_person(email)
@@ -322,7 +348,7 @@ class BaseExecutor(PeopleReads):
         if not name:
             raise RowFailure(f"no {id_col} or {name_col} in the row", code="missing_location")
         org_id = self.org_id(row)
-        found = self.cache.get_or_load(("location", org_id, name), lambda: self._lookup_location(name, org_id))
+        found = self.cached_lookup(("location", org_id, name), lambda: self._lookup_location(name, org_id))
         if not found:
             raise RowFailure(f"unknown location {name!r}: no Webex location has this name", code="unknown_location")
         return found

@@ -119,9 +119,8 @@ class LocationExecutor(BaseExecutor):
             return route_type, ""
         org = self.org_id(row)
         key = ("route", org, route_type, name)
-        found = self.cache.get_or_load(key, lambda: self._lookup_route(name, route_type, org))
+        found = self.cached_lookup(key, lambda: self._lookup_route(name, route_type, org))
         if not found:
-            self.cache.invalidate(key)
             kind = route_type.lower().replace("_", " ")
             raise RowFailure(f"unknown {kind} {name!r} (route_identity)", code="unknown_route")
         return route_type, found

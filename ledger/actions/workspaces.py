@@ -74,10 +74,9 @@ class WorkspaceExecutor(BaseExecutor):
             raise RowFailure("no workspace_id or workspace_name in the row", code="missing_workspace")
         loc, org = self.optional_location(row), self.org_id(row)
         key = ("workspace", org, name, loc)
-        ids = self.cache.get_or_load(key, lambda: [w.workspace_id for w in self.find(name, loc, org)])
+        ids = self.cached_lookup(key, lambda: [w.workspace_id for w in self.find(name, loc, org)])
         where = f" in location {p.get('location_name') or loc}" if loc else ""
-        if not ids:
-            self.cache.invalidate(key)  # it may be created later in the run
+        if not ids:  # "not found" is cached only briefly: it may be created later in the run
             raise RowFailure(f"unknown workspace {name!r}{where}", code="unknown_workspace")
         if len(ids) > 1:
             raise RowFailure(
