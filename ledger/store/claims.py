@@ -26,7 +26,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from ledger.models import RowStatus
-from ledger.store import chains
+from ledger.store import chains, dialect
 from ledger.store.engine import utcnow
 from ledger.store.recovery import RECLAIMED
 from ledger.store.schema import attempts
@@ -215,7 +215,7 @@ def record_outcomes(engine: sa.Engine, run_id: int, outcomes: Sequence[RowOutcom
     now = utcnow()
     lost: list[int] = []
     attempt_rows: list[dict[str, Any]] = []
-    with engine.begin() as conn:
+    with dialect.sharing_fsync(engine) as conn:  # group commit: durable with the next claim's fsync
         for o in outcomes:
             stmt = _RELEASE if o.status == RowStatus.PENDING else _RECORD
             if conn.execute(stmt, {**_outcome_params(o, now), "run": run_id}).rowcount != 1:

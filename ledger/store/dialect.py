@@ -5,7 +5,8 @@ The rest of ``ledger.store`` speaks SQLAlchemy Core and plain SQL that SQLite an
 is here:
 
 - the connection URL, including the read-only ``file:…?mode=ro&uri=true`` form;
-- the PRAGMAs set on every connection (``busy_timeout``, WAL, ``synchronous=FULL``, foreign keys);
+- the PRAGMAs set on every connection (``busy_timeout``, WAL, ``synchronous=FULL``, foreign keys); the
+  worker's outcomes share the next transaction's fsync (``sharing_fsync``: ``synchronous=NORMAL``);
 - write transactions: the pysqlite driver is put in autocommit mode and every ``engine.begin()``
   emits ``BEGIN IMMEDIATE`` (SQLAlchemy's "Serializable isolation / Savepoints / Transactional DDL"
   recipe), so a transaction holds the write lock from its first statement and two writers never
@@ -92,13 +93,30 @@ def create_engine(path: Path, *, readonly: bool) -> sa.Engine:
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn: sa.Connection) -> None:
-        snapshot = readonly or conn.get_execution_options().get(_READ_ONLY, False)
+        options = conn.get_execution_options()
+        snapshot = readonly or options.get(_READ_ONLY, False)
+        if not snapshot:  # outside the transaction: SQLite refuses to change it inside one
+            conn.exec_driver_sql(f"PRAGMA synchronous = {'NORMAL' if options.get(_SHARED_SYNC) else 'FULL'}")
         conn.exec_driver_sql("BEGIN" if snapshot else "BEGIN IMMEDIATE")
 
     return engine
 
 
 _READ_ONLY = "ledger_read_only"
+_SHARED_SYNC = "ledger_shared_sync"
+
+
+@contextmanager
+def sharing_fsync(engine: sa.Engine) -> Iterator[sa.Connection]:
+    """A write transaction committed without its own fsync (``synchronous = NORMAL`` in WAL mode): it
+    reaches the disk with the next transaction that pays one (every other write is ``FULL``: the next
+    claim, the run's heartbeat, its end) — a group commit. After a power loss it may be gone, never
+    half-written. For the worker's outcomes only: an outcome lost that way leaves its row ``running``
+    under a dead run, which the next run reclaims and re-checks before any write."""
+    with engine.connect() as conn:
+        conn = conn.execution_options(**{_SHARED_SYNC: True})
+        with conn.begin():
+            yield conn
 
 
 @contextmanager

@@ -148,6 +148,7 @@ class Worker:
         if self._pool is not None:
             self._pool.shutdown(wait=True)
         self.out.settle_suspects(failed=not self._webex_down())
+        self.out.flush()  # the group commit's last outcomes, before anything still held is released
         released = claims.release_all_running(self.engine, self.run_id)
         self.counters.released += released
         status, code, message = self._final_status()
@@ -226,11 +227,13 @@ class Worker:
             return got
 
         self._execute(self.rows.tasks(rows), more)
+        self.out.flush()  # run_once records every outcome of what it claimed
         return claimed[0]
 
     def _claim(self, n: int | None = None) -> list[ClaimedRow]:
         """Claim up to ``n`` rows (a batch by default), counting the rows the claim blocked."""
         s = self.settings
+        self.out.flush()  # outcomes first: a chain's next row is claimable once its prerequisite is final
         claim = claims.claim_batch(self.engine, self.run_id, n or s.batch_size, import_id=s.import_id, dry_run=s.dry_run)
         if claim.blocked:  # not executed in this run (they come back once their prerequisite succeeds)
             self.counters.blocked += claim.blocked
@@ -313,6 +316,7 @@ class Worker:
             self.gate.stop_retrying("interrupted by a signal")
             if now - self._stop_requested_at >= self.settings.stop_grace_s:
                 self.gate.stop("interrupted by a signal")
+        self.out.flush_due()
         if now - self._last_beat >= self.settings.heartbeat_s:
             self._last_beat = now
             runs.heartbeat(self.engine, self.run_id, self.counters)
