@@ -79,3 +79,11 @@ def test_a_tls_failure_ends_work_with_exit_3(imported: Path, sandbox) -> None:  
     assert res.returncode == 3, (res.stdout, res.stderr)
     assert f"cannot reach Webex at {url} (TLS handshake failed)" in res.stderr
     assert _statuses(imported) == {"pending": 20}
+
+
+def test_a_host_name_that_does_not_resolve_ends_work_with_exit_3(imported: Path) -> None:
+    url = "http://webex-h13.invalid/v1"  # .invalid never resolves (RFC 6761)
+    res = _ledger("work", db=imported, base_url=url)
+    assert res.returncode == 3, (res.stdout, res.stderr)
+    assert f"cannot reach Webex at {url} (host name not found in DNS)" in res.stderr
+    assert _statuses(imported) == {"pending": 20}

@@ -15,11 +15,12 @@ from collections.abc import Mapping
 from typing import Any
 
 import requests
+import urllib3
 from wxc_sdk import WebexSimpleApi
 from wxc_sdk.rest import RestError
 
 from ledger.actions import get_spec
-from ledger.actions.client import DEFAULT_BASE_URL, ForeignHostError, make_api
+from ledger.actions.client import DEFAULT_BASE_URL, make_api
 
 #: (connect, read, whole call) seconds for the preflight request: a wrong URL must end the run in seconds
 PREFLIGHT_TIMEOUT = (5.0, 10.0, 12.0)
@@ -100,8 +101,6 @@ class WebexExecutors:
                     f"Webex at {self.base_url} rejected the access token (HTTP 401): set a valid "
                     "WEBEX_ACCESS_TOKEN and run `ledger work` again (every row is still pending)"
                 ) from None
-        except ForeignHostError:
-            raise
         except (requests.ConnectionError, requests.exceptions.ConnectTimeout) as exc:
             why = _why(exc)
             if why is None:
@@ -122,15 +121,16 @@ class WebexExecutors:
 def _why(exc: BaseException) -> str | None:
     """Why nothing usable answers at the base URL (no URL, no headers in it), or None for a failure
     that may pass (a connection dropped after it was made)."""
+    reason = getattr(exc.args[0], "reason", None) if exc.args else None  # urllib3's MaxRetryError.reason
     text = repr(exc)
-    if isinstance(exc, requests.exceptions.SSLError) or "SSL" in text or "CERTIFICATE" in text.upper():
+    if isinstance(exc, requests.exceptions.SSLError) or isinstance(reason, urllib3.exceptions.SSLError):
         return "TLS handshake failed"
+    if isinstance(reason, urllib3.exceptions.NameResolutionError) or "Failed to resolve" in text:
+        return "host name not found in DNS"
+    if isinstance(reason, urllib3.exceptions.NewConnectionError) or "refused" in text.lower():
+        return "connection refused: nothing listening"  # (a NewConnectionError is also a ConnectTimeoutError)
     if isinstance(exc, requests.exceptions.ConnectTimeout):
         return "connection timed out"
-    if "Name or service not known" in text or "getaddrinfo" in text or "nodename nor servname" in text:
-        return "host name not found (DNS)"
-    if "refused" in text.lower():
-        return "connection refused: nothing listening"
     return None
 
 

@@ -59,9 +59,12 @@ class ImportResult:
     first_invalid: tuple[tuple[int, str], ...] = field(default_factory=tuple)  # (line_no, message)
 
 
-def read_global(path: Path, encoding: str | None = None) -> dict[str, str]:
-    """global.csv: a header and exactly one data row → ``{column: value}``."""
+def read_global(path: Path, encoding: str | None = None, notes: list[str] | None = None) -> dict[str, str]:
+    """global.csv: a header and exactly one data row → ``{column: value}``; how it was read (e.g. as
+    Windows-1252) is appended to ``notes``."""
     with CsvSource(path, encoding=encoding) as src:
+        if src.note and notes is not None:
+            notes.append(src.note)
         rows = list(src)
         header = [header_key(h) for h in src.header]
     if len(rows) != 1:
@@ -109,7 +112,8 @@ def import_into(
     path = Path(path)
     if profile is not None and not spec.accepts_profile:
         raise InputError(f"{path}: action {spec.name!r} does not accept --profile")
-    global_values = read_global(global_path, encoding) if global_path is not None else None
+    notes: list[str] = []
+    global_values = read_global(global_path, encoding, notes) if global_path is not None else None
     with CsvSource(path, encoding=encoding) as src:
         sha, global_sha, profile_sha = _fingerprints(path, global_path, profile)
         validator = RowValidator(
@@ -153,7 +157,7 @@ def import_into(
     return ImportResult(
         import_id, str(path), spec.name, total, total - invalid, invalid,
         ignored_columns=tuple(c for c in validator.ignored_columns if c not in dict(family)),
-        first_invalid=tuple(settled.shown), rows_nothing=nothing, notes=(src.note,) if src.note else (),
+        first_invalid=tuple(settled.shown), rows_nothing=nothing, notes=(*([src.note] if src.note else []), *notes),
         links=tuple(chain_notes),
         family_columns=family,
     )

@@ -70,14 +70,14 @@ def test_a_spanish_excel_export_imports_and_works_end_to_end(tmp_path: Path, san
     usuarios = tmp_path / "Usuarios.csv"
     usuarios.write_bytes(("\r\n".join(lines) + "\r\n").encode("cp1252"))
     glob = tmp_path / "global.csv"
-    glob.write_bytes(f"org_id;country\r\n{st.org_id};ES\r\n".encode("cp1252"))
+    glob.write_bytes(f"org_id;country;time_zone\r\n{st.org_id};ES;Europe/Madrid (España)\r\n".encode("cp1252"))
     db = tmp_path / "ledger.db"
     runner = CliRunner()
     env = {"WEBEX_BASE_URL": sandbox.base_url, "WEBEX_ACCESS_TOKEN": sandbox.token}
     for action in ("usuarios_modificar_licencias", "usuarios_anadir_intercom_legacy"):
         res = runner.invoke(cli, ["--db", str(db), "import", str(usuarios), "--action", action, "--global", str(glob)])
         assert res.exit_code == 0, res.output
-        assert "read as Windows-1252" in res.output
+        assert res.output.count("not UTF-8; read as Windows-1252") == 2  # Usuarios.csv and global.csv
         work = runner.invoke(cli, ["--db", str(db), "work"], env=env)
         assert work.exit_code == 0, work.output
 
