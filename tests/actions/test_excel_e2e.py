@@ -103,3 +103,21 @@ def test_a_spanish_excel_export_imports_and_works_end_to_end(tmp_path: Path, san
     with open(tmp_path / "report" / "entities.csv", encoding="utf-8") as fh:
         states = {row["entity"]: row["state"] for row in csv.DictReader(fh)}
     assert states == {e: "complete" for e in people}
+
+
+def test_usuarios_remover_licencias_only_removes(tmp_path: Path, sandbox) -> None:
+    """v21's usuarios_remover_licencias reads remove_license_ids only: the file's add_license_ids
+    (the same licence, in the operators' sample) is not added."""
+    st = sandbox.state
+    ftc, bcstd = st.license_by_sku("FTC")["id"], st.license_by_sku("BCSTD")["id"]
+    ana = st.add_person("ana@example.com", "Ana", "A", licenses=[ftc])
+    f = tmp_path / "lic.csv"
+    f.write_text(f'email,add_license_ids,remove_license_ids,org_id\nana@example.com,{bcstd},"{ftc},{bcstd}",{st.org_id}\n')
+    db = tmp_path / "ledger.db"
+    runner = CliRunner()
+    res = runner.invoke(cli, ["--db", str(db), "import", str(f), "--action", "usuarios_remover_licencias"])
+    assert res.exit_code == 0 and "1 rows, 1 pending, 0 invalid" in res.output, res.output
+    env = {"WEBEX_BASE_URL": sandbox.base_url, "WEBEX_ACCESS_TOKEN": sandbox.token}
+    assert runner.invoke(cli, ["--db", str(db), "work"], env=env).exit_code == 0
+    assert _rows(db)[2][0] == "succeeded"
+    assert st.get_person(ana)["licenses"] == []
