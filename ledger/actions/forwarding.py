@@ -84,10 +84,13 @@ def is_forwarding_busy(exc: RowFailure) -> bool:
 
 
 def forwarding_busy_failure(exc: RowFailure, who: str) -> RowFailure:
+    """The row error for Webex's 4003 on a forwarding PUT. v21 then retried on the flat
+    ``telephony/config/{people|workspaces}/{id}/callForwarding`` path, which is not in the public Webex
+    contract (and takes another body): no fallback — the operator is told what to check."""
     return RowFailure(
         f"Webex refused to change call forwarding of {who} (4003 UserCallForwardingBusy): its forwarding "
-        "cannot be changed right now; check the user's calling licence and forwarding in Control Hub, "
-        "then `ledger retry` the row",
+        f"cannot be changed right now, and the public API has no other way to set it; check {who}'s Webex "
+        "Calling licence and its call forwarding in Control Hub, then `ledger retry` the row",
         code=FORWARDING_BUSY_CODE,
         http_status=exc.http_status,
         tracking_id=exc.tracking_id,

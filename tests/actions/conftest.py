@@ -117,15 +117,19 @@ def lose_nth(a: Act, n: int) -> LoseNth:
 @pytest.fixture(autouse=True)
 def requests_within_contract() -> Iterator[None]:
     """Every action test fails when an action called an endpoint the Webex contract does not have
-    (ledger/sandbox/contract.json), or when the sandbox answered with a status or a field the contract
-    does not have: the request logs of the sandboxes the test started are checked."""
+    (ledger/sandbox/contract.json), sent a request the contract refuses (missing required field,
+    unknown field, undocumented enum), or when the sandbox answered with a status or a field the
+    contract does not have: the request logs of the sandboxes the test started are checked."""
     before = len(sandbox_testing.STARTED)
     yield
     started = sandbox_testing.STARTED[before:]
     gaps = sorted({gap for sb in started for gap in sandbox_testing.contract_gaps(sb)})
     invented = sorted({p for sb in started for p in sandbox_testing.contract_response_problems(sb)})
+    refused = sorted({f"{r.method} {r.path}: {r.response}" for sb in started for r in sb.requests()
+                      if r.fault == "contract"})
     del sandbox_testing.STARTED[before:]
     assert not gaps, f"endpoints called that are not in the Webex contract: {gaps}"
+    assert not refused, f"requests the Webex contract refuses (400): {refused}"
     assert not invented, f"sandbox answers outside the Webex contract: {invented}"
 
 

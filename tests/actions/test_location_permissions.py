@@ -168,17 +168,3 @@ def test_sandbox_refuses_a_change_to_a_locked_call_type(sandbox, loc):
         headers={"Authorization": f"Bearer {sandbox.token}"}, timeout=5,
     )
     assert r.status_code == 400 and "INTERNATIONAL" in r.json()["errors"][0]["description"]
-
-
-@pytest.mark.parametrize("body, field", [
-    ({"useCustomEnabled": True, "callingPermissions": []}, "useCustomEnabled"),
-    ({"callingPermissions": [{"callType": "LOCAL", "action": "BLOCK"}]}, "callingPermissions[0].callType"),
-])
-def test_sandbox_refuses_what_the_location_contract_lacks(sandbox, loc, body, field):
-    import requests
-
-    r = requests.put(
-        f"{sandbox.base_url}/telephony/config/locations/{loc}/outgoingPermission",
-        json=body, headers={"Authorization": f"Bearer {sandbox.token}"}, timeout=5,
-    )
-    assert r.status_code == 400 and field in r.json()["errors"][0]["description"]

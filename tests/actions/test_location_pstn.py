@@ -95,17 +95,6 @@ def test_enabling_without_a_language_is_a_row_error_naming_the_column(sandbox, a
     assert sandbox.state.get_location(site["loc"])["_calling"] is False
 
 
-def test_sandbox_refuses_enabling_without_languages_naming_the_field(sandbox, site):
-    import requests
-
-    body = {"id": site["loc"], "name": "CUV93470292900", "timeZone": "Europe/Madrid", "preferredLanguage": "es_ES",
-            "address": {"address1": "x", "city": "y", "country": "ES"}}
-    r = requests.post(f"{sandbox.base_url}/telephony/config/locations", json=body,
-                      headers={"Authorization": f"Bearer {sandbox.token}"}, timeout=5)
-    assert r.status_code == 400
-    assert r.json()["errors"][0]["description"] == "Missing required field: announcementLanguage"
-
-
 def test_locations_read_has_no_languages_and_options_have_no_connection_type(sandbox, site):
     import requests
 

@@ -244,3 +244,16 @@ def test_secondary_number_needs_a_professional_workspace_and_says_so(sandbox, ac
     assert "Webex Calling - Professional" in err.value.message and "ledger retry" in err.value.message
     (put,) = [r for r in sandbox.requests() if r.method == "PUT"]
     assert put.status == 400 and "professional licensed workspaces" in put.response["errors"][0]["description"]
+
+
+def test_workspace_forwarding_refused_with_4003_uses_no_undocumented_fallback(sandbox, act, site):
+    """The v21 workspace script retried on telephony/config/workspaces/{id}/callForwarding, which is
+    not in the Webex contract: only the documented PUT is sent, and the row says what to do."""
+    sandbox.faults = FaultConfig(forwarding_busy={"Sala Juntas"})
+    a = act(sandbox, "workspace.forwarding")
+    with pytest.raises(RowFailure) as err:
+        a.run({"workspace_name": "Sala Juntas", "extension": "8001"})
+    assert err.value.code == "4003"
+    assert "workspace Sala Juntas" in err.value.message and "Control Hub" in err.value.message
+    assert "ledger retry" in err.value.message
+    assert [(m, p) for m, p, _ in a.writes()] == [("PUT", f"/v1/workspaces/{site['ws']}/features/callForwarding")]

@@ -73,3 +73,59 @@ def test_contract_gaps_name_an_endpoint_outside_the_contract(sandbox) -> None:
     requests.get(url, headers={"Authorization": f"Bearer {sandbox.token}"}, timeout=5)
     requests.get(f"{sandbox.base_url}/people", headers={"Authorization": f"Bearer {sandbox.token}"}, timeout=5)
     assert contract_gaps(sandbox) == ["GET /v1/telephony/config/premisePstn/trunks"]
+
+
+# --- the sandbox refuses what the contract lacks, naming the field (as Webex does) -----------------
+
+
+@pytest.fixture
+def loc(sandbox):
+    return sandbox.state.add_location("HQ", calling_enabled=True)
+
+
+@pytest.fixture
+def site(sandbox):
+    return {"loc": sandbox.state.add_location("CUV93470292900", calling_enabled=False)}
+
+
+@pytest.mark.parametrize("body, field", [
+    ({"useCustomEnabled": True, "callingPermissions": []}, "useCustomEnabled"),
+    ({"callingPermissions": [{"callType": "LOCAL", "action": "BLOCK"}]}, "callingPermissions[0].callType"),
+])
+def test_sandbox_refuses_what_the_location_contract_lacks(sandbox, loc, body, field):
+    r = requests.put(
+        f"{sandbox.base_url}/telephony/config/locations/{loc}/outgoingPermission",
+        json=body, headers={"Authorization": f"Bearer {sandbox.token}"}, timeout=5,
+    )
+    assert r.status_code == 400 and field in r.json()["errors"][0]["description"]
+
+
+def test_sandbox_refuses_enabling_without_languages_naming_the_field(sandbox, site):
+    body = {"id": site["loc"], "name": "CUV93470292900", "timeZone": "Europe/Madrid", "preferredLanguage": "es_ES",
+            "address": {"address1": "x", "city": "y", "country": "ES"}}
+    r = requests.post(f"{sandbox.base_url}/telephony/config/locations", json=body,
+                      headers={"Authorization": f"Bearer {sandbox.token}"}, timeout=5)
+    assert r.status_code == 400
+    assert r.json()["errors"][0]["description"] == "Missing required field: announcementLanguage"
+
+
+def test_unknown_top_level_field_and_missing_required_field_answer_webex_shaped_400(sandbox):
+    auth = {"Authorization": f"Bearer {sandbox.token}"}
+    r = requests.post(f"{sandbox.base_url}/workspaces", json={"displayName": "x", "colour": "red"}, headers=auth,
+                      timeout=5)
+    body = r.json()
+    assert r.status_code == 400 and set(body) >= {"message", "errors", "trackingId"}
+    assert body["errors"][0]["description"] == "Unrecognized field: colour"
+    r = requests.post(f"{sandbox.base_url}/workspaces", json={"type": "notSet"}, headers=auth, timeout=5)
+    assert r.status_code == 400 and "Missing required field: displayName" in r.json()["errors"][0]["description"]
+    r = requests.post(f"{sandbox.base_url}/workspaces", json={"displayName": "x", "supportedDevices": "fax"},
+                      headers=auth, timeout=5)
+    assert r.status_code == 400 and "supportedDevices" in r.json()["errors"][0]["description"]
+    assert [x.fault for x in sandbox.requests()] == ["contract"] * 3
+
+
+def test_a_lenient_sandbox_can_be_asked_for(sandbox_factory):
+    sb = sandbox_factory(strict=False)
+    r = requests.post(f"{sb.base_url}/workspaces", json={"displayName": "x", "colour": "red"},
+                      headers={"Authorization": f"Bearer {sb.token}"}, timeout=5)
+    assert r.status_code == 201
