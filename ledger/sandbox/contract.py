@@ -160,7 +160,8 @@ def _enum_problems(spec: dict[str, Any], value: Any, where: str, scim: bool) -> 
 
 # --- responses ----------------------------------------------------------------------------------
 def response_problems(endpoint: Endpoint, status: int, body: Any) -> list[str]:
-    """What an answer has that the contract does not: an undocumented status, an unknown field."""
+    """What an answer has that the contract does not: an undocumented status, an unknown field, a
+    value outside a documented enum."""
     if status not in endpoint.statuses:
         return [f"{endpoint.key}: status {status} is not documented ({endpoint.statuses})"]
     schema = endpoint.facts.get("responses", {}).get(str(status))
@@ -170,8 +171,11 @@ def response_problems(endpoint: Endpoint, status: int, body: Any) -> list[str]:
 
 
 def _unknown_fields(spec: dict[str, Any], value: Any, where: str, scim: bool) -> list[str]:
+    """Fields the contract lacks and values outside a documented enum, at any depth."""
     if spec.get("type") == "any":
         return []
+    if spec.get("enum") and isinstance(value, str) and value not in spec["enum"]:
+        return [f"{where or 'value'} = {value!r} is not a documented value ({', '.join(map(str, spec['enum']))})"]
     if spec.get("type") == "array" and isinstance(value, list):
         out: list[str] = []
         for item in value[:5]:

@@ -129,3 +129,11 @@ def test_a_lenient_sandbox_can_be_asked_for(sandbox_factory):
     r = requests.post(f"{sb.base_url}/workspaces", json={"displayName": "x", "colour": "red"},
                       headers={"Authorization": f"Bearer {sb.token}"}, timeout=5)
     assert r.status_code == 201
+
+
+def test_response_check_names_invented_fields_enum_values_and_statuses():
+    ep = contract.find("GET", "/v1/telephony/pstn/locations/x/connection")
+    assert contract.response_problems(ep, 200, {"pstnConnectionType": "LOCAL_GATEWAY", "routeType": "TRUNK"}) == []
+    problems = contract.response_problems(ep, 200, {"pstnConnectionType": "CISCO_CLOUD_CONNECTED_PSTN", "x": 1})
+    assert any("CISCO_CLOUD_CONNECTED_PSTN" in p for p in problems) and any("field x" in p for p in problems)
+    assert "status 299" in contract.response_problems(ep, 299, None)[0]
