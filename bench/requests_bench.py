@@ -44,7 +44,8 @@ class Case:
     calling: bool = True  # seed calling users at a site
     numbers: bool = False  # seed one inventory number per user
     existing: bool = True  # the people exist before the run (not for the create actions)
-    minimum: Callable[[int, int, int], int] = lambda k, pages, numbers: k + pages
+    minimum: Callable[[list[int], int, int], int] = lambda changed, pages, numbers: len(changed) + pages
+    order: Callable[[int], Any] = lambda i: i  # the file's row order
     note: str = ""
 
 
@@ -56,17 +57,31 @@ CASES = [
     Case("user.create", "email,first_name,last_name", lambda i, ids: f"{_email(i)},Ana,Puig", calling=False,
          existing=False),
     Case("user.scim_create", "email,first_name,last_name,org_id", lambda i, ids: f"{_email(i)},Ana,Puig,{ids['org']}",
-         calling=False, existing=False, minimum=lambda k, pages, n: math.ceil(k / 100) + pages),
+         calling=False, existing=False, minimum=lambda c, pages, n: math.ceil(len(c) / 100) + pages),
     Case("user.licenses", "email,add_license_ids", lambda i, ids: f"{_email(i)},{ids['licence']}", calling=False,
-         minimum=lambda k, pages, n: k + pages + 1),  # + the licence catalogue
-    Case("user.move_location", "email,location_name", lambda i, ids: f"{_email(i)},SITE{(i + 1) % SITES:02d}",
-         minimum=lambda k, pages, n: math.ceil(k / 100) * (1 + MOVE_POLLS) + pages + 1),  # + the locations list
+         minimum=lambda c, pages, n: len(c) + pages + 1),  # + the licence catalogue
+    # the file lists the users by target site (as the operators' per-site files do); one job per ≤ 100
+    # users of a site: a POST and its status reads
+    Case("user.move_location", "email,location_name", lambda i, ids: f"{_email(i)},{_target(i)}",
+         minimum=lambda c, pages, n: _move_jobs(c) * (1 + MOVE_POLLS) + pages + 1,  # + the locations list
+         order=lambda i: (_target(i), i)),
     Case("user.secondary_number", "email,legacy_phone_number", lambda i, ids: f"{_email(i)},{_number(i)}",
-         numbers=True, minimum=lambda k, pages, n: k + pages + math.ceil(n / NUMBERS_PAGE)),
+         numbers=True, minimum=lambda c, pages, n: len(c) + pages + math.ceil(n / NUMBERS_PAGE)),
     Case("user.forwarding", "email,destination", lambda i, ids: f"{_email(i)},53{10000 + i}", note=NO_LIST),
     Case("user.outgoing_permissions", "email,call_type,action", lambda i, ids: f"{_email(i)},NATIONAL,BLOCK",
          note=NO_LIST),
 ]
+
+
+def _target(i: int) -> str:
+    return f"SITE{(i + 1) % SITES:02d}"
+
+
+def _move_jobs(changed: list[int]) -> int:
+    per_site: dict[str, int] = {}
+    for i in changed:
+        per_site[_target(i)] = per_site.get(_target(i), 0) + 1
+    return sum(math.ceil(k / 100) for k in per_site.values())
 
 
 def _number(i: int) -> str:
@@ -87,16 +102,16 @@ def seed(st: Any, case: Case, n: int) -> dict[str, str]:
     return ids
 
 
-def put_back(st: Any, case: Case, before: dict[str, dict], n: int) -> int:
-    """Undo the first run for every tenth row (the 10 % case); returns how many."""
+def put_back(st: Any, case: Case, before: dict[str, dict], n: int) -> list[int]:
+    """Undo the first run for every tenth row (the 10 % case); returns those rows."""
     from ledger.sandbox import ids as sid
 
-    k = 0
+    k = []
     for i in range(0, n, 10):
         p = st.person_by_email(_email(i))
         if p is None:
             continue
-        k += 1
+        k.append(i)
         if not case.existing:
             st.api_delete_person(p["id"])
             continue
@@ -122,18 +137,20 @@ def one(case: Case, n: int, tmp: Path) -> list[dict[str, Any]]:
         ids = seed(st, case, n)
         before = {_email(i): copy.deepcopy(st.person_by_email(_email(i))) for i in range(n)} if case.existing else {}
         src = tmp / f"{case.action}.csv"
-        src.write_text(case.header + "\n" + "".join(case.line(i, ids) + "\n" for i in range(n)), encoding="utf-8")
+        lines = [case.line(i, ids) for i in sorted(range(n), key=case.order)]
+        src.write_text(case.header + "\n" + "".join(line + "\n" for line in lines), encoding="utf-8")
         env = {**{k: v for k, v in os.environ.items() if not k.startswith(("WEBEX_", "LEDGER_"))},
                "WEBEX_ACCESS_TOKEN": TOKEN, "WEBEX_BASE_URL": sb.base_url}
         for label in ("all rows need a change", "10 % need a change"):
-            k = n if label.startswith("all") else put_back(st, case, before, n)
+            changed = list(range(n)) if label.startswith("all") else put_back(st, case, before, n)
+            k = len(changed)
             db = tmp / f"{case.action}-{k}.db"
             ledger_import(db, src, case.action)
             pages = _pages(st)
             sb.log.clear()
             run = ledger_work(db, env)
             log = sb.requests()
-            minimum = case.minimum(k, pages, len(st.numbers))
+            minimum = case.minimum(changed, pages, len(st.numbers))
             out.append({"action": case.action, "case": label, "rows": n, "changed": k, "requests": len(log),
                         "minimum": minimum, "ratio": len(log) / minimum, "per_row": len(log) / n,
                         "wall_s": run.wall, "note": case.note,
