@@ -1,7 +1,9 @@
 """`ledger work` as a library call: open the ledger, run the worker under signal handling, report.
 
 SIGINT/SIGTERM ask the worker to stop (no more claims, rows in flight get a grace period, the run
-ends ``interrupted``, exit 4); a second one exits at once (still resumable: the next run reclaims).
+ends ``interrupted``, exit 4); a second one raises :class:`ledger.errors.Interrupted` without waiting
+for the rows in flight, and the CLI exits at once (still resumable: the next run reclaims). The
+library never exits the process.
 """
 
 from __future__ import annotations
