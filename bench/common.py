@@ -126,8 +126,8 @@ def sandbox_ids(sb: SandboxProc) -> dict[str, str]:
 
 def calling_users_csv(sb: SandboxProc, path: Path, rows: int, domain: str) -> list[str]:
     """Usuarios.csv layout (samplegen) with a Calling licence and the sandbox location SANDBOX-HQ:
-    user.create then costs 2 requests per row (people lookup by email + create) plus one location
-    lookup per run (cached). The sandbox holds 1,000 units of the licence: keep rows below that."""
+    user.create then costs about 1 request per row (the create; ten lookups and one list of the org's
+    people per run: batched reads) plus one list of the locations per run. The sandbox holds 1,000 units of the licence: keep rows below that."""
     from ledger.demo.samplegen import write_users_csv
 
     return write_users_csv(path, rows, domain=domain, license_id=sandbox_ids(sb)["license_id"],

@@ -1,16 +1,22 @@
 """`make bench`: every benchmark in one run, one table of ratios against floors measured in the same run.
 
-    .venv/bin/python bench/run.py [--quick] [--only import,worker,latency,rate,bulk] [--out bench/out/results.json]
+    .venv/bin/python bench/run.py [--quick] [--only import,worker,…,scale] [--out bench/out/results.json]
 
 - import   `ledger import` (whole process) of 21,000 and 210,000 generated Usuarios.csv rows vs a stdlib
            csv + sqlite3 executemany floor (bench/import_bench.py); peak RSS of both sizes.
 - worker   `ledger work --concurrency 1` on 5,000 user.create rows vs a bare wxc_sdk loop of the same calls,
-           same zero-latency sandbox (bench/worker_bench.py); ledger bookkeeping per row in µs.
-- latency  sandbox latency 100 ms, concurrency 1/4/8: rows/s vs concurrency / (2 requests × 100 ms)
+           against a floor HTTP stub (bench/worker_bench.py, bench/floor_stub.py); bookkeeping per row in µs.
+- latency  sandbox latency 100 ms, concurrency 1/4/8: rows/s vs concurrency / (requests a row × 100 ms)
            (bench/latency_bench.py).
 - rate     sandbox limit 300 requests/min: `--max-rate 300` and adaptive only; achieved rate vs 300/min and
            the share of 429s (bench/rate_bench.py).
 - bulk     user.scim_create vs user.create on 2,000 rows: requests and wall time (bench/bulk_bench.py).
+- requests requests per row per user action on 2,000 rows (all need a change / 10 % do) as a ratio to
+           the minimum (bench/requests_bench.py).
+- migration a v21 user migration at 2,100 users: requests by step, 21,000 users projected at 300/min,
+           before (commit 7813427) and after (bench/migration_bench.py).
+- scale    claim latency p50/p95 and `ledger report` time at 21,000 and 210,000 rows with chains
+           (bench/scale_bench.py).
 
 ``--quick`` runs every measurement on tiny inputs (a smoke run: the figures then mean little). The table
 goes to stdout; the raw figures, the machine and the date to ``--out`` (JSON).
@@ -35,11 +41,15 @@ sys.path.insert(0, str(HERE.parent))
 import bulk_bench  # noqa: E402
 import import_bench  # noqa: E402
 import latency_bench  # noqa: E402
+import migration_bench  # noqa: E402
 import rate_bench  # noqa: E402
+import requests_bench  # noqa: E402
+import scale_bench  # noqa: E402
 import worker_bench  # noqa: E402
 from common import LEDGER, machine  # noqa: E402
 
-BENCHES = ("import", "worker", "latency", "rate", "bulk")
+BENCHES = ("import", "worker", "latency", "rate", "bulk", "requests", "migration", "scale")
+BEFORE: dict[str, Path | None] = {"ledger": None}  # --before: the `ledger` binary of commit 7813427
 Row = dict[str, Any]
 
 
@@ -133,8 +143,50 @@ def run_bulk(quick: bool) -> tuple[list[Row], Any]:
     return rows, raw
 
 
+def run_requests(quick: bool) -> tuple[list[Row], Any]:
+    raw = requests_bench.measure(quick)
+    rows = []
+    for r in raw:
+        goal = "(no list: see note)" if r["note"] else "≤ 1.2×"
+        met = None if r["note"] else r["ratio"] <= 1.2
+        rows.append(row("requests", f"{r['action']}, {r['rows']:,} rows, {r['case']} ({r['changed']:,})",
+                        f"{r['requests']:,} ({r['per_row']:.2f}/row)", f"{r['minimum']:,}", f"{r['ratio']:.2f}×",
+                        goal, met))
+    return rows, raw
+
+
+def run_migration(quick: bool) -> tuple[list[Row], Any]:
+    raw = migration_bench.measure(quick, before=BEFORE["ledger"])
+    after, before = raw["after"], raw["before"]
+    rows = []
+    for a, b in zip(after["steps"], before["steps"]):
+        rows.append(row("migration", f"{a['step']}, {a['rows']:,} users: requests", f"{a['requests']:,}",
+                        f"before {b['requests']:,}", f"{a['requests'] / b['requests']:.2f}×", "(info)", None))
+    ratio = after["projected_hours_21k"] / before["projected_hours_21k"]
+    rows.append(row("migration", "21,000 users at 300 req/min: projected wall time",
+                    f"{after['projected_hours_21k']:.1f} h", f"before {before['projected_hours_21k']:.1f} h",
+                    f"{ratio:.2f}×", "≤ 0.5× (halve)", ratio <= 0.5))
+    return rows, raw
+
+
+def run_scale(quick: bool) -> tuple[list[Row], Any]:
+    raw = scale_bench.measure(quick)
+    small, big = raw
+    growth = lambda k: big[k] / small[k]  # noqa: E731
+    label = f"{small['rows']:,} → {big['rows']:,} rows"
+    return [
+        row("scale", f"claim of 200 rows p50, {label}", f"{big['p50_ms']:.1f} ms", f"{small['p50_ms']:.1f} ms",
+            f"{growth('p50_ms'):.2f}×", "flat (≤ 2×)", growth("p50_ms") <= 2),
+        row("scale", f"claim of 200 rows p95, {label}", f"{big['p95_ms']:.1f} ms", f"{small['p95_ms']:.1f} ms",
+            f"{growth('p95_ms'):.2f}×", "flat (≤ 2×)", growth("p95_ms") <= 2),
+        row("scale", f"ledger report, {label}", f"{big['report_s']:.2f} s", f"{small['report_s']:.2f} s",
+            f"{growth('report_s'):.2f}×", "flat (≤ 2×)", growth("report_s") <= 2),
+    ], raw
+
+
 RUNNERS: dict[str, Callable[[bool], tuple[list[Row], Any]]] = {
     "import": run_import, "worker": run_worker, "latency": run_latency, "rate": run_rate, "bulk": run_bulk,
+    "requests": run_requests, "migration": run_migration, "scale": run_scale,
 }
 
 
@@ -153,7 +205,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="tiny inputs: a smoke run, not a measurement")
     parser.add_argument("--only", default=",".join(BENCHES), help="comma list of: " + ", ".join(BENCHES))
     parser.add_argument("--out", type=Path, default=HERE / "out" / "results.json")
+    parser.add_argument("--before", type=Path, default=None,
+                        help="migration bench: the `ledger` binary of commit 7813427 (a worktree's .venv/bin/ledger); "
+                             "without it the 'before' figures are reasoned from issue 14's per-row counts")
     args = parser.parse_args(argv)
+    BEFORE["ledger"] = args.before
     chosen = [b.strip() for b in args.only.split(",") if b.strip()]
     unknown = sorted(set(chosen) - set(BENCHES))
     if unknown:
