@@ -366,7 +366,7 @@ class BaseExecutor(PeopleReads):
 
     def _list_locations(self, org_id: str | None) -> dict[str, str]:
         with self.webex("list the org's locations"):
-            locations = list(self.api.locations.list(org_id=org_id, max=1000))
+            locations = list(self.api.locations.list(org_id=org_id))  # the contract documents no `max` here
         out: dict[str, str] = {}
         for loc in locations:
             out.setdefault((loc.name or "").strip(), str(loc.location_id))

@@ -22,6 +22,7 @@ Fixes over v21 (shared/reference/v21_actions.md §3.14–3.19):
 from __future__ import annotations
 
 import re
+import time
 from typing import Any
 
 from wxc_sdk.common import PatternAction
@@ -38,6 +39,7 @@ from ledger.work.ports import ActionResult, RowInput
 
 RECHECK_STATUSES = frozenset({400, 409})
 READ_DENIED_CODE = "4003"
+WORKSPACES_PAGE_MAX = 1000
 # workspace-call-settings-2_auto.py: "This API is only available for professional licensed workspaces."
 PROFESSIONAL_ONLY = re.compile(r"professional licen[cs]ed workspace", re.I)
 NOT_CALLING_WORKSPACE = re.compile(r"not a (valid )?(webex )?calling (user/)?workspace", re.I)
@@ -73,8 +75,15 @@ class WorkspaceExecutor(BaseExecutor):
         if not name:
             raise RowFailure("no workspace_id or workspace_name in the row", code="missing_workspace")
         loc, org = self.optional_location(row), self.org_id(row)
-        key = ("workspace", org, name, loc)
-        ids = self.cached_lookup(key, lambda: [w.workspace_id for w in self.find(name, loc, org)])
+        listed = self.listed_workspaces(row, name, loc)  # batched reads: the org's workspaces, listed once
+        if listed:
+            ids = listed
+        else:
+            def lookup() -> list[str]:
+                self.count_person_read(row, "workspaces")
+                return [str(w.workspace_id) for w in self.find(name, loc, org)]
+
+            ids = self.cached_lookup(("workspace", org, name, loc), lookup)
         where = f" in location {p.get('location_name') or loc}" if loc else ""
         if not ids:  # "not found" is cached only briefly: it may be created later in the run
             raise RowFailure(f"unknown workspace {name!r}{where}", code="unknown_workspace")
@@ -85,9 +94,36 @@ class WorkspaceExecutor(BaseExecutor):
             )
         return str(ids[0])
 
+    def listed_workspaces(self, row: RowInput, name: str, location_id: str | None) -> list[str]:
+        """Ids of the workspaces named ``name`` (in the location, when given) in the run's list of the org's
+        workspaces (``GET /workspaces``, 1,000 a page, once the run has looked up enough of them one by one,
+        see ``ledger.actions.snapshot``); [] when not listed (looked up by name then, as before)."""
+        org = self.org_id(row)
+
+        def load() -> Any:
+            found = self.call("list the org's workspaces",
+                              lambda: list(self.api.workspaces.list(org_id=org, max=WORKSPACES_PAGE_MAX)))
+            return _Listed(found)
+
+        snap = self._snapshot(row, "workspaces", load)
+        if snap is None:
+            return []
+        return [str(w.workspace_id) for w in snap.by_name.get(name, [])
+                if not location_id or not w.location_id or same_id(w.location_id, location_id)]
+
     def who(self, row: RowInput) -> str:
         p = row.payload
         return f"workspace {p.get('workspace_name') or p.get('workspace_id')}"
+
+
+class _Listed:
+    """The org's workspaces by exact display name, as listed at ``taken``."""
+
+    def __init__(self, workspaces: list[Workspace]) -> None:
+        self.taken = time.monotonic()
+        self.by_name: dict[str, list[Workspace]] = {}
+        for w in workspaces:
+            self.by_name.setdefault((w.display_name or "").strip(), []).append(w)
 
 
 # --- workspace.secondary_number --------------------------------------------------------------------

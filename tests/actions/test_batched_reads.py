@@ -92,3 +92,21 @@ def test_a_person_this_run_wrote_is_read_again_and_a_recovered_row_reads_itself(
     sandbox.log.clear()
     res = a2.executor.execute(dataclasses.replace(row, recovered=True))
     assert res.status == "skipped" and [r.method for r in sandbox.requests()] == ["GET"]
+
+
+def test_workspace_names_resolve_from_one_list_of_the_org_s_workspaces(sandbox, act):
+    st = sandbox.state
+    loc = st.add_location("WS-SITE", calling_enabled=True)
+    for i in range(40):
+        st.add_workspace(f"Room {i:02d}", loc, calling="webexCalling", extension=str(7000 + i))
+    a = act(sandbox, "workspace.forwarding")
+    sandbox.log.clear()
+    for i in range(40):
+        res = a.run({"workspace_name": f"Room {i:02d}", "destination": f"53{7000 + i}"})
+        assert res.status == "succeeded"
+    lookups = [r for r in sandbox.requests() if r.method == "GET" and r.path == "/v1/workspaces"]
+    by_name = [r for r in lookups if "displayName" in r.query]
+    assert len(by_name) == 10 and len(lookups) == 11  # ten one by one, then the org's workspaces once
+    # a workspace created after the list is still found (looked up by name)
+    st.add_workspace("Late Room", loc, calling="webexCalling", extension="7999")
+    assert a.run({"workspace_name": "Late Room", "destination": "537999"}).status == "succeeded"
