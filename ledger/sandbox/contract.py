@@ -141,7 +141,7 @@ def _enum_message(name: str, value: Any, allowed: list[str]) -> str:
 
 
 def _enum_problems(spec: dict[str, Any], value: Any, where: str, scim: bool) -> list[Problem]:
-    """Values outside a documented enum, at any depth."""
+    """Values outside a documented enum and missing required fields of nested objects, at any depth."""
     if value is None:
         return []
     if spec.get("enum") and isinstance(value, str) and value not in spec["enum"]:
@@ -151,6 +151,8 @@ def _enum_problems(spec: dict[str, Any], value: Any, where: str, scim: bool) -> 
         for i, item in enumerate(value):
             out += _enum_problems(spec.get("items", {}), item, f"{where}[{i}]", scim)
     elif spec.get("fields") and isinstance(value, dict):
+        out += [Problem(f"{where}.{name}", f"Missing required field: {where}.{name}")
+                for name in spec.get("required", []) if not _present(value, name, scim)]
         for key, sub in value.items():
             inner = _lookup(spec["fields"], key, scim)
             if inner is not None:

@@ -137,3 +137,13 @@ def test_response_check_names_invented_fields_enum_values_and_statuses():
     problems = contract.response_problems(ep, 200, {"pstnConnectionType": "CISCO_CLOUD_CONNECTED_PSTN", "x": 1})
     assert any("CISCO_CLOUD_CONNECTED_PSTN" in p for p in problems) and any("field x" in p for p in problems)
     assert "status 299" in contract.response_problems(ep, 299, None)[0]
+
+
+def test_nested_required_fields_and_enums_are_checked():
+    ep = contract.find("PATCH", "/v1/licenses/users")
+    problems = contract.request_problems(ep, {}, {"personId": "p", "licenses": [{"operation": "add"}]})
+    assert [p.field for p in problems] == ["licenses[0].id"]
+    ep = contract.find("PUT", "/v1/people/p/features/outgoingPermission")
+    problems = contract.request_problems(ep, {}, {"callingPermissions": [{"callType": "TOLL", "action": "ALLOW"}]})
+    assert [p.field for p in problems] == ["callingPermissions[0].callType"]
+    assert "NATIONAL" in str(problems[0])
