@@ -214,9 +214,12 @@ SPECS: tuple[ActionSpec, ...] = (
             *SITE,
             Column("phone_numbers", T.E164_LIST, help="quoted comma list of numbers (empty: nothing to do)"),
             Column("number_type", T.ENUM, choices=("DID", "TOLLFREE", "MOBILE"), default="DID"),
+            # v21_actions.md §3.2/§4: the main number is not in phone_numbers; location.main_number needs it
+            Column("calling_line_id", T.E164, help="the main number: added too when phone_numbers lacks it"),
+            Column("phone_number", T.E164, help="the main number when calling_line_id is empty"),
         ),
         one_of=SITE_ONE_OF,
-        work=("phone_numbers",),
+        work=("phone_numbers", "calling_line_id", "phone_number"),
         key=SITE_KEY,
         location_key=SITE_KEY,
         globals_used=("org_id", "number_type"),

@@ -22,7 +22,7 @@ Sharp edges handled here (see shared/reference/v21_actions.md §3.1–3.5):
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 
 from wxc_sdk.common import NumberState, RouteIdentity
@@ -66,6 +66,18 @@ def not_calling(cause: RowFailure | None = None) -> RowFailure:
         http_status=cause.http_status if cause else None,
         tracking_id=cause.tracking_id if cause else None,
     )
+
+
+def main_number(payload: Mapping[str, Any]) -> str:
+    """The row's main number: ``calling_line_id``, else ``phone_number`` ("" when neither)."""
+    return str(payload.get("calling_line_id") or payload.get("phone_number") or "")
+
+
+def main_and_numbers(payload: Mapping[str, Any]) -> list[str]:
+    """``phone_numbers`` plus the main number when the list lacks it (each number once, in order)."""
+    wanted = [str(n) for n in (payload.get("phone_numbers") or [])]
+    main = main_number(payload)
+    return list(dict.fromkeys([*wanted, main] if main else wanted))
 
 
 class LocationExecutor(BaseExecutor):
@@ -149,14 +161,18 @@ class LocationExecutor(BaseExecutor):
 
 
 class LocationNumbers(LocationExecutor):
-    """Add the row's numbers (state INACTIVE); only those not yet in the location are sent."""
+    """Add the row's numbers (state INACTIVE); only those not yet in the location are sent.
+
+    The row's main number (``calling_line_id``, else ``phone_number``) is added too: the v21 files
+    keep it out of ``phone_numbers``, and location.main_number needs it in the inventory (§3.2).
+    """
 
     def execute(self, row: RowInput) -> ActionResult:
         p = row.payload
         loc_id, org = self.loc(row), self.org_id(row)
-        wanted = [str(n) for n in (p.get("phone_numbers") or [])]
+        wanted = main_and_numbers(p)
         if not wanted:
-            raise RowFailure("phone_numbers is empty", code="missing_numbers")
+            raise RowFailure("phone_numbers and calling_line_id are empty", code="missing_numbers")
         number_type = str(p.get("number_type") or "DID")
         present = self.inventory(loc_id, org)
         missing = [n for n in wanted if n not in present]
@@ -209,7 +225,7 @@ class LocationMainNumber(LocationExecutor):
 
     def execute(self, row: RowInput) -> ActionResult:
         p = row.payload
-        number = str(p.get("calling_line_id") or p.get("phone_number") or "")
+        number = main_number(p)
         if not number:
             raise RowFailure("no calling_line_id or phone_number in the row", code="missing_number")
         name = str(p.get("calling_line_name") or "").strip() or None

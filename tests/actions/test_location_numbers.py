@@ -155,3 +155,25 @@ def test_swallowed_400_without_errors_on_a_non_calling_location_says_so(sandbox_
         a.run({"name": SITE, "phone_numbers": NUMBERS})
     assert err.value.code == "location_not_calling"
     assert "run location.pstn" in err.value.message
+
+
+def test_the_main_number_is_added_too_so_main_number_can_set_it(sandbox, act, loc):
+    """v21_actions.md §3.2: the main number (calling_line_id, without '+') is not in phone_numbers."""
+    a = act(sandbox, "location.numbers")
+    assert a.run({"name": SITE, "phone_numbers": NUMBERS, "calling_line_id": "34935678901"}).status == "succeeded"
+    (body,) = a.bodies("POST", "/numbers")
+    assert body["phoneNumbers"] == [*NUMBERS.split(","), "+34935678901"]
+    assert act(sandbox, "location.main_number").run({"name": SITE, "calling_line_id": "34935678901"}).status == "succeeded"
+    assert sandbox.state.get_location(loc)["_callingLineId"]["phoneNumber"] == "+34935678901"
+
+
+def test_a_main_number_already_listed_is_sent_once_and_alone_is_enough(sandbox, act, loc):
+    a = act(sandbox, "location.numbers")
+    assert a.run({"name": SITE, "phone_numbers": NUMBERS, "calling_line_id": "+34516789012"}).status == "succeeded"
+    (body,) = a.bodies("POST", "/numbers")
+    assert body["phoneNumbers"] == NUMBERS.split(",")
+    sandbox.log.clear()
+    only_main = act(sandbox, "location.numbers")
+    assert only_main.run({"name": SITE, "phone_numbers": "", "phone_number": "+34934567890"}).status == "succeeded"
+    (body,) = only_main.bodies("POST", "/numbers")
+    assert body["phoneNumbers"] == ["+34934567890"]
