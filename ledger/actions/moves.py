@@ -81,6 +81,11 @@ class UserMoveLocation(UserExecutor):
         groups: dict[tuple[str | None, str, str], list[_Move]] = {}
         for org in {self.org_id(r) for r in rows if r.recovered}:
             self.settle_running_jobs(org)  # an unanswered move may have started a job: let it end, then read
+        if len(rows) >= self.snapshot_after:  # a call of many rows: the org's people listed at once
+            try:
+                self.people_snapshot_now(rows[0])
+            except ActionError:
+                pass  # each row reads its user instead
         for row in rows:
             try:
                 plan = self.plan(row)
