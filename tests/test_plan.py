@@ -184,3 +184,29 @@ def test_a_failing_step_rolls_back_the_whole_plan(
     assert res.exit_code == 1 and "step 'workspaces'" in res.stderr and "no data rows" in res.stderr
     with sqlite3.connect(ledger_path) as conn:
         assert conn.execute("SELECT count(*) FROM imports").fetchone()[0] == 0
+
+
+def test_a_plan_tells_the_columns_no_step_reads_once_per_file(
+    run_cli: Callable[..., Result], tmp_path: Path, monkeypatch: pytest.MonkeyPatch, ledger_path: Path
+) -> None:
+    """Each step ignores columns that other steps of the same plan read: only the plan-wide unread ones count."""
+    folder = tmp_path / "v21"
+    shutil.copytree(SAMPLES, folder)
+    users = folder / "Usuarios.csv"
+    lines = users.read_text(encoding="utf-8").splitlines()
+    # 'licenses' is read by an action the plan does not run; 'notes' by no action at all
+    users.write_text("\n".join([lines[0] + ",licenses,notes", *(f"{line},,x" for line in lines[1:])]) + "\n", encoding="utf-8")
+    monkeypatch.chdir(folder)
+    assert run_cli("plan", "init", "--v21").exit_code == 0
+    res = run_cli("import", "--plan", "plan.toml")
+    assert res.exit_code == 0, res.output
+    out = res.stdout
+    assert "does not read these columns" not in out and "not used by" not in out  # no per-step notes
+    assert "Ubicaciones.csv (steps pstn, numbers, main_number, internal_dialing):" in out
+    assert out.count("ignored columns (no step of the plan reads them)") == 2  # one line per file
+    assert "  ignored columns (no step of the plan reads them): primary, entity_id, group_id, notes\n" in out
+    (warning,) = [line for line in out.splitlines() if "warning" in line]
+    assert warning.startswith("  warning: no step of the plan reads these columns, which other actions read: licenses (user.")
+    # a single import still names what its own action ignores
+    single = run_cli("import", "Usuarios.csv", "--action", "user.forwarding")
+    assert "warning: user.forwarding does not read these columns" in single.stdout

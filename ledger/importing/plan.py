@@ -41,6 +41,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from ledger.errors import InputError, LedgerError
+from ledger.importing.csvsource import header_key
 from ledger.importing.importer import ImportResult, import_into
 from ledger.spec import ActionSpec, Registry
 
@@ -65,9 +66,22 @@ class Plan:
 
 
 @dataclass(frozen=True)
+class UnreadColumns:
+    """The columns of one source file that no step of the plan reads (told once per file)."""
+
+    source: Path
+    steps: tuple[str, ...]  # the plan's steps that read this file
+    family: tuple[tuple[str, str], ...] = ()  # (column, an action outside the plan that reads it)
+    ignored: tuple[str, ...] = ()  # columns no action of the file's kind reads
+
+
+@dataclass(frozen=True)
 class PlanResult:
     plan: Path
     steps: tuple[tuple[PlanStep, ImportResult], ...]
+    # per source file: its columns no step reads (each step's own column notes are left out in a plan:
+    # another step of the same plan may read what one step ignores)
+    unread: tuple[UnreadColumns, ...] = ()
 
 
 def load_plan(path: Path) -> Plan:
@@ -192,7 +206,25 @@ def import_plan(
         ids[step.name] = result.import_id
         # an unchanged file: its chains were recorded when it was first imported (by this plan)
         done.append((step, dataclasses.replace(result, after_ignored=())))
-    return PlanResult(plan.path, tuple(done))
+    return PlanResult(plan.path, *_unread_columns(done, specs))
+
+
+def _unread_columns(
+    done: list[tuple[PlanStep, ImportResult]], specs: Mapping[str, ActionSpec]
+) -> tuple[tuple[tuple[PlanStep, ImportResult], ...], tuple[UnreadColumns, ...]]:
+    """The steps without their per-step column notes, and per source the columns no step reads."""
+    read: dict[Path, set[str]] = {}
+    for step, _ in done:
+        read.setdefault(step.source, set()).update(specs[step.name].header_names())
+    unread: dict[Path, UnreadColumns] = {}
+    for step, result in done:
+        seen = unread.setdefault(step.source, UnreadColumns(step.source, ()))
+        # only a new import knows the file's header: the columns it ignores, less what other steps read
+        family = seen.family or tuple((c, a) for c, a in result.family_columns if header_key(c) not in read[step.source])
+        ignored = seen.ignored or tuple(c for c in result.ignored_columns if header_key(c) not in read[step.source])
+        unread[step.source] = UnreadColumns(step.source, (*seen.steps, step.name), family, ignored)
+    steps = tuple((step, dataclasses.replace(r, family_columns=(), ignored_columns=())) for step, r in done)
+    return steps, tuple(u for u in unread.values() if u.family or u.ignored)
 
 
 def _resolve(resolve: Callable[[str], ActionSpec], step: PlanStep, path: Path) -> ActionSpec:

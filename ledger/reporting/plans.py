@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 from ledger.reporting.report import render_import
 
 if TYPE_CHECKING:
-    from ledger.importing.plan import PlanResult
+    from ledger.importing.plan import PlanResult, UnreadColumns
     from ledger.importing.plan_v21 import WrittenPlan
 
 
@@ -18,8 +18,24 @@ def render_plan(result: PlanResult) -> str:
         after = f" (after {', '.join(step.depends_on)})" if step.depends_on else ""
         lines.append(f"step {step.name}{after}:")
         lines.extend(f"  {line}" for line in render_import(imported).splitlines())
+    for unread in result.unread:
+        lines.extend(render_unread(unread))
     lines.append("next: `ledger work` (each row runs once the same entity's earlier steps are final)")
     return "\n".join(lines)
+
+
+def render_unread(unread: UnreadColumns) -> list[str]:
+    """One file's columns that no step of the plan reads: a warning for those another action reads."""
+    lines = [f"{unread.source.name} (steps {', '.join(unread.steps)}):"]
+    if unread.family:
+        by_action: dict[str, list[str]] = {}
+        for column, other in unread.family:
+            by_action.setdefault(other, []).append(column)
+        shown = "; ".join(f"{', '.join(cols)} ({other})" for other, cols in by_action.items())
+        lines.append(f"  warning: no step of the plan reads these columns, which other actions read: {shown}")
+    if unread.ignored:
+        lines.append(f"  ignored columns (no step of the plan reads them): {', '.join(unread.ignored)}")
+    return lines
 
 
 def render_written_plan(written: WrittenPlan) -> str:
