@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import base64
-import csv
 from collections.abc import Callable
 from pathlib import Path
 
@@ -11,21 +10,13 @@ import sqlalchemy as sa
 from click.testing import Result
 
 from ledger.entities import Resolver, row_keys, webex_uuid
-from worker_support import query
+from worker_support import query, write_csv
 
 UUID = "e2dc9a91-b724-4b66-8d2f-e6e0d1d4b0ed"
 
 
 def _id(kind: str, uuid: str = UUID) -> str:
     return base64.b64encode(f"ciscospark://us/{kind}/{uuid}".encode()).decode().rstrip("=")
-
-
-def _write(path: Path, header: list[str], rows: list[list[str]]) -> Path:
-    with path.open("w", newline="", encoding="utf-8") as fh:
-        out = csv.writer(fh)
-        out.writerow(header)
-        out.writerows(rows)
-    return path
 
 
 def test_keys_name_one_person_site_or_workspace_however_it_is_written() -> None:
@@ -47,8 +38,8 @@ def test_keys_name_one_person_site_or_workspace_however_it_is_written() -> None:
 
 
 def test_a_person_id_file_resolves_through_a_file_giving_both(run_cli: Callable[..., Result], ledger_path: Path, tmp_path: Path) -> None:
-    both = _write(tmp_path / "both.csv", ["person_id", "email", "add_license_ids"], [[_id("PEOPLE"), "ana@x.com", "L1"]])
-    by_id = _write(tmp_path / "by_id.csv", ["person_id", "extension"], [[_id("PEOPLE"), "5001"]])
+    both = write_csv(tmp_path / "both.csv", ["person_id", "email", "add_license_ids"], [[_id("PEOPLE"), "ana@x.com", "L1"]])
+    by_id = write_csv(tmp_path / "by_id.csv", ["person_id", "extension"], [[_id("PEOPLE"), "5001"]])
     run_cli("import", str(both), "--action", "user.licenses")
     out = run_cli("import", str(by_id), "--action", "user.forwarding", "--after", "1").stdout
     assert "each row waits for the same person's row" in out
@@ -58,9 +49,9 @@ def test_a_person_id_file_resolves_through_a_file_giving_both(run_cli: Callable[
 def test_a_file_that_cannot_name_the_prerequisite_waits_for_all_and_says_so(
     run_cli: Callable[..., Result], ledger_path: Path, tmp_path: Path
 ) -> None:
-    sites = _write(tmp_path / "sites.csv", ["name", "route_identity"], [["CUV1", "RG"]])
-    users = _write(tmp_path / "fwd.csv", ["email", "extension"], [["a@x.com", "5001"]])
-    by_id = _write(tmp_path / "by_id.csv", ["person_id", "extension"], [[_id("PEOPLE"), "5001"]])
+    sites = write_csv(tmp_path / "sites.csv", ["name", "route_identity"], [["CUV1", "RG"]])
+    users = write_csv(tmp_path / "fwd.csv", ["email", "extension"], [["a@x.com", "5001"]])
+    by_id = write_csv(tmp_path / "by_id.csv", ["person_id", "extension"], [[_id("PEOPLE"), "5001"]])
     run_cli("import", str(sites), "--action", "location.pstn")
     out = run_cli("import", str(users), "--action", "user.forwarding", "--after", "1").stdout
     assert "after import 1 (location.pstn): user.forwarding names no location (no location_id/location_name column): every row waits for all rows of import 1" in out
@@ -73,12 +64,12 @@ def test_a_file_that_cannot_name_the_prerequisite_waits_for_all_and_says_so(
 def test_reimporting_a_corrected_file_supersedes_and_skips_what_is_done(
     run_cli: Callable[..., Result], ledger_path: Path, engine: sa.Engine, tmp_path: Path
 ) -> None:
-    first = _write(tmp_path / "v1.csv", ["email", "first_name", "last_name"], [["a@x.com", "A", "A"], ["b@x.com", "B", ""], ["c@x.com", "C", "C"]])
+    first = write_csv(tmp_path / "v1.csv", ["email", "first_name", "last_name"], [["a@x.com", "A", "A"], ["b@x.com", "B", ""], ["c@x.com", "C", "C"]])
     run_cli("import", str(first), "--action", "user.create")
     with engine.begin() as conn:  # a@x.com was created; c@x.com failed
         conn.execute(sa.text("UPDATE ledger SET status = 'succeeded' WHERE line_no = 2"))
         conn.execute(sa.text("UPDATE ledger SET status = 'failed', error_kind = 'row', error_message = 'bad' WHERE line_no = 4"))
-    second = _write(tmp_path / "v2.csv", ["email", "first_name", "last_name"], [["a@x.com", "A", "A"], ["b@x.com", "B", "B"], ["c@x.com", "C", "C"]])
+    second = write_csv(tmp_path / "v2.csv", ["email", "first_name", "last_name"], [["a@x.com", "A", "A"], ["b@x.com", "B", "B"], ["c@x.com", "C", "C"]])
     out = run_cli("import", str(second), "--action", "user.create").stdout
     assert "supersedes 2 earlier rows of import 1 (same action and entity)" in out
     assert "1 lines already done by import 1 (same action, entity and data): not executed again" in out
@@ -95,7 +86,7 @@ def test_reimporting_a_corrected_file_supersedes_and_skips_what_is_done(
 
 def test_retry_takes_every_import_given(run_cli: Callable[..., Result], ledger_path: Path, engine: sa.Engine, tmp_path: Path) -> None:
     for i in range(3):
-        f = _write(tmp_path / f"f{i}.csv", ["email", "first_name", "last_name"], [[f"u{i}@x.com", "U", "U"]])
+        f = write_csv(tmp_path / f"f{i}.csv", ["email", "first_name", "last_name"], [[f"u{i}@x.com", "U", "U"]])
         run_cli("import", str(f), "--action", "user.create")
     with engine.begin() as conn:
         conn.execute(sa.text("UPDATE ledger SET status = 'failed', error_kind = 'row'"))

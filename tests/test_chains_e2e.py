@@ -11,7 +11,6 @@ row was final.
 
 from __future__ import annotations
 
-import csv
 import sqlite3
 from collections.abc import Callable, Iterator
 from datetime import datetime
@@ -21,6 +20,7 @@ import pytest
 from click.testing import Result
 
 from ledger.sandbox import FaultConfig, Sandbox
+from worker_support import write_csv
 
 USERS = 200
 FAILING = ("user00007@lab.example.com", "user00123@lab.example.com")
@@ -29,14 +29,6 @@ INVALID = "user00050@lab.example.com"  # its create line has no last_name
 
 def _email(i: int) -> str:
     return f"user{i:05d}@lab.example.com"
-
-
-def _write(path: Path, header: list[str], rows: list[list[str]]) -> Path:
-    with path.open("w", newline="", encoding="utf-8") as fh:
-        out = csv.writer(fh)
-        out.writerow(header)
-        out.writerows(rows)
-    return path
 
 
 @pytest.fixture
@@ -51,13 +43,13 @@ def files(tmp_path: Path, sb: Sandbox) -> dict[str, Path]:
     lic = sb.state.license_by_sku("BCSTD")["id"]
     creates = [[_email(i), "First", "" if _email(i) == INVALID else f"Last{i}"] for i in range(USERS)]
     return {
-        "create": _write(tmp_path / "create.csv", ["email", "first_name", "last_name"], creates),
-        "licenses": _write(
+        "create": write_csv(tmp_path / "create.csv", ["email", "first_name", "last_name"], creates),
+        "licenses": write_csv(
             tmp_path / "licenses.csv",
             ["email", "add_license_ids", "location_name", "extension"],
             [[_email(i), lic, "HQ", str(5000 + i)] for i in range(USERS)],
         ),
-        "forwarding": _write(
+        "forwarding": write_csv(
             tmp_path / "forwarding.csv", ["email", "extension"], [[_email(i), str(5000 + i)] for i in range(USERS)]
         ),
     }
@@ -126,7 +118,7 @@ def test_failed_and_invalid_creates_block_only_their_own_later_steps_and_recover
         "user.create": "invalid", "user.licenses": "blocked", "user.forwarding": "blocked"
     }
 
-    fixed = _write(tmp_path / "create.fixup.csv", ["email", "first_name", "last_name"], [[INVALID, "First", "Fixed"]])
+    fixed = write_csv(tmp_path / "create.fixup.csv", ["email", "first_name", "last_name"], [[INVALID, "First", "Fixed"]])
     back = run_cli("import", str(fixed), "--action", "user.create")
     assert "supersedes 1 earlier rows of import 1 (same action and entity)" in back.stdout
     assert "imports 2 now wait for this import's rows of the same entity" in back.stdout
@@ -164,8 +156,8 @@ def test_one_run_resolves_the_chain_after_its_last_suspect_fails(
         x = sb.state.add_person("x@x.com", "X", "X", location_id=site, extension="5002", calling=True)
         sb.faults.forbidden.add(f"ANY:*{x}*")
         assert ok != x
-        fwd = _write(tmp_path / "fwd.csv", ["email", "extension"], [["ok@x.com", "5001"], ["x@x.com", "5002"]])
-        perms = _write(tmp_path / "perms.csv", ["email", "call_type", "action"], [["x@x.com", "INTERNATIONAL", "BLOCK"]])
+        fwd = write_csv(tmp_path / "fwd.csv", ["email", "extension"], [["ok@x.com", "5001"], ["x@x.com", "5002"]])
+        perms = write_csv(tmp_path / "perms.csv", ["email", "call_type", "action"], [["x@x.com", "INTERNATIONAL", "BLOCK"]])
         assert run_cli("import", str(fwd), "--action", "user.forwarding").exit_code == 0
         assert run_cli("import", str(perms), "--action", "user.outgoing_permissions", "--after", "1").exit_code == 0
         env = {"WEBEX_BASE_URL": sb.base_url, "WEBEX_ACCESS_TOKEN": sb.token}

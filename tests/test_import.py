@@ -17,6 +17,7 @@ from ledger.actions import REGISTRY, get_spec
 from ledger.store.engine import open_ledger
 from ledger.errors import InputError
 from ledger.importing.importer import import_file
+from worker_support import ledger_tuples
 
 SAMPLES = Path(__file__).resolve().parent / "data" / "samples"
 LIC_A = base64.b64encode(b"ciscospark://us/LICENSE/org:BCSTD_a").decode().rstrip("=")
@@ -25,11 +26,7 @@ ORG = base64.b64encode(b"ciscospark://us/ORGANIZATION/org").decode().rstrip("=")
 
 
 def rows(path: Path, sql: str = "SELECT line_no, status, error_kind, error_message, business_key FROM ledger ORDER BY id") -> list[tuple[Any, ...]]:
-    engine = open_ledger(path, readonly=True)
-    with engine.connect() as conn:
-        out = [tuple(r) for r in conn.exec_driver_sql(sql)]
-    engine.dispose()
-    return out
+    return ledger_tuples(path, sql)
 
 
 def write(tmp_path: Path, name: str, text: str) -> Path:

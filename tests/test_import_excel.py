@@ -15,7 +15,7 @@ from click.testing import Result
 
 from ledger.actions import REGISTRY, get_spec
 from ledger.importing.normalize import norm_e164, norm_e164_list
-from ledger.store.engine import open_ledger
+from worker_support import ledger_tuples
 
 SAMPLES = Path(__file__).resolve().parent / "data" / "samples"
 LIC_A = base64.b64encode(b"ciscospark://us/LICENSE/org:BCSTD_a").decode().rstrip("=")
@@ -23,11 +23,7 @@ LIC_B = base64.b64encode(b"ciscospark://us/LICENSE/org:FTC_b").decode().rstrip("
 
 
 def _rows(db: Path, sql: str = "SELECT line_no, status, error_message, payload FROM ledger ORDER BY id") -> list[tuple[Any, ...]]:
-    engine = open_ledger(db, readonly=True)
-    with engine.connect() as conn:
-        out = [tuple(r) for r in conn.exec_driver_sql(sql)]
-    engine.dispose()
-    return out
+    return ledger_tuples(db, sql)
 
 
 def _excel(tmp_path: Path, name: str, lines: list[str]) -> Path:

@@ -65,6 +65,25 @@ def query(db: Path, sql: str, **params: object) -> list[sa.Row]:
         engine.dispose()
 
 
+def ledger_tuples(db: Path, sql: str) -> list[tuple[object, ...]]:
+    """The rows of ``sql`` on a read-only engine, as plain tuples."""
+    engine = open_ledger(db, readonly=True)
+    try:
+        with engine.connect() as conn:
+            return [tuple(r) for r in conn.exec_driver_sql(sql)]
+    finally:
+        engine.dispose()
+
+
+def write_csv(path: Path, header: list[str], rows: list[list[str]]) -> Path:
+    """A UTF-8 CSV file with ``header`` and ``rows`` (quoted as csv.writer quotes)."""
+    with path.open("w", newline="", encoding="utf-8") as fh:
+        out = csv.writer(fh)
+        out.writerow(header)
+        out.writerows(rows)
+    return path
+
+
 def work_env(base_url: str, token: str = TOKEN) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("WEBEX_", "LEDGER_"))}
     env.update(WEBEX_ACCESS_TOKEN=token, WEBEX_BASE_URL=base_url, PYTHONUNBUFFERED="1")

@@ -36,7 +36,7 @@ from wxc_sdk.people import Person
 from ledger.actions.base import same_id
 from ledger.actions.users import SELECTED_WORDS, UserExecutor, classify_row_error, same_location
 from ledger.errors import ActionError, RowFailure, Throttled, TransientFailure
-from ledger.work.ports import ActionResult, RowInput
+from ledger.work.ports import ActionResult, RowInput, execute_one
 
 MAX_MOVE_USERS = 100  # reference: "A maximum of `100` users can be moved at a time"
 MOVE_BUSY_RETRY_S = 2.0  # pause after a 409 "another move-users job is running"
@@ -71,10 +71,7 @@ class UserMoveLocation(UserExecutor):
         self.alone: set[str] = set()  # users of a several-user job refused as a whole: sent one per job
 
     def execute(self, row: RowInput) -> ActionResult:
-        outcome = self.execute_many([row])[row.row_id]
-        if isinstance(outcome, Exception):
-            raise outcome
-        return outcome
+        return execute_one(self, row)
 
     def execute_many(self, rows: Sequence[RowInput]) -> Mapping[int, ActionResult | Exception]:
         out: dict[int, ActionResult | Exception] = {}

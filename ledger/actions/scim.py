@@ -35,7 +35,7 @@ from wxc_sdk.scim.users import EmailObject, EmailObjectType, NameObject, ScimUse
 from ledger.actions.base import BaseExecutor, id_uuid, translate
 from ledger.actions.permissions import as_bool
 from ledger.errors import ActionError, RowFailure, Throttled, TransientFailure
-from ledger.work.ports import THROTTLE_STATUSES, ActionResult, RowInput
+from ledger.work.ports import THROTTLE_STATUSES, ActionResult, RowInput, execute_one
 
 MAX_BULK = 100
 
@@ -48,10 +48,7 @@ class ScimCreate(BaseExecutor):
     fail_on_errors: int | None = None
 
     def execute(self, row: RowInput) -> ActionResult:
-        outcome = self.execute_many([row])[row.row_id]
-        if isinstance(outcome, Exception):
-            raise outcome
-        return outcome
+        return execute_one(self, row)
 
     def execute_many(self, rows: Sequence[RowInput]) -> Mapping[int, ActionResult | Exception]:
         out: dict[int, ActionResult | Exception] = {}

@@ -12,7 +12,7 @@ import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypedDict, Unpack
 
 import sqlalchemy as sa
 import structlog
@@ -75,26 +75,24 @@ def read_global(path: Path, encoding: str | None = None, notes: list[str] | None
     return {h: c for h, c in zip(header, cells, strict=False) if h}
 
 
-def import_file(
-    engine: sa.Engine,
-    spec: ActionSpec,
-    path: Path,
-    *,
-    global_path: Path | None = None,
-    profile: dict[str, Any] | None = None,
-    after: Sequence[int] = (),
-    encoding: str | None = None,
-    registry: Registry | None = None,
-) -> ImportResult:
+class ImportOptions(TypedDict, total=False):
+    """The keyword options of :func:`import_file` (those of :func:`import_into`)."""
+
+    global_path: Path | None
+    profile: dict[str, Any] | None
+    after: Sequence[int]
+    encoding: str | None
+    registry: Registry | None
+
+
+def import_file(engine: sa.Engine, spec: ActionSpec, path: Path, **options: Unpack[ImportOptions]) -> ImportResult:
     """Import ``path`` for ``spec`` (see the module docstring) in one transaction. ``profile`` is
     already parsed (:func:`ledger.importing.validate.parse_profile`) and is stored under
     ``payload["profile"]`` of every row. ``encoding`` forces the files' encoding (default: UTF-8, else
     Windows-1252 with a note); ``registry`` (the actions) lets the result name ignored columns that
     sibling actions read."""
     with engine.begin() as conn:
-        return import_into(
-            conn, spec, path, global_path=global_path, profile=profile, after=after, encoding=encoding, registry=registry
-        )
+        return import_into(conn, spec, path, **options)
 
 
 def import_into(

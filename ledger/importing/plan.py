@@ -36,7 +36,7 @@ import tomllib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Required, TypedDict, Unpack
 
 import sqlalchemy as sa
 
@@ -174,6 +174,15 @@ def _step(
     )
 
 
+class PlanOptions(TypedDict, total=False):
+    """The keyword options of :func:`import_plan_file` (those of :func:`import_plan`)."""
+
+    resolve: Required[Callable[[str], ActionSpec]]
+    read_profile: Required[Callable[[Path], dict[str, Any]]]
+    registry: Registry | None
+    encoding: str | None
+
+
 def import_plan(
     conn: sa.Connection,
     plan: Plan,
@@ -234,16 +243,8 @@ def _resolve(resolve: Callable[[str], ActionSpec], step: PlanStep, path: Path) -
         raise type(exc)(f"{path}: step {step.name!r}: {exc.message}") from None
 
 
-def import_plan_file(
-    engine: sa.Engine,
-    path: Path,
-    *,
-    resolve: Callable[[str], ActionSpec],
-    read_profile: Callable[[Path], dict[str, Any]],
-    registry: Registry | None = None,
-    encoding: str | None = None,
-) -> PlanResult:
+def import_plan_file(engine: sa.Engine, path: Path, **options: Unpack[PlanOptions]) -> PlanResult:
     """``ledger import --plan``: load the plan, then import every step in one transaction."""
     plan = load_plan(path)
     with engine.begin() as conn:
-        return import_plan(conn, plan, resolve=resolve, read_profile=read_profile, registry=registry, encoding=encoding)
+        return import_plan(conn, plan, **options)

@@ -60,6 +60,14 @@ class BulkExecutor(Executor, Protocol):
     # cutting ``bulk_size`` groups (rows with different keys could not share one Webex call anyway)
 
 
+def execute_one(executor: BulkExecutor, row: RowInput) -> ActionResult:
+    """A BulkExecutor's ``execute``: its ``execute_many`` of the one row; raises the row's error."""
+    outcome = executor.execute_many([row])[row.row_id]
+    if isinstance(outcome, Exception):
+        raise outcome
+    return outcome
+
+
 class RequestHooks(Protocol):
     """Called by the Webex client around every HTTP request (run-wide pause, rate, attempts log)."""
 

@@ -79,6 +79,18 @@ def _rows(db: Path) -> dict[tuple[str, int], tuple[str, str | None, str | None]]
     return {(a, line): (status, code, msg) for a, line, status, code, msg in rows}
 
 
+def _move_through_work(tmp_path: Path, sandbox, moves: list[tuple[str, str]]) -> Path:
+    """Import ``moves`` (email, target site) for user.move_location, clear the request log, ``ledger work``."""
+    move = tmp_path / "move.csv"
+    move.write_text("email,location_name\n" + "".join(f"{email},{site}\n" for email, site in moves))
+    db = tmp_path / "ledger.db"
+    runner = CliRunner()
+    assert runner.invoke(cli, ["--db", str(db), "import", str(move), "--action", "user.move_location"]).exit_code == 0
+    sandbox.log.clear()
+    _work(runner, db, sandbox)
+    return db
+
+
 def test_sample_usuarios_end_to_end(tmp_path, sandbox, seeded):
     runner = CliRunner()
     db = tmp_path / "ledger.db"
@@ -345,13 +357,7 @@ def test_move_job_busy_pauses_and_then_moves_through_ledger_work(tmp_path, sandb
     branch = st.add_location("BRANCH", calling_enabled=True)
     pid = st.add_person("ana@example.com", "Ana", "A", location_id=hq, extension="1001", calling=True)
     st.move_busy = 1  # the first move POST answers 409: another move job is running in the org
-    move = tmp_path / "move.csv"
-    move.write_text("email,location_name\nana@example.com,BRANCH\n")
-    db = tmp_path / "ledger.db"
-    runner = CliRunner()
-    assert runner.invoke(cli, ["--db", str(db), "import", str(move), "--action", "user.move_location"]).exit_code == 0
-
-    _work(runner, db, sandbox)
+    db = _move_through_work(tmp_path, sandbox, [("ana@example.com", "BRANCH")])
 
     assert _rows(db) == {("user.move_location", 2): ("succeeded", None, None)}
     posts = [r.status for r in sandbox.requests() if r.method == "POST" and r.path.endswith("/moveLocation")]
@@ -365,14 +371,7 @@ def test_50_user_move_to_one_site_through_ledger_work_uses_one_job(tmp_path, san
     branch = st.add_location("BRANCH", calling_enabled=True)
     pids = [st.add_person(f"m{i:02d}@example.com", "M", str(i), location_id=hq, extension=str(3000 + i), calling=True)
             for i in range(50)]
-    move = tmp_path / "move.csv"
-    move.write_text("email,location_name\n" + "".join(f"m{i:02d}@example.com,BRANCH\n" for i in range(50)))
-    db = tmp_path / "ledger.db"
-    runner = CliRunner()
-    assert runner.invoke(cli, ["--db", str(db), "import", str(move), "--action", "user.move_location"]).exit_code == 0
-    sandbox.log.clear()
-
-    _work(runner, db, sandbox)
+    db = _move_through_work(tmp_path, sandbox, [(f"m{i:02d}@example.com", "BRANCH") for i in range(50)])
 
     assert {v[0] for v in _rows(db).values()} == {"succeeded"}
     posts = [r for r in sandbox.requests() if r.method == "POST" and r.path.endswith("/moveLocation")]
@@ -388,14 +387,7 @@ def test_interleaved_move_targets_are_grouped_into_one_job_per_target(tmp_path, 
     sites = {"A": st.add_location("A", calling_enabled=True), "B": st.add_location("B", calling_enabled=True)}
     for i in range(40):
         st.add_person(f"g{i:02d}@example.com", "G", str(i), location_id=hq, extension=str(4000 + i), calling=True)
-    move = tmp_path / "move.csv"
-    move.write_text("email,location_name\n" + "".join(f"g{i:02d}@example.com,{'AB'[i % 2]}\n" for i in range(40)))
-    db = tmp_path / "ledger.db"
-    runner = CliRunner()
-    assert runner.invoke(cli, ["--db", str(db), "import", str(move), "--action", "user.move_location"]).exit_code == 0
-    sandbox.log.clear()
-
-    _work(runner, db, sandbox)
+    db = _move_through_work(tmp_path, sandbox, [(f"g{i:02d}@example.com", "AB"[i % 2]) for i in range(40)])
 
     assert {v[0] for v in _rows(db).values()} == {"succeeded"}
     posts = [r.body["usersList"][0] for r in sandbox.requests() if r.method == "POST" and r.path.endswith("/moveLocation")]

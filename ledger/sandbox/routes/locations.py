@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import copy
-
 from aiohttp import web
 
 from .. import ids
 from ..app import tracking_id_of, body_of, json_response, paginate, q, route, state_of
+from ..state import SandboxState
 from ..state.model import public
+from .common import set_permissions, update, view
 
 
 async def list_locations(request: web.Request) -> web.Response:
@@ -25,10 +25,7 @@ async def list_locations(request: web.Request) -> web.Response:
     return paginate(request, items)
 
 
-async def get_location(request: web.Request) -> web.Response:
-    st = state_of(request)
-    with st.lock:
-        return json_response(request, public(st.get_location(request.match_info["lid"])))
+get_location = view(SandboxState.get_location, "lid", public)
 
 
 async def create_location(request: web.Request) -> web.Response:
@@ -37,10 +34,7 @@ async def create_location(request: web.Request) -> web.Response:
     return json_response(request, public(loc))
 
 
-async def update_location(request: web.Request) -> web.Response:
-    st = state_of(request)
-    st.api_update_location(request.match_info["lid"], body_of(request))
-    return json_response(request, None)
+update_location = update(SandboxState.api_update_location, "lid")
 
 
 async def list_calling_locations(request: web.Request) -> web.Response:
@@ -78,17 +72,8 @@ async def pstn_options(request: web.Request) -> web.Response:
         return json_response(request, {"items": st.pstn_options(request.match_info["lid"])})
 
 
-async def pstn_get(request: web.Request) -> web.Response:
-    st = state_of(request)
-    with st.lock:
-        loc = st._require_calling_location(request.match_info["lid"])
-        return json_response(request, copy.deepcopy(loc["_pstn"]) or {})
-
-
-async def pstn_put(request: web.Request) -> web.Response:
-    st = state_of(request)
-    st.api_set_pstn(request.match_info["lid"], body_of(request))
-    return json_response(request, None)
+pstn_get = view(SandboxState._require_calling_location, "lid", lambda loc: loc["_pstn"] or {})
+pstn_put = update(SandboxState.api_set_pstn, "lid")
 
 
 async def add_numbers(request: web.Request) -> web.Response:
@@ -99,33 +84,13 @@ async def add_numbers(request: web.Request) -> web.Response:
     return json_response(request, body, status=status)
 
 
-async def internal_dialing_get(request: web.Request) -> web.Response:
-    st = state_of(request)
-    with st.lock:
-        loc = st._require_calling_location(request.match_info["lid"])
-        return json_response(request, copy.deepcopy(loc["_internalDialing"]))
-
-
-async def internal_dialing_put(request: web.Request) -> web.Response:
-    st = state_of(request)
-    st.api_set_internal_dialing(request.match_info["lid"], body_of(request))
-    return json_response(request, None)
-
-
-async def location_permissions_get(request: web.Request) -> web.Response:
-    st = state_of(request)
-    with st.lock:
-        loc = st._require_calling_location(request.match_info["lid"])
-        # location-call-settings-call-handling_auto.py: a location has callingPermissions only
-        return json_response(request, {"callingPermissions": copy.deepcopy(loc["_outgoingPermission"]["callingPermissions"])})
-
-
-async def location_permissions_put(request: web.Request) -> web.Response:
-    st = state_of(request)
-    with st.lock:
-        loc = st._require_calling_location(request.match_info["lid"])
-        st.api_set_permissions(loc["_outgoingPermission"], body_of(request))
-    return json_response(request, None)
+internal_dialing_get = view(SandboxState._require_calling_location, "lid", lambda loc: loc["_internalDialing"])
+internal_dialing_put = update(SandboxState.api_set_internal_dialing, "lid")
+# location-call-settings-call-handling_auto.py: a location has callingPermissions only
+location_permissions_get = view(
+    SandboxState._require_calling_location, "lid", lambda loc: {"callingPermissions": loc["_outgoingPermission"]["callingPermissions"]}
+)
+location_permissions_put = update(set_permissions(SandboxState._require_calling_location, lambda loc: loc["_outgoingPermission"]), "lid")
 
 
 def setup(app: web.Application) -> None:

@@ -8,7 +8,9 @@ from .. import errors as E
 from .. import ids
 from ..app import SANDBOX, tracking_id_of, body_of, json_response, paginate, q, qbool, route, state_of
 from ..faults import licence_dropped
+from ..state import SandboxState
 from ..state.model import public
+from .common import view
 
 
 async def list_people(request: web.Request) -> web.Response:
@@ -81,10 +83,7 @@ async def list_licenses(request: web.Request) -> web.Response:
     return paginate(request, items)
 
 
-async def get_license(request: web.Request) -> web.Response:
-    st = state_of(request)
-    with st.lock:
-        return json_response(request, public(st.get_license(request.match_info["lid"])))
+get_license = view(SandboxState.get_license, "lid", public)
 
 
 async def assign_licenses(request: web.Request) -> web.Response:
@@ -112,10 +111,7 @@ async def list_orgs(request: web.Request) -> web.Response:
 async def get_org(request: web.Request) -> web.Response:
     st = state_of(request)
     with st.lock:
-        o = st.orgs.get(ids.key(request.match_info["oid"]))
-        if o is None:
-            raise E.not_found("Organization", request.match_info["oid"])
-        return json_response(request, dict(o))
+        return json_response(request, dict(st.found(st.orgs, request.match_info["oid"], "Organization")))
 
 
 def setup(app: web.Application) -> None:

@@ -3,14 +3,14 @@ groups/trunks, person numbers/forwarding/outgoing permissions."""
 
 from __future__ import annotations
 
-import copy
-
 from aiohttp import web
 
 from .. import errors as E
 from .. import ids
 from ..app import body_of, json_response, paginate, q, route, tracking_id_of, state_of
+from ..state import SandboxState
 from ..state.model import public
+from .common import set_permissions, update, view
 
 
 async def list_numbers(request: web.Request) -> web.Response:
@@ -96,9 +96,7 @@ async def route_groups(request: web.Request) -> web.Response:
 async def route_group_get(request: web.Request) -> web.Response:
     st = state_of(request)
     with st.lock:
-        r = st.route_groups.get(ids.key(request.match_info["rid"]))
-        if r is None:
-            raise E.not_found("Route group", request.match_info["rid"])
+        r = st.found(st.route_groups, request.match_info["rid"], "Route group")
         return json_response(request, {"id": r["id"], "name": r["name"],
                                        "organization": {"id": st.org_id, "name": "Sandbox Org"},
                                        "localGateways": []})
@@ -121,50 +119,20 @@ async def person_numbers_get(request: web.Request) -> web.Response:
     return json_response(request, state_of(request).person_numbers_view(request.match_info["pid"]))
 
 
-async def person_numbers_put(request: web.Request) -> web.Response:
-    state_of(request).api_update_person_numbers(request.match_info["pid"], body_of(request))
-    return json_response(request, None)
-
-
-async def forwarding_get(request: web.Request) -> web.Response:
-    st = state_of(request)
-    with st.lock:
-        ent = st._calling_entity(request.match_info["pid"])
-        return json_response(request, copy.deepcopy(ent["_features"]["callForwarding"]))
-
-
-async def forwarding_put(request: web.Request) -> web.Response:
-    state_of(request).api_set_forwarding(request.match_info["pid"], body_of(request))
-    return json_response(request, None)
-
-
-async def flat_forwarding_get(request: web.Request) -> web.Response:
-    st = state_of(request)
-    with st.lock:
-        ent = st._entity(request.match_info["pid"])
-        cf = ent["_features"]["callForwarding"]["callForwarding"]["always"]
-        return json_response(request, {"callForwarding": {"always": copy.deepcopy(cf)}})
-
-
-async def flat_forwarding_put(request: web.Request) -> web.Response:
-    """Unmodelled `/telephony/config/{people|workspaces}/{id}/callForwarding`: flat or nested `always`."""
-    state_of(request).api_set_forwarding_always(request.match_info["pid"], body_of(request))
-    return json_response(request, None)
-
-
-async def permissions_get(request: web.Request) -> web.Response:
-    st = state_of(request)
-    with st.lock:
-        ent = st._entity(request.match_info["pid"])
-        return json_response(request, copy.deepcopy(ent["_features"]["outgoingPermission"]))
-
-
-async def permissions_put(request: web.Request) -> web.Response:
-    st = state_of(request)
-    with st.lock:
-        ent = st._entity(request.match_info["pid"])
-        st.api_set_permissions(ent["_features"]["outgoingPermission"], body_of(request))
-    return json_response(request, None)
+person_numbers_put = update(SandboxState.api_update_person_numbers, "pid")
+forwarding_get = view(SandboxState._calling_entity, "pid", lambda ent: ent["_features"]["callForwarding"])
+forwarding_put = update(SandboxState.api_set_forwarding, "pid")
+flat_forwarding_get = view(
+    SandboxState._entity,
+    "pid",
+    lambda ent: {"callForwarding": {"always": ent["_features"]["callForwarding"]["callForwarding"]["always"]}},
+)
+# unmodelled `/telephony/config/{people|workspaces}/{id}/callForwarding`: flat or nested `always`
+flat_forwarding_put = update(SandboxState.api_set_forwarding_always, "pid")
+permissions_get = view(SandboxState._entity, "pid", lambda ent: ent["_features"]["outgoingPermission"])
+permissions_put = update(
+    set_permissions(SandboxState._entity, lambda ent: ent["_features"]["outgoingPermission"]), "pid"
+)
 
 
 async def available_forward_numbers(request: web.Request) -> web.Response:

@@ -6,6 +6,8 @@ from aiohttp import web
 
 from .. import ids
 from ..app import body_of, json_response, paginate, q, route, state_of
+from ..state import SandboxState
+from .common import update
 
 
 async def list_workspaces(request: web.Request) -> web.Response:
@@ -40,9 +42,7 @@ async def workspace_numbers_get(request: web.Request) -> web.Response:
     return json_response(request, state_of(request).workspace_numbers_view(request.match_info["wid"]))
 
 
-async def workspace_numbers_put(request: web.Request) -> web.Response:
-    state_of(request).api_update_workspace_numbers(request.match_info["wid"], body_of(request))
-    return json_response(request, None)
+workspace_numbers_put = update(SandboxState.api_update_workspace_numbers, "wid")
 
 
 def setup(app: web.Application) -> None:

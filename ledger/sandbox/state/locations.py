@@ -65,10 +65,7 @@ class LocationsMixin(StateCore):
             return next((l for l in self.locations.values() if l["name"] == name), None)
 
     def get_location(self, lid: str) -> dict:
-        l = self.locations.get(ids.key(lid))
-        if l is None:
-            raise E.not_found("Location", lid)
-        return l
+        return self.found(self.locations, lid, "Location")
 
     def _require_calling_location(self, location_id: str) -> dict:
         loc = self.get_location(location_id) if location_id else None

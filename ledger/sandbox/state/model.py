@@ -10,6 +10,7 @@ import re
 import threading
 from collections import Counter
 
+from .. import errors as E
 from .. import ids
 from .indexes import Indexes
 
@@ -102,6 +103,13 @@ class StateCore:
     workspace_create_counts: Counter[str]
     org_id: str
     me_id: str
+
+    def found(self, table: dict[str, dict], record_id: str, what: str) -> dict:
+        """The record of ``table`` with id ``record_id`` (padded or not); Webex's 404 naming ``what``."""
+        record = table.get(ids.key(record_id))
+        if record is None:
+            raise E.not_found(what, record_id)
+        return record
 
     # ------------------------------------------------------------------ indexes
     def reindex(self, ent: dict) -> None:

@@ -92,10 +92,7 @@ class PeopleMixin(StateCore):
         return p
 
     def get_license(self, lid: str) -> dict:
-        l = self.licenses.get(ids.key(lid))
-        if l is None:
-            raise E.not_found("License", lid)
-        return l
+        return self.found(self.licenses, lid, "License")
 
     def _sku(self, license_id: str) -> str:
         lic = self.licenses.get(ids.key(license_id))

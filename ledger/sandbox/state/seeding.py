@@ -173,19 +173,22 @@ class SeedingMixin(StateCore):
                 out["locations"][name] = lid
             for n in data.get("numbers", []):
                 self.add_number(self._resolve_location_ref(n["location"]), n["number"], n.get("state", "INACTIVE"))
-            for p in data.get("people", []):
-                p = dict(p)
-                email = p.pop("email")
-                if "location" in p:
-                    p["location_id"] = self._resolve_location_ref(p.pop("location"))
-                out["people"][email] = self.add_person(email, **p)
-            for w in data.get("workspaces", []):
-                w = dict(w)
-                name = w.pop("display_name")
-                if "location" in w:
-                    w["location_id"] = self._resolve_location_ref(w.pop("location"))
-                out["workspaces"][name] = self.add_workspace(name, **w)
+            for item in data.get("people", []):
+                email, kwargs = self._located(item, "email")
+                out["people"][email] = self.add_person(email, **kwargs)
+            for item in data.get("workspaces", []):
+                name, kwargs = self._located(item, "display_name")
+                out["workspaces"][name] = self.add_workspace(name, **kwargs)
         return out
+
+    def _located(self, item: dict, key: str) -> tuple[str, dict]:
+        """A seeded person's or workspace's ``key`` and the rest as keyword arguments, its
+        ``location`` (a name or id) turned into ``location_id``."""
+        kwargs = dict(item)
+        name = kwargs.pop(key)
+        if "location" in kwargs:
+            kwargs["location_id"] = self._resolve_location_ref(kwargs.pop("location"))
+        return name, kwargs
 
     def _resolve_location_ref(self, ref: str) -> str:
         loc = self.locations.get(ids.key(ref)) or self.location_by_name(ref)

@@ -54,10 +54,7 @@ class WorkspacesMixin(StateCore):
             return [w for w in found if w is not None and w["displayName"] == name]
 
     def get_workspace(self, wid: str) -> dict:
-        w = self.workspaces.get(ids.key(wid))
-        if w is None:
-            raise E.not_found("Workspace", wid)
-        return w
+        return self.found(self.workspaces, wid, "Workspace")
 
     # ------------------------------------------------------------------ workspaces
     def api_create_workspace(self, body: dict) -> dict:
