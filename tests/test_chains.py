@@ -61,6 +61,28 @@ def test_a_file_that_cannot_name_the_prerequisite_waits_for_all_and_says_so(
     assert [tuple(d) for d in deps] == [(2, 1, "all"), (3, 2, "all")]
 
 
+def test_scim_create_rows_naming_their_site_wait_for_that_site_only(
+    run_cli: Callable[..., Result], ledger_path: Path, engine: sa.Engine, tmp_path: Path
+) -> None:
+    """user.scim_create sends no location, but a Usuarios.csv with location_name chains by site."""
+    sites = _write(tmp_path / "sites.csv", ["name", "route_identity"], [["CUV1", "RG"], ["CUV2", "RG"]])
+    header = ["email", "first_name", "last_name", "org_id", "location_name"]
+    users = _write(tmp_path / "u.csv", header, [["a@x.com", "A", "A", _id("ORGANIZATION"), "cuv1"],
+                                                ["b@x.com", "B", "B", _id("ORGANIZATION"), "CUV2"]])
+    no_site = _write(tmp_path / "n.csv", header[:4], [["c@x.com", "C", "C", _id("ORGANIZATION")]])
+    run_cli("import", str(sites), "--action", "location.pstn")
+    with engine.begin() as conn:  # CUV1's PSTN failed: only its user waits (blocked), CUV2's runs
+        conn.execute(sa.text("UPDATE ledger SET status = 'failed', error_kind = 'row', error_message = 'x' WHERE line_no = 2"))
+    out = run_cli("import", str(users), "--action", "user.scim_create", "--after", "1").stdout
+    assert "after import 1 (location.pstn): each row waits for its site's row" in out
+    rows = query(ledger_path, "SELECT line_no, status, site_key FROM ledger WHERE import_id = 2 ORDER BY line_no")
+    assert [tuple(r) for r in rows] == [(2, "blocked", "site:cuv1"), (3, "pending", "site:cuv2")]
+    out = run_cli("import", str(no_site), "--action", "user.scim_create", "--after", "1").stdout
+    assert "user.scim_create names no location (no location_id/location_name value in any row): every row waits" in out
+    deps = query(ledger_path, "SELECT import_id, match FROM import_deps ORDER BY import_id")
+    assert [tuple(d) for d in deps] == [(2, "site"), (3, "all")]
+
+
 def test_reimporting_a_corrected_file_supersedes_and_skips_what_is_done(
     run_cli: Callable[..., Result], ledger_path: Path, engine: sa.Engine, tmp_path: Path
 ) -> None:

@@ -103,8 +103,12 @@ SPECS: tuple[ActionSpec, ...] = (
             Column("display_name", T.STRING, help="default: first_name last_name"),
             Column("active", T.BOOL, default="TRUE"),
             Column("org_id", T.WEBEX_ID, required=True, help="from global.csv"),
+            # not sent (SCIM has no location): only the site the row waits for after location steps
+            Column("location_id", T.WEBEX_ID, help="the user's site (not sent): waits for that site's rows only"),
+            Column("location_name", T.STRING, help="the user's site by name (not sent), as location_id"),
         ),
         key=("email",),
+        location_key=("location_id", "location_name"),
         bulk_size=100,
         executor="ledger.actions.scim:ScimCreate",
     ),

@@ -51,12 +51,13 @@ def dependency_match(
             )
         return DepMatch.ENTITY, f"{head}each row waits for the same {_NOUN[mine]}'s row"
     if theirs == SITE and mine is not None:
-        if not spec.location_key:
+        forms = chains.key_forms(conn, import_id, "site_key")
+        if not spec.location_key or (forms.none and not forms.by_id and not forms.by_name):
+            why = "column" if not spec.location_key else "value in any row"
             return DepMatch.ALL, (
-                f"{head}{spec.name} names no location (no location_id/location_name column): every row waits "
+                f"{head}{spec.name} names no location (no location_id/location_name {why}): every row waits "
                 f"for all rows of import {after}"
             )
-        forms = chains.key_forms(conn, import_id, "site_key")
         clash = _forms_clash(forms, chains.key_forms(conn, after, "site_key"))
         if clash:
             return DepMatch.ALL, (
