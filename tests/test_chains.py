@@ -65,11 +65,11 @@ def test_scim_create_rows_naming_their_site_wait_for_that_site_only(
     run_cli: Callable[..., Result], ledger_path: Path, engine: sa.Engine, tmp_path: Path
 ) -> None:
     """user.scim_create sends no location, but a Usuarios.csv with location_name chains by site."""
-    sites = _write(tmp_path / "sites.csv", ["name", "route_identity"], [["CUV1", "RG"], ["CUV2", "RG"]])
+    sites = write_csv(tmp_path / "sites.csv", ["name", "route_identity"], [["CUV1", "RG"], ["CUV2", "RG"]])
     header = ["email", "first_name", "last_name", "org_id", "location_name"]
-    users = _write(tmp_path / "u.csv", header, [["a@x.com", "A", "A", _id("ORGANIZATION"), "cuv1"],
+    users = write_csv(tmp_path / "u.csv", header, [["a@x.com", "A", "A", _id("ORGANIZATION"), "cuv1"],
                                                 ["b@x.com", "B", "B", _id("ORGANIZATION"), "CUV2"]])
-    no_site = _write(tmp_path / "n.csv", header[:4], [["c@x.com", "C", "C", _id("ORGANIZATION")]])
+    no_site = write_csv(tmp_path / "n.csv", header[:4], [["c@x.com", "C", "C", _id("ORGANIZATION")]])
     run_cli("import", str(sites), "--action", "location.pstn")
     with engine.begin() as conn:  # CUV1's PSTN failed: only its user waits (blocked), CUV2's runs
         conn.execute(sa.text("UPDATE ledger SET status = 'failed', error_kind = 'row', error_message = 'x' WHERE line_no = 2"))
