@@ -132,6 +132,23 @@ def test_progress_ends_with_a_100_percent_line_and_a_dry_run_offers_no_retry(tmp
     assert "to retry the failed rows" in real.stdout  # two rows did fail
 
 
+def test_the_run_line_counts_the_rows_blocked_at_import_as_the_summary_does(tmp_path: Path, run_cli, ledger_path: Path, sandbox_factory) -> None:  # noqa: F811
+    """Rows blocked before the run (an invalid create line at import) are left blocked: the run's last
+    line says so, as the summary above it does, instead of '0 blocked'."""
+    sb = sandbox_factory(token=TOKEN, seed=3)
+    users, forwarding = tmp_path / "u.csv", tmp_path / "f.csv"
+    users.write_text("email,first_name,last_name\na@x.com,A,A\nb@x.com,B,\nc@x.com,C,C\n")
+    forwarding.write_text("email,destination\na@x.com,+34935550001\nb@x.com,+34935550002\nc@x.com,+34935550003\n")
+    assert run_cli("import", str(users), "--action", "user.create").exit_code == 0
+    out = run_cli("import", str(forwarding), "--action", "user.forwarding", "--after", "1").stdout
+    assert "1 rows are blocked" in out
+    env = {"WEBEX_BASE_URL": sb.base_url, "WEBEX_ACCESS_TOKEN": TOKEN}
+    work = run_cli("work", env=env)
+    assert work.exit_code == 0, work.stderr
+    assert "blocked 1, pending 0" in work.stdout  # the summary
+    assert "failed; left: 1 blocked, 0 pending;" in work.stdout  # the run line (was '0 blocked')
+
+
 def test_after_a_token_is_revoked_mid_run_pending_rows_are_not_systemic_failures(ledger_path: Path, tmp_path: Path, sandbox_factory) -> None:  # noqa: F811
     """The preflight passes, then Webex starts answering 401 (the token expired): the run stops with
     exit 3 and the rows it did not finish are pending, and every count of the summary says so."""
@@ -161,7 +178,7 @@ def test_after_a_token_is_revoked_mid_run_pending_rows_are_not_systemic_failures
     assert s.succeeded + s.pending == s.total == 60
     text = report.render()
     assert "failed 0 (row 0, transient/systemic 0)" in text and "systemic " not in text.split("next:")[0].replace("transient/systemic", "")
-    assert f"{s.succeeded} succeeded, 0 skipped, 0 failed, " in text and f"{s.pending} pending;" in text
+    assert f"{s.succeeded} succeeded, 0 skipped, 0 failed; left: 0 blocked, " in text and f"{s.pending} pending;" in text
 
 
 def test_after_ctrl_c_the_error_kinds_add_up_to_the_failed_rows(ledger_path: Path, tmp_path: Path, sandbox_factory) -> None:  # noqa: F811

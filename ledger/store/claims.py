@@ -163,9 +163,14 @@ def claim_batch(
 
 
 def pending_count(engine: sa.Engine, *, import_id: int | None = None) -> int:
-    sql = "SELECT count(*) FROM ledger AS l WHERE l.status = 'pending'" + _filters(import_id, False)
+    return status_count(engine, "pending", import_id=import_id)
+
+
+def status_count(engine: sa.Engine, status: str, *, import_id: int | None = None) -> int:
+    """How many rows (of ``import_id``, or all) are in ``status`` now."""
+    sql = "SELECT count(*) FROM ledger AS l WHERE l.status = :status" + _filters(import_id, False)
     with engine.connect() as conn:
-        return int(conn.execute(sa.text(sql), {"import_id": import_id}).scalar() or 0)
+        return int(conn.execute(sa.text(sql), {"import_id": import_id, "status": status}).scalar() or 0)
 
 
 # --- outcomes ------------------------------------------------------------------------------------
@@ -252,6 +257,6 @@ def release_all_running(engine: sa.Engine, run_id: int) -> int:
 
 
 __all__ = [
-    "AttemptRecord", "ClaimResult", "ClaimedRow", "RecordResult", "RowOutcome", "claim_batch", "pending_count",
+    "AttemptRecord", "ClaimResult", "ClaimedRow", "RecordResult", "RowOutcome", "claim_batch", "pending_count", "status_count",
     "record_outcomes", "release_all_running", "release_claims",
 ]

@@ -37,7 +37,8 @@ class RunReport:
     counters: RunCounters
     elapsed_s: float
     reclaimed: Reclaimed
-    pending_left: int
+    pending_left: int  # rows pending now (in the ledger, or the run's import), not only this run's
+    blocked_left: int = 0  # rows blocked now: by this run, or already before it (e.g. at import)
     requests: int = 0
     throttled: int = 0
     summary_text: str = ""
@@ -52,9 +53,12 @@ class RunReport:
                 "(see each row's result); nothing was written, every row stays pending"
             )
         else:
+            # succeeded/skipped/failed: this run's outcomes; blocked/pending: what is left now, as the
+            # summary above counts them (rows blocked at import included)
+            during = f" ({c.blocked} by this run)" if c.blocked and c.blocked != self.blocked_left else ""
             counts = (
-                f"{c.succeeded} succeeded, {c.skipped} skipped, {c.failed} failed, {c.blocked} blocked, "
-                f"{self.pending_left} pending"
+                f"{c.succeeded} succeeded, {c.skipped} skipped, {c.failed} failed; left: "
+                f"{self.blocked_left} blocked{during}, {self.pending_left} pending"
             )
         lines = [
             self.summary_text.rstrip(),

@@ -156,7 +156,6 @@ class Worker:
         self._reader.dispose()
         log.info("run_finished", status=status.value, exit_code=int(code), **self.counters.as_params())
         structlog.contextvars.unbind_contextvars("run_id")
-        pending = claims.pending_count(self.engine, import_id=self.settings.import_id)
         return RunReport(
             run_id=self.run_id,
             status=status,
@@ -165,7 +164,8 @@ class Worker:
             counters=self.counters,
             elapsed_s=time.monotonic() - self._started,
             reclaimed=self.reclaimed,
-            pending_left=pending,
+            pending_left=claims.pending_count(self.engine, import_id=self.settings.import_id),
+            blocked_left=claims.status_count(self.engine, "blocked", import_id=self.settings.import_id),
             requests=self.gate.stats.requests,
             throttled=self.gate.stats.throttled,
             dry_run=self.settings.dry_run,
