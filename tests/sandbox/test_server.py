@@ -163,3 +163,33 @@ def test_default_dataset_list_endpoints_parse(sandbox_factory):
     w = sb.state.add_workspace("W", hq, calling="webexCalling", extension="55")
     assert list(api.workspace_settings.available_numbers.call_forward(w))
     assert list(api.telephony.jobs.move_users.list()) == []
+
+
+def test_seed_from_samples_reads_a_spanish_excel_file_as_the_import_does(sandbox_factory, tmp_path):
+    """Excel's plain 'CSV' in Spain: Windows-1252, ';', CRLF. `ledger import` reads it; so must --samples."""
+    for name in ("Ubicaciones.csv", "Usuarios.csv", "global.csv"):
+        text = (SAMPLES / name).read_text(encoding="utf-8")
+        rows = [line.split(",") if name == "global.csv" else line for line in text.splitlines()]
+        if name == "global.csv":  # no quoted cells: a plain re-join
+            text = "\r\n".join(";".join(r) for r in rows)
+        else:  # quoted comma lists stay quoted; only the separators between cells change
+            import csv
+            import io
+
+            out = io.StringIO()
+            csv.writer(out, delimiter=";", lineterminator="\r\n").writerows(csv.reader(io.StringIO(text)))
+            text = out.getvalue()
+        (tmp_path / name).write_bytes(text.encode("cp1252"))
+    sb = sandbox_factory()
+    summary = sb.state.seed_from_samples(tmp_path / "Ubicaciones.csv", tmp_path / "Usuarios.csv",
+                                         tmp_path / "global.csv", users=True)
+    assert set(summary["locations"]) == {"CUV93470292900", "CUV93516754500"}
+    person = list(make_api(sb).people.list(email="andres.garcia@lab.example.com"))[0]
+    assert person.last_name == "García-Toñez"
+
+
+def test_sandbox_samples_that_cannot_be_read_are_one_line(run_cli, tmp_path):
+    (tmp_path / "global.csv").write_bytes(b"org_id,country\r\nY2lz\x81,ES\r\n")  # 0x81: neither UTF-8 nor cp1252
+    res = run_cli("sandbox", "--samples", str(tmp_path), "--port", "0")
+    assert res.exit_code == 1
+    assert res.stderr.startswith("ledger: error: ") and "global.csv: line 2" in res.stderr and "Traceback" not in res.stderr

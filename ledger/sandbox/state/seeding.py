@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 from pathlib import Path
 from typing import Any
 
@@ -14,10 +13,15 @@ SAMPLE_LICENSE_NAMES = {"BCSTD": "Webex Calling - Professional", "FTC": "Call on
 
 
 def _csv_rows(path: str | Path | None) -> list[dict]:
+    """The file's rows by header name, read as `ledger import` reads it (UTF-8 or a Spanish Excel's
+    Windows-1252, `,` or `;`, `sep=` line): the same files rehearse as they import. A file that
+    cannot be read is an InputError naming it (one line, no traceback)."""
     if not path:
         return []
-    with open(path, newline="", encoding="utf-8-sig") as fh:
-        return list(csv.DictReader(fh))
+    from ledger.importing.csvsource import CsvSource
+
+    with CsvSource(Path(path)) as src:
+        return [dict(zip(src.header, cells, strict=False)) for _, cells in src]
 
 
 def _license_ids(rows: list[dict]) -> list[str]:
