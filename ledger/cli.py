@@ -149,8 +149,8 @@ def actions_cmd(names: tuple[str, ...]) -> None:
 @click.option("--import", "import_id", type=int, help="Only the rows of this import.")
 @click.pass_obj
 def report_cmd(db_path: Path, out_dir: Path | None, import_id: int | None) -> None:
-    """Summarise the ledger; write run_summary.json, row_errors.csv, entities.csv, report.html,
-    the fix-up files (fixup/) and, after a dry run, plan.csv.
+    """Summarise the ledger; write run_summary.json, row_errors.csv, blocked_rows.csv, entities.csv,
+    report.html, the fix-up files (fixup/) and, after a dry run, plan.csv.
 
     Read-only: works during a run and after a crash.
     """

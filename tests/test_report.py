@@ -12,6 +12,7 @@ import sqlalchemy as sa
 from click.testing import Result
 
 from ledger.reporting import report
+from ledger.reporting.causes import error_template
 from ledger.reporting.status import render_status
 from ledger.actions import get_spec
 from ledger.store.engine import open_ledger
@@ -240,7 +241,7 @@ def test_silent_running_run_is_not_reported_as_running(worked: sa.Engine) -> Non
     ],
 )
 def test_error_template_elides_row_values(message: str | None, template: str) -> None:
-    assert report.error_template(message) == template
+    assert error_template(message) == template
 
 
 def test_unknown_import_is_an_error(worked: sa.Engine, run_cli: Callable[..., Result]) -> None:
@@ -278,3 +279,48 @@ def test_invalid_rows_are_never_retryable() -> None:
     assert RowStatus.INVALID not in RETRYABLE_STATUSES
     choices = next(p for p in retry_cmd.params if p.name == "statuses").type.choices  # type: ignore[attr-defined]
     assert list(choices) == [s.value for s in RETRYABLE_STATUSES]
+
+
+def test_blocked_rows_are_counted_and_listed_apart(run_cli: Callable[..., Result], tmp_path: Path) -> None:
+    """Issue 12: blocked rows (waiting on a failed/invalid step of the same person) appear in their own
+    file, count and cause list — in `ledger report`, run_summary.json and `ledger status` — never among
+    the failed/invalid rows of row_errors.csv."""
+    create = tmp_path / "create.csv"
+    create.write_text("email,first_name,last_name\nana@x.com,Ana,A\nbob@x.com,Bob,\n", encoding="utf-8")
+    lic = tmp_path / "lic.csv"
+    lic.write_text("email,add_license_ids\nana@x.com,L1\nbob@x.com,L1\n", encoding="utf-8")
+    fwd = tmp_path / "fwd.csv"
+    fwd.write_text("email,destination\nbob@x.com,+34911111111\n", encoding="utf-8")
+    for args in (
+        (str(create), "--action", "user.create"),
+        (str(lic), "--action", "user.licenses", "--after", "1"),
+        (str(fwd), "--action", "user.forwarding", "--after", "2"),
+    ):
+        assert run_cli("import", *args).exit_code == 0
+    out = tmp_path / "r"
+    res = run_cli("report", "--out", str(out))
+    assert res.exit_code == 0, res.output
+    assert f"wrote {out / 'blocked_rows.csv'} (2 blocked rows, with the step each waits on)" in res.output
+    with (out / "blocked_rows.csv").open(newline="", encoding="utf-8") as fh:
+        blocked = list(csv.DictReader(fh))
+    assert [(b["file"], b["line_no"], b["action"], b["entity"]) for b in blocked] == [
+        (str(lic), "3", "user.licenses", "person:bob@x.com"),
+        (str(fwd), "2", "user.forwarding", "person:bob@x.com"),
+    ]
+    # each names the step it waits on now: both wait on Bob's invalid create line (a user's later
+    # steps wait on that user's create; the earliest failing prerequisite is named)
+    assert [(b["waits_on_file"], b["waits_on_line"], b["waits_on_action"], b["waits_on_status"]) for b in blocked] == [
+        (str(create), "3", "user.create", "invalid")
+    ] * 2
+    assert {b["waits_on_error"] for b in blocked} == {"column 'last_name': required, but empty"}
+    assert blocked[0]["error_message"].startswith("blocked by import 1 line 3 (user.create, row ")
+    with (out / "row_errors.csv").open(newline="", encoding="utf-8") as fh:
+        assert [(r["line_no"], r["action"]) for r in csv.DictReader(fh)] == [("3", "user.create")]
+    data = json.loads((out / "run_summary.json").read_text(encoding="utf-8"))
+    assert (data["blocked"], data["invalid"], data["failed_row"], data["error_kinds"]) == (2, 1, 0, {"invalid": 1})
+    assert sorted((g["action"], g["count"]) for g in data["blocked_by"]) == [("user.forwarding", 1), ("user.licenses", 1)]
+    assert [g["action"] for g in data["top_errors"]] == ["user.create"]  # blocked rows are not errors
+    status = run_cli("status")
+    assert status.exit_code == 0
+    assert "\nblocked 2 (not failed:" in status.output and "blocked_rows.csv" in status.output
+    assert "1 × user.licenses: blocked by import 1 line N (user.create, row N, invalid)" in status.output

@@ -6,8 +6,13 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from ledger.reporting.entities import PROBLEM, EntityTable, Step
+from ledger.store import queries as q
+
+#: how many causes the summaries list (top errors; blocked rows by the step they wait on)
+TOP_ERRORS = 10
 
 _VALUE_IN_PARENS = re.compile(r"\((?:'[^']*'|\"[^\"]*\")[^)]*\)")
 _ROW_VALUES = (
@@ -56,3 +61,29 @@ def group_steps(steps: Iterable[Step]) -> list[Cause]:
     causes = [Cause(n, *key, examples[key]) for key, n in counts.items()]
     causes.sort(key=lambda c: -c.count)
     return causes
+
+
+@dataclass(frozen=True)
+class ErrorGroup:
+    count: int
+    action: str
+    error_kind: str | None
+    error_code: str | None
+    http_status: int | None
+    message: str  # with row-specific values elided
+    example_line: int
+    example_file: str
+
+
+def group_errors(rows: list[q.ErrorGroupRow]) -> tuple[ErrorGroup, ...]:
+    """Ledger error groups merged by cause (the message's row values elided), the TOP_ERRORS largest."""
+    merged: dict[tuple[Any, ...], list[Any]] = {}
+    for r in rows:  # most frequent first, then earliest: the first seen example is kept
+        key = (r.action, r.error_kind, r.error_code, r.http_status, error_template(r.error_message))
+        if key in merged:
+            merged[key][0] += r.count
+        else:
+            merged[key] = [r.count, r.example_line, r.example_file]
+    groups = [ErrorGroup(n, *k, line, file) for k, (n, line, file) in merged.items()]
+    groups.sort(key=lambda g: -g.count)
+    return tuple(groups[:TOP_ERRORS])

@@ -26,7 +26,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ledger.reporting.causes import error_template
+from ledger.reporting.blocked import write_blocked_rows
+from ledger.reporting.causes import ErrorGroup, group_errors
 from ledger.reporting.endstate import EndState, render_end_state, write_end_state
 from ledger.store import queries as q
 from ledger.store.engine import parse_utc
@@ -40,23 +41,10 @@ if TYPE_CHECKING:
 
     from ledger.importing.importer import ImportResult
 
-TOP_ERRORS = 10
 ROW_ERRORS_FIELDS = (
     "row_id", "file", "line_no", "action", "error_kind", "error_code", "http_status", "error_message",
     "tracking_id", "business_key",
 )
-
-
-@dataclass(frozen=True)
-class ErrorGroup:
-    count: int
-    action: str
-    error_kind: str | None
-    error_code: str | None
-    http_status: int | None
-    message: str  # with row-specific values elided
-    example_line: int
-    example_file: str
 
 
 @dataclass(frozen=True)
@@ -94,6 +82,7 @@ class Summary:
     dead_runs: tuple[tuple[RunInfo, str], ...] = ()  # runs still marked running that are dead, and why
     error_kinds: Mapping[str, int] = field(default_factory=dict)
     top_errors: tuple[ErrorGroup, ...] = ()
+    blocked_by: tuple[ErrorGroup, ...] = ()  # blocked rows grouped by the failed step they wait on
     imports: tuple[ImportSummary, ...] = ()
     actions: Mapping[str, Mapping[str, int]] = field(default_factory=dict)
     last_run: RunInfo | None = None
@@ -118,19 +107,6 @@ def _duration(runs: list[RunInfo], now: datetime) -> float:
     return round(total, 3)
 
 
-def _group_errors(rows: list[q.ErrorGroupRow]) -> tuple[ErrorGroup, ...]:
-    merged: dict[tuple[Any, ...], list[Any]] = {}
-    for r in rows:  # most frequent first, then earliest: the first seen example is kept
-        key = (r.action, r.error_kind, r.error_code, r.http_status, error_template(r.error_message))
-        if key in merged:
-            merged[key][0] += r.count
-        else:
-            merged[key] = [r.count, r.example_line, r.example_file]
-    groups = [ErrorGroup(n, *k, line, file) for k, (n, line, file) in merged.items()]
-    groups.sort(key=lambda g: -g.count)
-    return tuple(groups[:TOP_ERRORS])
-
-
 def summary(engine: sa.Engine, import_id: int | None = None, *, now: datetime | None = None) -> Summary:
     """Counts, top errors, per-import/per-action progress and next steps, in one read transaction."""
     with q.snapshot(engine) as conn:
@@ -143,6 +119,7 @@ def _summary_on(conn: sa.Connection, import_id: int | None, now: datetime | None
     runs = list_runs(conn)
     retries, throttled = q.count_retries(conn, import_id)
     errors = q.error_groups(conn, import_id)
+    waits = q.error_groups(conn, import_id, (RowStatus.BLOCKED,))
     if import_id is not None and not infos:
         raise InputError(f"--import {import_id}: no such import (see `ledger status`)")
     by_status: Counter[str] = Counter()
@@ -191,7 +168,8 @@ def _summary_on(conn: sa.Connection, import_id: int | None, now: datetime | None
         throttled=throttled,
         duration_s=_duration(runs, now),
         error_kinds=dict(sorted(kinds.items())),
-        top_errors=_group_errors(errors),
+        top_errors=group_errors(errors),
+        blocked_by=group_errors(waits),
         imports=imports,
         actions={a: {st: c[st] for st in q.STATUSES if c[st]} for a, c in sorted(per_action.items())},
         last_run=last,
@@ -256,7 +234,7 @@ def _with_next_steps(
     if s.blocked:
         steps.append(
             f"{s.blocked} rows are blocked by a failed or invalid earlier step of the same person, workspace or "
-            "site (`sqlite3 ledger.db 'SELECT * FROM blocked_rows'`): fix that step; they run by themselves after it"
+            "site (blocked_rows.csv names it): fix that step; they run by themselves after it"
         )
     if s.pending and not live:
         steps.append(f"`ledger work{scope}` to process the {s.pending} pending rows")
@@ -285,12 +263,12 @@ def render_summary(s: Summary) -> str:
     ]
     if s.error_kinds:
         lines.append("  error kinds: " + ", ".join(f"{k} {n}" for k, n in s.error_kinds.items()))
-    if s.top_errors:
-        lines.append("top errors:")
-        for g in s.top_errors:
-            code = "/".join(str(x) for x in (g.http_status, g.error_code) if x is not None)
+    for title, groups in (("top errors:", s.top_errors), ("blocked rows, by the step they wait on:", s.blocked_by)):
+        lines.extend([title] if groups else [])
+        for g in groups:
+            tag = "/".join(str(x) for x in (g.error_kind, g.http_status, g.error_code) if x is not None)
             lines.append(
-                f"  {g.count:>6} × {g.action} [{g.error_kind}{' ' + code if code else ''}] {g.message} "
+                f"  {g.count:>6} × {g.action} [{tag.replace('/', ' ', 1)}] {g.message} "
                 f"(e.g. {Path(g.example_file).name} line {g.example_line})"
             )
     lines.append("next:")
@@ -305,6 +283,8 @@ class ReportFiles:
     row_errors_csv: Path
     error_rows: int
     end_state: EndState | None = None
+    blocked_csv: Path | None = None
+    blocked_rows: int = 0
 
 
 def default_report_dir(db_path: Path) -> Path:
@@ -312,8 +292,8 @@ def default_report_dir(db_path: Path) -> Path:
 
 
 def write_report(engine: sa.Engine, out_dir: Path, import_id: int | None = None) -> ReportFiles:
-    """Write ``run_summary.json``, ``row_errors.csv`` and the end state files (``entities.csv``,
-    ``report.html``, the fix-up files, ``plan.csv`` after a dry run: :mod:`ledger.reporting.endstate`)
+    """Write ``run_summary.json``, ``row_errors.csv``, ``blocked_rows.csv`` and the end state files
+    (``entities.csv``, ``report.html``, the fix-up files, ``plan.csv`` after a dry run: :mod:`ledger.reporting.endstate`)
     into ``out_dir`` (created), all from the same snapshot of the ledger (one read transaction)."""
     out_dir.mkdir(parents=True, exist_ok=True)
     summary_json = out_dir / "run_summary.json"
@@ -327,11 +307,12 @@ def write_report(engine: sa.Engine, out_dir: Path, import_id: int | None = None)
             for row in q.iter_error_rows(conn, import_id):
                 out.writerow(["" if v is None else v for v in (getattr(row, f) for f in ROW_ERRORS_FIELDS)])
                 n += 1
+        blocked = write_blocked_rows(conn, out_dir / "blocked_rows.csv", import_id)
         end = write_end_state(conn, out_dir, s, import_id)
     data = s.to_json()
     data["entities"] = end.entity_counts  # {kind: {"total": n, state: n}}: the end state per entity
     summary_json.write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-    return ReportFiles(s, summary_json, errors_csv, n, end)
+    return ReportFiles(s, summary_json, errors_csv, n, end, out_dir / "blocked_rows.csv", blocked)
 
 
 def render_report(files: ReportFiles) -> str:
@@ -341,6 +322,8 @@ def render_report(files: ReportFiles) -> str:
 def render_files(files: ReportFiles) -> str:
     """The files ``write_report`` wrote, with how to import each fix-up file back."""
     lines = [f"wrote {files.summary_json} and {files.row_errors_csv} ({files.error_rows} failed/invalid rows)"]
+    if files.blocked_csv is not None:
+        lines.append(f"wrote {files.blocked_csv} ({files.blocked_rows} blocked rows, with the step each waits on)")
     if files.end_state is not None:
         lines.extend(render_end_state(files.end_state))
     return "\n".join(lines)

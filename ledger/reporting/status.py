@@ -18,8 +18,22 @@ def render_status(s: Summary) -> str:
         counts = " ".join(f"{k} {v}" for k, v in i.counts.items())
         done = "   n/a" if i.percent_done is None else f"{i.percent_done:>5.1f}%"
         lines.append(f"{i.id:>4}  {i.action:<{width}} {done}  {counts}  {Path(i.path).name}")
+    lines.extend(_blocked_lines(s))
     lines.extend(_run_lines(s))
     return "\n".join(lines)
+
+
+def _blocked_lines(s: Summary) -> list[str]:
+    """Blocked rows apart: how many, and the steps they wait on (the largest causes first)."""
+    if not s.blocked:
+        return []
+    lines = [
+        f"blocked {s.blocked} (not failed: each waits on a failed or invalid earlier step of the same entity and "
+        "runs by itself once that step succeeds; `ledger report` writes blocked_rows.csv)"
+    ]
+    for g in s.blocked_by:
+        lines.append(f"  {g.count:>6} × {g.action}: {g.message}")
+    return lines
 
 
 def _run_lines(s: Summary) -> list[str]:

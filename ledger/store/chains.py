@@ -56,8 +56,9 @@ def _prereq_exists(condition: str) -> str:
 WAITS = _prereq_exists(f"p.status IN {WAITING}")
 BLOCKS = _prereq_exists(_FAILING)
 
-# the first failing prerequisite, for the blocked row's message (same branches as BLOCKS)
-_FIRST_BLOCKER = (
+# the first failing prerequisite of a row ``l``, for the blocked row's message and blocked_rows.csv
+# (same branches as BLOCKS)
+FIRST_BLOCKER = (
     "SELECT p.id FROM ledger AS p WHERE {failing} AND ("
     "p.import_id IN (SELECT d.depends_on_import_id FROM import_deps AS d WHERE d.import_id = l.import_id AND "
     "(d.match = 'all' OR (d.match = 'entity' AND p.entity_key = l.entity_key) OR "
@@ -70,7 +71,7 @@ _BLOCK = sa.text(
     "UPDATE ledger AS l SET status = 'blocked', error_kind = NULL, error_code = :code, http_status = NULL, "
     "tracking_id = NULL, updated_at = :now, error_message = (SELECT 'blocked by import ' || b.import_id || "
     "' line ' || b.line_no || ' (' || b.action || ', row ' || b.id || ', ' || b.status || '): ' || "
-    f"coalesce(b.error_message, b.error_code, '') FROM ledger AS b WHERE b.id = ({_FIRST_BLOCKER})) "
+    f"coalesce(b.error_message, b.error_code, '') FROM ledger AS b WHERE b.id = ({FIRST_BLOCKER})) "
     f"WHERE l.status = 'pending' AND {BLOCKS}"
 )
 _UNBLOCK = sa.text(

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 
 from ledger.store import dialect
+from ledger.store.chains import FIRST_BLOCKER
 from ledger.store.schema import attempts, import_deps, imports, ledger_rows
 from ledger.models import RowStatus
 
@@ -101,15 +102,18 @@ def count_retries(conn: sa.Connection, import_id: int | None = None) -> tuple[in
     return int(total), int(of_which_throttled)
 
 
-def error_groups(conn: sa.Connection, import_id: int | None = None) -> list[ErrorGroupRow]:
-    """Failed and invalid rows grouped by (action, kind, code, http status, message), most frequent first."""
+def error_groups(
+    conn: sa.Connection, import_id: int | None = None, statuses: tuple[RowStatus, ...] = (RowStatus.FAILED, RowStatus.INVALID)
+) -> list[ErrorGroupRow]:
+    """Failed and invalid rows (or those of ``statuses``) grouped by (action, kind, code, http status,
+    message), most frequent first."""
     first = sa.func.min(ledger_rows.c.id)
     grouped = (
         sa.select(
             ledger_rows.c.action, ledger_rows.c.error_kind, ledger_rows.c.error_code, ledger_rows.c.http_status,
             ledger_rows.c.error_message, sa.func.count().label("n"), first.label("first_id"),
         )
-        .where(ledger_rows.c.status.in_((RowStatus.FAILED.value, RowStatus.INVALID.value)), *_where_import(import_id))
+        .where(ledger_rows.c.status.in_([st.value for st in statuses]), *_where_import(import_id))
         .group_by(ledger_rows.c.action, ledger_rows.c.error_kind, ledger_rows.c.error_code, ledger_rows.c.http_status, ledger_rows.c.error_message)
         .subquery()
     )
@@ -219,3 +223,39 @@ def has_previews(conn: sa.Connection, import_id: int | None = None) -> bool:
         )
     )
     return bool(conn.execute(stmt).scalar())
+
+
+# --- blocked rows (blocked_rows.csv) -------------------------------------------------------------
+
+@dataclass(frozen=True)
+class BlockedRow:
+    """A blocked row with the prerequisite it waits on now: the first failing one, found as
+    ``ledger.store.chains`` finds it (None fields when none fails any more: the next claim unblocks it)."""
+
+    row_id: int
+    file: str
+    line_no: int
+    action: str
+    entity_key: str | None
+    business_key: str | None
+    error_message: str | None  # "blocked by import N line L (action, row R, status): its error"
+    waits_on_row: int | None
+    waits_on_file: str | None
+    waits_on_line: int | None
+    waits_on_action: str | None
+    waits_on_status: str | None
+    waits_on_error: str | None
+
+
+def iter_blocked_rows(conn: sa.Connection, import_id: int | None = None) -> Iterator[BlockedRow]:
+    """Every blocked row (for blocked_rows.csv), in ledger order, with its failing prerequisite; streamed."""
+    where = "" if import_id is None else " AND l.import_id = :import_id"
+    stmt = sa.text(
+        "SELECT l.id, i.path, l.line_no, l.action, l.entity_key, l.business_key, l.error_message, "
+        "b.id, bi.path, b.line_no, b.action, b.status, coalesce(b.error_message, b.error_code) "
+        "FROM ledger AS l JOIN imports AS i ON i.id = l.import_id "
+        f"LEFT JOIN ledger AS b ON b.id = ({FIRST_BLOCKER}) LEFT JOIN imports AS bi ON bi.id = b.import_id "
+        f"WHERE l.status = 'blocked'{where} ORDER BY l.id"
+    )
+    for row in conn.execute(stmt, {"import_id": import_id}):
+        yield BlockedRow(*row)
