@@ -348,3 +348,66 @@ def test_the_readme_names_code_that_exists() -> None:
                 missing.append(name)
             break
     assert missing == []
+
+
+def _readme_commands() -> list[str]:
+    """Every `ledger …` command the README shows: in backticks, or a line of a code block."""
+    text = README.read_text(encoding="utf-8")
+    found = [part.strip() for m in re.findall(r"`(ledger [^`]+)`", text) for part in m.split("&&")]
+    for block in re.findall(r"^```(?:sh|)\n(.*?)^```", text, re.M | re.S):
+        for line in block.replace("\\\n", " ").splitlines():
+            line = line.strip().removeprefix("$ ")
+            found.extend(part.strip() for part in line.split("&&") if part.strip().startswith("ledger "))
+    return found
+
+
+def _command_and_options(words: list[str]) -> tuple[list[str], set[str]]:
+    """The (sub)command path the words name and the options it (and the group) accept."""
+    import click
+
+    command: click.Command = cli_group
+    path: list[str] = []
+    opts = {o for p in cli_group.params for o in (*p.opts, *p.secondary_opts)} | {"--help"}
+    for word in words:
+        if not re.fullmatch(r"[a-z][\w-]*", word) or not isinstance(command, click.Group):
+            continue  # an option, or a value such as ledger.db, FILE, …
+        if word not in command.commands:
+            break
+        command = command.commands[word]
+        path.append(word)
+        opts |= {o for p in command.params for o in (*p.opts, *p.secondary_opts)}
+    return path, opts
+
+
+def test_every_readme_command_and_option_exists() -> None:
+    """Every `ledger VERB [SUB] --option` the README shows is a command of the CLI with that option
+    (a renamed verb or a dropped option would otherwise stay documented)."""
+    commands = _readme_commands()
+    assert len(commands) > 40
+    wrong = []
+    for cmd in commands:
+        words = cmd.split("#", 1)[0].split()[1:]
+        words = [w for w in words if not w.startswith("[") or w.startswith("[--")]
+        words = [w.strip("[]|") for w in words]
+        if not words or not re.fullmatch(r"[a-z][\w-]*|--?[\w-]+", words[0]):
+            continue  # prose such as "`ledger` runs as …" is not a command line
+        path, opts = _command_and_options([w for w in words if not w.startswith("-") or w.startswith("--")])
+        if not path and not words[0].startswith("-"):
+            wrong.append(f"{cmd!r}: no such command")
+            continue
+        wrong += [f"{cmd!r}: {o}" for o in re.findall(r"(?<![\w-])--[a-z][\w-]*", cmd.split("#", 1)[0]) if o not in opts]
+    assert wrong == []
+
+
+def test_readme_paths_and_make_targets_exist() -> None:
+    """Files the README names (`ledger/…`, `tests/…`, `tools/…`, `bench/…`, `migrations/…`) exist, and
+    every `make TARGET` is a target of the Makefile."""
+    text = README.read_text(encoding="utf-8")
+    generated = {"bench/out/results.json"}  # written by `make bench`
+    paths = set(re.findall(r"(?<![\w/.-])((?:ledger|tests|tools|bench|migrations)/[\w./-]*\w)", text)) - generated
+    assert len(paths) > 10
+    assert sorted(p for p in paths if not (ROOT / p).exists()) == []
+    makefile = (ROOT / "Makefile").read_text(encoding="utf-8")
+    targets = set(re.findall(r"\bmake ([a-z][\w-]*)", text))
+    assert targets >= {"demo", "test", "check"}
+    assert sorted(t for t in targets if not re.search(rf"^{t}:", makefile, re.M)) == []
