@@ -19,6 +19,7 @@ from ledger.importing.importer import import_file
 from ledger.reporting.entities import entity_of
 from ledger.reporting.html import esc
 from ledger.store.queries import CurrentRow
+from worker_support import ledger_tuples
 
 LIC = "Y2lzY29zcGFyazovL3VzL0xJQ0VOU0UveA"  # ciscospark://us/LICENSE/x
 # a Spanish-Excel file: BOM, ';' delimiter, a column no action uses
@@ -116,6 +117,23 @@ def test_a_fixup_file_imports_back_and_its_errors_column_is_ignored_silently(peo
     assert all("ledger_errors" not in json.loads(r.payload) for r in rows)
     # the failed row (line 3) and the invalid one (line 4, whose email the correction changed) are replaced
     assert [tuple(r) for r in old] == [(3, "superseded", 2), (4, "superseded", 3)]
+
+
+def test_a_windows_1252_source_gets_a_windows_1252_fixup_file(run_cli: Callable[..., Result], tmp_path: Path, ledger_path: Path) -> None:
+    """A Spanish Excel 'CSV' (Windows-1252): the fix-up file is written the same way, so Excel shows
+    'Toñez' (not 'ToÃ±ez' from UTF-8 bytes) and the corrected file imports back with the same names."""
+    f = tmp_path / "Usuarios.csv"
+    f.write_bytes("email;first_name;last_name\r\nandres@x.com;Andrés;García-Toñez\r\nbad@;Núria;Puig\r\n".encode("cp1252"))
+    assert run_cli("import", str(f), "--action", "user.create").exit_code == 0
+    out = tmp_path / "r"
+    assert run_cli("report", "--out", str(out)).exit_code == 0
+    fixup = out / "fixup" / "Usuarios.fixup.csv"
+    text = fixup.read_bytes().decode("cp1252")  # not UTF-8: 'Ã' would appear
+    assert "bad@;Núria;Puig;" in text and "Ã" not in text
+    fixup.write_bytes(text.replace("bad@;", "nuria@x.com;").encode("cp1252"))
+    back = run_cli("import", str(fixup), "--action", "user.create")
+    assert back.exit_code == 0 and "read as Windows-1252" in back.stdout, back.output
+    assert json.loads(ledger_tuples(ledger_path, "SELECT payload FROM ledger ORDER BY id DESC LIMIT 1")[0][0])["first_name"] == "Núria"
 
 
 def test_fixup_rebuilt_from_the_ledger_when_the_source_file_changed(people: Path, run_cli: Callable[..., Result], tmp_path: Path) -> None:

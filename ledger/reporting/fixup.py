@@ -117,13 +117,15 @@ def _commands(group: _Group, target: Path) -> tuple[str, ...]:
 def _write_group(group: _Group, target: Path) -> str:
     original = _read_original(group)
     if original is not None:
-        header, delimiter, bom, cells = original
+        header, delimiter, encoding, cells = original
         layout = "original"
     else:
         header, cells = _rebuild(group)
-        delimiter, bom, layout = ",", False, "rebuilt"
+        delimiter, encoding, layout = ",", "utf-8", "rebuilt"
     drop = {i for i, h in enumerate(header) if header_key(h) == LEDGER_ERRORS_COLUMN}
-    with target.open("w", newline="", encoding="utf-8-sig" if bom else "utf-8") as fh:
+    # the source's own encoding: a Spanish Excel opens the fix-up file as it opened the source (its
+    # cells came from that encoding; an error text character it lacks becomes '?', the column is ignored)
+    with target.open("w", newline="", encoding=encoding, errors="replace") as fh:
         out = csv.writer(fh, delimiter=delimiter, lineterminator="\r\n")
         out.writerow([h for i, h in enumerate(header) if i not in drop] + [LEDGER_ERRORS_COLUMN])
         for line_no in sorted(group.lines):
@@ -134,9 +136,9 @@ def _write_group(group: _Group, target: Path) -> str:
     return layout
 
 
-def _read_original(group: _Group) -> tuple[list[str], str, bool, dict[int, list[str]]] | None:
-    """The source file's header, delimiter, BOM and the problem lines' cells; None when the file is
-    gone, unreadable or no longer the content that was imported."""
+def _read_original(group: _Group) -> tuple[list[str], str, str, dict[int, list[str]]] | None:
+    """The source file's header, delimiter, encoding to write (``utf-8-sig`` for a BOM) and the problem
+    lines' cells; None when the file is gone, unreadable or no longer the content that was imported."""
     path = Path(group.path)
     try:
         if sha256_file(path) != group.sha256:
@@ -149,11 +151,12 @@ def _read_original(group: _Group) -> tuple[list[str], str, bool, dict[int, list[
                 if line_no in group.lines:
                     cells[line_no] = list(row)
             header, delimiter = list(src.header), src.delimiter
+            encoding = "utf-8-sig" if bom else src.encoding
     except (OSError, InputError):
         return None
     if set(cells) != set(group.lines):
         return None
-    return header, delimiter, bom, cells
+    return header, delimiter, encoding, cells
 
 
 def _rebuild(group: _Group) -> tuple[list[str], dict[int, list[str]]]:
