@@ -8,7 +8,10 @@ licences, location, extension, numbers), 100 people a page (webex-admin.json, GE
 The freshness rule (README, "Batched reads"):
 - a run reads person by person until it has made ``SNAPSHOT_AFTER`` person reads for an org (a run of
   a few rows never lists a large org), then lists the org's people once; the list is read again when
-  it is older than ``SNAPSHOT_MAX_AGE_S``;
+  it is older than ``SNAPSHOT_MAX_AGE_S``, or when the single reads made since (people it lacks, people
+  written since) have cost as many requests as listing again (its pages; at least ``SNAPSHOT_AFTER``):
+  one run of create → licences → … lists the people again once the new users are there, and a list
+  never costs more than the single reads it replaces;
 - a person this run writes (licences, move) is dropped from the snapshot before the write is sent: any
   later row for that person reads it again, person by person;
 - a row that must be re-checked (``RowInput.recovered``: reclaimed after a crash, or retried after an
@@ -48,6 +51,7 @@ class PeopleSnapshot:
     def __init__(self, people: list[Person], taken: float):
         self.taken = taken
         self.size = len(people)
+        self.pages = max(1, -(-len(people) // PEOPLE_PAGE_MAX))  # what listing again costs
         self._by_email: dict[str, Person] = {}
         self._by_id: dict[str, Person] = {}
         self._dropped: set[str] = set()
@@ -79,6 +83,14 @@ class PeopleSnapshot:
         with self._lock:
             self._dropped.add(_key(person_id))
 
+    def written(self) -> set[str]:
+        with self._lock:
+            return set(self._dropped)
+
+    def forget(self, keys: set[str]) -> None:
+        with self._lock:
+            self._dropped |= keys
+
 
 class NumbersSnapshot:
     """The org's number inventory (``GET telephony/config/numbers``, 2,000 a page, the API's default and
@@ -86,6 +98,7 @@ class NumbersSnapshot:
 
     def __init__(self, items: list[dict[str, Any]], taken: float):
         self.taken = taken
+        self.pages = max(1, -(-len(items) // NUMBERS_PAGE_MAX))
         self._owner: dict[str, str | None] = {}
         self._dropped: set[str] = set()
         self._lock = threading.Lock()
@@ -108,6 +121,14 @@ class NumbersSnapshot:
         with self._lock:
             self._dropped.add(_digits(number))
 
+    def written(self) -> set[str]:
+        with self._lock:
+            return set(self._dropped)
+
+    def forget(self, keys: set[str]) -> None:
+        with self._lock:
+            self._dropped |= keys
+
 
 def _digits(number: str | None) -> str:
     return "".join(ch for ch in (number or "") if ch.isdigit())
@@ -118,6 +139,7 @@ class _OrgReads:
 
     def __init__(self) -> None:
         self.reads = 0
+        self.reads_at_list = 0  # ``reads`` when the snapshot was taken
         self.snapshot: Any = None
         self.lock = threading.Lock()
 
@@ -141,8 +163,14 @@ class PeopleReads:
             snap = reads.snapshot
             if snap is not None and time.monotonic() - snap.taken > self.snapshot_max_age_s:
                 snap = reads.snapshot = None
+            written: set[str] = set()
+            if snap is not None and reads.reads - reads.reads_at_list >= max(self.snapshot_after, snap.pages):
+                written = snap.written()  # single reads since the list cost as much as listing again
+                snap = reads.snapshot = None
             if snap is None and (force or reads.reads >= self.snapshot_after):
                 snap = reads.snapshot = load()
+                snap.forget(written)  # what this run wrote is read one by one for the rest of the run
+                reads.reads_at_list = reads.reads
             return snap
 
     def people_snapshot(self, row: RowInput, *, for_state: bool = True) -> PeopleSnapshot | None:

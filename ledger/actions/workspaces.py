@@ -121,9 +121,17 @@ class _Listed:
 
     def __init__(self, workspaces: list[Workspace]) -> None:
         self.taken = time.monotonic()
+        self.pages = max(1, -(-len(workspaces) // WORKSPACES_PAGE_MAX))
         self.by_name: dict[str, list[Workspace]] = {}
         for w in workspaces:
             self.by_name.setdefault((w.display_name or "").strip(), []).append(w)
+
+    @staticmethod
+    def written() -> set[str]:
+        return set()  # names → ids only: nothing a write makes stale
+
+    def forget(self, keys: set[str]) -> None:
+        return None
 
 
 # --- workspace.secondary_number --------------------------------------------------------------------

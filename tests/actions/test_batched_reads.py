@@ -110,3 +110,30 @@ def test_workspace_names_resolve_from_one_list_of_the_org_s_workspaces(sandbox, 
     # a workspace created after the list is still found (looked up by name)
     st.add_workspace("Late Room", loc, calling="webexCalling", extension="7999")
     assert a.run({"workspace_name": "Late Room", "destination": "537999"}).status == "succeeded"
+
+
+def test_people_created_after_the_list_are_found_and_the_list_is_read_again_once_it_pays(sandbox, act):
+    """One run of create → licences: the list taken before the creates lacks the new users; the single
+    reads they cost are counted, and once they cost as much as listing again, the org is listed again."""
+    st = sandbox.state
+    ftc = st.license_by_sku("FTC")["id"]
+    for i in range(3):
+        st.add_person(f"old{i}@example.com", "O", str(i))
+    a = act(sandbox, "user.licenses")
+    a.executor.snapshot_after = 4
+    row = a.row({"email": "old0@example.com", "add_license_ids": ftc})
+    a.executor.people_snapshot_now(row)  # listed: 3 people (1 page)
+    for i in range(20):
+        st.add_person(f"new{i:02d}@example.com", "N", str(i))  # created since (by this run's create step)
+    sandbox.log.clear()
+    for i in range(20):
+        assert a.run({"email": f"new{i:02d}@example.com", "add_license_ids": ftc}).status == "succeeded"
+    log = sandbox.requests()
+    lists = [r for r in log if r.method == "GET" and r.path == "/v1/people" and "email" not in r.query]
+    lookups = [r for r in log if r.method == "GET" and r.path == "/v1/people" and "email" in r.query]
+    assert len(lists) == 1  # listed again after 4 single reads (2 rows: lookup + read each)
+    assert len(lookups) == 2 and len([r for r in log if r.method == "PATCH"]) == 20
+    # new00 was written (PATCH) before the second list: the run still reads it itself, not the list
+    sandbox.log.clear()
+    assert a.run({"email": "new00@example.com", "add_license_ids": ftc}).status == "skipped"
+    assert [r.path for r in sandbox.requests()] == [f"/v1/people/{st.person_by_email('new00@example.com')['id']}"]
