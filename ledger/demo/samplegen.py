@@ -90,7 +90,9 @@ def _webex_id(kind: str, tail: str) -> str:
 
 
 def _number(site: int, n: int) -> str:
-    return f"+3493{site:02d}{n:05d}"
+    # +3496…: clear of the numbers `ledger sandbox` starts with (+3493100…, +3491100…), which a 13th
+    # site's +349310… numbers met ("NUM_IN_USE: already exists in another location")
+    return f"+3496{site:02d}{n:05d}"
 
 
 def write_v21_migration(folder: Path, *, sites: int = 10, users: int = 500, workspaces: int = 50, seed: int = 21) -> dict[str, Path]:
@@ -119,7 +121,9 @@ def write_v21_migration(folder: Path, *, sites: int = 10, users: int = 500, work
         out.writerow(UBICACIONES_HEADER)
         for s in range(sites):
             numbers = [_number(s, n) for n in range(1 + per_site_users + per_site_ws)]
-            out.writerow(["", f"SITE{s:02d}", "ROUTE_GROUP", rg, "TRUE", "RG_TEST", ",".join(numbers), numbers[0],
+            # as in the operators' file: the main number is not in phone_numbers, and written without '+'
+            main = numbers[0][1:] if s % 2 == 0 else numbers[0]
+            out.writerow(["", f"SITE{s:02d}", "ROUTE_GROUP", rg, "TRUE", "RG_TEST", ",".join(numbers[1:]), main,
                           "LOCAL_GATEWAY"])
     with paths["Usuarios.csv"].open("w", newline="", encoding="utf-8") as fh:
         out = csv.writer(fh)

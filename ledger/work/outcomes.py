@@ -54,11 +54,10 @@ class RunReport:
             )
         else:
             # succeeded/skipped/failed: this run's outcomes; blocked/pending: what is left now, as the
-            # summary above counts them (rows blocked at import included)
-            during = f" ({c.blocked} by this run)" if c.blocked and c.blocked != self.blocked_left else ""
+            # summary above counts them (rows blocked at import, or blocked again after a retry, included)
             counts = (
                 f"{c.succeeded} succeeded, {c.skipped} skipped, {c.failed} failed; left: "
-                f"{self.blocked_left} blocked{during}, {self.pending_left} pending"
+                f"{self.blocked_left} blocked, {self.pending_left} pending"
             )
         lines = [
             self.summary_text.rstrip(),
