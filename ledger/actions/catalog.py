@@ -104,7 +104,10 @@ SPECS: tuple[ActionSpec, ...] = (
             Column("active", T.BOOL, default="TRUE"),
             Column("org_id", T.WEBEX_ID, required=True, help="from global.csv"),
             # not sent (SCIM has no location): only the site the row waits for after location steps
-            Column("location_id", T.WEBEX_ID, help="the user's site (not sent): waits for that site's rows only"),
+            Column(
+                "location_id", T.WEBEX_ID, help="the user's site (not sent): waits for that site's rows only",
+                aliases=("target_location_id",),
+            ),
             Column("location_name", T.STRING, help="the user's site by name (not sent), as location_id"),
         ),
         key=("email",),
