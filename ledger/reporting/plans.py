@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from ledger.reporting.report import render_import
+from ledger.reporting.report import columns_by_reader, render_import
 
 if TYPE_CHECKING:
     from ledger.importing.plan import PlanResult, UnreadColumns
@@ -28,10 +28,7 @@ def render_unread(unread: UnreadColumns) -> list[str]:
     """One file's columns that no step of the plan reads: a warning for those another action reads."""
     lines = [f"{unread.source.name} (steps {', '.join(unread.steps)}):"]
     if unread.family:
-        by_action: dict[str, list[str]] = {}
-        for column, other in unread.family:
-            by_action.setdefault(other, []).append(column)
-        shown = "; ".join(f"{', '.join(cols)} ({other})" for other, cols in by_action.items())
+        shown = columns_by_reader(unread.family)
         lines.append(f"  warning: no step of the plan reads these columns, which other actions read: {shown}")
     if unread.ignored:
         lines.append(f"  ignored columns (no step of the plan reads them): {', '.join(unread.ignored)}")

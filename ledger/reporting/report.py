@@ -20,7 +20,7 @@ import csv
 import socket
 import json
 from collections import Counter, defaultdict
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -352,10 +352,7 @@ def render_import(result: ImportResult) -> str:
         f"{result.rows_valid - result.rows_nothing} pending{nothing}, {result.rows_invalid} invalid"
     )
     if result.family_columns:
-        by_action: dict[str, list[str]] = {}
-        for column, other in result.family_columns:
-            by_action.setdefault(other, []).append(column)
-        shown = "; ".join(f"{', '.join(cols)} ({other})" for other, cols in by_action.items())
+        shown = columns_by_reader(result.family_columns)
         lines.append(f"  warning: {result.action} does not read these columns, which other actions read: {shown}")
     if result.ignored_columns:
         lines.append(f"  ignored columns (not used by {result.action}): {', '.join(result.ignored_columns)}")
@@ -365,6 +362,14 @@ def render_import(result: ImportResult) -> str:
     if result.rows_invalid > len(result.first_invalid):
         lines.append(f"  … {result.rows_invalid - len(result.first_invalid)} more invalid rows: see `ledger report`")
     return "\n".join(lines)
+
+
+def columns_by_reader(columns: Iterable[tuple[str, str]]) -> str:
+    """``(column, action that reads it)`` pairs as ``a, b (user.create); c (user.licenses)``."""
+    by_action: dict[str, list[str]] = {}
+    for column, other in columns:
+        by_action.setdefault(other, []).append(column)
+    return "; ".join(f"{', '.join(cols)} ({other})" for other, cols in by_action.items())
 
 
 def render_released(n: int, older_than_s: float, *, force: bool = False) -> str:
