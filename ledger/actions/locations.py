@@ -202,12 +202,15 @@ class LocationNumbers(LocationExecutor):
     @staticmethod
     def _failure(failed: list[str], answer_errors: list[NumberAddError], added: list[str]) -> RowFailure:
         errors = {e.number: e for e in answer_errors if e.number}
-        parts, detail = [], {}
+        by_reason: dict[str, list[str]] = {}  # the numbers that failed for one reason, told once
+        detail = {}
         for n in failed:
             e = errors.get(n)
-            why = f"{e.error_code}: {e.error_message or e.error_title}" if e else "no error returned by Webex"
-            parts.append(f"{n} ({why})")
+            text = str(e.error_message or e.error_title or "").replace(n, "<number>") if e else ""
+            why = f"{e.error_code}: {text}" if e else "no error returned by Webex"
+            by_reason.setdefault(why, []).append(n)
             detail[n] = {"code": e.error_code, "message": e.error_message, "title": e.error_title} if e else None
+        parts = [f"{', '.join(numbers)} ({why})" for why, numbers in by_reason.items()]
         codes = {e.error_code for e in errors.values() if e.error_code}
         return RowFailure(
             f"{len(failed)} of {len(failed) + len(added)} numbers were not added: " + "; ".join(parts),

@@ -1,10 +1,9 @@
 """End to end: the operators' Ubicaciones.csv (+ global.csv) through the location actions in order, with
 `ledger import … --after N` and one `ledger work`, against a sandbox seeded from the same samples.
 
-The sample's main numbers (``calling_line_id``) are NOT in its ``phone_numbers`` lists (v21 §3.2), so
-``location.main_number`` must fail on both rows with an error naming the number (Webex refuses a main
-number outside the location's inventory); once the operator adds the number (a one-column numbers file)
-and retries those rows, they succeed.
+The sample's main numbers (``calling_line_id``) are NOT in its ``phone_numbers`` lists (v21 §3.2):
+``location.numbers`` adds them too, so ``location.main_number`` finds them in the inventory (Webex
+refuses a main number outside it) and every location step succeeds in one run.
 """
 
 from __future__ import annotations
@@ -104,14 +103,10 @@ def test_sample_ubicaciones_through_the_location_actions(tmp_path, sandbox, seed
     assert status == {
         **{("location.pstn", n): "succeeded" for n in (2, 3)},
         **{("location.numbers", n): "succeeded" for n in (2, 3)},
-        **{("location.main_number", n): "failed" for n in (2, 3)},
+        **{("location.main_number", n): "succeeded" for n in (2, 3)},
         **{("location.internal_dialing", n): "succeeded" for n in (2, 3)},
         **{("location.outgoing_permissions", n): "succeeded" for n in (2, 3)},
     }
-    for line, site in ((2, SITES[0]), (3, SITES[1])):
-        _, code, message = rows[("location.main_number", line)]
-        assert code == "number_not_in_location"
-        assert MAIN[site] in message  # row 1's "34935678901" normalised to +E.164
 
     st = sandbox.state
     rg = seeded["route_groups"]["RG_TEST"]
@@ -120,26 +115,15 @@ def test_sample_ubicaciones_through_the_location_actions(tmp_path, sandbox, seed
         assert loc["_calling"] is True
         assert loc["_pstn"]["pstnConnectionType"] == "LOCAL_GATEWAY" and ids.same(loc["_pstn"]["routeId"], rg)
         numbers = st.numbers_in(loc["id"])
-        assert len(numbers) == 6 and {r["state"] for r in numbers.values()} == {"INACTIVE"}
-        assert MAIN[site] not in numbers and loc["_callingLineId"] is None
+        # the six listed numbers and the main number (row 1's "34935678901" normalised to +E.164)
+        assert len(numbers) == 7 and MAIN[site] in numbers
+        assert {r["state"] for n, r in numbers.items() if n != MAIN[site]} == {"INACTIVE"}
+        assert loc["_callingLineId"]["phoneNumber"] == MAIN[site]
         assert loc["_internalDialing"]["enableUnknownExtensionRoutePolicy"] is True
         assert ids.same(loc["_internalDialing"]["unknownExtensionRouteIdentity"]["id"], rg)
         intl = next(p for p in loc["_outgoingPermission"]["callingPermissions"] if p["callType"] == "INTERNATIONAL")
         assert (intl["action"], intl["transferEnabled"]) == ("BLOCK", False)
         assert "useCustomEnabled" not in loc["_outgoingPermission"]  # a location has callingPermissions only
-
-    # the operator adds the main numbers, then retries the failed main-number rows
-    fix = tmp_path / "main_numbers.csv"
-    fix.write_text("name,phone_numbers\n" + "".join(f"{s},{MAIN[s]}\n" for s in SITES), encoding="utf-8")
-    fix_import = lg.import_(fix, "location.numbers")
-    lg.work("--import", str(fix_import))
-    assert lg.cli("retry", "--status", "failed").exit_code == 0
-    lg.work()
-
-    status = {k: v[0] for k, v in lg.rows().items()}
-    assert status[("location.main_number", 2)] == status[("location.main_number", 3)] == "succeeded"
-    for site in SITES:
-        assert st.get_location(seeded["locations"][site])["_callingLineId"]["phoneNumber"] == MAIN[site]
 
 
 def test_second_ledger_on_the_same_org_writes_nothing(tmp_path, sandbox, seeded, profile):
@@ -153,7 +137,7 @@ def test_second_ledger_on_the_same_org_writes_nothing(tmp_path, sandbox, seeded,
     second.work()
 
     status = {k: v[0] for k, v in second.rows().items()}
-    assert {v for k, v in status.items() if k[0] != "location.main_number"} == {"skipped"}
+    assert set(status.values()) == {"skipped"}
     assert [(r.method, r.path) for r in sandbox.requests() if r.method in WRITES] == []
 
 

@@ -177,3 +177,17 @@ def test_a_main_number_already_listed_is_sent_once_and_alone_is_enough(sandbox, 
     assert only_main.run({"name": SITE, "phone_numbers": "", "phone_number": "+34934567890"}).status == "succeeded"
     (body,) = only_main.bodies("POST", "/numbers")
     assert body["phoneNumbers"] == ["+34934567890"]
+
+
+def test_numbers_refused_for_one_reason_are_told_once(sandbox, act, loc):
+    """Ten numbers in use elsewhere: one reason naming the ten, not the same sentence ten times."""
+    other = sandbox.state.add_location("ELSEWHERE", calling_enabled=True)
+    taken = [f"+3493100000{i}" for i in range(10)]
+    for n in taken:
+        sandbox.state.add_number(other, n)
+    with pytest.raises(RowFailure) as err:
+        act(sandbox, "location.numbers").run({"name": SITE, "phone_numbers": ",".join([*taken, "+34516789012"])})
+    message = err.value.message
+    assert message.startswith("10 of 11 numbers were not added: " + ", ".join(taken) + " (NUM_IN_USE: ")
+    assert message.count("NUM_IN_USE") == 1 and message.count("+34931000003") == 1
+    assert err.value.code == "NUM_IN_USE" and set(err.value.detail["failed"]) == set(taken)
