@@ -47,6 +47,15 @@ def test_a_windows_1252_file_is_read_as_such_with_one_note(tmp_path: Path, run_c
     assert [(p["first_name"], p["last_name"]) for p in payloads] == [("Andrés", "García-Toñez"), ("Ana", "Muñoz")]
 
 
+def test_a_shifted_line_of_a_semicolon_file_says_so_first(tmp_path: Path, run_cli: Callable[..., Result], ledger_path: Path) -> None:
+    """'Marc; Soler' typed in a ';' file shifts every cell after it: the cause comes first, naming ';'."""
+    f = _excel(tmp_path, "u.csv", ["email;display_name;first_name;last_name;extension", "marc@x.com;Marc; Soler;Marc;Soler;5001"])
+    result = run_cli("import", str(f), "--action", "user.create")
+    (message,) = [m for (m,) in ledger_tuples(ledger_path, "SELECT error_message FROM ledger")]
+    assert message.startswith("6 cells but the header has 5 (an unquoted semicolon?); column 'extension'"), message
+    assert "line 2: 6 cells but the header has 5 (an unquoted semicolon?)" in result.stdout
+
+
 def test_encoding_option_forces_the_encoding(tmp_path: Path, run_cli: Callable[..., Result], ledger_path: Path) -> None:
     f = tmp_path / "u.csv"  # 0x81 is in neither UTF-8 nor Windows-1252, but every byte is latin-1
     f.write_bytes(b"email,first_name,last_name\nana@x.com,Ana,Mu\x81oz\n")

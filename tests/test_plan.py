@@ -211,3 +211,19 @@ def test_a_plan_tells_the_columns_no_step_reads_once_per_file(
     # a single import still names what its own action ignores
     single = run_cli("import", "Usuarios.csv", "--action", "user.forwarding")
     assert "warning: user.forwarding does not read these columns" in single.stdout
+
+
+def test_a_windows_1252_file_is_told_once_in_a_plan(
+    run_cli: Callable[..., Result], tmp_path: Path, monkeypatch: pytest.MonkeyPatch, ledger_path: Path
+) -> None:
+    """Five steps read Usuarios.csv: 'read as Windows-1252' once, at the first of them."""
+    folder = tmp_path / "v21"
+    shutil.copytree(SAMPLES, folder)
+    users = folder / "Usuarios.csv"
+    users.write_bytes(users.read_text(encoding="utf-8").encode("cp1252"))
+    monkeypatch.chdir(folder)
+    assert run_cli("plan", "init", "--v21").exit_code == 0
+    res = run_cli("import", "--plan", "plan.toml")
+    assert res.exit_code == 0, res.output
+    notes = [i for i, line in enumerate(res.stdout.splitlines()) if "Usuarios.csv: not UTF-8; read as Windows-1252" in line]
+    assert len(notes) == 1 and res.stdout.splitlines()[notes[0] - 1].startswith("step users")

@@ -121,6 +121,7 @@ def import_into(
             global_values=global_values,
             global_source=str(global_path),
             profile=profile,
+            delimiter=src.delimiter,
         )
         same = _same_import(conn, spec, path, (sha, global_sha, profile_sha), after)
         if same is not None:

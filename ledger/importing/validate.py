@@ -108,6 +108,9 @@ def _plan_columns(
     return plans
 
 
+_DELIMITER_NAMES = {",": "comma", ";": "semicolon", "\t": "tab"}
+
+
 class RowValidator:
     """Validates the rows of one file for one action (see the module docstring)."""
 
@@ -120,8 +123,10 @@ class RowValidator:
         global_values: dict[str, str] | None = None,
         global_source: str = "global.csv",
         profile: dict[str, Any] | None = None,
+        delimiter: str = ",",
     ) -> None:
         self.spec = spec
+        self._delimiter = _DELIMITER_NAMES.get(delimiter, repr(delimiter))
         self.header = list(header)
         self._header_keys = [header_key(h) for h in header]
         self._profile = profile
@@ -188,7 +193,7 @@ class RowValidator:
         if self._profile is not None:
             payload["profile"] = self._profile
         if width > self._width or (width > self._first_named and header_key(cells[self._first_named]) == self._first_key):
-            problems.extend(self._row_problems(cells))
+            problems[:0] = self._row_problems(cells)  # first: a shifted line explains the cell problems
         for name in self._required:
             if name not in payload and not any(p.column == name for p in problems):
                 problems.append(Problem(name, "required, but empty"))
@@ -240,7 +245,7 @@ class RowValidator:
     def _row_problems(self, cells: Sequence[str]) -> list[Problem]:
         out: list[Problem] = []
         if len(cells) > len(self.header) and any(c.strip() for c in cells[len(self.header) :]):
-            out.append(Problem("", f"{len(cells)} cells but the header has {len(self.header)} (an unquoted comma?)"))
+            out.append(Problem("", f"{len(cells)} cells but the header has {len(self.header)} (an unquoted {self._delimiter}?)"))
         if [header_key(c) for c in cells[: len(self._header_keys)]] == self._header_keys:
             out.append(Problem("", "this line repeats the header (two files pasted together?)"))
         return out

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from typing import TYPE_CHECKING
 
 from ledger.reporting.report import columns_by_reader, render_import
@@ -14,10 +15,13 @@ if TYPE_CHECKING:
 def render_plan(result: PlanResult) -> str:
     """``ledger import --plan``: one block per step (its import as ``ledger import`` shows it)."""
     lines = [f"plan {result.plan}: {len(result.steps)} steps, one transaction"]
+    told: set[str] = set()  # how a file was read (e.g. as Windows-1252): once, at its first step
     for step, imported in result.steps:
         after = f" (after {', '.join(step.depends_on)})" if step.depends_on else ""
         lines.append(f"step {step.name}{after}:")
-        lines.extend(f"  {line}" for line in render_import(imported).splitlines())
+        notes = tuple(n for n in imported.notes if n not in told)
+        told.update(imported.notes)
+        lines.extend(f"  {line}" for line in render_import(dataclasses.replace(imported, notes=notes)).splitlines())
     for unread in result.unread:
         lines.extend(render_unread(unread))
     lines.append("next: `ledger work` (each row runs once the same entity's earlier steps are final)")
