@@ -136,6 +136,25 @@ def test_a_windows_1252_source_gets_a_windows_1252_fixup_file(run_cli: Callable[
     assert json.loads(ledger_tuples(ledger_path, "SELECT payload FROM ledger ORDER BY id DESC LIMIT 1")[0][0])["first_name"] == "Núria"
 
 
+def test_a_fixup_command_carries_the_imports_profile(run_cli: Callable[..., Result], tmp_path: Path, ledger_path: Path, engine: sa.Engine) -> None:
+    """An import made with --profile (as a plan's permissions steps are): the printed command names a
+    real profile file, not a placeholder, and importing it back applies the same profile."""
+    f = tmp_path / "perm.csv"
+    f.write_text("email,call_type\na@x.com,NATIONAL\nb@x.com,NATIONAL\n", encoding="utf-8")
+    prof = tmp_path / "user_profile.json"
+    prof.write_text(json.dumps({"useCustomEnabled": True, "calling_permissions": [{"call_type": "international", "action": "block"}]}))
+    assert run_cli("import", str(f), "--action", "user.outgoing_permissions", "--profile", str(prof)).exit_code == 0
+    _set(engine, 1, 3, "failed", "boom", error_kind="row")
+    out = run_cli("report", "--out", str(tmp_path / "r")).stdout
+    (cmd,) = [line.strip() for line in out.splitlines() if line.strip().startswith("ledger import")]
+    assert "<the same profile file>" not in cmd and cmd.endswith("perm.import1.profile.json")
+    args = cmd.split()[2:]
+    back = run_cli("import", *args)
+    assert back.exit_code == 0, back.output
+    shas = ledger_tuples(ledger_path, "SELECT profile_sha256 FROM imports ORDER BY id")
+    assert len(shas) == 2 and shas[0] == shas[1] and shas[0][0]
+
+
 def test_fixup_rebuilt_from_the_ledger_when_the_source_file_changed(people: Path, run_cli: Callable[..., Result], tmp_path: Path) -> None:
     people.write_text("email,first_name\nother@x.com,O\n", encoding="utf-8")  # edited since the import
     out = tmp_path / "r"

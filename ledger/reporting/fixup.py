@@ -53,6 +53,7 @@ class _Group:
     sha256: str
     lines: dict[int, _Line] = field(default_factory=dict)
     imports: dict[int, ImportSource] = field(default_factory=dict)
+    profiles: dict[int, dict[str, Any]] = field(default_factory=dict)  # an import's --profile, as its rows hold it
 
 
 def line_error(action: str, import_id: int, line_no: int, status: str, message: str | None) -> str:
@@ -76,6 +77,8 @@ class FixupCollector:
         if group is None:
             group = self._groups[(src.path, src.sha256)] = _Group(src.path, src.sha256)
         group.imports[src.id] = src
+        if isinstance(payload.get("profile"), dict):
+            group.profiles.setdefault(src.id, payload["profile"])
         line = group.lines.setdefault(row.line_no, _Line())
         if row.status == "invalid":  # the raw cells as the file had them win over normalised values
             line.cells.update(payload)
@@ -102,12 +105,18 @@ class FixupCollector:
 
 
 def _commands(group: _Group, target: Path) -> tuple[str, ...]:
+    """How to import the fix-up file back, one command per action. An import made with --profile gets
+    that profile again: written beside the fix-up file from the rows' copy (the ledger keeps no path)."""
     out = []
     for src in sorted(group.imports.values(), key=lambda s: s.id):
         cmd = f"ledger import {target} --action {src.action}"
         if src.global_path:
             cmd += f" --global {src.global_path}"
-        if src.profile_sha256:
+        if src.profile_sha256 and src.id in group.profiles:
+            profile = target.with_name(f"{target.name.removesuffix('.fixup.csv')}.import{src.id}.profile.json")
+            profile.write_text(json.dumps(group.profiles[src.id], indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+            cmd += f" --profile {profile}"
+        elif src.profile_sha256:  # only invalid rows: the ledger has no copy of the profile
             cmd += " --profile <the same profile file>"
         if cmd not in out:
             out.append(cmd)
