@@ -324,3 +324,15 @@ def test_blocked_rows_are_counted_and_listed_apart(run_cli: Callable[..., Result
     assert status.exit_code == 0
     assert "\nblocked 2 (not failed:" in status.output and "blocked_rows.csv" in status.output
     assert "1 × user.licenses: blocked by import 1 line N (user.create, row N, invalid)" in status.output
+
+
+def test_invalid_lines_imported_for_several_steps_are_counted_as_lines(run_cli: Callable[..., Result], tmp_path: Path) -> None:
+    """A plan imports Usuarios.csv for five steps: one bad line is five invalid rows, one line to correct."""
+    f = tmp_path / "u.csv"
+    f.write_text("email,first_name,last_name,destination,legacy_phone_number\na@x.com,A,A,5001,+34935550001\nbad@,B,B,5002,+34935550002\nno-at,C,C,5003,+34935550003\n")
+    for action in ("user.create", "user.forwarding", "user.secondary_number"):
+        assert run_cli("import", str(f), "--action", action).exit_code == 0
+    out = run_cli("report", "--out", str(tmp_path / "r")).stdout
+    assert "correct the 2 invalid lines of the files (6 invalid rows: one per step reading the line)" in out
+    data = json.loads((tmp_path / "r" / "run_summary.json").read_text())
+    assert (data["invalid"], data["invalid_lines"]) == (6, 2)

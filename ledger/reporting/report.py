@@ -76,6 +76,7 @@ class Summary:
     duration_s: float
     throttled: int = 0  # of the retries, those after a 429/423 (the run paused; no try was spent)
     blocked: int = 0  # waiting on a failed/invalid/blocked prerequisite of the same entity (not final)
+    invalid_lines: int = 0  # the source lines the invalid rows come from (one line, one row per step)
     superseded: int = 0  # replaced by a newer row or already done: history, not in `total`
     nothing_to_do: int = 0  # ended at import: their optional cells are empty, no request needed
     live_runs: tuple[RunInfo, ...] = ()  # runs alive now (the one liveness rule)
@@ -157,6 +158,7 @@ def _summary_on(conn: sa.Connection, import_id: int | None, now: datetime | None
         failed_row=failed_row,
         failed_systemic=failed_sys,
         invalid=by_status[RowStatus.INVALID],
+        invalid_lines=q.invalid_lines(conn, import_id) if by_status[RowStatus.INVALID] else 0,
         pending=by_status[RowStatus.PENDING],
         running=by_status[RowStatus.RUNNING],
         blocked=by_status[RowStatus.BLOCKED],
@@ -229,7 +231,12 @@ def _with_next_steps(
             f"fix the data of the {s.failed_row} failed rows (row_errors.csv), then "
             f"`ledger retry --status failed --kind row{scope}` and `ledger work`"
         )
-    if s.invalid:
+    if s.invalid and s.invalid_lines not in (0, s.invalid):  # a line imported for several steps
+        steps.append(
+            f"correct the {s.invalid_lines} invalid lines of the files ({s.invalid} invalid rows: one per step "
+            "reading the line), listed in row_errors.csv and the fix-up files, and import the corrected file"
+        )
+    elif s.invalid:
         steps.append(f"correct the {s.invalid} invalid lines listed in row_errors.csv and import the corrected file")
     if s.blocked:
         steps.append(

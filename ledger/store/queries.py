@@ -81,6 +81,19 @@ def status_counts(conn: sa.Connection, import_id: int | None = None) -> list[Sta
     return [StatusCount(*row) for row in conn.execute(stmt)]
 
 
+def invalid_lines(conn: sa.Connection, import_id: int | None = None) -> int:
+    """How many lines of the source files the invalid rows come from (a line imported for five steps
+    is five invalid rows, one line to correct)."""
+    lines = (
+        sa.select(imports.c.path, imports.c.sha256, ledger_rows.c.line_no)
+        .join(imports, imports.c.id == ledger_rows.c.import_id)
+        .where(ledger_rows.c.status == RowStatus.INVALID.value, *_where_import(import_id))
+        .distinct()
+        .subquery()
+    )
+    return int(conn.execute(sa.select(sa.func.count()).select_from(lines)).scalar() or 0)
+
+
 def list_imports(conn: sa.Connection, import_id: int | None = None) -> list[ImportInfo]:
     stmt = sa.select(imports.c.id, imports.c.path, imports.c.action, imports.c.rows_total, imports.c.created_at)
     if import_id is not None:
