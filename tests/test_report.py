@@ -336,3 +336,14 @@ def test_invalid_lines_imported_for_several_steps_are_counted_as_lines(run_cli: 
     assert "correct the 2 invalid lines of the files (6 invalid rows: one per step reading the line)" in out
     data = json.loads((tmp_path / "r" / "run_summary.json").read_text())
     assert (data["invalid"], data["invalid_lines"]) == (6, 2)
+
+
+def test_an_invalid_line_of_several_steps_is_one_top_error(run_cli: Callable[..., Result], tmp_path: Path) -> None:
+    """The same bad line imported for three steps: one 'top error' naming the steps, not three."""
+    f = tmp_path / "u.csv"
+    f.write_text("email,first_name,last_name,destination,legacy_phone_number\nbad@,B,B,5002,+34935550002\n")
+    for action in ("user.create", "user.forwarding", "user.secondary_number"):
+        assert run_cli("import", str(f), "--action", action).exit_code == 0
+    out = run_cli("report", "--out", str(tmp_path / "r")).stdout
+    tops = [line for line in out.splitlines() if " × " in line]
+    assert tops == ["       3 × user.create (+2 steps) [invalid] column 'email': not a valid email address (…) (e.g. u.csv line 2)"]

@@ -8,9 +8,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ledger.models import ErrorKind
 from ledger.reporting.entities import PROBLEM, EntityTable, Step
 from ledger.store import queries as q
 
+INVALID = ErrorKind.INVALID.value
 #: how many causes the summaries list (top errors; blocked rows by the step they wait on)
 TOP_ERRORS = 10
 
@@ -78,12 +80,23 @@ class ErrorGroup:
 def group_errors(rows: list[q.ErrorGroupRow]) -> tuple[ErrorGroup, ...]:
     """Ledger error groups merged by cause (the message's row values elided), the TOP_ERRORS largest."""
     merged: dict[tuple[Any, ...], list[Any]] = {}
+    steps: dict[tuple[Any, ...], list[str]] = {}
     for r in rows:  # most frequent first, then earliest: the first seen example is kept
-        key = (r.action, r.error_kind, r.error_code, r.http_status, error_template(r.error_message))
+        # an invalid line is the file's problem, not the step's: a plan imports it for several steps
+        # (one group, not one per step)
+        action = "" if r.error_kind == INVALID else r.action
+        key = (action, r.error_kind, r.error_code, r.http_status, error_template(r.error_message))
         if key in merged:
             merged[key][0] += r.count
         else:
             merged[key] = [r.count, r.example_line, r.example_file]
-    groups = [ErrorGroup(n, *k, line, file) for k, (n, line, file) in merged.items()]
+        if r.action not in steps.setdefault(key, []):
+            steps[key].append(r.action)
+    groups = [ErrorGroup(n, _steps(steps[k]), *k[1:], line, file) for k, (n, line, file) in merged.items()]
     groups.sort(key=lambda g: -g.count)
     return tuple(groups[:TOP_ERRORS])
+
+
+def _steps(actions: list[str]) -> str:
+    """The action of a group, or the first of several and how many more (an invalid line's steps)."""
+    return actions[0] if len(actions) == 1 else f"{actions[0]} (+{len(actions) - 1} steps)"
