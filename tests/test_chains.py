@@ -114,3 +114,17 @@ def test_retry_takes_every_import_given(run_cli: Callable[..., Result], ledger_p
         conn.execute(sa.text("UPDATE ledger SET status = 'failed', error_kind = 'row'"))
     assert run_cli("retry", "--import", "1", "--import", "3").stdout.startswith("2 rows back to pending")
     assert [r.status for r in query(ledger_path, "SELECT status FROM ledger ORDER BY id")] == ["pending", "failed", "pending"]
+
+
+def test_a_row_blocked_down_a_chain_names_the_failing_row_once(run_cli: Callable[..., Result], ledger_path: Path, tmp_path: Path) -> None:
+    """PSTN (invalid) → numbers (blocked) → main number (blocked): the main-number row names the PSTN row
+    and its error once, not 'blocked by … (blocked): blocked by … (invalid): …'."""
+    sites = write_csv(tmp_path / "s.csv", ["name", "premise_route_type", "route_identity", "phone_numbers", "calling_line_id"],
+                      [["CUV1", "BOGUS", "RG", "+34935550001", "+34935550002"]])
+    for action, after in (("location.pstn", ()), ("location.numbers", ("--after", "1")), ("location.main_number", ("--after", "2"))):
+        assert run_cli("import", str(sites), "--action", action, *after).exit_code == 0
+    rows = query(ledger_path, "SELECT import_id, status, error_message FROM ledger ORDER BY import_id")
+    assert [r.status for r in rows] == ["invalid", "blocked", "blocked"]
+    assert rows[2].error_message.count("blocked by") == 1
+    assert rows[2].error_message == rows[1].error_message
+    assert rows[2].error_message.startswith("blocked by import 1 line 2 (location.pstn, row 1, invalid): column 'premise_route_type'")

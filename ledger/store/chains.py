@@ -69,9 +69,13 @@ FIRST_BLOCKER = (
 
 _BLOCK = sa.text(
     "UPDATE ledger AS l SET status = 'blocked', error_kind = NULL, error_code = :code, http_status = NULL, "
-    "tracking_id = NULL, updated_at = :now, error_message = (SELECT 'blocked by import ' || b.import_id || "
-    "' line ' || b.line_no || ' (' || b.action || ', row ' || b.id || ', ' || b.status || '): ' || "
-    f"coalesce(b.error_message, b.error_code, '') FROM ledger AS b WHERE b.id = ({FIRST_BLOCKER})) "
+    "tracking_id = NULL, updated_at = :now, error_message = (SELECT CASE WHEN b.status = 'blocked' "
+    # a blocked prerequisite already names the failing row at the root of the chain: name that one
+    # (not 'blocked by … blocked by … blocked by …' with the root's error repeated down the chain)
+    "AND b.error_message LIKE 'blocked by %' THEN b.error_message ELSE "
+    "'blocked by import ' || b.import_id || ' line ' || b.line_no || ' (' || b.action || ', row ' || b.id || "
+    "', ' || b.status || '): ' || coalesce(b.error_message, b.error_code, '') END "
+    f"FROM ledger AS b WHERE b.id = ({FIRST_BLOCKER})) "
     f"WHERE l.status = 'pending' AND {BLOCKS}"
 )
 _UNBLOCK = sa.text(
