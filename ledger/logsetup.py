@@ -13,6 +13,7 @@
 
 from __future__ import annotations
 
+import datetime
 import functools
 import json
 import logging
@@ -99,6 +100,13 @@ class _FileTee:
             pass  # a log file we cannot write must not stop the migration; stderr still gets errors
         return event_dict
 
+    def write_lines(self, text: str) -> None:
+        """Already-rendered JSON lines (``info_many``), redacted as a whole."""
+        try:
+            self._open().write(redact(text))
+        except OSError:
+            pass
+
 
 def _console_filter(min_level: int) -> Any:
     def drop_below(_logger: Any, method: str, event_dict: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
@@ -162,22 +170,60 @@ def log_path_for(db_path: Path) -> Path:
     return Path(db_path).with_suffix(".log")
 
 
+#: what :func:`info_many` needs of the configuration :func:`configure_logging` made last
+_FAST: dict[str, Any] = {}
+_PLAIN = (str, int, float, bool, type(None))
+
+
+def info_many(logger: Any, event: str, events: list[dict[str, Any]]) -> None:
+    """INFO events of one kind, many at once (the worker's per-row line): in the log file, the same
+    JSON lines as one ``logger.info(event, **fields)`` each (context variables, level, timestamp,
+    redaction of every value and of the whole text), rendered and written in one go. When the console
+    shows INFO, or structlog is configured otherwise (tests' ``capture_logs``), one call each."""
+    if not events:
+        return
+    tee = _FAST.get("tee")
+    if tee is None or tuple(structlog.get_config()["processors"]) != _FAST["processors"]:  # (edited in place too)
+        for fields in events:
+            logger.info(event, **fields)
+        return
+    ctx = structlog.contextvars.get_contextvars()
+    stamp = datetime.datetime.now(tz=datetime.timezone.utc).isoformat().replace("+00:00", "Z")
+    lines = []
+    for fields in events:
+        d: dict[str, Any] = {**fields, "event": event}
+        for k, v in ctx.items():
+            d.setdefault(k, v)
+        d["level"] = "info"
+        d["timestamp"] = stamp
+        if not all(isinstance(v, _PLAIN) for v in d.values()) or any(_secret_key(k) for k in d):
+            d = dict(redact_processor(None, "info", d))  # nested values or secret-named keys: the full scrub
+        lines.append(json.dumps(d, default=str, ensure_ascii=False))
+    lines.append("")
+    tee.write_lines("\n".join(lines))  # redacts the whole text: every value's token/Bearer/token= masked
+
+
 def configure_logging(db_path: Path, *, console_level: int = logging.WARNING, stream: IO[str] | None = None) -> None:
     """Configure structlog for this process (idempotent; the last call wins)."""
     out: IO[str] | _CurrentStderr = stream or _CurrentStderr()
     tty = out.isatty()
     renderer: Any = structlog.dev.ConsoleRenderer(colors=False) if tty else structlog.processors.JSONRenderer()
+    tee = _FileTee(log_path_for(db_path))
+    processors = [
+        structlog.contextvars.merge_contextvars,
+        structlog.processors.add_log_level,
+        structlog.processors.TimeStamper(fmt="iso", utc=True),
+        structlog.processors.format_exc_info,
+        redact_processor,
+        tee,
+        _console_filter(console_level),
+        _redacted(renderer),
+    ]
+    _FAST.clear()
+    if console_level > logging.INFO:  # INFO lines go to the file only: info_many may render them itself
+        _FAST.update(tee=tee, processors=tuple(processors))
     structlog.configure(
-        processors=[
-            structlog.contextvars.merge_contextvars,
-            structlog.processors.add_log_level,
-            structlog.processors.TimeStamper(fmt="iso", utc=True),
-            structlog.processors.format_exc_info,
-            redact_processor,
-            _FileTee(log_path_for(db_path)),
-            _console_filter(console_level),
-            _redacted(renderer),
-        ],
+        processors=processors,
         wrapper_class=structlog.make_filtering_bound_logger(logging.INFO),
         logger_factory=structlog.PrintLoggerFactory(file=out),  # type: ignore[arg-type]
         cache_logger_on_first_use=False,

@@ -209,27 +209,33 @@ def _outcome_params(o: RowOutcome, now: str) -> dict[str, Any]:
     }
 
 
+_OURS = sa.text(
+    "SELECT id FROM ledger WHERE id IN :ids AND status = 'running' AND run_id = :run"
+).bindparams(sa.bindparam("ids", expanding=True))
+
+
 def record_outcomes(engine: sa.Engine, run_id: int, outcomes: Sequence[RowOutcome]) -> RecordResult:
     """Write each outcome (row status + its attempts rows) in one transaction, guarded by the claim.
 
     A row no longer ``running`` for ``run_id`` is not touched (nor are its attempts written); its id
-    is returned in ``lost``.
+    is returned in ``lost``. The guard is read once for the whole group (inside the write transaction,
+    so nothing can change it before the updates), then each kind of update runs as one executemany.
     """
     if not outcomes:
         return RecordResult()
     now = utcnow()
-    lost: list[int] = []
-    attempt_rows: list[dict[str, Any]] = []
     with dialect.sharing_fsync(engine) as conn:  # group commit: durable with the next claim's fsync
-        for o in outcomes:
-            stmt = _RELEASE if o.status == RowStatus.PENDING else _RECORD
-            if conn.execute(stmt, {**_outcome_params(o, now), "run": run_id}).rowcount != 1:
-                lost.append(o.row_id)
-                continue
-            attempt_rows.extend(_attempt_rows(o, run_id))
+        ours = {r for (r,) in conn.execute(_OURS, {"ids": [o.row_id for o in outcomes], "run": run_id})}
+        kept = [o for o in outcomes if o.row_id in ours]
+        for stmt, group in ((_RECORD, [o for o in kept if o.status != RowStatus.PENDING]),
+                            (_RELEASE, [o for o in kept if o.status == RowStatus.PENDING])):
+            if group:
+                conn.execute(stmt, [{**_outcome_params(o, now), "run": run_id} for o in group])
+        attempt_rows = [a for o in kept for a in _attempt_rows(o, run_id)]
         if attempt_rows:
             conn.execute(attempts.insert(), attempt_rows)
-    return RecordResult(len(outcomes) - len(lost), tuple(lost))
+    lost = tuple(o.row_id for o in outcomes if o.row_id not in ours)
+    return RecordResult(len(outcomes) - len(lost), lost)
 
 
 def _attempt_rows(o: RowOutcome, run_id: int) -> list[dict[str, Any]]:

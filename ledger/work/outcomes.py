@@ -18,6 +18,7 @@ import structlog
 from ledger.store import claims
 from ledger.store.recovery import Reclaimed
 from ledger.errors import ExitCode
+from ledger.logsetup import info_many
 from ledger.models import RowStatus, RunStatus
 from ledger.work.progress import Progress
 from ledger.store.claims import RowOutcome
@@ -154,6 +155,7 @@ class OutcomeRecorder:
             log.error("claim_lost", row_id=row_id, note="the row was taken by another run; outcome not written")
         lost = set(res.lost)
         done = failed = 0
+        lines = []
         for o in outcomes:
             if o.row_id in lost:
                 continue
@@ -161,17 +163,12 @@ class OutcomeRecorder:
             if o.status != RowStatus.PENDING or (self.dry_run and o.result and o.result.get("dry_run")):
                 done += 1  # a dry run's row is done once its plan is recorded (it stays pending)
                 failed += o.status == RowStatus.FAILED
-            log.info(
-                "row_outcome",
-                row_id=o.row_id,
-                status=o.status.value,
-                attempts=len(o.attempts),
-                error_kind=o.error_kind,
-                error_code=o.error_code,
-                http_status=o.http_status,
-                tracking_id=o.tracking_id,
-                error=o.error_message,
-            )
+            lines.append({
+                "row_id": o.row_id, "status": o.status.value, "attempts": len(o.attempts),
+                "error_kind": o.error_kind, "error_code": o.error_code, "http_status": o.http_status,
+                "tracking_id": o.tracking_id, "error": o.error_message,
+            })
+        info_many(log, "row_outcome", lines)  # the group's canonical lines, rendered and written at once
         if self.progress:
             self.progress.add(done, failed)
 

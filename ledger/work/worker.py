@@ -5,9 +5,9 @@ loops until nothing is claimable or the run must stop; :func:`ledger.work.run.ru
 calls. Outcomes are written by :class:`ledger.work.outcomes.OutcomeRecorder`; dead runs are
 recognised by :mod:`ledger.work.liveness`.
 
-Threads: the calling (main) thread is the ledger's single writer: it claims, dispatches rows to a
-pool of ``concurrency`` threads, and commits each outcome as soon as a thread hands it back (the
-outcomes available at that moment share one transaction). Pool threads only run
+Threads: the calling (main) thread is the ledger's single writer: it claims rows into a queue that
+``concurrency`` lanes (pool threads) take their next row from themselves, and records the outcomes
+the lanes hand back in groups (``ledger.work.outcomes``: group commits). Lanes only run
 ``ledger.work.rows.RowRunner`` (executor calls, retries, breaker feed); they never write.
 
 What happens to a row after a failed attempt (retry, fail, suspect, release, stop the run) is the
@@ -22,8 +22,8 @@ from __future__ import annotations
 
 import concurrent.futures as cf
 import os
-import queue
 import socket
+import threading
 import time
 from collections import deque
 from collections.abc import Callable
@@ -48,6 +48,10 @@ from ledger.work.progress import Progress
 from ledger.work.rows import RowRunner, Settled, Task, as_released
 
 log = structlog.get_logger("ledger.work.worker")
+
+#: the writer wakes at least this often (heartbeats, signals, group commits), or when this many outcomes wait
+_WAKE_S = 0.1
+_WAKE_AT = 100
 
 
 # --- the worker ----------------------------------------------------------------------------------
@@ -89,8 +93,9 @@ class Worker:
         self.reclaimed = recovery.Reclaimed()
         self.progress = progress
         self._pool: cf.ThreadPoolExecutor | None = None
-        self._results: queue.Queue[cf.Future[list[Settled]] | None] = queue.Queue()
-        self.gate.on_pause = lambda: self._results.put(None)  # a new 429 pause: store it now
+        self._settled: deque[Settled] = deque()  # outcomes the lanes handed over, not yet recorded
+        self._wake = threading.Event()  # a lane has something for the writer
+        self.gate.on_pause = self._wake.set  # a new 429 pause: store it now
         self._stop_requested_at: float | None = None  # first SIGINT/SIGTERM (monotonic)
         self._final: tuple[RunStatus, ExitCode, str] | None = None
         self._last_beat = 0.0
@@ -252,62 +257,72 @@ class Worker:
         return not self._must_end() and self.breaker.is_closed
 
     def _execute(self, tasks: deque[Task], more: Callable[[], list[ClaimedRow]] = list) -> None:
-        """Dispatch tasks (at most ``concurrency`` in flight), record outcomes as they arrive.
+        """Run tasks on at most ``concurrency`` lanes, record outcomes in groups as they arrive.
 
-        ``more()`` is asked for further rows whenever every task has been started (refill). Freed
-        threads get their next row *before* the finished outcomes are written, so the ledger's
-        bookkeeping overlaps the Webex calls instead of adding to them.
+        A lane (:meth:`_lane`) is a pool thread that takes its next task itself, so a row follows the
+        previous one without waiting for this (writer) thread; the writer wakes when a lane has
+        outcomes waiting, needs rows, or ends, and at least every ``_WAKE_S``, and records what the
+        lanes settled since in one go (its bookkeeping overlaps the Webex calls instead of adding to
+        them). ``more()`` is asked for further rows once fewer rows than lanes are left to start (refill).
         """
-        in_flight: set[cf.Future[list[Settled]]] = set()
-        state = {"exhausted": False}
+        assert self._pool is not None
+        limit = self.settings.concurrency
+        lanes: set[cf.Future[None]] = set()
+        exhausted = False
         while True:
-            self._dispatch(tasks, in_flight, more, state)
-            if not in_flight:
+            if not exhausted and len(tasks) < limit and self._may_dispatch():
+                extra = more()
+                exhausted = not extra
+                tasks.extend(self.rows.tasks(extra))
+            while tasks and len(lanes) < limit and self._may_dispatch():
+                lane = self._pool.submit(self._lane, tasks)
+                lane.add_done_callback(lambda _f: self._wake.set())
+                lanes.add(lane)
+            if not lanes:
                 break
-            outcomes = self._gather(in_flight)
-            self._dispatch(tasks, in_flight, more, state)
-            if outcomes:
-                self.out.record(outcomes, webex_down=self._webex_down())
+            self._wake.wait(_WAKE_S)
+            self._wake.clear()
+            for lane in [f for f in lanes if f.done()]:
+                lanes.discard(lane)
+                lane.result()  # a lane only ends; RowRunner.run_task never raises
+            settled = self._take_settled()
+            if settled:
+                self.out.record(settled, webex_down=self._webex_down())
             self._tick()
         if tasks:  # never started: nothing reached Webex for them
             ids = [r.row_id for t in tasks for r in t.rows]
             res = claims.release_claims(self.engine, self.run_id, ids)
             self.counters.released += res.written
 
-    def _dispatch(
-        self,
-        tasks: deque[Task],
-        in_flight: set[cf.Future[list[Settled]]],
-        more: Callable[[], list[ClaimedRow]],
-        state: dict[str, bool],
-    ) -> None:
-        assert self._pool is not None
+    def _lane(self, tasks: deque[Task]) -> None:
+        """A pool thread: run tasks until none is left or the run must not start another; hand each
+        task's outcomes to the writer (``_settled``), waking it when it has work."""
         limit = self.settings.concurrency
-        if not tasks and not state["exhausted"] and len(in_flight) < limit and self._may_dispatch():
-            extra = more()
-            state["exhausted"] = not extra
-            tasks.extend(self.rows.tasks(extra))
-        while tasks and len(in_flight) < limit and self._may_dispatch():
-            fut = self._pool.submit(self.rows.run_task, tasks.popleft())
-            fut.add_done_callback(self._results.put)
-            in_flight.add(fut)
+        while self._lane_may_start():
+            try:
+                task = tasks.popleft()
+            except IndexError:
+                return
+            if len(tasks) < limit:
+                self._wake.set()  # rows run low: the writer refills
+            self._settled.extend(self.rows.run_task(task))
+            if len(self._settled) >= _WAKE_AT:
+                self._wake.set()
 
-    def _gather(self, in_flight: set[cf.Future[list[Settled]]]) -> list[Settled]:
-        """Wait (at most 0.1 s) for finished tasks; their outcomes."""
-        done: list[cf.Future[list[Settled]] | None] = []
+    def _lane_may_start(self) -> bool:
+        """:meth:`_may_dispatch` as a lane sees it (reads only)."""
+        return (
+            self._stop_requested_at is None and self.rows.auth_message is None and self._final is None
+            and self.rows.crashed is None and self.breaker.is_closed
+        )
+
+    def _take_settled(self) -> list[Settled]:
+        out: list[Settled] = []
         try:
-            done.append(self._results.get(timeout=0.1))
             while True:
-                done.append(self._results.get_nowait())
-        except queue.Empty:
-            pass
-        outcomes: list[Settled] = []
-        for fut in done:
-            if fut is None:  # a wake-up (new pause to store), not a task
-                continue
-            in_flight.discard(fut)
-            outcomes.extend(fut.result())  # RowRunner.run_task never raises
-        return outcomes
+                out.append(self._settled.popleft())
+        except IndexError:
+            return out
 
     # -- periodic duties (main thread) ------------------------------------------------------------
     def _tick(self) -> None:
