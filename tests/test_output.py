@@ -130,6 +130,8 @@ def test_progress_ends_with_a_100_percent_line_and_a_dry_run_offers_no_retry(tmp
     lines = [line for line in real.stderr.splitlines() if "rows/min" in line]
     assert lines[-1].startswith("100.0% 32/32 rows  2 failed"), real.stderr
     assert "to retry the failed rows" in real.stdout  # two rows did fail
+    # they failed for their data (unknown users): the retry line says to fix it first, as `next:` does
+    assert real.stdout.rstrip().endswith("work  (row errors: fix their data first, see row_errors.csv)")
 
 
 def test_the_run_line_counts_the_rows_blocked_at_import_as_the_summary_does(tmp_path: Path, run_cli, ledger_path: Path, sandbox_factory) -> None:  # noqa: F811

@@ -44,6 +44,7 @@ class RunReport:
     throttled: int = 0
     summary_text: str = ""
     retry_command: str | None = None
+    retry_note: str = ""  # what to do before retrying (row errors: fix the data)
     dry_run: bool = False
 
     def render(self) -> str:
@@ -70,7 +71,8 @@ class RunReport:
         if self.message:
             lines.append(self.message)
         if self.retry_command:
-            lines.append(f"to retry the failed rows: {self.retry_command}")
+            note = f"  ({self.retry_note})" if self.retry_note else ""
+            lines.append(f"to retry the failed rows: {self.retry_command}{note}")
         return "\n".join(line for line in lines if line is not None).lstrip("\n")
 
 

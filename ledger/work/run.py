@@ -96,7 +96,9 @@ def run_work(
             retry = f"ledger --db {settings.db_path} retry --status failed" + (
                 f" --import {settings.import_id}" if settings.import_id is not None else ""
             ) + " && ledger --db " + f"{settings.db_path} work"
-        return dataclasses.replace(report, summary_text=text, retry_command=retry)
+        # a row error fails again unless its data (or what Webex refused) was fixed first
+        note = "row errors: fix their data first, see row_errors.csv" if retry and ledger_summary.failed_row else ""
+        return dataclasses.replace(report, summary_text=text, retry_command=retry, retry_note=note)
     finally:
         if own_engine:
             engine.dispose()
