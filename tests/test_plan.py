@@ -227,3 +227,23 @@ def test_a_windows_1252_file_is_told_once_in_a_plan(
     assert res.exit_code == 0, res.output
     notes = [i for i, line in enumerate(res.stdout.splitlines()) if "Usuarios.csv: not UTF-8; read as Windows-1252" in line]
     assert len(notes) == 1 and res.stdout.splitlines()[notes[0] - 1].startswith("step users")
+
+
+def test_reimporting_a_corrected_file_counts_only_the_rows_left_to_do_as_pending(
+    run_cli: Callable[..., Result], tmp_path: Path, monkeypatch: pytest.MonkeyPatch, ledger_path: Path
+) -> None:
+    """After a run, the corrected Usuarios.csv through the plan again: 29 lines were done, 1 is left.
+    The import line said '30 pending' above '29 lines already done … not executed again'."""
+    folder = tmp_path / "v21"
+    files = write_v21_migration(folder, sites=3, users=30, workspaces=3)
+    users = files["Usuarios.csv"]
+    users.write_text(users.read_text(encoding="utf-8").replace("user000004@", "user000004"), encoding="utf-8")
+    monkeypatch.chdir(folder)
+    run_cli("plan", "init", "--v21")
+    assert run_cli("import", "--plan", "plan.toml").exit_code == 0
+    with sqlite3.connect(ledger_path) as conn:  # as if `ledger work` did every valid row
+        conn.execute("UPDATE ledger SET status = 'succeeded' WHERE status IN ('pending', 'blocked')")
+    users.write_text(users.read_text(encoding="utf-8").replace("user000004lab", "user000004@lab"), encoding="utf-8")
+    again = run_cli("import", "--plan", "plan.toml").stdout
+    assert "Usuarios.csv → user.scim_create: 30 rows, 1 pending, 29 already done, 0 invalid" in again
+    assert "29 lines already done by import 6 (same action, entity and data): not executed again" in again

@@ -51,6 +51,9 @@ class ImportResult:
     after_ignored: tuple[int, ...] = ()  # --after given for a file that was already imported
     ignored_columns: tuple[str, ...] = ()
     rows_nothing: int = 0  # rows with nothing to do (their optional cells are empty): final, no request
+    rows_pending: int | None = None  # pending once linked (None: rows_valid - rows_nothing)
+    rows_blocked: int = 0  # blocked at import: a prerequisite of the same entity already failed
+    rows_done: int = 0  # lines a row already did (same action, entity and data): not executed again
     notes: tuple[str, ...] = ()  # one line each: how the file was read (e.g. as Windows-1252)
     # one line each: how the rows chain to their prerequisites, what they superseded or blocked
     links: tuple[str, ...] = ()
@@ -146,6 +149,7 @@ def import_into(
         fixed = _replace_fixed_lines(conn, src, spec, import_id)
         deps, chain_notes = link_import(conn, spec, import_id, after)
         chain_notes = fixed + chain_notes
+        now = store.status_counts(conn, import_id)  # what linking made of the new rows
     family = _family_columns(registry, spec, validator.ignored_columns)
     log.info(
         "import_finished", import_id=import_id, path=str(path), action=spec.name, rows=total,
@@ -157,6 +161,8 @@ def import_into(
         import_id, str(path), spec.name, total, total - invalid, invalid,
         ignored_columns=tuple(c for c in validator.ignored_columns if c not in dict(family)),
         first_invalid=tuple(settled.shown), rows_nothing=nothing, notes=(*([src.note] if src.note else []), *notes),
+        rows_pending=now.get(RowStatus.PENDING.value, 0), rows_blocked=now.get(RowStatus.BLOCKED.value, 0),
+        rows_done=now.get(RowStatus.SUPERSEDED.value, 0),
         links=tuple(chain_notes),
         family_columns=family,
     )

@@ -353,10 +353,13 @@ def render_import(result: ImportResult) -> str:
             f"({result.rows_total} rows); nothing added{note}"
         )
     nothing = f", {result.rows_nothing} nothing to do (optional cells empty)" if result.rows_nothing else ""
+    blocked = f", {result.rows_blocked} blocked" if result.rows_blocked else ""
+    done = f", {result.rows_done} already done" if result.rows_done else ""
+    pending = result.rows_valid - result.rows_nothing if result.rows_pending is None else result.rows_pending
     lines = [*result.notes]
     lines.append(
         f"import {result.import_id}: {result.path} → {result.action}: {result.rows_total} rows, "
-        f"{result.rows_valid - result.rows_nothing} pending{nothing}, {result.rows_invalid} invalid"
+        f"{pending} pending{blocked}{done}{nothing}, {result.rows_invalid} invalid"
     )
     if result.family_columns:
         shown = columns_by_reader(result.family_columns)

@@ -90,6 +90,17 @@ def finish_import(conn: sa.Connection, import_id: int, *, total: int, valid: int
     )
 
 
+def status_counts(conn: sa.Connection, import_id: int) -> dict[str, int]:
+    """How many rows of one import are in each status (after its chains are linked: some may be
+    blocked, or superseded by a row already done)."""
+    stmt = (
+        sa.select(ledger_rows.c.status, sa.func.count())
+        .where(ledger_rows.c.import_id == import_id)
+        .group_by(ledger_rows.c.status)
+    )
+    return {str(status): int(n) for status, n in conn.execute(stmt)}
+
+
 def missing_imports(conn: sa.Connection, ids: Iterable[int]) -> list[int]:
     wanted = set(ids)
     found = set(conn.scalars(sa.select(imports.c.id).where(imports.c.id.in_(wanted))))
