@@ -192,13 +192,13 @@ _RELEASE = sa.text(
 )
 
 
-def _outcome_params(o: RowOutcome, now: str) -> dict[str, Any]:
+def _outcome_params(o: RowOutcome, now: str, result: str | None) -> dict[str, Any]:
     final = o.status != RowStatus.PENDING
     return {
         "id": o.row_id,
         "status": o.status.value,
         "n_attempts": len(o.attempts) if o.counts_attempts else 0,
-        "result": None if o.result is None else json.dumps(o.result, default=str, ensure_ascii=False),
+        "result": result,
         "error_kind": o.error_kind,
         "error_code": o.error_code,
         "http_status": o.http_status,
@@ -226,24 +226,25 @@ def record_outcomes(engine: sa.Engine, run_id: int, outcomes: Sequence[RowOutcom
     now = utcnow()
     with dialect.sharing_fsync(engine) as conn:  # group commit: durable with the next claim's fsync
         ours = {r for (r,) in conn.execute(_OURS, {"ids": [o.row_id for o in outcomes], "run": run_id})}
-        kept = [o for o in outcomes if o.row_id in ours]
-        for stmt, group in ((_RECORD, [o for o in kept if o.status != RowStatus.PENDING]),
-                            (_RELEASE, [o for o in kept if o.status == RowStatus.PENDING])):
+        kept = [(o, None if o.result is None else json.dumps(o.result, default=str, ensure_ascii=False))
+                for o in outcomes if o.row_id in ours]
+        for stmt, group in ((_RECORD, [k for k in kept if k[0].status != RowStatus.PENDING]),
+                            (_RELEASE, [k for k in kept if k[0].status == RowStatus.PENDING])):
             if group:
-                conn.execute(stmt, [{**_outcome_params(o, now), "run": run_id} for o in group])
-        attempt_rows = [a for o in kept for a in _attempt_rows(o, run_id)]
+                conn.execute(stmt, [{**_outcome_params(o, now, result), "run": run_id} for o, result in group])
+        attempt_rows = [a for o, result in kept for a in _attempt_rows(o, run_id, result)]
         if attempt_rows:
             conn.execute(attempts.insert(), attempt_rows)
     lost = tuple(o.row_id for o in outcomes if o.row_id not in ours)
     return RecordResult(len(outcomes) - len(lost), lost)
 
 
-def _attempt_rows(o: RowOutcome, run_id: int) -> list[dict[str, Any]]:
-    """The outcome's attempts rows; the last one keeps the execution's result (the row's history:
-    a later re-check overwrites ``ledger.result``, never this)."""
+def _attempt_rows(o: RowOutcome, run_id: int, result: str | None) -> list[dict[str, Any]]:
+    """The outcome's attempts rows; the last one keeps the execution's result (``result``: its JSON; the
+    row's history: a later re-check overwrites ``ledger.result``, never this)."""
     rows = [{"row_id": o.row_id, "run_id": run_id, **a.__dict__, "result": None} for a in o.attempts]
-    if rows and o.result is not None:
-        rows[-1]["result"] = json.dumps(o.result, default=str, ensure_ascii=False)
+    if rows and result is not None:
+        rows[-1]["result"] = result
     return rows
 
 

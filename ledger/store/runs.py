@@ -140,10 +140,12 @@ def set_cooldown(engine: sa.Engine, until: float, reason: str, scope: str = WEBE
 def get_cooldown(engine: sa.Engine, scope: str = WEBEX_SCOPE) -> float | None:
     """The stored pause end (unix time) for ``scope``, or None."""
     with engine.connect() as conn:
-        value = conn.execute(
-            sa.select(cooldowns.c.paused_until).where(cooldowns.c.scope == scope)
-        ).scalar_one_or_none()
+        value = conn.execute(_GET_COOLDOWN, {"scope": scope}).scalar_one_or_none()
     return None if value is None else float(value)
+
+
+# built once: the gate reads it every few ms from a row's thread (a new select each time cost more than the read)
+_GET_COOLDOWN = sa.select(cooldowns.c.paused_until).where(cooldowns.c.scope == sa.bindparam("scope"))
 
 
 __all__ = [
