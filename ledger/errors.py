@@ -52,7 +52,7 @@ class SchemaError(LedgerError):
 
 
 class WebexUnreachable(LedgerError):
-    """ledger work checked Webex before claiming any row and could not use it; every row is still pending."""
+    """ledger work checked Webex before claiming any row and could not use it; the ledger is unchanged."""
 
     exit_code = ExitCode.FAILED_SYSTEMIC
 

@@ -99,7 +99,7 @@ class WebexExecutors:
             if exc.response is not None and exc.response.status_code == 401:
                 raise WebexUnreachable(
                     f"Webex at {self.base_url} rejected the access token (HTTP 401): set a valid "
-                    "WEBEX_ACCESS_TOKEN and run `ledger work` again (every row is still pending)"
+                    "WEBEX_ACCESS_TOKEN and run `ledger work` again (no row was claimed: the ledger is unchanged)"
                 ) from None
         except (requests.ConnectionError, requests.exceptions.ConnectTimeout) as exc:
             why = _why(exc)
@@ -107,7 +107,7 @@ class WebexExecutors:
                 return  # a dropped connection or similar: transient, the run's own retries handle it
             raise WebexUnreachable(
                 f"cannot reach Webex at {self.base_url} ({why}): check WEBEX_BASE_URL and the network, "
-                "then run `ledger work` again (every row is still pending)"
+                "then run `ledger work` again (no row was claimed: the ledger is unchanged)"
             ) from None
         except Exception:  # noqa: BLE001 - any other answer: the run's own handling decides
             return
