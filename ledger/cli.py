@@ -96,7 +96,7 @@ def import_cmd(db_path: Path, file: Path | None, action_name: str | None, global
     from ledger.importing.importer import import_file
     from ledger.importing.plan import import_plan_file
     from ledger.importing.validate import parse_profile
-    from ledger.reporting.plans import render_plan
+    from ledger.reporting.plan_import import render_plan
     from ledger.reporting.report import render_import
 
     read_profile = functools.partial(parse_profile, call_types=CALL_TYPES, actions=PERMISSION_ACTIONS)
@@ -126,7 +126,7 @@ def plan_group() -> None:
 def plan_init_cmd(v21: bool, folder: Path, out: Path | None, force: bool) -> None:
     """Write a plan file in the README's recommended order (steps whose file is missing are commented out)."""
     from ledger.importing.plan_v21 import write_v21_plan
-    from ledger.reporting.plans import render_written_plan
+    from ledger.reporting.plan_import import render_written_plan
 
     click.echo(render_written_plan(write_v21_plan(folder, out or folder / "plan.toml", force=force)))
 

@@ -18,7 +18,7 @@ from ledger.reporting.causes import cause_groups
 from ledger.reporting.entities import EntityBuilder, EntityTable, entity_of, write_entities_csv
 from ledger.reporting.fixup import FixupCollector, FixupFile, payload_of
 from ledger.reporting.html import Page, render_html
-from ledger.reporting.plan import PlanCollector
+from ledger.reporting.dry_run import PlanCollector
 from ledger.store import queries as q
 
 if TYPE_CHECKING:
