@@ -45,17 +45,41 @@ def _key(person_id: str | None) -> str:
     return id_uuid(person_id or "").lower()
 
 
-class PeopleSnapshot:
+class _Written:
+    """What this run has written since the list was taken (those entries are read again, one by one).
+
+    ``_mark`` normalises an entry to the snapshot's key."""
+
+    def __init__(self) -> None:
+        self._dropped: set[str] = set()
+        self._lock = threading.Lock()
+
+    def _mark(self, entry: str) -> str:
+        raise NotImplementedError
+
+    def drop(self, entry: str) -> None:
+        with self._lock:
+            self._dropped.add(self._mark(entry))
+
+    def written(self) -> set[str]:
+        with self._lock:
+            return set(self._dropped)
+
+    def forget(self, keys: set[str]) -> None:
+        with self._lock:
+            self._dropped |= keys
+
+
+class PeopleSnapshot(_Written):
     """The org's people as listed at ``taken`` (monotonic seconds), by email and by id."""
 
     def __init__(self, people: list[Person], taken: float):
+        super().__init__()
         self.taken = taken
         self.size = len(people)
         self.pages = max(1, -(-len(people) // PEOPLE_PAGE_MAX))  # what listing again costs
         self._by_email: dict[str, Person] = {}
         self._by_id: dict[str, Person] = {}
-        self._dropped: set[str] = set()
-        self._lock = threading.Lock()
         for p in people:
             self._by_id[_key(p.person_id)] = p
             for e in p.emails or []:
@@ -79,29 +103,19 @@ class PeopleSnapshot:
         pid = self.person_id(email)
         return self.person(pid) if pid else None
 
-    def drop(self, person_id: str) -> None:
-        with self._lock:
-            self._dropped.add(_key(person_id))
-
-    def written(self) -> set[str]:
-        with self._lock:
-            return set(self._dropped)
-
-    def forget(self, keys: set[str]) -> None:
-        with self._lock:
-            self._dropped |= keys
+    def _mark(self, entry: str) -> str:
+        return _key(entry)
 
 
-class NumbersSnapshot:
+class NumbersSnapshot(_Written):
     """The org's number inventory (``GET telephony/config/numbers``, 2,000 a page, the API's default and
     maximum): number → owner id, as listed at ``taken``."""
 
     def __init__(self, items: list[dict[str, Any]], taken: float):
+        super().__init__()
         self.taken = taken
         self.pages = max(1, -(-len(items) // NUMBERS_PAGE_MAX))
         self._owner: dict[str, str | None] = {}
-        self._dropped: set[str] = set()
-        self._lock = threading.Lock()
         for item in items:
             number = _digits(item.get("phoneNumber"))
             if number:
@@ -117,17 +131,8 @@ class NumbersSnapshot:
         owner = self._owner[n]
         return owner is not None and _key(owner) == _key(person_id)
 
-    def drop(self, number: str) -> None:
-        with self._lock:
-            self._dropped.add(_digits(number))
-
-    def written(self) -> set[str]:
-        with self._lock:
-            return set(self._dropped)
-
-    def forget(self, keys: set[str]) -> None:
-        with self._lock:
-            self._dropped |= keys
+    def _mark(self, entry: str) -> str:
+        return _digits(entry)
 
 
 def _digits(number: str | None) -> str:
