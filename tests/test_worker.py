@@ -236,7 +236,9 @@ def test_max_rate_spaces_requests(ledger_path: Path, tmp_path: Path, sandbox_fac
     assert 20 <= n <= 24
     # never faster than the cap: n - 1 gaps of >= 50 ms (10 % slack for scheduling jitter on arrival)
     assert times[-1] - times[0] >= 0.9 * (n - 1) / 20
-    assert all(b - a >= 0.5 / 20 for a, b in zip(times, times[1:], strict=False))
+    # and no burst: any 5 consecutive requests span >= 4 gaps at 75 % (one request delayed on its way by
+    # a loaded machine may arrive close to the next; the gate's spacing shows over a few requests)
+    assert all(times[i + 4] - times[i] >= 0.75 * 4 / 20 for i in range(n - 4))
 
 
 def test_systemic_failures_open_the_breaker_and_release_rows(ledger_path: Path, tmp_path: Path, sandbox_factory) -> None:  # noqa: F811
