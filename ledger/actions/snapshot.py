@@ -31,6 +31,7 @@ from typing import Any
 
 from wxc_sdk.people import Person
 
+from ledger.entities import webex_uuid
 from ledger.work.ports import ResolveCache, RowInput
 
 SNAPSHOT_AFTER = 10  # person reads (lookups + details) in a run before the org's people are listed
@@ -40,9 +41,7 @@ NUMBERS_PAGE_MAX = 2000  # GET telephony/config/numbers: the default and largest
 
 
 def _key(person_id: str | None) -> str:
-    from ledger.actions.base import id_uuid
-
-    return id_uuid(person_id or "").lower()
+    return webex_uuid(person_id) or ""
 
 
 class _Written:
