@@ -116,14 +116,14 @@ class NumbersSnapshot(_Written):
         self.pages = max(1, -(-len(items) // NUMBERS_PAGE_MAX))
         self._owner: dict[str, str | None] = {}
         for item in items:
-            number = _digits(item.get("phoneNumber"))
+            number = number_digits(item.get("phoneNumber"))
             if number:
                 self._owner[number] = str((item.get("owner") or {}).get("id") or "") or None
 
     def owned_by(self, number: str, person_id: str) -> bool | None:
         """Whether the list shows ``number`` owned by ``person_id``; None when it cannot say (not listed,
         or written by this run since)."""
-        n = _digits(number)
+        n = number_digits(number)
         with self._lock:
             if n in self._dropped or n not in self._owner:
                 return None
@@ -131,10 +131,11 @@ class NumbersSnapshot(_Written):
         return owner is not None and _key(owner) == _key(person_id)
 
     def _mark(self, entry: str) -> str:
-        return _digits(entry)
+        return number_digits(entry)
 
 
-def _digits(number: str | None) -> str:
+def number_digits(number: str | None) -> str:
+    """A phone number's digits (``+34 93…`` and ``34 93…`` compare equal)."""
     return "".join(ch for ch in (number or "") if ch.isdigit())
 
 

@@ -22,6 +22,7 @@ from ledger.actions import licence_check
 from ledger.actions.base import BaseExecutor, decode_id, id_uuid, name_row_error, same_id, strip_padding
 from ledger.actions.forwarding import forwarding_changes
 from ledger.actions.permissions import target_from_payload
+from ledger.actions.snapshot import number_digits
 from ledger.errors import ActionError, RowFailure
 from ledger.work.ports import ActionResult, RowInput
 
@@ -42,10 +43,7 @@ def classify_row_error(exc: ActionError) -> ActionError:
 
 
 def same_number(a: str | None, b: str | None) -> bool:
-    def norm(x: str | None) -> str:
-        return "".join(ch for ch in (x or "") if ch.isdigit())
-
-    return bool(norm(a)) and norm(a) == norm(b)
+    return bool(number_digits(a)) and number_digits(a) == number_digits(b)
 
 
 def same_location(a: str | None, b: str | None) -> bool:
