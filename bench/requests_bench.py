@@ -23,8 +23,10 @@ from pathlib import Path
 from typing import Any
 
 try:
+    from bench import requests_sites
     from bench.common import TOKEN, ledger_import, ledger_work
 except ImportError:  # run as a script
+    import requests_sites  # type: ignore[no-redef]
     from common import TOKEN, ledger_import, ledger_work  # type: ignore[no-redef]
 
 SITES = 20
@@ -178,6 +180,10 @@ def measure(quick: bool = False, rows: int = 2000, only: tuple[str, ...] = ()) -
         for case in CASES:
             if not only or case.action in only:
                 results.extend(one(case, n, Path(d)))
+        for site_case in requests_sites.CASES:  # workspace.* and location.* (bench/requests_sites.py)
+            if not only or site_case.action in only:
+                count = requests_sites.rows_for(site_case, rows, quick)
+                results.extend(requests_sites.one(site_case, count, Path(d), _by_endpoint))
         return results
 
 
