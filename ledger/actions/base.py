@@ -198,6 +198,34 @@ class BaseExecutor(PeopleReads):
         except Exception as exc:  # noqa: BLE001 - the one translation point for SDK errors
             raise translate(exc, what, ambiguous_write=write) from None
 
+    def write_first(
+        self,
+        row: RowInput,
+        what: str,
+        changes: dict[str, Any] | None,
+        write: Callable[[], object],
+        careful: Callable[[], ActionResult],
+        **ids: Any,
+    ) -> ActionResult:
+        """Write ``changes`` without reading first, or take the ``careful`` read-then-write path.
+
+        For a setting no list endpoint carries (forwarding, outgoing permissions) a read costs the same
+        request as the write it might save, and a PUT of absolute values is idempotent: on a row's first
+        attempt the write goes out alone (1 request instead of 2). ``careful`` runs instead for a dry run
+        (plan.csv shows before → after), a re-checked row (a retry or a row reclaimed from a dead run: its
+        write may have landed), ``changes`` None (the row keeps a value "as it is", which needs a read),
+        and when Webex refuses the short write (400/404): the read then explains or adapts (not a calling
+        user, a call type the system locks, forwarding busy)."""
+        if changes is None or self.dry_run or row.attempt > 1 or row.recovered:
+            return careful()
+        try:
+            self.call(what, write, write=True)
+        except RowFailure as exc:
+            if exc.http_status in (400, 404):
+                return careful()
+            raise
+        return self.done(changes, **ids, read_first=False)
+
     def apply_forwarding(
         self,
         current: PersonForwardingSetting,

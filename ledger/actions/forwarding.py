@@ -1,9 +1,15 @@
 """Unconditional ("always") call forwarding, shared by users and workspaces.
 
-Webex requires the FULL forwarding object on PUT (``callForwarding.always``, ``.busy``, ``.noAnswer``
-and ``businessContinuity``): v21 built only ``always`` and failed with a ValidationError before
-writing anything. We read the current settings, change ``always`` only, and send everything else
-back exactly as read.
+Two ways to write it, both held to the Webex contract (PUT ``/people/{id}/features/callForwarding``:
+every field of the body is optional, ``ledger/sandbox/contract.json``):
+
+- **write first** (:func:`always_target`; users, a row's first attempt): PUT ``callForwarding.always``
+  alone — what the row sets, nothing read. A PUT of an absolute value is idempotent, and a read would
+  cost the same request the write does (no list endpoint carries a person's forwarding).
+- **read, then write the difference** (:func:`forwarding_changes`, :func:`with_always`; dry runs,
+  re-checked rows, workspaces, and after Webex refused the short body): the settings are read, ``always``
+  changed and the FULL object sent back exactly as read otherwise (wxc_sdk's model needs the full object:
+  v21 built only ``always`` and failed with a ValidationError before writing anything).
 
 Destination: the row's ``destination``, else ``53`` + ``extension`` (the operators' prefix to reach
 the legacy PBX). Quirk of the operators' sample: their ``destination`` is ``53`` + the extension
@@ -49,17 +55,23 @@ def _same_destination(a: str | None, b: str | None) -> bool:
     return norm(a) == norm(b)
 
 
+def always_target(payload: Mapping[str, Any]) -> dict[str, Any]:
+    """What the row sets in ``callForwarding.always``: ``{"enabled": False}`` (``enabled`` FALSE) or
+    ``{"enabled": True, "destination": …}``; RowFailure when an enabled forward has no destination."""
+    if as_bool(payload.get("enabled")) is False:
+        return {"enabled": False}
+    return {"enabled": True, "destination": forward_destination(payload)}
+
+
 def forwarding_changes(current: PersonForwardingSetting, payload: Mapping[str, Any]) -> dict[str, Any]:
     """What the row changes in ``callForwarding.always`` ({} when it already holds)."""
-    enabled = as_bool(payload.get("enabled"))
-    enabled = True if enabled is None else enabled
+    wanted = always_target(payload)
     always = current.call_forwarding.always
-    if not enabled:
-        return {"always": {"enabled": False}} if always.enabled else {}
-    destination = forward_destination(payload)
-    if always.enabled and _same_destination(always.destination, destination):
+    if not wanted["enabled"]:
+        return {"always": wanted} if always.enabled else {}
+    if always.enabled and _same_destination(always.destination, wanted["destination"]):
         return {}
-    return {"always": {"enabled": True, "destination": destination}}
+    return {"always": wanted}
 
 
 def with_always(current: PersonForwardingSetting, wanted: Mapping[str, Any]) -> PersonForwardingSetting:

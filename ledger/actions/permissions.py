@@ -195,6 +195,23 @@ def permission_changes(current: Mapping[str, Any], target: PermissionTarget, *, 
     return changes
 
 
+def complete_changes(target: PermissionTarget, *, flags: bool = True) -> dict[str, Any] | None:
+    """Everything ``target`` sets, as :func:`permission_changes` shapes it, to write without reading
+    first — or None when the target leaves a value "as it is now" (a call type without
+    ``transfer_enabled``), which only a read can supply."""
+    perms = target.calling_permissions
+    if any(p.transfer_enabled is None for p in perms.values()):
+        return None
+    changes: dict[str, Any] = {}
+    if flags:
+        changes.update({snake: getattr(target, snake) for snake, _ in FLAGS if getattr(target, snake) is not None})
+    if perms:
+        changes["calling_permissions"] = {
+            ct: {"action": p.action, "transfer_enabled": p.transfer_enabled} for ct, p in sorted(perms.items())
+        }
+    return changes
+
+
 def permission_before(current: Mapping[str, Any], changes: Mapping[str, Any]) -> dict[str, Any]:
     """The current values of what ``changes`` changes, in the same shape (a dry run's "before")."""
     before: dict[str, Any] = {snake: current.get(camel) for snake, camel in FLAGS if snake in changes}

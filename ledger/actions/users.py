@@ -6,6 +6,11 @@ per run), read the current state, compare it with what the row asks, and write o
 difference. When the target already holds the row ends ``skipped`` and nothing is written; this
 is what makes a reclaimed row (crash) or a retried ambiguous write safe: ``execute`` reads again
 before any write. In a dry run the read and comparison happen, the write never does.
+
+The exception is what no list endpoint carries (forwarding, outgoing permissions): there a read costs
+the very request it might save, so a row's first attempt sends its idempotent PUT alone and ends
+``succeeded`` even when the value already held; re-checked rows read first as above
+(``BaseExecutor.write_first``).
 """
 
 from __future__ import annotations
@@ -20,8 +25,8 @@ from wxc_sdk.person_settings.numbers import UpdatePersonNumbers, UpdatePersonPho
 
 from ledger.actions import licence_check
 from ledger.actions.base import BaseExecutor, decode_id, id_uuid, name_row_error, same_id, strip_padding
-from ledger.actions.forwarding import forwarding_changes
-from ledger.actions.permissions import target_from_payload
+from ledger.actions.forwarding import always_target, forwarding_changes
+from ledger.actions.permissions import complete_changes, request_body, target_from_payload
 from ledger.actions.snapshot import number_digits
 from ledger.errors import ActionError, RowFailure
 from ledger.work.ports import ActionResult, RowInput
@@ -267,18 +272,32 @@ class UserSecondaryNumber(UserExecutor):
 
 
 class UserForwarding(UserExecutor):
-    """Unconditional forwarding; the full forwarding object is sent (see ledger.actions.forwarding)."""
+    """Unconditional forwarding: ``always`` written first on a row's first attempt, else read and the
+    full object sent (see ledger.actions.forwarding and BaseExecutor.write_first)."""
 
     def execute(self, row: RowInput) -> ActionResult:
+        wanted = {"always": always_target(row.payload)}  # a row without a destination fails before any call
         person_id = self.person_id(row)
         org_id = self.org_id(row)
         api = self.api.person_settings.forwarding
-        current = self.read_calling_setting(row, "forwarding", lambda: api.read(person_id, org_id=org_id))
-        return self.apply_forwarding(
-            current,
-            forwarding_changes(current, row.payload),
-            lambda desired: api.configure(person_id, desired, org_id=org_id),
-            self.who(row),
+        path = f"people/{person_id}/features/callForwarding"
+
+        def careful() -> ActionResult:
+            current = self.read_calling_setting(row, "forwarding", lambda: api.read(person_id, org_id=org_id))
+            return self.apply_forwarding(
+                current,
+                forwarding_changes(current, row.payload),
+                lambda desired: api.configure(person_id, desired, org_id=org_id),
+                self.who(row),
+                person_id=person_id,
+            )
+
+        return self.write_first(
+            row,
+            f"set forwarding of {self.who(row)}",
+            wanted,
+            lambda: self.put_json(path, {"callForwarding": wanted}, org_id),
+            careful,
             person_id=person_id,
         )
 
@@ -287,7 +306,9 @@ class UserForwarding(UserExecutor):
 
 
 class UserOutgoingPermissions(UserExecutor):
-    """Custom outgoing-call permissions from the row's columns and/or the import's profile."""
+    """Custom outgoing-call permissions from the row's columns and/or the import's profile: written first
+    when the row sets every value it writes (BaseExecutor.write_first), else read and only what differs
+    sent."""
 
     def execute(self, row: RowInput) -> ActionResult:
         target = target_from_payload(row.payload)  # validates call types/profile before any call
@@ -295,12 +316,21 @@ class UserOutgoingPermissions(UserExecutor):
         org_id = self.org_id(row)
         # the spec's path and JSON (wxc_sdk 1.41 uses a flat path and sends LOCAL/TOLL): see permissions.py
         path = f"people/{person_id}/features/outgoingPermission"
-        current = self.read_calling_setting(row, "outgoing permissions", lambda: self.get_json(path, org_id))
-        return self.apply_permissions(
-            current,
-            target,
-            lambda body: self.put_json(path, body, org_id),
-            f"set outgoing permissions of {self.who(row)}",
+        what = f"set outgoing permissions of {self.who(row)}"
+
+        def careful() -> ActionResult:
+            current = self.read_calling_setting(row, "outgoing permissions", lambda: self.get_json(path, org_id))
+            return self.apply_permissions(
+                current, target, lambda body: self.put_json(path, body, org_id), what, person_id=person_id
+            )
+
+        changes = complete_changes(target)
+        return self.write_first(
+            row,
+            what,
+            changes,
+            lambda: self.put_json(path, request_body(changes or {}), org_id),
+            careful,
             person_id=person_id,
         )
 

@@ -64,6 +64,8 @@ class Act:
         *,
         line_no: int | None = None,
         row_id: int | None = None,
+        attempt: int = 1,
+        recovered: bool = False,
     ) -> RowInput:
         self._next += 1
         return RowInput(
@@ -71,6 +73,8 @@ class Act:
             line_no=line_no if line_no is not None else self._next + 1,
             action=self.spec.name,
             payload=normalise(self.spec.name, raw, global_row),
+            attempt=attempt,
+            recovered=recovered,
         )
 
     def run(self, raw: Mapping[str, Any], global_row: Mapping[str, Any] | None = None, **kw: Any) -> ActionResult:

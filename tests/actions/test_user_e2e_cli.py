@@ -136,22 +136,41 @@ def test_sample_usuarios_end_to_end(tmp_path, sandbox, seeded):
     assert all(st.create_count(e) == 0 for e in seeded)  # SCIM created nobody: they all existed
 
 
-def test_second_ledger_on_the_same_org_writes_nothing(tmp_path, sandbox, seeded):
+def _org_settings(sandbox) -> str:
+    import json
+
+    st = sandbox.state
+    return json.dumps({pid: (st.forwarding_of(pid), st.permissions_of(pid)) for pid in sorted(st.people)},
+                      sort_keys=True, default=str)
+
+
+def test_second_ledger_on_the_same_org_changes_nothing(tmp_path, sandbox, seeded):
     runner = CliRunner()
     first, second = tmp_path / "first.db", tmp_path / "second.db"
     _import_all(runner, first)
     _work(runner, first, sandbox)
     sandbox.log.clear()
+    before = _org_settings(sandbox)
 
     _import_all(runner, second)
     _work(runner, second, sandbox)
 
     status = {k: v[0] for k, v in _rows(second).items()}
-    assert [k for k, v in status.items() if v == "succeeded"] == []
-    assert status[("user.forwarding", 2)] == status[("user.outgoing_permissions", 4)] == "skipped"
-    # the only write is SCIM's bulk POST, whose operations all answered 409 (nothing created)
+    # forwarding and outgoing permissions are written first (no list carries them: a read would cost
+    # the same request); their PUTs are idempotent: the org's settings are what the first ledger left
+    settings = {"user.forwarding", "user.outgoing_permissions"}
+    assert {a for (a, _), v in status.items() if v == "succeeded"} == settings
+    assert {v for (a, _), v in status.items() if a not in settings} <= {"skipped", "invalid", "nothing_to_do"}
+    # the other writes: SCIM's bulk POST, whose operations all answered 409 (nothing created)
     writes = [(r.method, r.path) for r in sandbox.requests() if r.method in WRITES]
-    assert [m for m, _ in writes] == ["POST"] and writes[0][1].endswith("/v2/Bulk")
+    assert [m for m, _ in writes if "/features/" not in _] == ["POST"] and writes[0][1].endswith("/v2/Bulk")
+    puts = sorted(p.rsplit("/", 1)[1] for m, p in writes if m == "PUT")
+    # one PUT per row that ran (a refused one is then read to explain it: not a calling user)
+    per_action = {a: sum(1 for (b, _), v in status.items() if b == a and v in ("succeeded", "failed"))
+                  for a in settings}
+    assert puts == ["callForwarding"] * per_action["user.forwarding"] + [
+        "outgoingPermission"] * per_action["user.outgoing_permissions"]
+    assert before == _org_settings(sandbox)
 
 
 def test_scim_create_250_rows_through_ledger_work_takes_at_most_3_bulk_requests(tmp_path, sandbox):
@@ -323,8 +342,9 @@ def test_outgoing_permissions_from_a_profile_file(tmp_path, sandbox, seeded):
         assert (perms["useCustomEnabled"], perms["useCustomPermissions"]) == (True, True)
         national = next(p for p in perms["callingPermissions"] if p["callType"] == "NATIONAL")
         assert (national["action"], national["transferEnabled"]) == ("BLOCK", False)
-    bodies = [r.body for r in sandbox.requests() if r.method == "PUT" and r.path.endswith("/outgoingPermission")]
-    assert [[p["callType"] for p in b["callingPermissions"]] for b in bodies] == [["NATIONAL"], ["NATIONAL"]]
+    # written first, without a read: everything the profile sets, in one PUT per user
+    bodies = [r.body for r in sandbox.requests() if r.path.endswith("/outgoingPermission")]
+    assert [[p["callType"] for p in b["callingPermissions"]] for b in bodies] == [["INTERNAL_CALL", "NATIONAL"]] * 2
 
 
 def test_profile_with_a_v21_call_type_is_refused_at_import(tmp_path):

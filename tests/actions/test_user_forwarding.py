@@ -1,4 +1,5 @@
-"""user.forwarding against the sandbox: full object sent, read-before-write, errors per row."""
+"""user.forwarding against the sandbox: ``always`` written first on a first attempt; re-checked rows
+read and send the full object; errors per row."""
 
 from __future__ import annotations
 
@@ -27,65 +28,86 @@ def calling_user(sandbox):
     return pid
 
 
-def test_forwards_to_53_plus_extension_sending_the_full_object(sandbox, act, calling_user):
+FULL_DEFAULT_BODY = {
+    "callForwarding": {
+        "always": {
+            "enabled": True,
+            "destination": "5380347245",
+            "destinationVoicemailEnabled": False,
+            "ringReminderEnabled": False,
+        },
+        "busy": {"enabled": False, "destination": "", "destinationVoicemailEnabled": False},
+        "noAnswer": {
+            "enabled": False,
+            "destination": "",
+            "destinationVoicemailEnabled": False,
+            "numberOfRings": 3,
+        },
+    },
+    "businessContinuity": {"enabled": False, "destination": "", "destinationVoicemailEnabled": False},
+}
+
+
+def _forwarding_requests(sb):
+    return [(r.method, r.body) for r in sb.requests() if r.path.endswith("/features/callForwarding")]
+
+
+def test_first_attempt_writes_always_alone_without_reading(sandbox, act, calling_user):
     a = act(sandbox, "user.forwarding")
     res = a.run({"email": "ana@example.com", "extension": "80347245"})
 
     assert res.status == "succeeded"
     assert res.result["person_id"] == calling_user
     assert res.result["changed"] == {"always": {"enabled": True, "destination": "5380347245"}}
-    puts = a.bodies("PUT", "/features/callForwarding")
-    assert puts == [
-        {
-            "callForwarding": {
-                "always": {
-                    "enabled": True,
-                    "destination": "5380347245",
-                    "destinationVoicemailEnabled": False,
-                    "ringReminderEnabled": False,
-                },
-                "busy": {"enabled": False, "destination": "", "destinationVoicemailEnabled": False},
-                "noAnswer": {
-                    "enabled": False,
-                    "destination": "",
-                    "destinationVoicemailEnabled": False,
-                    "numberOfRings": 3,
-                },
-            },
-            "businessContinuity": {"enabled": False, "destination": "", "destinationVoicemailEnabled": False},
-        }
+    assert res.result["read_first"] is False
+    # one request for the setting: the PUT, carrying only what the row sets (every field is optional)
+    assert _forwarding_requests(sandbox) == [
+        ("PUT", {"callForwarding": {"always": {"enabled": True, "destination": "5380347245"}}})
     ]
     state = sandbox.state.forwarding_of(calling_user)["callForwarding"]["always"]
     assert (state["enabled"], state["destination"]) == (True, "5380347245")
 
 
-def test_destination_column_wins_and_other_forwards_are_kept(sandbox, act, calling_user):
+def test_rechecked_row_reads_and_sends_the_full_object(sandbox, act, calling_user):
+    a = act(sandbox, "user.forwarding")
+    res = a.executor.execute(a.row({"email": "ana@example.com", "extension": "80347245"}, attempt=2))
+
+    assert res.status == "succeeded" and "read_first" not in res.result
+    assert [m for m, _ in _forwarding_requests(sandbox)] == ["GET", "PUT"]
+    assert a.bodies("PUT", "/features/callForwarding") == [FULL_DEFAULT_BODY]
+
+
+@pytest.mark.parametrize("recheck", [{}, {"attempt": 2}, {"recovered": True}], ids=["first", "retry", "recovered"])
+def test_destination_column_wins_and_other_forwards_are_kept(sandbox, act, calling_user, recheck):
     fw = sandbox.state.forwarding_of(calling_user)
     fw["callForwarding"]["busy"].update(enabled=True, destination="+34910000000")
+    fw["callForwarding"]["always"].update(ringReminderEnabled=True)
     a = act(sandbox, "user.forwarding")
 
-    res = a.run({"email": "ana@example.com", "extension": "80347245", "destination": "530347245"})
+    row = a.row({"email": "ana@example.com", "extension": "80347245", "destination": "530347245"}, **recheck)
+    assert a.executor.execute(row).status == "succeeded"
 
-    assert res.status == "succeeded"
     (body,) = a.bodies("PUT", "/features/callForwarding")
     assert body["callForwarding"]["always"]["destination"] == "530347245"
-    assert body["callForwarding"]["busy"] == {
-        "enabled": True,
-        "destination": "+34910000000",
-        "destinationVoicemailEnabled": False,
-    }
-    assert sandbox.state.forwarding_of(calling_user)["callForwarding"]["busy"]["enabled"] is True
+    after = sandbox.state.forwarding_of(calling_user)["callForwarding"]
+    assert after["busy"] == {"enabled": True, "destination": "+34910000000", "destinationVoicemailEnabled": False}
+    assert after["always"]["ringReminderEnabled"] is True
+    assert after["always"]["destination"] == "530347245"
 
 
-def test_second_run_writes_nothing(sandbox, act, calling_user):
+def test_rerun_first_attempt_sends_one_put_and_a_recheck_writes_nothing(sandbox, act, calling_user):
     act(sandbox, "user.forwarding").run({"email": "ana@example.com", "destination": "530347245"})
     sandbox.log.clear()
 
     again = act(sandbox, "user.forwarding")
     res = again.run({"email": "ana@example.com", "destination": "530347245"})
+    assert res.status == "succeeded"  # idempotent: the same value, one request either way
+    assert [m for m, _ in _forwarding_requests(sandbox)] == ["PUT"]
+    sandbox.log.clear()
 
-    assert res.status == "skipped"
-    assert res.result["reason"] == "forwarding_already_set"
+    rechecked = again.executor.execute(again.row({"email": "ana@example.com", "destination": "530347245"}, attempt=2))
+    assert rechecked.status == "skipped"
+    assert rechecked.result["reason"] == "forwarding_already_set"
     assert again.writes() == []
 
 
@@ -93,9 +115,12 @@ def test_disable_turns_always_off_and_is_idempotent(sandbox, act, calling_user):
     sandbox.state.forwarding_of(calling_user)["callForwarding"]["always"].update(enabled=True, destination="5312")
     a = act(sandbox, "user.forwarding")
     assert a.run({"email": "ana@example.com", "extension": "12", "enabled": "FALSE"}).status == "succeeded"
+    assert a.bodies("PUT", "/features/callForwarding") == [{"callForwarding": {"always": {"enabled": False}}}]
     assert sandbox.state.forwarding_of(calling_user)["callForwarding"]["always"]["enabled"] is False
+    assert sandbox.state.forwarding_of(calling_user)["callForwarding"]["always"]["destination"] == "5312"
     sandbox.log.clear()
-    assert a.run({"email": "ana@example.com", "extension": "12", "enabled": "FALSE"}).status == "skipped"
+    row = a.row({"email": "ana@example.com", "extension": "12", "enabled": "FALSE"}, recovered=True)
+    assert a.executor.execute(row).status == "skipped"
     assert a.writes() == []
 
 
@@ -157,13 +182,16 @@ def test_user_call_forwarding_busy_from_webex_is_a_clear_row_failure(sandbox, ac
     assert err.value.code == "4003" and err.value.http_status == 400
     assert "Control Hub" in str(err.value)
     assert sandbox.state.forwarding_of(calling_user)["callForwarding"]["always"]["enabled"] is False
+    # the short write was refused: the careful path read and sent the full object, refused again
+    assert [m for m, _ in _forwarding_requests(sandbox)] == ["PUT", "GET", "PUT"]
+    assert _forwarding_requests(sandbox)[2][1] == FULL_DEFAULT_BODY
 
 
 def test_lost_answer_to_the_write_is_ambiguous_and_the_retry_rechecks(sandbox, act, lose, calling_user):
     from ledger.errors import TransientFailure
 
     a = act(sandbox, "user.forwarding")
-    lose(a, 3)  # 1 people lookup, 2 forwarding read, 3 the PUT: applied, answer lost
+    lose(a, 2)  # 1 people lookup, 2 the PUT (written first): applied, answer lost
     row = a.row({"email": "ana@example.com", "extension": "80347245"})
     with pytest.raises(TransientFailure) as err:
         a.executor.execute(row)
@@ -171,7 +199,8 @@ def test_lost_answer_to_the_write_is_ambiguous_and_the_retry_rechecks(sandbox, a
     assert sandbox.state.forwarding_of(calling_user)["callForwarding"]["always"]["enabled"] is True
     sandbox.log.clear()
 
-    res = a.executor.execute(row)  # the retry re-executes: read first, nothing re-sent
+    # the engine's retry is attempt 2: it reads first and sends nothing again
+    res = a.executor.execute(a.row({"email": "ana@example.com", "extension": "80347245"}, attempt=2))
 
     assert res.status == "skipped"
     assert a.writes() == []

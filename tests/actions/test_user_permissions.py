@@ -38,6 +38,11 @@ def _perm(state: dict, call_type: str) -> tuple[str, bool]:
     return entry["action"], entry["transferEnabled"]
 
 
+def _set(state: dict, call_type: str, action: str, transfer: bool) -> None:
+    entry = next(p for p in state["callingPermissions"] if p["callType"] == call_type)
+    entry.update(action=action, transferEnabled=transfer)
+
+
 def test_catalog_call_types_are_the_documented_enum():
     from ledger.sandbox import contract
 
@@ -68,18 +73,68 @@ def test_wxc_sdk_only_call_types_are_invalid_at_import_listing_the_valid_ones(tm
         import_profile(path, call_types=CALL_TYPES, actions=PERMISSION_ACTIONS)
 
 
-def test_row_columns_write_only_what_differs(sandbox, act, calling_user):
+ROW = {
+    "email": "ana@example.com",
+    "call_type": "INTERNATIONAL",
+    "transfer_enabled": "TRUE",
+    "use_custom_enabled": "FALSE",
+    "use_custom_permissions": "TRUE",
+}
+
+
+def _permission_requests(sb):
+    return [(r.method, r.body) for r in sb.requests() if r.path.endswith("/outgoingPermission")]
+
+
+def test_first_attempt_writes_what_the_row_sets_without_reading(sandbox, act, calling_user):
+    a = act(sandbox, "user.outgoing_permissions")
+    res = a.run(ROW)
+
+    assert res.status == "succeeded" and res.result["read_first"] is False
+    assert _permission_requests(sandbox) == [
+        (
+            "PUT",
+            {
+                "useCustomEnabled": False,
+                "useCustomPermissions": True,
+                "callingPermissions": [{"callType": "INTERNATIONAL", "action": "BLOCK", "transferEnabled": True}],
+            },
+        )
+    ]
+    state = sandbox.state.permissions_of(calling_user)
+    assert state["useCustomPermissions"] is True and _perm(state, "INTERNATIONAL") == ("BLOCK", True)
+    assert _perm(state, "NATIONAL") == ("ALLOW", True)  # untouched: a PUT changes the call types it lists
+
+
+def test_a_row_that_keeps_a_transfer_flag_as_it_is_reads_first(sandbox, act, calling_user):
+    a = act(sandbox, "user.outgoing_permissions")
+    res = a.run({"email": "ana@example.com", "call_type": "NATIONAL", "action": "BLOCK"})  # no transfer_enabled
+
+    assert res.status == "succeeded" and "read_first" not in res.result
+    assert [m for m, _ in _permission_requests(sandbox)] == ["GET", "PUT"]
+    assert _perm(sandbox.state.permissions_of(calling_user), "NATIONAL") == ("BLOCK", True)  # transfer kept
+
+
+def test_a_locked_call_type_refused_on_the_first_write_falls_back_to_reading(sandbox, act, calling_user):
+    perms = sandbox.state.permissions_of(calling_user)["callingPermissions"]
+    next(p for p in perms if p["callType"] == "PREMIUM_SERVICES_I")["isCallTypeRestrictionEnabled"] = True
+    a = act(sandbox, "user.outgoing_permissions")
+    res = a.run({"email": "ana@example.com", "profile": {"calling_permissions": [
+        {"call_type": "PREMIUM_SERVICES_I", "action": "ALLOW", "transfer_enabled": True},
+        {"call_type": "TOLL_FREE", "action": "BLOCK", "transfer_enabled": False},
+    ]}})
+
+    assert res.status == "succeeded" and res.result["system_locked"] == ["PREMIUM_SERVICES_I"]
+    assert [m for m, _ in _permission_requests(sandbox)] == ["PUT", "GET", "PUT"]  # refused, read, the rest
+    state = sandbox.state.permissions_of(calling_user)
+    assert _perm(state, "TOLL_FREE") == ("BLOCK", False)
+    assert _perm(state, "PREMIUM_SERVICES_I") == ("BLOCK", False)
+
+
+def test_a_rechecked_row_writes_only_what_differs(sandbox, act, calling_user):
     # sandbox default: INTERNATIONAL BLOCK without transfer, use_custom_* FALSE
     a = act(sandbox, "user.outgoing_permissions")
-    res = a.run(
-        {
-            "email": "ana@example.com",
-            "call_type": "INTERNATIONAL",
-            "transfer_enabled": "TRUE",
-            "use_custom_enabled": "FALSE",
-            "use_custom_permissions": "TRUE",
-        }
-    )
+    res = a.executor.execute(a.row(ROW, attempt=2))
 
     assert res.status == "succeeded"
     assert res.result["changed"] == {
@@ -99,7 +154,7 @@ def test_row_columns_write_only_what_differs(sandbox, act, calling_user):
     assert _perm(state, "NATIONAL") == ("ALLOW", True)  # untouched
 
 
-def test_second_run_writes_nothing(sandbox, act, calling_user):
+def test_rerun_sends_one_put_and_a_recovered_row_writes_nothing(sandbox, act, calling_user):
     row = {
         "email": "ana@example.com",
         "call_type": "NATIONAL",
@@ -110,7 +165,10 @@ def test_second_run_writes_nothing(sandbox, act, calling_user):
     assert act(sandbox, "user.outgoing_permissions").run(row).status == "succeeded"
     sandbox.log.clear()
     again = act(sandbox, "user.outgoing_permissions")
-    res = again.run(row)
+    assert again.run(row).status == "succeeded"  # a first attempt: the idempotent PUT alone
+    assert [m for m, _ in _permission_requests(sandbox)] == ["PUT"]
+    sandbox.log.clear()
+    res = again.executor.execute(again.row(row, recovered=True))
     assert res.status == "skipped" and res.result["reason"] == "permissions_already_set"
     assert again.writes() == []
 
@@ -126,7 +184,17 @@ def test_profile_applies_and_row_columns_override_it(sandbox, act, calling_user)
         ],
     }
     a = act(sandbox, "user.outgoing_permissions")
-    res = a.run({"email": "ana@example.com", "profile": profile, "use_custom_enabled": "FALSE"})
+    row = {"email": "ana@example.com", "profile": profile, "use_custom_enabled": "FALSE"}
+    first = act(sandbox, "user.outgoing_permissions").run(row)  # first attempt: all the profile sets
+    assert first.status == "succeeded"
+    (sent,) = a.bodies("PUT", "/outgoingPermission")
+    assert sent["useCustomEnabled"] is False and sent["useCustomPermissions"] is True
+    assert [p["callType"] for p in sent["callingPermissions"]] == ["INTERNAL_CALL", "PREMIUM_SERVICES_I", "TOLL_FREE"]
+    sandbox.state.permissions_of(calling_user).update(useCustomEnabled=False, useCustomPermissions=False)
+    _set(sandbox.state.permissions_of(calling_user), "TOLL_FREE", "ALLOW", True)
+    sandbox.log.clear()
+
+    res = a.executor.execute(a.row(row, attempt=2))  # a re-check reads: only what differs is sent
 
     assert res.status == "succeeded"
     (body,) = a.bodies("PUT", "/outgoingPermission")
@@ -136,7 +204,7 @@ def test_profile_applies_and_row_columns_override_it(sandbox, act, calling_user)
     state = sandbox.state.permissions_of(calling_user)
     assert _perm(state, "TOLL_FREE") == ("BLOCK", False)
     sandbox.log.clear()
-    assert a.run({"email": "ana@example.com", "profile": profile, "use_custom_enabled": "FALSE"}).status == "skipped"
+    assert a.executor.execute(a.row(row, attempt=2)).status == "skipped"
     assert a.writes() == []
 
 

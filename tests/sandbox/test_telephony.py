@@ -59,7 +59,7 @@ def test_person_numbers(sandbox, api, calling_loc, calling_user):
     assert ei.value.response.status_code == 400
 
 
-def test_forwarding_full_object_and_partial_400(sandbox, api, calling_user):
+def test_forwarding_full_object_or_only_what_changes(sandbox, api, calling_user):
     fwd = api.person_settings.forwarding.read(calling_user)
     assert fwd.call_forwarding.always.enabled is False and fwd.business_continuity.enabled is False
     fwd.call_forwarding.always.enabled = True
@@ -67,11 +67,19 @@ def test_forwarding_full_object_and_partial_400(sandbox, api, calling_user):
     api.person_settings.forwarding.configure(calling_user, fwd)
     back = api.person_settings.forwarding.read(calling_user)
     assert back.call_forwarding.always.enabled and back.call_forwarding.always.destination == "530347245"
-    # only `always` -> 400, like Webex
-    r = requests.put(f"{sandbox.base_url}/people/{calling_user}/features/callForwarding",
-                     json={"callForwarding": {"always": {"enabled": True, "destination": "1"}}},
-                     headers={"Authorization": "Bearer test-token"})
-    assert r.status_code == 400 and r.json()["errors"][0]["description"]
+    # every field of the PUT body is optional (contract.json, user-call-settings_auto.py): `always` alone
+    # sets what it carries and keeps the rest; an enabled forward without a destination is refused
+    sandbox.state.forwarding_of(calling_user)["callForwarding"]["busy"].update(enabled=True, destination="9")
+    url, auth = f"{sandbox.base_url}/people/{calling_user}/features/callForwarding", {"Authorization": "Bearer test-token"}
+    r = requests.put(url, json={"callForwarding": {"always": {"enabled": True, "destination": "1"}}}, headers=auth)
+    assert r.status_code == 204
+    now = sandbox.state.forwarding_of(calling_user)["callForwarding"]
+    assert (now["always"]["destination"], now["busy"]["enabled"], now["busy"]["destination"]) == ("1", True, "9")
+    r = requests.put(url, json={"callForwarding": {"noAnswer": {"enabled": True, "destination": ""}}}, headers=auth)
+    assert r.status_code == 400 and "noAnswer.destination" in r.json()["errors"][0]["description"]
+    r = requests.put(url, json={"callForwarding": {"always": {"enabled": "yes"}}}, headers=auth)
+    assert r.status_code == 400
+    assert sandbox.state.forwarding_of(calling_user)["callForwarding"]["noAnswer"]["enabled"] is False
     default = PersonForwardingSetting.default()
     api.person_settings.forwarding.configure(calling_user, default)
     assert sandbox.state.forwarding_of(calling_user)["callForwarding"]["always"]["enabled"] is False

@@ -172,27 +172,34 @@ class TelephonyMixin(StateCore):
 
     # ------------------------------------------------------------------ forwarding
     @staticmethod
-    def validate_forwarding(body: dict) -> None:
-        cf = body.get("callForwarding")
-        if not isinstance(cf, dict):
-            raise E.bad_request("callForwarding is required")
+    def merged_forwarding(cur: dict, body: dict) -> dict:
+        """The forwarding settings after a PUT of ``body`` onto ``cur`` (a new dict; ``cur`` untouched).
+
+        Contract: PUT /v1/people/{personId}/features/callForwarding and PUT /v1/workspaces/{workspaceId}/
+        features/callForwarding (contract.json, from the generated models in user-call-settings_auto.py
+        ``CallForwardingPutCallForwarding`` and workspace-call-settings_auto.py): no field is required, so a
+        body may carry ``callForwarding.always`` alone; what it carries is set, the rest kept. (wxc_sdk's
+        ``PersonForwardingSetting`` model needs the full object: a client-side quirk, WEBEX_NOTES.md.)
+        What a forward needs stays checked on the result: an enabled forward has a destination."""
+        cf = body.get("callForwarding", {})
+        bc = body.get("businessContinuity", {})
+        if not isinstance(cf, dict) or not isinstance(bc, dict):
+            raise E.bad_request("callForwarding and businessContinuity must be objects")
+        out = {"callForwarding": {}, "businessContinuity": {**cur["businessContinuity"], **bc}}
         for k in ("always", "busy", "noAnswer"):
-            if not isinstance(cf.get(k), dict) or not isinstance(cf[k].get("enabled"), bool):
-                raise E.bad_request(f"callForwarding.{k} is required (with enabled)")
-            if cf[k]["enabled"] and not cf[k].get("destination") and not cf[k].get("destinationVoicemailEnabled"):
+            part = cf.get(k, {})
+            if not isinstance(part, dict) or not isinstance(part.get("enabled", False), bool):
+                raise E.bad_request(f"callForwarding.{k} must be an object (enabled: boolean)")
+            out["callForwarding"][k] = {**cur["callForwarding"][k], **part}
+        for k, fw in out["callForwarding"].items():
+            if fw.get("enabled") and not fw.get("destination") and not fw.get("destinationVoicemailEnabled"):
                 raise E.bad_request(f"callForwarding.{k}.destination is required when enabled")
-        bc = body.get("businessContinuity")
-        if not isinstance(bc, dict) or not isinstance(bc.get("enabled"), bool):
-            raise E.bad_request("businessContinuity is required (with enabled)")
+        return out
 
     def api_set_forwarding(self, eid: str, body: dict) -> None:
         with self.lock:
             ent = self._calling_entity(eid)
-            self.validate_forwarding(body)
-            cur = ent["_features"]["callForwarding"]
-            for k in ("always", "busy", "noAnswer"):
-                cur["callForwarding"][k].update(body["callForwarding"][k])
-            cur["businessContinuity"].update(body["businessContinuity"])
+            ent["_features"]["callForwarding"] = self.merged_forwarding(ent["_features"]["callForwarding"], body)
 
     def api_set_forwarding_always(self, eid: str, body: dict) -> None:
         """The flat ``.../callForwarding`` PUT: ``always`` alone, given flat or as ``callForwarding.always``."""
