@@ -45,12 +45,12 @@ def _number(i: int) -> str:
 
 def write_file(path: Path, users: int, licence_id: str, org_id: str) -> None:
     head = "email,first_name,last_name,add_license_ids,location_name,extension,legacy_phone_number,destination," \
-           "call_type,action,org_id"
+           "call_type,action,transfer_enabled,org_id"
     lines = [head]
     for i in range(users):
         ext = str(20000 + i)
         lines.append(f"v21user{i:05d}@bench.example.com,Ana,Puig,{licence_id},{_site(i)},{ext},{_number(i)},"
-                     f"53{ext},NATIONAL,BLOCK,{org_id}")
+                     f"53{ext},NATIONAL,BLOCK,FALSE,{org_id}")
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
 
 
