@@ -212,11 +212,11 @@ class BaseExecutor(PeopleReads):
         For a setting no list endpoint carries (forwarding, outgoing permissions) a read costs the same
         request as the write it might save, and a PUT of absolute values is idempotent: on a row's first
         attempt the write goes out alone (1 request instead of 2). ``careful`` runs instead for a dry run
-        (plan.csv shows before → after), a re-checked row (a retry or a row reclaimed from a dead run: its
-        write may have landed), ``changes`` None (the row keeps a value "as it is", which needs a read),
-        and when Webex refuses the short write (400/404): the read then explains or adapts (not a calling
-        user, a call type the system locks, forwarding busy)."""
-        if changes is None or self.dry_run or row.attempt > 1 or row.recovered:
+        (plan.csv shows before → after), a row to re-check (``row.recovered``: retried after a write whose
+        answer was lost, or reclaimed from a dead run), ``changes`` None (the row keeps a value "as it is",
+        which needs a read), and when Webex refuses the short write (400/404): the read then explains or
+        adapts (not a calling user, a call type the system locks, forwarding busy)."""
+        if changes is None or self.dry_run or row.recovered:
             return careful()
         try:
             self.call(what, write, write=True)

@@ -257,6 +257,19 @@ def test_faults_scim_and_forwarding_end_final_without_duplicates(tmp_path, sandb
         assert sb.state.create_count(f"new{i:03d}@example.com") == 1
     for i, pid in enumerate(people.values()):
         assert sb.state.forwarding_of(pid)["callForwarding"]["always"]["destination"] == f"537{i:03d}"
+    # forwarding is written first; after a PUT whose answer was lost the retry re-checks: it reads first
+    by_person: dict[str, list] = {}
+    for r in sb.requests():
+        if r.path.endswith("/features/callForwarding"):
+            by_person.setdefault(r.path.split("/")[3], []).append(r)
+    lost_puts = 0
+    for seq in by_person.values():
+        assert seq[0].method == "PUT"  # a first attempt sends the write alone
+        for before, after in zip(seq, seq[1:]):
+            if before.method == "PUT" and before.fault == "lost":
+                lost_puts += 1
+                assert after.method == "GET"
+    assert lost_puts >= 1
 
 
 def test_licences_move_and_secondary_number_through_ledger_work(tmp_path, sandbox):

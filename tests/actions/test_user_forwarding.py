@@ -70,14 +70,14 @@ def test_first_attempt_writes_always_alone_without_reading(sandbox, act, calling
 
 def test_rechecked_row_reads_and_sends_the_full_object(sandbox, act, calling_user):
     a = act(sandbox, "user.forwarding")
-    res = a.executor.execute(a.row({"email": "ana@example.com", "extension": "80347245"}, attempt=2))
+    res = a.executor.execute(a.row({"email": "ana@example.com", "extension": "80347245"}, recovered=True))
 
     assert res.status == "succeeded" and "read_first" not in res.result
     assert [m for m, _ in _forwarding_requests(sandbox)] == ["GET", "PUT"]
     assert a.bodies("PUT", "/features/callForwarding") == [FULL_DEFAULT_BODY]
 
 
-@pytest.mark.parametrize("recheck", [{}, {"attempt": 2}, {"recovered": True}], ids=["first", "retry", "recovered"])
+@pytest.mark.parametrize("recheck", [{}, {"attempt": 2}, {"recovered": True}], ids=["first", "retry, nothing written yet", "re-check"])
 def test_destination_column_wins_and_other_forwards_are_kept(sandbox, act, calling_user, recheck):
     fw = sandbox.state.forwarding_of(calling_user)
     fw["callForwarding"]["busy"].update(enabled=True, destination="+34910000000")
@@ -105,7 +105,7 @@ def test_rerun_first_attempt_sends_one_put_and_a_recheck_writes_nothing(sandbox,
     assert [m for m, _ in _forwarding_requests(sandbox)] == ["PUT"]
     sandbox.log.clear()
 
-    rechecked = again.executor.execute(again.row({"email": "ana@example.com", "destination": "530347245"}, attempt=2))
+    rechecked = again.executor.execute(again.row({"email": "ana@example.com", "destination": "530347245"}, recovered=True))
     assert rechecked.status == "skipped"
     assert rechecked.result["reason"] == "forwarding_already_set"
     assert again.writes() == []
@@ -199,8 +199,8 @@ def test_lost_answer_to_the_write_is_ambiguous_and_the_retry_rechecks(sandbox, a
     assert sandbox.state.forwarding_of(calling_user)["callForwarding"]["always"]["enabled"] is True
     sandbox.log.clear()
 
-    # the engine's retry is attempt 2: it reads first and sends nothing again
-    res = a.executor.execute(a.row({"email": "ana@example.com", "extension": "80347245"}, attempt=2))
+    # the engine marks the retry of a write whose answer was lost `recovered`: it reads first, sends nothing
+    res = a.executor.execute(a.row({"email": "ana@example.com", "extension": "80347245"}, recovered=True))
 
     assert res.status == "skipped"
     assert a.writes() == []

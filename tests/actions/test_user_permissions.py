@@ -134,7 +134,7 @@ def test_a_locked_call_type_refused_on_the_first_write_falls_back_to_reading(san
 def test_a_rechecked_row_writes_only_what_differs(sandbox, act, calling_user):
     # sandbox default: INTERNATIONAL BLOCK without transfer, use_custom_* FALSE
     a = act(sandbox, "user.outgoing_permissions")
-    res = a.executor.execute(a.row(ROW, attempt=2))
+    res = a.executor.execute(a.row(ROW, recovered=True))
 
     assert res.status == "succeeded"
     assert res.result["changed"] == {
@@ -194,7 +194,7 @@ def test_profile_applies_and_row_columns_override_it(sandbox, act, calling_user)
     _set(sandbox.state.permissions_of(calling_user), "TOLL_FREE", "ALLOW", True)
     sandbox.log.clear()
 
-    res = a.executor.execute(a.row(row, attempt=2))  # a re-check reads: only what differs is sent
+    res = a.executor.execute(a.row(row, recovered=True))  # a re-check reads: only what differs is sent
 
     assert res.status == "succeeded"
     (body,) = a.bodies("PUT", "/outgoingPermission")
@@ -204,7 +204,7 @@ def test_profile_applies_and_row_columns_override_it(sandbox, act, calling_user)
     state = sandbox.state.permissions_of(calling_user)
     assert _perm(state, "TOLL_FREE") == ("BLOCK", False)
     sandbox.log.clear()
-    assert a.executor.execute(a.row(row, attempt=2)).status == "skipped"
+    assert a.executor.execute(a.row(row, recovered=True)).status == "skipped"
     assert a.writes() == []
 
 
