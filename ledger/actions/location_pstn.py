@@ -38,7 +38,8 @@ class LocationPstn(LocationExecutor):
         if local:
             target |= {"routeType": route_type, "routeId": route_id}
         loc_id, org = self.loc(row), self.org_id(row)
-        enabled = self.telephony_details(loc_id, org) is not None
+        # batched reads: the org's calling locations, listed once (else this location's details, read now)
+        enabled = self.listed_calling(row, loc_id) is not None or self.calling_details(row, loc_id) is not None
         if enabled:
             current = self._current(loc_id, org)
             if current and self._equal(current, target, str(p.get("pstn_option") or "")):
@@ -49,6 +50,7 @@ class LocationPstn(LocationExecutor):
             changes["enable_calling"] = True
             if self.dry_run:
                 return self.done(changes, location_id=loc_id)
+            self.drop_calling(row, loc_id)
             self._enable(loc_id, org, languages)
         body: dict[str, Any] = {"premiseRouteType": route_type, "premiseRouteId": route_id} if local else {}
         if not local:

@@ -3,15 +3,18 @@
 Every executor resolves the row's location (``location_id``, or the location ``name`` looked up
 once per run through the ResolveCache), reads the current Webex state, compares it with the row's
 intent and writes only when they differ (``skipped`` otherwise). A dry run stops after the
-comparison and reports what it would change.
+comparison and reports what it would change. Where a list carries the state (the org's calling
+locations with their main number, the number inventory) it is read once per run, not per site
+(ledger.actions.location_reads).
 
 Sharp edges handled here (see shared/reference/v21_actions.md §3.1–3.5):
 
 - ``location.pstn`` (ledger.actions.location_pstn): ``GET telephony/config/locations/{id}`` answers
   400/404 for a location that is not calling-enabled; the location is then enabled first.
-- ``location.numbers``: wxc_sdk posts with ``ignore_status=400``, so a rejected add does not raise.
-  The per-number errors of the answer are read AND the inventory is read again: a number that is
-  still missing fails the row with its error.
+- ``location.numbers``: wxc_sdk's add posts with ``ignore_status=400``, so a rejected add does not
+  raise; the POST is sent here so that its status is seen. A 2xx needs no second read; after a 400
+  the per-number errors are read AND the inventory is read again: a number that is still missing
+  fails the row with its error.
 - ``location.main_number``: the number must already be in the location's inventory.
 - ``location.pstn`` / ``location.internal_dialing``: the route is ``premise_route_id`` (its decoded
   type must match ``premise_route_type``), or the route NAME in ``route_identity`` resolved once per
@@ -28,10 +31,12 @@ from typing import Any, TypeVar
 from wxc_sdk.common import NumberState, RouteIdentity
 from wxc_sdk.telephony.location import CallingLineId, TelephonyLocation
 from wxc_sdk.telephony.location.internal_dialing import InternalDialing
-from wxc_sdk.telephony.location.numbers import NumberAddError
+from wxc_sdk.rest import RestError
+from wxc_sdk.telephony.location.numbers import NumberAddError, NumberAddResponse
 
 from ledger.actions.base import BaseExecutor, decode_id, id_uuid, same_id
 from ledger.actions.permissions import target_from_payload
+from ledger.actions.location_reads import LOCATION_SNAPSHOT_AFTER, SiteReads
 from ledger.errors import RowFailure
 from ledger.work.ports import ActionResult, RowInput
 
@@ -80,8 +85,12 @@ def main_and_numbers(payload: Mapping[str, Any]) -> list[str]:
     return list(dict.fromkeys([*wanted, main] if main else wanted))
 
 
-class LocationExecutor(BaseExecutor):
+class LocationExecutor(SiteReads, BaseExecutor):
     """Shared steps of the location actions."""
+
+    # a row is a site, and an org has tens to a few hundred: its number inventory (a page per 2,000
+    # numbers) is listed after three single reads instead of ten
+    snapshot_after = LOCATION_SNAPSHOT_AFTER
 
     def loc(self, row: RowInput) -> str:
         return self.location_id(row, "location_id", "name")
@@ -95,12 +104,6 @@ class LocationExecutor(BaseExecutor):
             if exc.http_status in NOT_CALLING_STATUSES:
                 return None
             raise
-
-    def require_calling(self, location_id: str, org_id: str | None) -> TelephonyLocation:
-        details = self.telephony_details(location_id, org_id)
-        if details is None:
-            raise not_calling()
-        return details
 
     def read_calling_setting(self, what: str, location_id: str, org_id: str | None, read: Callable[[], T]) -> T:
         """Read a calling setting of the location; a 400/404 on a non-calling location says so."""
@@ -174,7 +177,7 @@ class LocationNumbers(LocationExecutor):
         if not wanted:
             raise RowFailure("phone_numbers and calling_line_id are empty", code="missing_numbers")
         number_type = str(p.get("number_type") or "DID")
-        present = self.inventory(loc_id, org)
+        present = self.numbers_in_location(row, loc_id, wanted)
         missing = [n for n in wanted if n not in present]
         if not missing:
             return self.skipped("numbers_already_present", location_id=loc_id, numbers=wanted)
@@ -183,14 +186,16 @@ class LocationNumbers(LocationExecutor):
             return self.done(changes, location_id=loc_id, already_present=[n for n in wanted if n in present])
         size = MOBILE_PER_REQUEST if number_type == "MOBILE" else len(missing)
         errors: list[NumberAddError] = []
+        rejected = False
+        for n in missing:
+            self.drop_number(row, n)
         for start in range(0, len(missing), size):
-            chunk = missing[start : start + size]
-            with self.webex("add numbers to the location", write=True):
-                answer = self.api.telephony.location.number.add(
-                    loc_id, chunk, number_type=number_type, state=NumberState.inactive, org_id=org
-                )
-            errors.extend(answer.errors)
-        # wxc_sdk swallows HTTP 400 here: trust the inventory, not the absence of an exception.
+            answer = self._add(loc_id, missing[start : start + size], number_type, org)
+            rejected = rejected or answer is not None
+            errors.extend(answer or [])
+        if not rejected:  # every chunk answered 2xx: added (numbers_auto.py: present ones are "simply ignored")
+            return self.done(changes, location_id=loc_id)
+        # a 400 (with or without per-number errors): trust the inventory, not the answer
         after = self.inventory(loc_id, org)
         failed = [n for n in missing if n not in after]
         if failed:
@@ -198,6 +203,22 @@ class LocationNumbers(LocationExecutor):
                 raise not_calling()  # a swallowed 400 without per-number errors: say why when we can
             raise self._failure(failed, errors, [n for n in missing if n in after])
         return self.done(changes, location_id=loc_id)
+
+    def _add(self, loc_id: str, chunk: list[str], number_type: str, org: str | None) -> list[NumberAddError] | None:
+        """POST the chunk (numbers_auto.py add_phone_numbers_to_a_location); None when Webex answered 2xx,
+        else the per-number errors of its 400 (wxc_sdk's own ``number.add`` swallows the 400 and cannot
+        tell a 2xx from a 400 whose body is a plain error object, so the status is read here)."""
+        session = self.api.session
+        body = {"phoneNumbers": chunk, "numberType": number_type, "state": NumberState.inactive.value}
+        with self.webex("add numbers to the location", write=True):
+            try:
+                session.rest_post(session.ep(f"telephony/config/locations/{loc_id}/numbers"), json=body,
+                                  params={"orgId": org} if org else None)
+            except RestError as exc:
+                if exc.response is None or exc.response.status_code != 400:
+                    raise
+                return _add_errors(exc.response)
+        return None
 
     @staticmethod
     def _failure(failed: list[str], answer_errors: list[NumberAddError], added: list[str]) -> RowFailure:
@@ -220,6 +241,17 @@ class LocationNumbers(LocationExecutor):
         )
 
 
+def _add_errors(response: Any) -> list[NumberAddError]:
+    """The per-number errors of a 400 to an add (``[{"errors": [...]}]``); [] for any other body."""
+    try:
+        answer = response.json()
+    except ValueError:
+        return []
+    if isinstance(answer, list) and answer and isinstance(answer[0], dict):
+        return NumberAddResponse.model_validate(answer[0]).errors or []
+    return []
+
+
 # --- location.main_number --------------------------------------------------------------------------
 
 
@@ -233,11 +265,17 @@ class LocationMainNumber(LocationExecutor):
             raise RowFailure("no calling_line_id or phone_number in the row", code="missing_number")
         name = str(p.get("calling_line_name") or "").strip() or None
         loc_id, org = self.loc(row), self.org_id(row)
-        details = self.require_calling(loc_id, org)
-        now = details.calling_line_id or CallingLineId()
+        listed = self.listed_calling(row, loc_id)  # batched reads: the org's calling locations, listed once
+        if listed is not None:
+            now = CallingLineId.model_validate(listed.get("callingLineId") or {})
+        else:
+            details = self.calling_details(row, loc_id)
+            if details is None:
+                raise not_calling()
+            now = details.calling_line_id or CallingLineId()
         if now.phone_number == number and (name is None or now.name == name):
             return self.skipped("main_number_already_set", location_id=loc_id, phone_number=number)
-        if number not in self.inventory(loc_id, org, number):
+        if number not in self.numbers_in_location(row, loc_id, [number]):
             raise RowFailure(
                 f"{number} is not in the location's number inventory; add it first (location.numbers)",
                 code="number_not_in_location",
@@ -249,6 +287,7 @@ class LocationMainNumber(LocationExecutor):
         # the name is only sent with the number (Webex needs both together); unset fields are not sent
         line = CallingLineId(phone_number=number, **({"name": name} if name else {}))
         settings = TelephonyLocation(calling_line_id=line)
+        self.drop_calling(row, loc_id)
         with self.webex("set the location's main number", write=True):
             job = self.api.telephony.location.update(loc_id, settings, org_id=org)
         return self.done(changes, location_id=loc_id, batch_job_id=job)

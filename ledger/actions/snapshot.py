@@ -69,6 +69,9 @@ class _Written:
             self._dropped |= keys
 
 
+Written = _Written  # the base of the other snapshots (workspaces by name, locations' numbers)
+
+
 class PeopleSnapshot(_Written):
     """The org's people as listed at ``taken`` (monotonic seconds), by email and by id."""
 
@@ -115,10 +118,12 @@ class NumbersSnapshot(_Written):
         self.taken = taken
         self.pages = max(1, -(-len(items) // NUMBERS_PAGE_MAX))
         self._owner: dict[str, str | None] = {}
+        self._location: dict[str, str] = {}
         for item in items:
             number = number_digits(item.get("phoneNumber"))
             if number:
                 self._owner[number] = str((item.get("owner") or {}).get("id") or "") or None
+                self._location[number] = str((item.get("location") or {}).get("id") or "")
 
     def owned_by(self, number: str, person_id: str) -> bool | None:
         """Whether the list shows ``number`` owned by ``person_id``; None when it cannot say (not listed,
@@ -130,8 +135,40 @@ class NumbersSnapshot(_Written):
         owner = self._owner[n]
         return owner is not None and _key(owner) == _key(person_id)
 
+    def in_location(self, number: str, location_id: str) -> bool | None:
+        """Whether the list shows ``number`` in the location's inventory (a number the org's inventory
+        lacks is in no location); None when this run has written it since (read it again)."""
+        n = number_digits(number)
+        with self._lock:
+            if n in self._dropped:
+                return None
+        return bool(self._location.get(n)) and _key(self._location[n]) == _key(location_id)
+
     def _mark(self, entry: str) -> str:
         return number_digits(entry)
+
+
+class CallingLocationsSnapshot(_Written):
+    """The org's Webex Calling locations (``GET telephony/config/locations``: id, name, callingLineId …),
+    as listed at ``taken``; a location this run writes (enables, sets its main number) is dropped."""
+
+    def __init__(self, items: list[dict[str, Any]], taken: float, page: int):
+        super().__init__()
+        self.taken = taken
+        self.pages = max(1, -(-len(items) // page))
+        self._by_id = {_key(str(item.get("id") or "")): item for item in items if item.get("id")}
+
+    def location(self, location_id: str) -> dict[str, Any] | None:
+        """The location as listed; None when not listed (not calling-enabled when listed, or enabled since)
+        or written by this run since — read it then."""
+        k = _key(location_id)
+        with self._lock:
+            if k in self._dropped:
+                return None
+        return self._by_id.get(k)
+
+    def _mark(self, entry: str) -> str:
+        return _key(entry)
 
 
 def number_digits(number: str | None) -> str:

@@ -18,6 +18,15 @@ applied"; "If multiple license IDs are provided, the oldest suitable one will be
 
 Read before write: a workspace with the row's name in the location ends ``skipped``; a 400/409
 answer to the create is re-checked by name (Webex may have created it).
+
+Batched reads (ledger.actions.snapshot): once the run has looked up ``SNAPSHOT_AFTER`` names one by one,
+the org's workspaces are listed (``GET /workspaces``, 1,000 a page) and a name the list has ends
+``skipped`` with no request, a name it lacks is created without a lookup. Freshness: this action trusts
+a list at most ``CREATE_LIST_MAX_AGE_S`` old (then lists again); a name this run creates is looked up by
+name for the rest of the run; a row to re-check (reclaimed after a crash, retried after an ambiguous
+create) is always looked up by name. A workspace someone else created after the list: Webex's 409 is
+looked up and ends ``skipped`` (the reference does not say that Webex refuses a second workspace of the
+same name; the list's age bounds that window).
 """
 
 from __future__ import annotations
@@ -26,6 +35,7 @@ from typing import Any
 
 from wxc_sdk.workspaces import CallingType, Workspace, WorkspaceCalling, WorkspaceWebexCalling
 
+from ledger.actions.base import same_id
 from ledger.actions.workspaces import RECHECK_STATUSES, WorkspaceExecutor
 from ledger.errors import RowFailure
 from ledger.work.ports import ActionResult, RowInput
@@ -34,8 +44,13 @@ PROFESSIONAL = "Webex Calling - Professional"
 DEFAULT_DEVICES = "phones"
 
 
+CREATE_LIST_MAX_AGE_S = 60.0  # the list of workspaces a create trusts (see the module's freshness rule)
+
+
 class WorkspaceCreate(WorkspaceExecutor):
     """Create the workspace (a Webex Calling one when the row gives an extension or number)."""
+
+    snapshot_max_age_s = CREATE_LIST_MAX_AGE_S
 
     def execute(self, row: RowInput) -> ActionResult:
         p = row.payload
@@ -49,7 +64,7 @@ class WorkspaceCreate(WorkspaceExecutor):
             )
         loc, org = self.optional_location(row), self.org_id(row)
         devices = str(p.get("supported_devices") or DEFAULT_DEVICES)
-        existing = self.find(name, loc, org)
+        existing = self._existing(row, name, loc)
         if existing:
             return self._exists(existing, loc, calling, devices)
         license_id = self._license(row, org) if calling else None
@@ -57,6 +72,9 @@ class WorkspaceCreate(WorkspaceExecutor):
         changes = settings.update_or_create()
         if self.dry_run:
             return self.done(changes, location_id=loc)
+        snap = self.workspaces_snapshot(row)
+        if snap is not None:
+            snap.drop(name)  # later rows with this name look it up, not trust the list
         try:
             created = self.call(
                 f"create workspace {name!r}", lambda: self.api.workspaces.create(settings, org_id=org), write=True
@@ -72,6 +90,16 @@ class WorkspaceCreate(WorkspaceExecutor):
             note = "created although Webex answered HTTP 400"
             return self.done(changes, workspace_id=again[0].workspace_id, note=note)
         return self.done(changes, workspace_id=created.workspace_id, location_id=loc)
+
+    def _existing(self, row: RowInput, name: str, loc: str | None) -> list[Workspace]:
+        """Workspaces named ``name`` (in ``loc``): from the run's list of the org's workspaces once it is
+        worth it (no request), else — and for a row to re-check (``recovered``) — looked up by name."""
+        snap = None if row.recovered else self.workspaces_snapshot(row)
+        listed = snap.named(name) if snap is not None else None
+        if listed is not None:
+            return [w for w in listed if not loc or same_id(w.location_id, loc)]
+        self.count_person_read(row, "workspaces")
+        return self.find(name, loc, self.org_id(row))
 
     def _license(self, row: RowInput, org: str | None) -> str:
         """The one licence the workspace gets: the row's (or global.csv's), else a Professional one."""

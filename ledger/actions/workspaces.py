@@ -33,6 +33,7 @@ from wxc_sdk.workspaces import Workspace
 from ledger.actions.base import BaseExecutor, same_id
 from ledger.actions.forwarding import forward_destination, forwarding_changes
 from ledger.actions.permissions import as_bool, target_from_payload
+from ledger.actions.snapshot import Written
 from ledger.actions.users import same_number
 from ledger.errors import RowFailure
 from ledger.work.ports import ActionResult, RowInput
@@ -98,40 +99,45 @@ class WorkspaceExecutor(BaseExecutor):
         """Ids of the workspaces named ``name`` (in the location, when given) in the run's list of the org's
         workspaces (``GET /workspaces``, 1,000 a page, once the run has looked up enough of them one by one,
         see ``ledger.actions.snapshot``); [] when not listed (looked up by name then, as before)."""
-        org = self.org_id(row)
-
-        def load() -> Any:
-            found = self.call("list the org's workspaces",
-                              lambda: list(self.api.workspaces.list(org_id=org, max=WORKSPACES_PAGE_MAX)))
-            return _Listed(found)
-
-        snap = self._snapshot(row, "workspaces", load)
-        if snap is None:
+        snap = self.workspaces_snapshot(row)
+        named = snap.named(name) if snap is not None else None
+        if not named:
             return []
-        return [str(w.workspace_id) for w in snap.by_name.get(name, [])
+        return [str(w.workspace_id) for w in named
                 if not location_id or not w.location_id or same_id(w.location_id, location_id)]
+
+    def workspaces_snapshot(self, row: RowInput) -> _Listed | None:
+        """The run's list of the org's workspaces (None before it is worth it, see ``listed_workspaces``)."""
+        org = self.org_id(row)
+        return self._snapshot(row, "workspaces", lambda: _Listed(self.call(  # type: ignore[no-any-return]
+            "list the org's workspaces", lambda: list(self.api.workspaces.list(org_id=org, max=WORKSPACES_PAGE_MAX)))))
 
     def who(self, row: RowInput) -> str:
         p = row.payload
         return f"workspace {p.get('workspace_name') or p.get('workspace_id')}"
 
 
-class _Listed:
-    """The org's workspaces by exact display name, as listed at ``taken``."""
+class _Listed(Written):
+    """The org's workspaces by exact display name, as listed at ``taken``; a name this run creates is
+    dropped (``drop``): later rows look it up by name again."""
 
     def __init__(self, workspaces: list[Workspace]) -> None:
+        super().__init__()
         self.taken = time.monotonic()
         self.pages = max(1, -(-len(workspaces) // WORKSPACES_PAGE_MAX))
         self.by_name: dict[str, list[Workspace]] = {}
         for w in workspaces:
             self.by_name.setdefault((w.display_name or "").strip(), []).append(w)
 
-    @staticmethod
-    def written() -> set[str]:
-        return set()  # names → ids only: nothing a write makes stale
+    def named(self, name: str) -> list[Workspace] | None:
+        """The listed workspaces named ``name`` ([] when none); None when this run created one since."""
+        with self._lock:
+            if name.strip() in self._dropped:
+                return None
+        return list(self.by_name.get(name.strip(), []))
 
-    def forget(self, keys: set[str]) -> None:
-        return None
+    def _mark(self, entry: str) -> str:
+        return entry.strip()
 
 
 # --- workspace.secondary_number --------------------------------------------------------------------
@@ -146,18 +152,28 @@ class WorkspaceSecondaryNumber(WorkspaceExecutor):
             raise RowFailure("legacy_phone_number is empty", code="missing_number")
         ws, org = self.workspace_id(row), self.org_id(row)
         api = self.api.workspace_settings.numbers
-        # plain JSON: the spec answers distinctiveRingEnabled + phoneNumbers only, which wxc_sdk 1.41's
-        # model refuses (it requires workspace/location/organization); the number is `directNumber`
-        # (spec) or `external` (wxc_sdk 1.41, its live tests): both are read
-        current = self.call(
-            f"read numbers of {self.who(row)}", lambda: self.get_json(f"workspaces/{ws}/features/numbers", org)
-        )
-        held = next((n for n in current.get("phoneNumbers") or [] if _holds(n, number)), None)
-        if held is not None:
-            return self.skipped("number_already_present", workspace_id=ws, number=number, primary=bool(held.get("primary")))
+        # batched reads: the org's number inventory (GET telephony/config/numbers) lists each number with its
+        # owner (a workspace's id, type PLACE), as for user.secondary_number; else the workspace's numbers
+        inventory = self.numbers_snapshot(row)
+        if inventory is not None and inventory.owned_by(number, ws):
+            return self.skipped("number_already_present", workspace_id=ws, number=number)
+        if inventory is None or inventory.owned_by(number, ws) is None:
+            self.count_person_read(row, "numbers")
+            # plain JSON: the spec answers distinctiveRingEnabled + phoneNumbers only, which wxc_sdk 1.41's
+            # model refuses (it requires workspace/location/organization); the number is `directNumber`
+            # (spec) or `external` (wxc_sdk 1.41, its live tests): both are read
+            current = self.call(
+                f"read numbers of {self.who(row)}", lambda: self.get_json(f"workspaces/{ws}/features/numbers", org)
+            )
+            held = next((n for n in current.get("phoneNumbers") or [] if _holds(n, number)), None)
+            if held is not None:
+                return self.skipped(
+                    "number_already_present", workspace_id=ws, number=number, primary=bool(held.get("primary"))
+                )
         changes = {"add_number": number, "primary": False}
         if self.dry_run:
             return self.done(changes, workspace_id=ws)
+        self.drop_number(row, number)
         update = [UpdateWorkspacePhoneNumber(primary=False, action=PatternAction.add, direct_number=number)]
         try:
             self.call(f"add number {number} to {self.who(row)}", lambda: api.update(ws, update, org_id=org), write=True)

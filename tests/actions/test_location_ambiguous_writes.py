@@ -27,7 +27,9 @@ def test_lost_calling_enablement_is_not_sent_again(sandbox, act, lose, site):
     a = act(sandbox, "location.pstn")
     row = a.row({"location_id": site["loc"], "premise_route_id": site["rg"], "announcement_language": "es_es",
                  "preferred_language": "es_ES"})
-    lose(a, 3)  # 1 telephony details (400), 2 location details, 3 the enabling POST: applied, answer lost
+    # 1 the org's calling locations (the site is not among them), 2 its telephony details (400), 3 location
+    # details, 4 the enabling POST: applied, answer lost
+    lose(a, 4)
     with pytest.raises(TransientFailure) as err:
         a.executor.execute(row)
     assert err.value.ambiguous
@@ -62,7 +64,7 @@ def test_lost_main_number_update_is_rechecked_and_skipped(sandbox, act, lose, si
     sandbox.state.add_number(site["loc"], "+34935678901")
     a = act(sandbox, "location.main_number")
     row = a.row({"location_id": site["loc"], "calling_line_id": "+34935678901"})
-    lose(a, 3)  # 1 telephony details, 2 inventory check, 3 the PUT
+    lose(a, 3)  # 1 the org's calling locations, 2 inventory check, 3 the PUT
     with pytest.raises(TransientFailure):
         a.executor.execute(row)
 

@@ -22,7 +22,7 @@ async def list_locations(request: web.Request) -> web.Response:
         if lid:
             locs = [l for l in locs if ids.same(l["id"], lid)]
         items = [public(l) for l in locs]
-    return paginate(request, items)
+    return paginate(request, items, default_max=500)  # webex-device.json GET /locations: `max` default 500
 
 
 get_location = view(SandboxState.get_location, "lid", public)
@@ -44,7 +44,7 @@ async def list_calling_locations(request: web.Request) -> web.Response:
         locs = [l for l in st.locations.values() if l["_calling"]]
         if name:
             locs = [l for l in locs if name.lower() in l["name"].lower()]
-        items = [st.telephony_location_view(l) for l in locs]
+        items = [st.telephony_location_list_view(l) for l in locs]
     return paginate(request, items, key="locations")
 
 

@@ -143,6 +143,15 @@ class LocationsMixin(StateCore):
             v["connection"] = {"type": loc["_pstn"]["routeType"], "id": loc["_pstn"]["routeId"]}
         return v
 
+    # wxc_sdk_open_api/location-call-settings_auto.py ListLocationObject: the list of calling locations
+    # (GET telephony/config/locations) carries only these fields of a location's details
+    LIST_FIELDS = ("id", "name", "outsideDialDigit", "enforceOutsideDialDigit", "routingPrefix", "callingLineId",
+                   "e911SetupRequired")
+
+    def telephony_location_list_view(self, loc: dict) -> dict:
+        v = self.telephony_location_view(loc)
+        return {k: v[k] for k in self.LIST_FIELDS if k in v}
+
     def api_update_telephony_location(self, lid: str, body: dict) -> dict:
         with self.lock:
             loc = self._require_calling_location(lid)

@@ -131,8 +131,7 @@ class NumbersMixin(StateCore):
                 v["owner"].update(firstName=ent.get("firstName"), lastName=ent.get("lastName"))
                 if ent.get("extension"):
                     v["extension"] = ent["extension"]
-            elif ent is not None:
-                v["owner"]["displayName"] = ent.get("displayName")
+            elif ent is not None:  # numbers_auto.py NumberObjectOwner: id, type, firstName, lastName only
                 if ent.get("_extension"):
                     v["extension"] = ent["_extension"]
         return v
