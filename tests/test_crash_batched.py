@@ -65,3 +65,49 @@ def test_kill_9_mid_batch_with_batched_reads_creates_nothing_twice_and_loses_not
     assert all(len(sb.state.people_by_email(e)) == 1 for e in emails)
     assert all(sb.state.create_count(e) == (0 if e in existing else 1) for e in emails)
     assert final.get("skipped", 0) >= len(existing)
+
+
+@pytest.mark.timeout(300)
+def test_kill_9_while_scim_rows_wait_for_a_full_bulk_creates_nothing_twice_and_loses_nothing(
+    ledger_path: Path, tmp_path: Path, sandbox_factory  # noqa: F811
+) -> None:
+    """user.scim_create fills its bulks across claimed batches (``ledger.work.bulks``): rows waiting for a
+    bulk, and rows of a bulk in flight, are claimed and unfinished when the process dies. The next run
+    reclaims them: the users the killed run created end skipped (listed, or 409 looked up), none twice."""
+    emails = [f"scimcrash{i:04d}@lab.example.com" for i in range(ROWS)]
+    random.Random(11).shuffle(emails)
+    existing = set(emails[::2])
+    sb = sandbox_factory(token=TOKEN, seed=5, faults=FaultConfig(latency_ms=150))
+    for e in sorted(existing):
+        sb.state.add_person(e, "Old", "User")
+    csv_path = tmp_path / "scim.csv"
+    with csv_path.open("w", newline="") as fh:
+        w = csv.writer(fh)
+        w.writerow(["email", "first_name", "last_name", "org_id"])
+        w.writerows([e, "Ana", "Puig", sb.state.org_id] for e in emails)
+    engine = open_ledger(ledger_path)
+    try:
+        import_file(engine, get_spec("user.scim_create"), csv_path)
+    finally:
+        engine.dispose()
+
+    proc = start_work(ledger_path, sb.base_url, "--batch-size", "50", out=tmp_path / "work.out")
+    deadline = time.monotonic() + 120
+    while not _bulks(sb) and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.005)
+    assert proc.poll() is None, "the run ended before the kill"
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert statuses(ledger_path).get("running", 0) > 0  # the kill left claimed rows behind
+
+    code, out = run_work(ledger_path, sb.base_url, "--batch-size", "200", timeout=240)
+    assert code == 0, out[-2000:]
+    final = statuses(ledger_path)
+    assert set(final) <= {"succeeded", "skipped"} and sum(final.values()) == ROWS
+    assert all(len(sb.state.people_by_email(e)) == 1 for e in emails)
+    assert all(sb.state.create_count(e) == (0 if e in existing else 1) for e in emails)
+    assert final.get("skipped", 0) >= len(existing)
+
+
+def _bulks(sb) -> list:
+    return [r for r in sb.requests() if r.method == "POST" and r.path.endswith("/v2/Bulk")]

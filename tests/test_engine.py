@@ -23,7 +23,7 @@ from ledger.store import claims, runs
 from ledger.store.engine import open_ledger
 from ledger.work.outcomes import RunReport
 from ledger.work.progress import Progress
-from ledger.work.testing import ScriptedBulkExecutor, ScriptedExecutor, ScriptedExecutors
+from ledger.work.testing import ScriptedBulkExecutor, ScriptedExecutor, ScriptedExecutors, ScriptedListingBulkExecutor
 from ledger.work.worker import Worker
 from worker_support import import_users, query, statuses
 
@@ -104,6 +104,33 @@ def test_a_bulk_row_is_sent_at_most_attempts_times(ledger_path: Path, tmp_path: 
     sent = sum(line == 2 for call in ex.bulk_calls for line in call)
     assert sent <= 8  # the fast profile's tries per row (was 8 rounds × up to 8 calls = 24 here)
     assert statuses(ledger_path) == {"failed": 1, "succeeded": 2}
+
+
+@pytest.mark.parametrize("concurrency", [1, 3])
+def test_bulks_carry_only_rows_that_need_a_request_filled_across_claims(
+    ledger_path: Path, tmp_path: Path, concurrency: int
+) -> None:
+    """Issue 14: a bulk was cut from each claimed batch before the rows already done were known, so a
+    re-run where a quarter of the rows need a request sent bulks of ~3 rows, not of 10."""
+    import_users(ledger_path, tmp_path, 100)  # lines 2..101
+    need = [line for line in range(2, 102) if line % 4 == 0]  # 25 rows
+    ex = ScriptedListingBulkExecutor(SPEC, listed=[line for line in range(2, 102) if line not in need], bulk_size=10)
+    _, report = _work(ledger_path, ex, batch_size=20, concurrency=concurrency)
+    assert report.exit_code == ExitCode.OK
+    assert statuses(ledger_path) == {"skipped": 75, "succeeded": 25}
+    assert sorted(len(call) for call in ex.bulk_calls) == [5, 10, 10]
+    assert sorted(line for call in ex.bulk_calls for line in call) == need
+    assert sum(len(s) for s in ex.sorted) == 100  # every row sorted once (each claim of 20 as one)
+    assert _outcomes(ledger_path, 3) == ["skipped"]  # a listed row's try is recorded like any other
+
+
+def test_rows_waiting_for_a_bulk_go_back_to_pending_unsent_when_the_run_stops(ledger_path: Path, tmp_path: Path) -> None:
+    import_users(ledger_path, tmp_path, 25)
+    ex = ScriptedListingBulkExecutor(SPEC, bulk_size=10, call_script=["auth"])
+    _, report = _work(ledger_path, ex, batch_size=25)
+    assert report.exit_code == ExitCode.FAILED_SYSTEMIC
+    assert statuses(ledger_path) == {"pending": 25}  # nothing failed, nothing left running
+    assert [len(call) for call in ex.bulk_calls] == [10]  # the 401 stopped the run: the rest never sent
 
 
 def test_progress_total_counts_rows_reclaimed_from_dead_runs(ledger_path: Path, tmp_path: Path) -> None:

@@ -7,7 +7,10 @@
   whole request fails (429, 5xx, timeout) and it carried every row of the call, the error is raised
   so that the worker's retry policy, Retry-After pause and breaker see it; otherwise (a call of
   several requests) it is given to each row of the failed request.
-- Read before write, without costing one search per row: an existing user makes its operation
+- Read before write, without costing one search per row: ``already_done`` lists the org's people
+  (``ledger.actions.snapshot``) and a listed user's row ends ``skipped`` with no request; the worker
+  keeps those rows out of the bulks and fills each bulk with up to 100 rows that need a create, across
+  claimed batches (``ledger.work.bulks``). A user the list does not show makes its operation
   answer 409, and only those rows are then looked up (``userName eq``) to report ``skipped`` with
   the existing user's id. This also covers a reclaimed row (crash) or a retry after an ambiguous
   bulk (timeout/5xx after sending): the user it may have created answers 409 and ends ``skipped``.
@@ -52,15 +55,8 @@ class ScimCreate(BaseExecutor):
 
     def execute_many(self, rows: Sequence[RowInput]) -> Mapping[int, ActionResult | Exception]:
         out: dict[int, ActionResult | Exception] = {}
-        by_org: dict[str, list[RowInput]] = {}
-        for row in rows:
-            org = self.org_id(row)
-            if not org:
-                out[row.row_id] = RowFailure("org_id is missing (give it in global.csv)", code="missing_org")
-                continue
-            by_org.setdefault(id_uuid(org), []).append(row)
         size = max(1, min(self.spec.bulk_size or MAX_BULK, MAX_BULK))
-        for org, org_rows in by_org.items():
+        for org, org_rows in self._by_org(rows, out).items():
             org_rows = self._not_listed(org_rows, out)
             for start in range(0, len(org_rows), size):
                 chunk = org_rows[start : start + size]
@@ -74,6 +70,25 @@ class ScimCreate(BaseExecutor):
                     results = {row.row_id: results for row in chunk}
                 out.update(results)
         return out
+
+    def already_done(self, rows: Sequence[RowInput]) -> Mapping[int, ActionResult]:
+        """The rows whose user the org's people list shows (``skipped``, no request): the worker leaves
+        them out of the bulks, so a bulk carries up to 100 creates even when most rows exist already."""
+        out: dict[int, ActionResult | Exception] = {}
+        for org_rows in self._by_org(rows, {}).values():
+            self._not_listed(org_rows, out)
+        return {i: r for i, r in out.items() if isinstance(r, ActionResult)}
+
+    def _by_org(self, rows: Sequence[RowInput], out: dict[int, ActionResult | Exception]) -> dict[str, list[RowInput]]:
+        """The rows by their org's UUID; a row without an org fails in ``out``."""
+        by_org: dict[str, list[RowInput]] = {}
+        for row in rows:
+            org = self.org_id(row)
+            if not org:
+                out[row.row_id] = RowFailure("org_id is missing (give it in global.csv)", code="missing_org")
+                continue
+            by_org.setdefault(id_uuid(org), []).append(row)
+        return by_org
 
     def _not_listed(self, rows: list[RowInput], out: dict[int, ActionResult | Exception]) -> list[RowInput]:
         """Batched reads: a call of many rows lists the org's people once (``ledger.actions.snapshot``);

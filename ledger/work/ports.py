@@ -58,6 +58,11 @@ class BulkExecutor(Executor, Protocol):
 
     # optional: ``bulk_key(payload) -> str`` — the worker groups a claimed batch's rows by it before
     # cutting ``bulk_size`` groups (rows with different keys could not share one Webex call anyway)
+    #
+    # optional: ``already_done(rows) -> Mapping[int, ActionResult]`` — the rows a batched read shows need
+    # no request (they end with that result, ``skipped``); it sends no write and answers ``{}`` when it
+    # cannot tell. The worker then fills each bulk with rows that need a request, across claimed batches
+    # (``ledger.work.bulks``), and ``execute_many`` gets only those.
 
 
 def execute_one(executor: BulkExecutor, row: RowInput) -> ActionResult:

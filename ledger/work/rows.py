@@ -24,6 +24,7 @@ from ledger.store.claims import AttemptRecord, ClaimedRow, RowOutcome
 from ledger.store.engine import utcnow
 from ledger.work import ladder
 from ledger.work.breaker import SystemicBreaker
+from ledger.work.bulks import BulkPool
 from ledger.work.gate import RunGate
 from ledger.work.ladder import Failure, Step
 from ledger.work.ports import THROTTLE_STATUSES, ActionResult, Executor, ExecutorFactory, RowInput
@@ -39,6 +40,7 @@ class Task:
 
     rows: list[ClaimedRow]
     probe: bool = False  # the breaker's single half-open probe: one try, no retries
+    sort: bool = False  # a claim's bulk rows, to sort into done (skipped) and bulks (``ledger.work.bulks``)
 
 
 @dataclass(frozen=True)
@@ -76,6 +78,7 @@ class RowRunner:
         self.crashed: str | None = None  # a bug in this module: the run stops (exit 1) instead of looping
         self._executors: dict[str, Executor] = {}
         self._lock = threading.Lock()
+        self.pool = BulkPool()  # sorted bulk rows waiting for a full bulk
 
     def bulk_size(self, action: str) -> int:
         ex = self.executor(action)
@@ -96,25 +99,33 @@ class RowRunner:
 
     def tasks(self, rows: list[ClaimedRow]) -> deque[Task]:
         """One task per row, except for bulk executors: their rows of the batch go in groups of up to
-        ``bulk_size`` with the same ``bulk_key`` (e.g. a move's target location: one job per group)."""
+        ``bulk_size`` with the same ``bulk_key`` (e.g. a move's target location: one job per group); an
+        executor with ``already_done`` gets them as one task to sort (:meth:`_sort`), whose bulks are
+        filled across claims (``ledger.work.bulks``)."""
         tasks: deque[Task] = deque()
         groups: dict[tuple[str, str], list[ClaimedRow]] = {}
         for row in rows:
-            size = self.bulk_size(row.action)
-            if size <= 1:
+            if self.bulk_size(row.action) <= 1:
                 tasks.append(Task([row]))
+            else:
+                groups.setdefault((row.action, self.bulk_key(row)), []).append(row)
+        for (action, _), group in groups.items():
+            if hasattr(self.executor(action), "already_done"):
+                tasks.append(Task(group, sort=True))
                 continue
-            group = groups.setdefault((row.action, self.bulk_key(row)), [])
-            group.append(row)
-            if len(group) >= size:
-                tasks.append(Task(list(group)))
-                group.clear()
-        tasks.extend(Task(group) for group in groups.values() if group)
+            size = self.bulk_size(action)
+            tasks.extend(Task(group[i : i + size]) for i in range(0, len(group), size))
         return tasks
+
+    def bulks(self, *, flush: bool = False) -> list[Task]:
+        """The bulks the sorted rows filled (with ``flush``: also the ones not full), as tasks."""
+        return [Task(rows) for rows in self.pool.take(flush=flush)]
 
     def run_task(self, task: Task) -> list[Settled]:
         """Execute one task (a row, or a bulk group); never raises (a bug releases the rows)."""
         try:
+            if task.sort:
+                return self._sort(task.rows)
             if len(task.rows) == 1:
                 return [self._run_row(task.rows[0], probe=task.probe)]
             return self._run_bulk(task.rows)
@@ -236,6 +247,25 @@ class RowRunner:
         if step is Step.SUSPECT and failure is Failure.TRANSIENT:
             self.breaker.record_failure(f"retries exhausted: {exc.message}")
         return Settled(RowOutcome(row.row_id, RowStatus.FAILED, _last_is(tries, "failed"), **fields), step)
+
+    def _sort(self, rows: list[ClaimedRow]) -> list[Settled]:
+        """A claim's rows of a bulk executor: those its batched read shows done (``already_done``) end
+        ``skipped`` with no request and take no slot of a bulk; the rest wait in the pool for one."""
+        executor = self.executor(rows[0].action)
+        started = _now()
+        inputs = [RowInput(r.row_id, r.line_no, r.action, r.payload, attempt=_attempt_no(r, []),
+                           recovered=r.recovered) for r in rows]
+        try:
+            known: Mapping[int, ActionResult] = executor.already_done(inputs)  # type: ignore[attr-defined]
+        except ActionError:  # the read failed: the bulks' own answers decide every row
+            known = {}
+        done = [
+            self._succeeded(r, known[r.row_id], [self._success_record(_attempt_no(r, []), started, known[r.row_id])])
+            for r in rows if r.row_id in known
+        ]
+        self.pool.add((rows[0].action, self.bulk_key(rows[0])), [r for r in rows if r.row_id not in known],
+                      self.bulk_size(rows[0].action))
+        return done
 
     def _run_bulk(self, rows: list[ClaimedRow]) -> list[Settled]:
         """A bulk executor: up to ``bulk_size`` rows per call; rows failing transiently are re-sent.

@@ -13,7 +13,8 @@ line number; its last step repeats. Steps:
 Every step goes through the run's request hooks like a real request (``before_request``, then
 ``after_response`` with the step's status), so the run gate (pauses, rate, stop switch) is in play.
 A :class:`ScriptedBulkExecutor` answers up to ``bulk_size`` rows per call; its ``call_script`` scripts
-whole-call outcomes (``transient``…) before the per-row steps.
+whole-call outcomes (``transient``…) before the per-row steps; a :class:`ScriptedListingBulkExecutor`
+also tells which rows are already done (``already_done``), as a batched read would.
 
     factory = ScriptedExecutors(spec, {2: ["transient", "ok"], 3: ["row"]})
     run_work(WorkSettings(db, retry_profile="fast"), factory)
@@ -133,6 +134,22 @@ class ScriptedBulkExecutor(ScriptedExecutor):
         return {r.row_id: _outcome(self._next_step(r), r, self.retry_after_s) for r in rows}
 
 
+class ScriptedListingBulkExecutor(ScriptedBulkExecutor):
+    """A bulk executor with a batched read (``already_done``): the rows in ``listed`` (line numbers) are
+    shown done, ``skipped`` with no request, as SCIM's people list shows existing users."""
+
+    def __init__(self, spec: ActionSpec, script: Mapping[int, Sequence[str]] | None = None, *,
+                 listed: Sequence[int] = (), **kw: object) -> None:
+        super().__init__(spec, script, **kw)  # type: ignore[arg-type]
+        self.listed = set(listed)
+        self.sorted: list[list[int]] = []  # line numbers given to each already_done
+
+    def already_done(self, rows: Sequence[RowInput]) -> Mapping[int, ActionResult]:
+        with self._lock:
+            self.sorted.append([r.line_no for r in rows])
+        return {r.row_id: ActionResult("skipped", {"reason": "listed"}) for r in rows if r.line_no in self.listed}
+
+
 class ScriptedExecutors:
     """The ``ExecutorFactory`` port over one scripted executor (whatever the action)."""
 
@@ -148,4 +165,4 @@ class ScriptedExecutors:
         self.preflights += 1
 
 
-__all__ = ["STEPS", "ScriptedBulkExecutor", "ScriptedExecutor", "ScriptedExecutors"]
+__all__ = ["STEPS", "ScriptedBulkExecutor", "ScriptedExecutor", "ScriptedExecutors", "ScriptedListingBulkExecutor"]

@@ -278,8 +278,12 @@ class Worker:
                 lane = self._pool.submit(self._lane, tasks)
                 lane.add_done_callback(lambda _f: self._wake.set())
                 lanes.add(lane)
-            if not lanes:
-                break
+            if not lanes:  # the claims ran out (or the run must stop): bulks not yet full go now
+                rest = self.rows.bulks(flush=True) if self._may_dispatch() else []
+                if not rest:
+                    break
+                tasks.extend(rest)
+                continue
             self._wake.wait(_WAKE_S)
             self._wake.clear()
             for lane in [f for f in lanes if f.done()]:
@@ -289,8 +293,8 @@ class Worker:
             if settled:
                 self.out.record(settled, webex_down=self._webex_down())
             self._tick()
-        if tasks:  # never started: nothing reached Webex for them
-            ids = [r.row_id for t in tasks for r in t.rows]
+        ids = [r.row_id for t in tasks for r in t.rows] + [r.row_id for r in self.rows.pool.take_all()]
+        if ids:  # never started: nothing reached Webex for them
             res = claims.release_claims(self.engine, self.run_id, ids)
             self.counters.released += res.written
 
@@ -306,6 +310,7 @@ class Worker:
             if len(tasks) < limit:
                 self._wake.set()  # rows run low: the writer refills
             self._settled.extend(self.rows.run_task(task))
+            tasks.extend(self.rows.bulks())  # a sorted claim may have filled bulks
             if len(self._settled) >= _WAKE_AT:
                 self._wake.set()
 

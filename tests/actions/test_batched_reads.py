@@ -3,9 +3,11 @@ already in the desired state end skipped with no request; a stale snapshot never
 
 from __future__ import annotations
 
+import math
 import sqlite3
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 
 from ledger.cli import cli
@@ -137,3 +139,35 @@ def test_people_created_after_the_list_are_found_and_the_list_is_read_again_once
     sandbox.log.clear()
     assert a.run({"email": "new00@example.com", "add_license_ids": ftc}).status == "skipped"
     assert [r.path for r in sandbox.requests()] == [f"/v1/people/{st.person_by_email('new00@example.com')['id']}"]
+
+
+@pytest.mark.parametrize(("every", "batch_size"), [(10, "200"), (4, "50")])
+def test_a_scim_re_run_sends_full_bulks_of_the_rows_that_need_a_create(tmp_path, sandbox, every, batch_size):
+    """A re-run of an applied 1,000-row SCIM file where every ``every``-th user is missing: the rows the
+    people list shows end skipped without taking a slot of a bulk, so the creates go in bulks of 100
+    filled across claimed batches (was: one bulk per claimed group of 100 rows — 10 bulks of ~10 here)."""
+    st = sandbox.state
+    emails = [f"s{i:04d}@example.com" for i in range(1000)]
+    missing = emails[::every]
+    for e in emails:
+        if e not in missing:
+            st.add_person(e, "Old", "User")
+    csv_path = tmp_path / "scim.csv"
+    csv_path.write_text("email,first_name,last_name,org_id\n" + "".join(f"{e},Ana,Puig,{st.org_id}\n" for e in emails))
+    db = tmp_path / "ledger.db"
+    res = CliRunner().invoke(cli, ["--db", str(db), "import", str(csv_path), "--action", "user.scim_create"])
+    assert res.exit_code == 0, res.output
+    sandbox.log.clear()
+
+    _work(db, sandbox, "--batch-size", batch_size)
+
+    assert _statuses(db) == {"succeeded": len(missing), "skipped": 1000 - len(missing)}
+    log = sandbox.requests()
+    bulks = [r for r in log if r.method == "POST" and r.path.endswith("/v2/Bulk")]
+    pages = [r for r in log if r.method == "GET" and r.path == "/v1/people" and "email" not in r.query]
+    sent = sorted(len(r.body["operations"]) for r in bulks)
+    assert sent == [len(missing) % 100] * bool(len(missing) % 100) + [100] * (len(missing) // 100)
+    assert {op["data"]["userName"] for r in bulks for op in r.body["operations"]} == set(missing)
+    assert len(pages) <= 1000 // 100  # the people listed once, 100 a page (the contract's cap)
+    assert len(log) <= math.ceil(len(missing) / 100) + len(pages) + 2, [(r.method, r.path) for r in log]
+    assert all(st.create_count(e) == 1 for e in missing)
