@@ -215,7 +215,9 @@ def workspace_forwarding(current: PersonForwardingSetting, payload: Any) -> dict
 
 
 class WorkspaceForwarding(WorkspaceExecutor):
-    """Unconditional forwarding of a workspace (default destination 53 + extension)."""
+    """Unconditional forwarding of a workspace (default destination 53 + extension). Read first: unlike a
+    person's, the workspace forwarding PUT requires the whole object (contract: ``callForwarding`` and
+    ``businessContinuity`` required), which only the read supplies."""
 
     def execute(self, row: RowInput) -> ActionResult:
         ws, org = self.workspace_id(row), self.org_id(row)
