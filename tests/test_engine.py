@@ -124,6 +124,21 @@ def test_bulks_carry_only_rows_that_need_a_request_filled_across_claims(
     assert _outcomes(ledger_path, 3) == ["skipped"]  # a listed row's try is recorded like any other
 
 
+def test_rows_waiting_for_a_bulk_go_once_a_claim_brings_none_of_their_action(ledger_path: Path, tmp_path: Path) -> None:
+    """Claims take rows in ledger order: once a claimed batch holds no rows of an action, its rows waiting
+    for a full bulk go as they are, before the rest of the other imports (not at the very end)."""
+    import_users(ledger_path, tmp_path, 15)  # import 1, lines 2..16
+    src = tmp_path / "remove.csv"
+    src.write_text("email,remove_license_ids\n" + "".join(f"r{i}@lab.example.com,BCSTD\n" for i in range(40)))
+    import_file(open_ledger(ledger_path), get_spec("user.remove_licenses"), src)  # import 2, lines 2..41
+    ex = ScriptedListingBulkExecutor(SPEC, listed=range(2, 12), bulk_size=10)  # lines 2..11 of both files
+    _, report = _work(ledger_path, ex, batch_size=10)
+    assert report.exit_code == ExitCode.OK
+    assert statuses(ledger_path) == {"skipped": 20, "succeeded": 35}
+    # import 1's 5 creates (lines 12..16) go as soon as the third claim brings import 2's rows only
+    assert [len(call) for call in ex.bulk_calls] == [5, 10, 10, 10]
+
+
 def test_rows_waiting_for_a_bulk_go_back_to_pending_unsent_when_the_run_stops(ledger_path: Path, tmp_path: Path) -> None:
     import_users(ledger_path, tmp_path, 25)
     ex = ScriptedListingBulkExecutor(SPEC, bulk_size=10, call_script=["auth"])

@@ -4,7 +4,8 @@ A bulk executor that can tell from a batched read which rows are already done (`
 ``ledger.work.ports.BulkExecutor``) gets a claimed batch's rows sorted first
 (``ledger.work.rows.RowRunner``): the rows it knows done end ``skipped`` without taking a slot of a
 bulk; the others wait here, per action and ``bulk_key``, until ``bulk_size`` of them fill a bulk. What is
-left when the claims run out is sent as it is (:meth:`BulkPool.take` with ``flush``). A re-run of an
+left is sent as it is once no more rows of its action come (:meth:`BulkPool.rest`): a claimed batch
+brought none, or the claims ran out. A re-run of an
 applied file where 10 % of 2,000 SCIM rows need a create then sends 2 bulks of 100, not one bulk of ~20
 per claimed batch.
 
@@ -16,6 +17,7 @@ are reclaimed like any ``running`` row of a dead run.
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable, Collection
 
 from ledger.store.claims import ClaimedRow
 
@@ -37,14 +39,22 @@ class BulkPool:
             self._waiting.setdefault(key, []).extend(rows)
             self._size[key] = max(1, size)
 
-    def take(self, *, flush: bool = False) -> list[list[ClaimedRow]]:
-        """The full bulks (``bulk_size`` rows each); with ``flush`` (no more rows will be claimed), also
-        the rest, in bulks as large as allowed."""
+    def full(self) -> list[list[ClaimedRow]]:
+        """The full bulks (``bulk_size`` rows each), removed; the rest keep waiting."""
+        return self._take(lambda key: False)
+
+    def rest(self, keep: Collection[Key] = ()) -> list[list[ClaimedRow]]:
+        """The full bulks, and every waiting row of the keys not in ``keep`` in bulks as large as allowed:
+        no more of them will come (the claims ran out, or a claimed batch brought none: claims take the
+        rows in ledger order, so a later one has none either unless a prerequisite frees some)."""
+        return self._take(lambda key: key not in keep)
+
+    def _take(self, whole: Callable[[Key], bool]) -> list[list[ClaimedRow]]:
         out: list[list[ClaimedRow]] = []
         with self._lock:
             for key, rows in self._waiting.items():
                 size = self._size[key]
-                end = len(rows) if flush else len(rows) - len(rows) % size
+                end = len(rows) if whole(key) else len(rows) - len(rows) % size
                 out.extend(rows[i : min(i + size, end)] for i in range(0, end, size))
                 del rows[:end]
             self._waiting = {k: v for k, v in self._waiting.items() if v}

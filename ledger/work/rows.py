@@ -101,7 +101,7 @@ class RowRunner:
         """One task per row, except for bulk executors: their rows of the batch go in groups of up to
         ``bulk_size`` with the same ``bulk_key`` (e.g. a move's target location: one job per group); an
         executor with ``already_done`` gets them as one task to sort (:meth:`_sort`), whose bulks are
-        filled across claims (``ledger.work.bulks``)."""
+        filled across claims (``ledger.work.bulks``) while the claims bring rows of theirs."""
         tasks: deque[Task] = deque()
         groups: dict[tuple[str, str], list[ClaimedRow]] = {}
         for row in rows:
@@ -115,11 +115,12 @@ class RowRunner:
                 continue
             size = self.bulk_size(action)
             tasks.extend(Task(group[i : i + size]) for i in range(0, len(group), size))
+        tasks.extend(Task(bulk) for bulk in self.pool.rest(keep=groups.keys()))  # none of theirs came
         return tasks
 
     def bulks(self, *, flush: bool = False) -> list[Task]:
-        """The bulks the sorted rows filled (with ``flush``: also the ones not full), as tasks."""
-        return [Task(rows) for rows in self.pool.take(flush=flush)]
+        """The bulks the sorted rows filled (with ``flush``, no more rows coming: also the ones not full)."""
+        return [Task(rows) for rows in (self.pool.rest() if flush else self.pool.full())]
 
     def run_task(self, task: Task) -> list[Settled]:
         """Execute one task (a row, or a bulk group); never raises (a bug releases the rows)."""
