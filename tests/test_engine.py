@@ -258,3 +258,36 @@ def test_scripted_executors_count_preflights() -> None:
     factory = ScriptedExecutors(ScriptedExecutor(SPEC))
     factory.preflight()
     assert factory.preflights == 1 and os.getpid() > 0
+
+
+def test_a_failed_first_try_is_retried_by_the_same_policy_as_later_ones(ledger_path: Path, tmp_path: Path) -> None:
+    """The first try runs outside tenacity (issue 14: its machinery costs every row); once it fails,
+    tenacity sees that error as its own first try: Retry-After wins, ``row_retry`` lines count from 1,
+    a row error is not tried again, the probe profile's single try holds."""
+    from structlog.testing import capture_logs
+
+    from ledger.work.profiles import get_profile
+
+    import_users(ledger_path, tmp_path, 3)  # lines 2..4
+    ex = ScriptedExecutor(SPEC, {2: ["throttle", "ok"], 3: ["transient", "transient", "ok"], 4: ["row"]},
+                          retry_after_s=7.5)
+    sleeps: list[float] = []
+    engine = open_ledger(ledger_path)
+    try:
+        worker = Worker(engine, WorkSettings(ledger_path, progress=False, retry_profile="fast", concurrency=1),
+                        ScriptedExecutors(ex), sleep=sleeps.append)  # type: ignore[arg-type]
+        with capture_logs() as logs:
+            worker.start()
+            worker.drain()
+            worker.finish()
+    finally:
+        engine.dispose()
+    retries = sorted((e["attempt"], e["error_kind"]) for e in logs if e["event"] == "row_retry")
+    assert retries == [(1, "transient"), (1, "transient"), (2, "transient")]  # (a 429 is a transient kind)
+    assert sleeps[0] == 7.5  # the 429's Retry-After, not a backoff
+    backoff_max = get_profile("fast").backoff_max_s
+    assert len(sleeps) == 3 and all(0 <= s <= backoff_max for s in sleeps[1:])
+    assert [len(ex.calls[n]) for n in (2, 3, 4)] == [2, 3, 1]
+    assert _outcomes(ledger_path, 2) == ["throttled", "succeeded"]
+    assert _outcomes(ledger_path, 3) == ["retry", "retry", "succeeded"]
+    assert _outcomes(ledger_path, 4) == ["failed"]

@@ -165,12 +165,30 @@ class RowRunner:
             tries.append(self._success_record(n, started, result))
             return result
 
-        retrying = self.probe_retrying if probe else self.retrying
-        try:
-            result = retrying(attempt, RowTry(blocked_at_start=self.gate.thread_blocked_s()))
+        ctx = RowTry(blocked_at_start=self.gate.thread_blocked_s())
+        try:  # the first try without tenacity's machinery: most rows need no other
+            result = attempt(ctx)
         except ActionError as exc:
-            return self._failed(row, exc, tries)
+            try:
+                result = self._try_again(attempt, ctx, exc, probe=probe)
+            except ActionError as last:
+                return self._failed(row, last, tries)
         return self._succeeded(row, result, tries)
+
+    def _try_again(
+        self, attempt: Callable[[RowTry], ActionResult], ctx: RowTry, first: ActionError, *, probe: bool
+    ) -> ActionResult:
+        """After a failed first try: tenacity, as if it had made that try itself. Its first call raises
+        ``first`` (the same retry/stop/wait decisions, Retry-After and ``row_retry`` line as a first try
+        made under tenacity), the next ones call ``attempt``; raises the last error when none is left."""
+        pending: list[ActionError] = [first]
+
+        def again(ctx: RowTry) -> ActionResult:
+            if pending:
+                raise pending.pop()
+            return attempt(ctx)
+
+        return (self.probe_retrying if probe else self.retrying)(again, ctx)  # type: ignore[no-any-return]
 
     def _decide(self, failure: Failure, *, tries_left: bool) -> Step:
         return ladder.decide(
