@@ -43,6 +43,9 @@ def test_quick_bench_run_prints_the_table_and_writes_results(tmp_path: Path) -> 
     assert create["rows"] <= create["requests"] <= create["rows"] + 15
     assert scim["requests"] <= -(-scim["rows"] // 100) + 3  # one /Bulk request per 100 users (+ preflight, list)
     assert raw["worker"]["requests"]["bare"] == raw["worker"]["requests"]["ledger"]
+    batched = {"workspace.create", "workspace.secondary_number", "location.numbers", "location.main_number"}
+    rerun = [r for r in raw["requests"] if r["action"] in batched and r["case"].startswith("10 %")]
+    assert len(rerun) == len(batched) and all(r["requests"] < r["rows"] / 2 for r in rerun)  # no read per row
     moves = [r for r in raw["requests"] if r["action"] == "user.move_location"]
     assert moves and all(r["requests"] < r["rows"] for r in moves)  # jobs of many users, not one per row
     assert raw["migration"]["after"]["complete_users"] == raw["migration"]["after"]["users"]
