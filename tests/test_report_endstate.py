@@ -59,14 +59,16 @@ def _csv(path: Path, delimiter: str = ",") -> list[list[str]]:
         return list(csv.reader(fh, delimiter=delimiter))
 
 
-def test_entities_csv_one_line_per_person_one_column_per_step(people: Path, run_cli: Callable[..., Result], tmp_path: Path) -> None:
+def test_entities_csv_lists_the_entities_that_need_attention_one_column_per_step(
+    people: Path, run_cli: Callable[..., Result], tmp_path: Path, ledger_path: Path
+) -> None:
+    """b (failed) and the invalid line are listed; a (complete) and d (pending: its licence waits for
+    the next run) are counted in run_summary.json and listed by the ledger's entities view."""
     out = tmp_path / "r"
     result = run_cli("report", "--out", str(out))
     assert result.exit_code == 0, result.stderr
     assert _csv(out / "entities.csv") == [
         ["kind", "entity", "site", "state", "user.create", "user.licenses", "first_error"],
-        ["person", "d@x.com", "BRANCH", "pending", "succeeded", "pending", ""],
-        ["person", "a@x.com", "HQ", "complete", "succeeded", "succeeded", ""],
         ["person", "b@x.com", "HQ", "failed", "failed", "failed",
          "user.create: failed: create user b@x.com: HTTP 400 [Error 25008] Invalid request (people.csv line 3)"],
         ["person", "people.csv line 4 (bad@)", "HQ", "failed", "invalid", "invalid",
@@ -74,7 +76,17 @@ def test_entities_csv_one_line_per_person_one_column_per_step(people: Path, run_
     ]
     summary = json.loads((out / "run_summary.json").read_text())
     assert summary["entities"] == {"person": {"total": 4, "complete": 1, "failed": 2, "pending": 1}}
-    assert f"wrote {out / 'entities.csv'} (person 4 (1 complete)) and {out / 'report.html'}" in result.stdout
+    assert summary["entities_listed"] == 2
+    assert (
+        f"wrote {out / 'entities.csv'} (2 entities that need attention; all entities: person 4 (1 complete)) "
+        f"and {out / 'report.html'}"
+    ) in result.stdout
+    view = ledger_tuples(ledger_path, "SELECT kind, entity_key, site_key, state, steps FROM entities ORDER BY entity_key")
+    assert view == [
+        ("person", "person:a@x.com", "site:hq", "complete", 2),
+        ("person", "person:b@x.com", "site:hq", "failed", 2),
+        ("person", "person:d@x.com", "site:branch", "pending", 2),
+    ]
 
 
 def test_fixup_file_keeps_the_source_layout_and_lists_every_steps_error(people: Path, run_cli: Callable[..., Result], tmp_path: Path) -> None:
@@ -184,7 +196,10 @@ def test_no_problems_no_fixup_and_stale_fixups_removed(people: Path, run_cli: Ca
     result = run_cli("report", "--out", str(out))
     assert not (out / "fixup" / "people.fixup.csv").exists()
     assert "fixup.csv" not in result.stdout
-    assert [r[3] for r in _csv(out / "entities.csv")[1:]] == ["complete"] * 4
+    # every entity complete (the invalid line's rows too, set succeeded here): counted, none listed
+    assert _csv(out / "entities.csv") == [["kind", "entity", "site", "state", "user.create", "user.licenses", "first_error"]]
+    summary = json.loads((out / "run_summary.json").read_text())
+    assert (summary["entities"], summary["entities_listed"]) == ({"person": {"total": 4, "complete": 4}}, 0)
 
 
 def test_report_html_is_self_contained_and_escapes_everything(people: Path, run_cli: Callable[..., Result], tmp_path: Path, engine: sa.Engine) -> None:
@@ -246,6 +261,11 @@ def test_plan_csv_after_a_dry_run_shows_the_chain(people: Path, run_cli: Callabl
     }
     for (imp, line), result in previews.items():
         _set(engine, imp, line, "pending", result=json.dumps(result))
+    with engine.begin() as conn:  # the dry run that left them (the report looks for previews after one)
+        conn.exec_driver_sql(
+            "INSERT INTO runs (status, pid, host, started_at, batch_size, concurrency, retry_profile, dry_run) "
+            "VALUES ('completed', 1, 'h', '2026-12-05T10:00:00.000000Z', 200, 4, 'default', 1)"
+        )
     out = tmp_path / "r"
     result = run_cli("report", "--out", str(out))
     assert f"wrote {out / 'plan.csv'} (8 rows: what the dry run says each would do)" in result.stdout
@@ -273,7 +293,9 @@ def test_ledger_errors_references_are_read_per_action() -> None:
     assert replaced_rows("", "user.create") == []
 
 
-def test_sites_people_and_workspaces_one_table_and_progress_per_site(tmp_path: Path, engine: sa.Engine, run_cli: Callable[..., Result]) -> None:
+def test_sites_people_and_workspaces_one_table_and_progress_per_site(
+    tmp_path: Path, engine: sa.Engine, run_cli: Callable[..., Result], ledger_path: Path
+) -> None:
     """Sites first, then people, then workspaces; a site named 'hq' in one file and 'HQ' in another
     is one site (the ledger's site_key), shown as its own file writes it."""
     sites, users, spaces = tmp_path / "sites.csv", tmp_path / "users.csv", tmp_path / "spaces.csv"
@@ -291,13 +313,23 @@ def test_sites_people_and_workspaces_one_table_and_progress_per_site(tmp_path: P
         )
     out = tmp_path / "r"
     assert run_cli("report", "--out", str(out)).exit_code == 0
-    assert [r[:7] for r in _csv(out / "entities.csv")] == [
+    assert [r[:7] for r in _csv(out / "entities.csv")] == [  # the one that needs attention
         ["kind", "entity", "site", "state", "location.numbers", "user.create", "workspace.create"],
         ["site", "Branch", "Branch", "failed", "failed", "", ""],
-        ["site", "HQ", "HQ", "complete", "succeeded", "", ""],
-        ["person", "a@x.com", "hq", "complete", "", "succeeded", ""],
-        ["workspace", "Lobby @ Branch", "Branch", "complete", "", "", "succeeded"],
-        ["workspace", "Lobby @ HQ", "HQ", "complete", "", "", "succeeded"],
+    ]
+    summary = json.loads((out / "run_summary.json").read_text())
+    assert summary["entities"] == {
+        "site": {"total": 2, "complete": 1, "failed": 1}, "person": {"total": 1, "complete": 1},
+        "workspace": {"total": 2, "complete": 2},
+    }
+    assert list(summary["entities"]) == ["site", "person", "workspace"]
+    # every entity, for sqlite3: the ledger's entities view
+    assert ledger_tuples(ledger_path, "SELECT kind, entity_key, site_key, state FROM entities ORDER BY kind, entity_key") == [
+        ("person", "person:a@x.com", "site:hq", "complete"),
+        ("site", "site:branch", "site:branch", "failed"),
+        ("site", "site:hq", "site:hq", "complete"),
+        ("workspace", "workspace:branch/lobby", "site:branch", "complete"),
+        ("workspace", "workspace:hq/lobby", "site:hq", "complete"),
     ]
     page = (out / "report.html").read_text(encoding="utf-8")
     # HQ: the site, the person (written 'hq') and its workspace; Branch: the site (failed) and its workspace

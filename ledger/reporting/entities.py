@@ -2,17 +2,20 @@
 
 An *entity* is what the operator migrates: a person (user actions), a workspace (workspace actions)
 or a site (location actions; users and workspaces also name their site). A *step* is an action.
-:func:`build_entities` folds the current rows (``ledger.store.queries.iter_current_rows``) into one
-:class:`EntityState` per entity; :func:`write_entities_csv` writes ``entities.csv``, the table an
-operator hands to the customer. Of several current rows of one entity and step, the newest import's
+:class:`EntityBuilder` folds current rows (those of the entities that need attention,
+``ledger.store.entity_queries.iter_attention_rows``) into one :class:`EntityState` per entity;
+:func:`write_entities_csv` writes ``entities.csv``, the entities that need the operator (a step failed,
+invalid, blocked or running). Of several current rows of one entity and step, the newest import's
 row is the current one (a later import of the same step for the same entity replaces the earlier).
+An entity's site is the least ``site_key`` of its current rows (named as that row writes it), the rule
+the SQL counts of :mod:`ledger.reporting.tallies` use too.
 """
 
 from __future__ import annotations
 
 import csv
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -79,6 +82,11 @@ class EntityState:
                 return "failed" if worst == "invalid" else worst
         return "complete" if statuses <= set(DONE) else "pending"
 
+    @property
+    def needs_attention(self) -> bool:
+        """Failed, blocked, or a step running (in progress, or held by a run that died): entities.csv."""
+        return self.state in ("failed", "blocked") or any(s.status == RowStatus.RUNNING for s in self.steps.values())
+
     def first_error(self, order: Iterable[str]) -> str:
         """The first step (in ``order``) that stops the entity: ``action: error (file line N)``."""
         for action in order:
@@ -93,14 +101,8 @@ class EntityTable:
     steps: tuple[str, ...]  # actions in chain order (the order they were first imported)
     entities: tuple[EntityState, ...]
 
-    def counts(self) -> dict[str, dict[str, int]]:
-        """{kind: {state: entities}} plus a ``total`` per kind (for run_summary.json)."""
-        out: dict[str, dict[str, int]] = {}
-        for e in self.entities:
-            per = out.setdefault(e.entity.kind, {"total": 0})
-            per["total"] += 1
-            per[e.state] = per.get(e.state, 0) + 1
-        return out
+    def needing_attention(self) -> EntityTable:
+        return EntityTable(self.steps, tuple(e for e in self.entities if e.needs_attention))
 
 
 # --- which entity a row concerns -------------------------------------------------------------------
@@ -165,15 +167,17 @@ class EntityBuilder:
         state = self._table.get(entity)
         if state is None:
             state = self._table[entity] = EntityState(entity, name)
-        if who.site_key and state.site_key is None:
+        if who.site_key and (state.site_key is None or who.site_key < state.site_key):
             state.site_key, state.site = who.site_key, who.site
         earlier = state.steps.get(row.action)
         if earlier is None or (earlier.import_id, earlier.line_no) < (row.import_id, row.line_no):
             state.steps[row.action] = _step(row, file)
 
-    def table(self) -> EntityTable:
+    def table(self, steps: Sequence[str] = ()) -> EntityTable:
+        """The entities, sorted; ``steps``: the step columns in order (default: the steps of the rows
+        added, in the order they were first imported; steps of the rows not in ``steps`` go last)."""
         first = self._first_import
-        steps = tuple(sorted(first, key=lambda a: (first[a], a)))
+        steps = (*steps, *sorted((a for a in first if a not in steps), key=lambda a: (first[a], a)))
         rank = {k: i for i, k in enumerate(KINDS)}
         ordered = sorted(
             self._table.values(), key=lambda e: (rank.get(e.entity.kind, len(KINDS)), e.entity.kind, e.site, e.name)
@@ -189,55 +193,6 @@ def build_entities(rows: Iterable[CurrentRow], files: Mapping[int, str]) -> Enti
     return builder.table()
 
 
-@dataclass(frozen=True)
-class Progress:
-    """Entities (or steps of entities) by state: one line of a progress table."""
-
-    name: str
-    total: int = 0
-    complete: int = 0
-    failed: int = 0
-    blocked: int = 0
-    pending: int = 0
-
-    @property
-    def percent(self) -> float:
-        return round(100.0 * self.complete / self.total, 1) if self.total else 100.0
-
-    def plus(self, state: str) -> Progress:
-        return Progress(
-            self.name, self.total + 1, self.complete + (state == "complete"), self.failed + (state == "failed"),
-            self.blocked + (state == "blocked"), self.pending + (state == "pending"),
-        )
-
-
-def _step_state(status: str) -> str:
-    if status in DONE:
-        return "complete"
-    if status in ("failed", "invalid"):
-        return "failed"
-    return "blocked" if status == "blocked" else "pending"
-
-
-def step_progress(table: EntityTable) -> list[Progress]:
-    """Per step: the entities that have it, and how far they are."""
-    out = {a: Progress(a) for a in table.steps}
-    for e in table.entities:
-        for action, step in e.steps.items():
-            out[action] = out[action].plus(_step_state(step.status))
-    return list(out.values())
-
-
-def site_progress(table: EntityTable) -> list[Progress]:
-    """Per site: its entities (the site itself, its people and workspaces) by state; entities of no
-    known site last, under ``(no site)``."""
-    out: dict[str | None, Progress] = {}
-    for e in table.entities:
-        key = e.site_key  # one site however the rows write it (by name in one file, by id in another)
-        out[key] = out.get(key, Progress(e.site if key else "(no site)")).plus(e.state)
-    return sorted(out.values(), key=lambda p: (p.name == "(no site)", p.name))
-
-
 def _step(row: CurrentRow, file: str) -> Step:
     if row.status not in PROBLEM:
         return Step(row.action, row.status, file, row.line_no, row.row_id, row.import_id, "")
@@ -251,8 +206,9 @@ ENTITY_FIELDS = ("kind", "entity", "site", "state")
 
 
 def write_entities_csv(table: EntityTable, path: Path) -> int:
-    """``entities.csv``: kind, entity, site, state, one column per step (its current status; empty
-    when the entity has no such step) and the first blocking error. Returns the number of entities."""
+    """``entities.csv``: the entities of ``table`` (those that need attention), each with kind, entity,
+    site, state, one column per step (its current status; empty when the entity has no such step) and
+    the first blocking error. Returns the number of entities."""
     with path.open("w", newline="", encoding="utf-8") as fh:
         out = csv.writer(fh)
         out.writerow([*ENTITY_FIELDS, *table.steps, "first_error"])

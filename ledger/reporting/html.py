@@ -15,13 +15,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ledger.reporting.causes import Cause
-from ledger.reporting.entities import EntityTable, Progress, site_progress, step_progress
+from ledger.reporting.entities import EntityTable
 from ledger.reporting.fixup import FixupFile
+from ledger.reporting.tallies import STATES, Progress, Tallies
 
 if TYPE_CHECKING:
     from ledger.reporting.report import Summary
 
-#: entities shown in the page's table (all of them are in entities.csv)
+#: entities shown in the page's table (all of those that need attention are in entities.csv)
 MAX_ENTITY_ROWS = 5000
 
 _STYLE = """
@@ -72,7 +73,8 @@ _PROGRESS_HEAD = ("", "total", "complete", "failed", "blocked", "pending", "done
 class Page:
     title: str
     summary: Summary
-    table: EntityTable
+    table: EntityTable  # the entities that need attention
+    tallies: Tallies  # every entity counted; progress per step and per site
     causes: Sequence[Cause]
     fixups: Sequence[FixupFile]
     generated_at: str
@@ -88,28 +90,24 @@ def render_html(page: Page) -> str:
         "import are not counted.</p>",
         _overview(page),
         "<h2>Progress per step</h2>",
-        _table(("step", *_PROGRESS_HEAD[1:]), _progress_rows(step_progress(page.table))),
+        '<p class="muted">The current rows of each step (one per entity that has the step).</p>',
+        _table(("step", *_PROGRESS_HEAD[1:]), _progress_rows(page.tallies.steps)),
         "<h2>Progress per site</h2>",
         '<p class="muted">Entities of each site (the site itself, its people and workspaces).</p>',
-        _table(("site", *_PROGRESS_HEAD[1:]), _progress_rows(site_progress(page.table))),
+        _table(("site", *_PROGRESS_HEAD[1:]), _progress_rows(page.tallies.sites)),
         _causes(page.causes),
         _fixups(page.fixups),
-        _entities(page.table),
+        _entities(page.table, page.tallies),
         "</body></html>",
     ]
     return "\n".join(parts) + "\n"
 
 
 def _overview(page: Page) -> str:
-    counts = page.table.counts()
-    rows = []
-    for kind, per in counts.items():
-        total = per["total"]
-        rows.append(
-            "<tr>" + _cell(kind) + _cell(total, "n")
-            + "".join(_cell(per.get(st, 0), "n") for st in ("complete", "failed", "blocked", "pending"))
-            + "</tr>"
-        )
+    rows = [
+        "<tr>" + _cell(kind) + _cell(per["total"], "n") + "".join(_cell(per.get(st, 0), "n") for st in STATES) + "</tr>"
+        for kind, per in page.tallies.kinds.items()
+    ]
     s = page.summary
     note = (
         f"{s.total} rows: {s.succeeded} succeeded, {s.skipped} skipped (already as wanted), "
@@ -153,7 +151,7 @@ def _fixups(fixups: Sequence[FixupFile]) -> str:
     )
 
 
-def _entities(table: EntityTable) -> str:
+def _entities(table: EntityTable, tallies: Tallies) -> str:
     shown = table.entities[:MAX_ENTITY_ROWS]
     rows = []
     for e in shown:
@@ -164,10 +162,14 @@ def _entities(table: EntityTable) -> str:
             "<tr>" + _cell(e.entity.kind) + _cell(e.name) + _cell(e.site) + _cell(e.state, e.state)
             + steps + _cell(e.first_error(table.steps)) + "</tr>"
         )
-    more = (
-        f'<p class="muted">The first {len(shown)} of {len(table.entities)} entities; entities.csv lists all.</p>'
-        if len(table.entities) > len(shown)
-        else ""
+    everyone = sum(per["total"] for per in tallies.kinds.values())
+    note = (
+        f'<p class="muted">{len(table.entities)} of the {everyone} entities need attention (a step failed, is '
+        "invalid, blocked, or running): entities.csv lists them" + (f", this page the first {len(shown)}" if len(shown) < len(table.entities) else "")
+        + ". The others are counted above; the ledger's <code>entities</code> view lists every entity "
+        "(<code>sqlite3 -header -csv ledger.db \"SELECT * FROM entities\"</code>).</p>"
     )
+    if not table.entities:
+        return "<h2>Entities that need attention</h2>" + note
     head = ("kind", "entity", "site", "state", *table.steps, "first error")
-    return "<h2>Entities</h2>" + more + _table(head, rows)
+    return "<h2>Entities that need attention</h2>" + note + _table(head, rows)

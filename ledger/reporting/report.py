@@ -317,7 +317,8 @@ def write_report(engine: sa.Engine, out_dir: Path, import_id: int | None = None)
         blocked = write_blocked_rows(conn, out_dir / "blocked_rows.csv", import_id)
         end = write_end_state(conn, out_dir, s, import_id)
     data = s.to_json()
-    data["entities"] = end.entity_counts  # {kind: {"total": n, state: n}}: the end state per entity
+    data["entities"] = end.entity_counts  # {kind: {"total": n, state: n}}: the end state of every entity
+    data["entities_listed"] = len(end.table.entities)  # those in entities.csv: the ones that need attention
     summary_json.write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     return ReportFiles(s, summary_json, errors_csv, n, end, out_dir / "blocked_rows.csv", blocked)
 

@@ -14,7 +14,7 @@ import sqlalchemy as sa
 
 from ledger.store import dialect
 from ledger.store.chains import FIRST_BLOCKER
-from ledger.store.schema import attempts, import_deps, imports, ledger_rows
+from ledger.store.schema import attempts, import_deps, imports, ledger_rows, runs
 from ledger.models import RowStatus
 
 STATUSES = tuple(s.value for s in RowStatus)
@@ -72,13 +72,25 @@ def _where_import(import_id: int | None) -> list[sa.ColumnElement[bool]]:
 
 
 def status_counts(conn: sa.Connection, import_id: int | None = None) -> list[StatusCount]:
-    """Row counts by import, action, status and error kind."""
-    stmt = (
-        sa.select(ledger_rows.c.import_id, ledger_rows.c.action, ledger_rows.c.status, ledger_rows.c.error_kind, sa.func.count())
+    """Row counts by import, action, status and error kind. The error kind is told apart only for
+    failed and invalid rows (None for the others: a pending row's last error is not a failure), so the
+    counts come from the ``(status, import_id)`` index alone and the error kinds from the failed and
+    invalid rows only: a ledger of 210,000 pending rows is counted without reading a row."""
+    actions = dict(conn.execute(sa.select(imports.c.id, imports.c.action)).all())  # an import's rows: its action
+    by_status = (
+        sa.select(ledger_rows.c.import_id, ledger_rows.c.status, sa.func.count())
         .where(*_where_import(import_id))
-        .group_by(ledger_rows.c.import_id, ledger_rows.c.action, ledger_rows.c.status, ledger_rows.c.error_kind)
+        .group_by(ledger_rows.c.status, ledger_rows.c.import_id)
     )
-    return [StatusCount(*row) for row in conn.execute(stmt)]
+    failing = (RowStatus.FAILED.value, RowStatus.INVALID.value)
+    by_kind = (
+        sa.select(ledger_rows.c.import_id, ledger_rows.c.status, ledger_rows.c.error_kind, sa.func.count())
+        .where(ledger_rows.c.status.in_(failing), *_where_import(import_id))
+        .group_by(ledger_rows.c.status, ledger_rows.c.import_id, ledger_rows.c.error_kind)
+    )
+    out = [StatusCount(i, actions[i], st, None, n) for i, st, n in conn.execute(by_status) if st not in failing]
+    out.extend(StatusCount(i, actions[i], st, kind, n) for i, st, kind, n in conn.execute(by_kind))
+    return out
 
 
 def invalid_lines(conn: sa.Connection, import_id: int | None = None) -> int:
@@ -195,15 +207,19 @@ class ImportSource:
     depends_on: tuple[tuple[int, str], ...]  # (import id, how rows match: models.DepMatch)
 
 
+def current_columns() -> tuple[sa.ColumnElement[object], ...]:
+    """The columns of a :class:`CurrentRow`, in its order."""
+    c = ledger_rows.c
+    return (
+        c.id, c.import_id, c.line_no, c.action, c.status, c.error_kind, c.error_code, c.http_status,
+        c.error_message, c.business_key, c.location_key, c.payload, c.result, c.entity_key, c.site_key,
+    )
+
+
 def iter_current_rows(conn: sa.Connection, import_id: int | None = None) -> Iterator[CurrentRow]:
-    """Every row of the current state, in import and line order; streamed."""
+    """Every row of the current state, in import and line order; streamed (plan.csv after a dry run)."""
     stmt = (
-        sa.select(
-            ledger_rows.c.id, ledger_rows.c.import_id, ledger_rows.c.line_no, ledger_rows.c.action, ledger_rows.c.status,
-            ledger_rows.c.error_kind, ledger_rows.c.error_code, ledger_rows.c.http_status, ledger_rows.c.error_message,
-            ledger_rows.c.business_key, ledger_rows.c.location_key, ledger_rows.c.payload, ledger_rows.c.result,
-            ledger_rows.c.entity_key, ledger_rows.c.site_key,
-        )
+        sa.select(*current_columns())
         .where(ledger_rows.c.status != RowStatus.SUPERSEDED.value, *_where_import(import_id))
         .order_by(ledger_rows.c.import_id, ledger_rows.c.line_no)
     )
@@ -227,7 +243,10 @@ def import_sources(conn: sa.Connection, import_id: int | None = None) -> dict[in
 
 
 def has_previews(conn: sa.Connection, import_id: int | None = None) -> bool:
-    """Whether a pending row holds a dry run's preview (``result.dry_run``): then plan.csv is written."""
+    """Whether a pending row holds a dry run's preview (``result.dry_run``): then plan.csv is written.
+    Only a dry run leaves previews, so the rows are looked at only when the runs table has one."""
+    if not conn.execute(sa.select(sa.exists().where(runs.c.dry_run == sa.true()))).scalar():
+        return False
     stmt = sa.select(
         sa.exists().where(
             ledger_rows.c.status == RowStatus.PENDING.value,

@@ -124,7 +124,8 @@ ledger_rows = sa.Table(
     sa.Index(None, "run_id", "status"),
     sa.Index(None, "import_id", "entity_key"),
     sa.Index(None, "import_id", "site_key"),
-    sa.Index(None, "entity_key", "action"),
+    # rev 0005: status and site_key too, so the report counts entities from this index alone
+    sa.Index(None, "entity_key", "action", "status", "site_key"),
 )
 
 attempts = sa.Table(
@@ -175,4 +176,19 @@ SELECT l.id AS row_id, l.import_id, i.path AS file, l.line_no, l.action, l.entit
 FROM ledger AS l JOIN imports AS i ON i.id = l.import_id
 WHERE l.status = 'blocked'
 """
-VIEWS = {"failed_rows": FAILED_ROWS_VIEW, "blocked_rows": BLOCKED_ROWS_VIEW}
+# one row per person / workspace / site (rev 0005): the complete listing entities.csv leaves to sqlite3
+# (entities.csv lists the entities that need attention). The state is the report's rule
+# (ledger.reporting.tallies): failed > blocked > pending (a step pending or running) > complete.
+ENTITIES_VIEW = """
+CREATE VIEW entities AS
+SELECT substr(entity_key, 1, instr(entity_key, ':') - 1) AS kind, entity_key, min(site_key) AS site_key,
+       CASE WHEN max(status IN ('failed', 'invalid')) THEN 'failed'
+            WHEN max(status = 'blocked') THEN 'blocked'
+            WHEN max(status IN ('pending', 'running')) THEN 'pending'
+            ELSE 'complete' END AS state,
+       count(*) AS steps, group_concat(action || ' ' || status, ', ') AS statuses
+FROM ledger
+WHERE entity_key IS NOT NULL AND status != 'superseded'
+GROUP BY entity_key
+"""
+VIEWS = {"failed_rows": FAILED_ROWS_VIEW, "blocked_rows": BLOCKED_ROWS_VIEW, "entities": ENTITIES_VIEW}

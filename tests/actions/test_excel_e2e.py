@@ -4,6 +4,7 @@ sandbox, with no manual step (issue 13); and a token pasted with its `Bearer ` p
 from __future__ import annotations
 
 import csv
+import json
 import sqlite3
 from pathlib import Path
 
@@ -100,9 +101,14 @@ def test_a_spanish_excel_export_imports_and_works_end_to_end(tmp_path: Path, san
     assert [x["directNumber"] for x in carmen["_features"]["alternates"]] == ["+34935550021"]
     assert andres["_features"]["alternates"] == [] and jose["_features"]["alternates"] == []
     # the end state: a person whose legacy number is empty is complete, not waiting for a step
+    # (entities.csv lists nobody: no one needs attention; the summary counts them complete)
     with open(tmp_path / "report" / "entities.csv", encoding="utf-8") as fh:
-        states = {row["entity"]: row["state"] for row in csv.DictReader(fh)}
-    assert states == {e: "complete" for e in people}
+        assert list(csv.DictReader(fh)) == []
+    summary = json.loads((tmp_path / "report" / "run_summary.json").read_text(encoding="utf-8"))
+    assert summary["entities"]["person"] == {"total": len(people), "complete": len(people)}
+    with sqlite3.connect(db) as conn:  # each of them, in the ledger's entities view
+        states = dict(conn.execute("SELECT entity_key, state FROM entities"))
+    assert states == {f"person:{e}": "complete" for e in people}
 
 
 def test_usuarios_remover_licencias_only_removes(tmp_path: Path, sandbox) -> None:
