@@ -34,6 +34,8 @@ What a PostgreSQL ledger would need instead (one new module beside this one, plu
 - NULLs in unique keys: the ``imports`` lookup compares ``global_sha256``/``profile_sha256`` with
   ``IS NOT DISTINCT FROM`` (both dialects), but a UNIQUE constraint over nullable columns treats NULLs
   as distinct on both; PostgreSQL 15+ can say ``UNIQUE NULLS NOT DISTINCT`` where that is wanted.
+- The ``entities`` view (``ledger.store.schema``): ``instr``/``group_concat`` become ``strpos``/``string_agg``,
+  ``max(status IN (…))`` a ``bool_or``.
 - JSON: ``json_extract(payload, '$.key')`` (``ledger.store.chains``, ``ledger.store.queries``) becomes
   ``payload::jsonb ->> 'key'`` (or JSONB columns); the ``UPDATE ledger AS l`` aliases work as they are.
 - The key table: ``CREATE TEMPORARY TABLE … ON COMMIT DROP`` (``sqlite_with_rowid`` is ignored), and
