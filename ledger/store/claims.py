@@ -192,9 +192,10 @@ _RELEASE = sa.text(
 )
 
 
-def _outcome_params(o: RowOutcome, now: str, result: str | None) -> dict[str, Any]:
+def _outcome_params(o: RowOutcome, now: str, result: str | None, run_id: int) -> dict[str, Any]:
     final = o.status != RowStatus.PENDING
     return {
+        "run": run_id,
         "id": o.row_id,
         "status": o.status.value,
         "n_attempts": len(o.attempts) if o.counts_attempts else 0,
@@ -230,21 +231,23 @@ def record_outcomes(engine: sa.Engine, run_id: int, outcomes: Sequence[RowOutcom
                 for o in outcomes if o.row_id in ours]
         for stmt, group in ((_RECORD, [k for k in kept if k[0].status != RowStatus.PENDING]),
                             (_RELEASE, [k for k in kept if k[0].status == RowStatus.PENDING])):
-            if group:
-                conn.execute(stmt, [{**_outcome_params(o, now, result), "run": run_id} for o, result in group])
-        attempt_rows = [a for o, result in kept for a in _attempt_rows(o, run_id, result)]
-        if attempt_rows:
-            conn.execute(attempts.insert(), attempt_rows)
+            dialect.execute_many(conn, stmt, [_outcome_params(o, now, result, run_id) for o, result in group])
+        dialect.insert_many(conn, attempts, _ATTEMPT_FIELDS,
+                            [a for o, result in kept for a in _attempt_rows(o, run_id, result)])
     lost = tuple(o.row_id for o in outcomes if o.row_id not in ours)
     return RecordResult(len(outcomes) - len(lost), lost)
 
 
-def _attempt_rows(o: RowOutcome, run_id: int, result: str | None) -> list[dict[str, Any]]:
-    """The outcome's attempts rows; the last one keeps the execution's result (``result``: its JSON; the
-    row's history: a later re-check overwrites ``ledger.result``, never this)."""
-    rows = [{"row_id": o.row_id, "run_id": run_id, **a.__dict__, "result": None} for a in o.attempts]
+#: an ``attempts`` row's columns, in the order :func:`_attempt_rows` gives them
+_ATTEMPT_FIELDS = ("row_id", "run_id", *AttemptRecord.__dataclass_fields__, "result")
+
+
+def _attempt_rows(o: RowOutcome, run_id: int, result: str | None) -> list[tuple[Any, ...]]:
+    """The outcome's attempts rows (:data:`_ATTEMPT_FIELDS`); the last one keeps the execution's result
+    (``result``: its JSON; the row's history: a later re-check overwrites ``ledger.result``, never this)."""
+    rows = [(o.row_id, run_id, *a.__dict__.values(), None) for a in o.attempts]
     if rows and result is not None:
-        rows[-1]["result"] = result
+        rows[-1] = (*rows[-1][:-1], result)
     return rows
 
 

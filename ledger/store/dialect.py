@@ -14,8 +14,9 @@ is here:
   ``BEGIN`` (a WAL snapshot that holds no lock against writers);
 - SQLite's error texts an operator can act on (locked, disk full, read-only file);
 - ``sqlite_master`` (is this file a ledger?) and the ``PRAGMA foreign_keys`` dance around migrations;
-- the bulk insert as a statement compiled once and run with ``exec_driver_sql`` and positional
-  tuples (SQLAlchemy's per-row parameter processing would be most of the import's cost);
+- the bulk insert (and the worker's group of outcome updates) as a statement compiled once and run with
+  ``exec_driver_sql`` and positional tuples (SQLAlchemy's per-row parameter processing would be most of
+  the import's cost, and a third of the writer's);
 - the per-connection ``TEMP`` table of an import's business keys (duplicate detection with flat
   memory at any file size).
 
@@ -46,7 +47,7 @@ from __future__ import annotations
 
 import functools
 import sqlite3
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -209,6 +210,20 @@ def insert_many(conn: sa.Connection, table: sa.Table, fields: tuple[str, ...], r
     """``executemany`` of ``rows`` (tuples in ``fields`` order) straight to the driver."""
     if rows:
         conn.exec_driver_sql(_positional_insert(table, fields, conn.dialect), list(rows))
+
+
+@functools.lru_cache(maxsize=16)
+def _positional_text(stmt: sa.TextClause, dialect: sa.Dialect) -> tuple[str, tuple[str, ...]]:
+    compiled = stmt.compile(dialect=dialect)
+    return str(compiled), tuple(compiled.positiontup or ())
+
+
+def execute_many(conn: sa.Connection, stmt: sa.TextClause, rows: Sequence[Mapping[str, Any]]) -> None:
+    """``executemany`` of a text statement (``:name`` parameters, given by name in ``rows``) straight to
+    the driver, as positional tuples: the worker's group of outcomes without SQLAlchemy's per-row work."""
+    if rows:
+        sql, names = _positional_text(stmt, conn.dialect)
+        conn.exec_driver_sql(sql, [tuple([r[n] for n in names]) for r in rows])
 
 
 # --- an import's business keys (a TEMP table: memory stays flat at any file size) ----------------
