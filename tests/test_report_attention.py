@@ -137,8 +137,8 @@ def test_an_import_scoped_report_counts_that_imports_rows(mixed: Path, run_cli: 
 
 
 #: what the report may read whole (a handful of rows each; site_keys: the sites it names); the
-#: ledger only through an index
-SMALL_TABLES = {"imports", "runs", "import_deps", "cooldowns", "attempts", "CONSTANT ROW", "site_keys"}
+#: ledger and its attempts only through an index
+SMALL_TABLES = {"imports", "runs", "import_deps", "cooldowns", "CONSTANT ROW", "site_keys"}
 
 
 def test_the_report_never_reads_the_ledger_table_whole(mixed: Path, ledger_path: Path, tmp_path: Path) -> None:

@@ -25,7 +25,7 @@ from ledger.store import dialect
 
 #: Revisions of ``migrations/versions`` in order; the last is the head. Keep in sync with the
 #: migrations (``tests/test_migrations.py`` checks it), so the fast path needs no alembic import.
-KNOWN_REVISIONS: tuple[str, ...] = ("0001", "0002", "0003", "0004", "0005")
+KNOWN_REVISIONS: tuple[str, ...] = ("0001", "0002", "0003", "0004", "0005", "0006")
 HEAD_REVISION = KNOWN_REVISIONS[-1]
 
 #: the repository's top-level ``migrations/``, next to the ``ledger`` package (a source checkout)

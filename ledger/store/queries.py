@@ -14,7 +14,7 @@ import sqlalchemy as sa
 
 from ledger.store import dialect
 from ledger.store.chains import FIRST_BLOCKER
-from ledger.store.schema import attempts, import_deps, imports, ledger_rows, runs
+from ledger.store.schema import RETRIED, attempts, import_deps, imports, ledger_rows, runs
 from ledger.models import RowStatus
 
 STATUSES = tuple(s.value for s in RowStatus)
@@ -114,13 +114,11 @@ def list_imports(conn: sa.Connection, import_id: int | None = None) -> list[Impo
 
 
 def count_retries(conn: sa.Connection, import_id: int | None = None) -> tuple[int, int]:
-    """(attempts that were retried or throttled, of which throttled): outcome ``retry``/``throttled``."""
+    """(attempts that were retried or throttled, of which throttled): outcome ``retry``/``throttled``,
+    read from the partial index that holds only those (the condition is the index's own text, so SQLite
+    uses it: bound values would not match it)."""
     throttled = sa.func.coalesce(sa.func.sum(sa.case((attempts.c.outcome == "throttled", 1), else_=0)), 0)
-    stmt = (
-        sa.select(sa.func.count(), throttled)
-        .select_from(attempts)
-        .where(attempts.c.outcome.in_(("retry", "throttled")))
-    )
+    stmt = sa.select(sa.func.count(), throttled).select_from(attempts).where(sa.text(f"attempts.{RETRIED}"))
     if import_id is not None:
         stmt = stmt.join(ledger_rows, ledger_rows.c.id == attempts.c.row_id).where(ledger_rows.c.import_id == import_id)
     total, of_which_throttled = conn.execute(stmt).one()

@@ -128,6 +128,9 @@ ledger_rows = sa.Table(
     sa.Index(None, "entity_key", "action", "status", "site_key"),
 )
 
+#: attempts that were retried (the summary's ``retries``); the partial index below holds only these
+RETRIED = "outcome IN ('retry', 'throttled')"
+
 attempts = sa.Table(
     "attempts",
     metadata,
@@ -147,6 +150,8 @@ attempts = sa.Table(
     sa.Column("result", sa.Text),  # JSON: what this execution found/did (rev 0003; a re-check never overwrites it)
     sa.Index(None, "row_id"),
     sa.Index(None, "run_id"),
+    # rev 0006: the retried attempts alone (the summary counts them; the succeeded ones pay nothing)
+    sa.Index(None, "outcome", sqlite_where=sa.text(RETRIED)),
 )
 
 # run-wide pause (Retry-After) shared by every worker on this ledger; one row per scope ("webex")
