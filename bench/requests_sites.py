@@ -109,10 +109,10 @@ def _site_numbers(i: int) -> list[str]:
     return [f"+3493{i:03d}{j:04d}" for j in range(NUMBERS_PER_SITE)]
 
 
-def _seed_sites(st: Any, n: int, *, numbers: bool = False) -> dict:
+def _seed_sites(st: Any, n: int, *, numbers: bool = False, calling: bool = True) -> dict:
     kept: dict = {"sites": {}, "route": st.add_route_group("RG_BENCH")}
     for i in range(n):
-        lid = st.add_location(_site(i), calling_enabled=True)
+        lid = st.add_location(_site(i), calling_enabled=calling)
         kept["sites"][i] = lid
         if numbers:
             for num in _site_numbers(i):
@@ -159,8 +159,10 @@ CASES = [
     SiteCase("location.main_number", "name,calling_line_id", lambda i, ids: f"{_site(i)},{_site_numbers(i)[0]}",
              lambda st, n: _seed_sites(st, n, numbers=True), _restore_site,
              lists=("locations", "calling_locations", "numbers"), unit="site"),
-    SiteCase("location.pstn", "name,premise_route_type,route_identity",
-             lambda i, ids: f"{_site(i)},ROUTE_GROUP,RG_BENCH", _seed_sites, _restore_site,
+    # new sites (v21 ubicacion_configurar_pstn): each is enabled for calling (POST) and connected (PUT)
+    SiteCase("location.pstn", "name,premise_route_type,route_identity,announcement_language,preferred_language",
+             lambda i, ids: f"{_site(i)},ROUTE_GROUP,RG_BENCH,es_es,es_ES",
+             lambda st, n: _seed_sites(st, n, calling=False), _restore_site, writes=lambda k: 2 * k,
              lists=("locations", "calling_locations", "route_choices"), unit="site",
              note=NO_LIST_LOC.format(what="PSTN connection", path="GET /telephony/pstn/locations/{id}/connection")),
     SiteCase("location.internal_dialing", "name,enable_unknown_extension_route_policy,route_identity",

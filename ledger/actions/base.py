@@ -32,6 +32,7 @@ from ledger.actions.permissions import (
     without,
 )
 from ledger.actions.snapshot import PeopleReads
+from ledger.entities import webex_uuid
 from ledger.errors import (
     ActionError,
     AuthFailure,
@@ -44,6 +45,7 @@ from ledger.work.ports import THROTTLE_STATUSES, ActionResult, ResolveCache, Row
 from ledger.spec import ActionSpec
 
 TRANSIENT_STATUSES = frozenset({408, 500, 502, 503, 504})
+LOCATIONS_PAGE_MAX = 500
 # how long a name/email lookup that found nothing answers from the cache (not the whole run)
 NOT_FOUND_TTL_S = 30.0
 T = TypeVar("T")
@@ -393,12 +395,24 @@ class BaseExecutor(PeopleReads):
         return match[0].location_id if match else None
 
     def _list_locations(self, org_id: str | None) -> dict[str, str]:
-        with self.webex("list the org's locations"):
-            locations = list(self.api.locations.list(org_id=org_id))  # the contract documents no `max` here
         out: dict[str, str] = {}
-        for loc in locations:
-            out.setdefault((loc.name or "").strip(), str(loc.location_id))
+        for loc in self.org_locations(org_id).values():
+            out.setdefault(str(loc.get("name") or "").strip(), str(loc["id"]))
         return out
+
+    def org_locations(self, org_id: str | None) -> dict[str, dict[str, Any]]:
+        """The org's locations as ``GET /locations`` lists them (plain JSON: id, name, timeZone, address …),
+        by the UUID of their id; listed once per run, 500 a page (webex-device.json GET /locations: ``max``
+        default 500, no larger one documented)."""
+
+        def load() -> dict[str, dict[str, Any]]:
+            session = self.api.session
+            params = {"max": LOCATIONS_PAGE_MAX, **({"orgId": org_id} if org_id else {})}
+            with self.webex("list the org's locations"):
+                items = list(session.follow_pagination(url=session.ep("locations"), params=params, item_key="items"))
+            return {webex_uuid(i["id"]) or "": i for i in items if isinstance(i, dict) and i.get("id")}
+
+        return self.cache.get_or_load(("locations-json", org_id), load)
 
     @staticmethod
     def org_id(row: RowInput) -> str | None:

@@ -20,6 +20,7 @@ from typing import Any
 
 from ledger.actions.base import same_id
 from ledger.actions.locations import NOT_CALLING_STATUSES, LocationExecutor
+from ledger.entities import webex_uuid
 from ledger.errors import RowFailure
 from ledger.work.ports import ActionResult, RowInput
 
@@ -39,7 +40,7 @@ class LocationPstn(LocationExecutor):
             target |= {"routeType": route_type, "routeId": route_id}
         loc_id, org = self.loc(row), self.org_id(row)
         # batched reads: the org's calling locations, listed once (else this location's details, read now)
-        enabled = self.listed_calling(row, loc_id) is not None or self.calling_details(row, loc_id) is not None
+        enabled = self.calling_enabled(row, loc_id)
         if enabled:
             current = self._current(loc_id, org)
             if current and self._equal(current, target, str(p.get("pstn_option") or "")):
@@ -103,13 +104,9 @@ class LocationPstn(LocationExecutor):
         return out
 
     def _enable(self, loc_id: str, org: str | None, languages: dict[str, str]) -> None:
-        try:
-            location = self.call("read the location", lambda: self.get_json(f"locations/{loc_id}", org))
-        except RowFailure as exc:
-            if exc.http_status == 404:
-                raise RowFailure(f"unknown location id {loc_id}", code="unknown_location", http_status=404,
-                                 tracking_id=exc.tracking_id) from None
-            raise
+        location = self.org_locations(org).get(webex_uuid(loc_id) or "")  # the org's locations, listed once
+        if location is None:  # created since the list: read it
+            location = self._read_location(loc_id, org)
         body = {
             "id": location.get("id") or loc_id,
             "name": location.get("name"),
@@ -131,6 +128,16 @@ class LocationPstn(LocationExecutor):
                 http_status=exc.http_status,
                 tracking_id=exc.tracking_id,
             ) from None
+
+    def _read_location(self, loc_id: str, org: str | None) -> dict[str, Any]:
+        try:
+            location: dict[str, Any] = self.call("read the location", lambda: self.get_json(f"locations/{loc_id}", org))
+            return location
+        except RowFailure as exc:
+            if exc.http_status == 404:
+                raise RowFailure(f"unknown location id {loc_id}", code="unknown_location", http_status=404,
+                                 tracking_id=exc.tracking_id) from None
+            raise
 
     def _choose(self, row: RowInput, loc_id: str, org: str | None) -> dict[str, Any]:
         """The cloud-connected option: the row's ``pstn_option`` (id or display name), or the only one."""

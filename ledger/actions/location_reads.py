@@ -47,6 +47,15 @@ class SiteReads(PeopleReads):
         snap = self._snapshot(row, "calling_locations", lambda: self._list_calling_locations(row), force=True)
         return snap.location(location_id) if snap is not None else None
 
+    def calling_enabled(self, row: RowInput, location_id: str) -> bool:
+        """Whether the location is enabled for Webex Calling: from the run's list of the org's calling
+        locations (a site it lacks was not enabled when listed: enabling it then answers 409 if someone did
+        since, which ``location.pstn`` accepts), else — a row to re-check, a site this run wrote — read now."""
+        snap = None if row.recovered else self._snapshot(
+            row, "calling_locations", lambda: self._list_calling_locations(row), force=True)
+        listed = snap.is_calling(location_id) if snap is not None else None
+        return listed if listed is not None else self.calling_details(row, location_id) is not None
+
     def calling_details(self, row: RowInput, location_id: str) -> TelephonyLocation | None:
         """:meth:`telephony_details`, read now (counted towards listing the org's calling locations)."""
         self.count_person_read(row, "calling_locations")

@@ -158,6 +158,14 @@ class CallingLocationsSnapshot(_Written):
         self.pages = max(1, -(-len(items) // page))
         self._by_id = {_key(str(item.get("id") or "")): item for item in items if item.get("id")}
 
+    def is_calling(self, location_id: str) -> bool | None:
+        """Whether the location was calling-enabled when listed; None when this run wrote it since."""
+        k = _key(location_id)
+        with self._lock:
+            if k in self._dropped:
+                return None
+        return k in self._by_id
+
     def location(self, location_id: str) -> dict[str, Any] | None:
         """The location as listed; None when not listed (not calling-enabled when listed, or enabled since)
         or written by this run since — read it then."""

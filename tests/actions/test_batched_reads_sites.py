@@ -226,3 +226,25 @@ def test_location_pstn_reads_each_connection_but_no_calling_details(tmp_path, sa
     assert len([r for r in log if r.path.endswith("/connection") and r.method == "GET"]) == 50  # no list has it
     assert len([r for r in log if r.method == "PUT"]) == 50
     assert len(log) <= 100 + 5, [(r.method, r.path) for r in log if r.method == "GET"][:40]
+
+
+def test_location_pstn_on_new_sites_sends_the_enable_and_the_connection_and_reads_nothing_per_site(
+    tmp_path, sandbox
+):
+    st = sandbox.state
+    st.add_route_group("RG_SITES")
+    for i in range(30):
+        st.add_location(f"S{i:03d}", calling_enabled=False)
+    lines = [f"S{i:03d},ROUTE_GROUP,RG_SITES,es_es,es_ES" for i in range(30)]
+    header = "name,premise_route_type,route_identity,announcement_language,preferred_language"
+
+    assert _run(tmp_path, sandbox, "location.pstn", header, lines) == {"succeeded": 30}
+
+    log = sandbox.requests()
+    assert len([r for r in log if r.method == "POST" and r.path == "/v1/telephony/config/locations"]) == 30
+    assert len([r for r in log if r.method == "PUT"]) == 30
+    # the org's calling locations say the sites are not enabled, the org's locations give the enable body
+    per_site = ("/v1/locations/", "/v1/telephony/config/locations/", "/v1/telephony/pstn/locations/")
+    assert not [r for r in log if r.method == "GET" and r.path.startswith(per_site)]
+    assert len(log) <= 60 + 5, [(r.method, r.path) for r in log if r.method == "GET"][:40]
+    assert all(loc["_calling"] and loc["_pstn"] for loc in st.locations.values() if loc["name"].startswith("S"))

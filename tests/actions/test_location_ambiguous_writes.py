@@ -27,9 +27,9 @@ def test_lost_calling_enablement_is_not_sent_again(sandbox, act, lose, site):
     a = act(sandbox, "location.pstn")
     row = a.row({"location_id": site["loc"], "premise_route_id": site["rg"], "announcement_language": "es_es",
                  "preferred_language": "es_ES"})
-    # 1 the org's calling locations (the site is not among them), 2 its telephony details (400), 3 location
-    # details, 4 the enabling POST: applied, answer lost
-    lose(a, 4)
+    # 1 the org's calling locations (the site is not among them: not enabled), 2 the org's locations (the
+    # enable body's name, time zone, address), 3 the enabling POST: applied, answer lost
+    lose(a, 3)
     with pytest.raises(TransientFailure) as err:
         a.executor.execute(row)
     assert err.value.ambiguous
