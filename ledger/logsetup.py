@@ -173,6 +173,7 @@ def log_path_for(db_path: Path) -> Path:
 #: what :func:`info_many` needs of the configuration :func:`configure_logging` made last
 _FAST: dict[str, Any] = {}
 _PLAIN = (str, int, float, bool, type(None))
+_JSON = json.JSONEncoder(default=str, ensure_ascii=False)  # json.dumps(..., default=str, ensure_ascii=False)
 
 
 def info_many(logger: Any, event: str, events: list[dict[str, Any]]) -> None:
@@ -187,18 +188,30 @@ def info_many(logger: Any, event: str, events: list[dict[str, Any]]) -> None:
         for fields in events:
             logger.info(event, **fields)
         return
-    ctx = structlog.contextvars.get_contextvars()
-    stamp = datetime.datetime.now(tz=datetime.timezone.utc).isoformat().replace("+00:00", "Z")
+    # what every line adds after its fields, built as one logger.info would (event, context, level, time)
+    tail: dict[str, Any] = {"event": event}
+    for k, v in structlog.contextvars.get_contextvars().items():
+        tail.setdefault(k, v)
+    tail["level"] = "info"
+    tail["timestamp"] = datetime.datetime.now(tz=datetime.timezone.utc).isoformat().replace("+00:00", "Z")
+    tail_plain = all(isinstance(v, _PLAIN) for v in tail.values())
+    fast_keys: dict[tuple[str, ...], bool] = {}  # a line's keys → no overlap with the tail, none secret
     lines = []
     for fields in events:
+        keys = tuple(fields)
+        fast = fast_keys.get(keys)
+        if fast is None:
+            fast = fast_keys[keys] = not (tail.keys() & fields.keys()) and not any(map(_secret_key, (*keys, *tail)))
+        if fast and tail_plain and all(isinstance(v, _PLAIN) for v in fields.values()):
+            lines.append(_JSON.encode({**fields, **tail}))
+            continue
         d: dict[str, Any] = {**fields, "event": event}
-        for k, v in ctx.items():
+        for k, v in tail.items():
             d.setdefault(k, v)
-        d["level"] = "info"
-        d["timestamp"] = stamp
+        d["level"], d["timestamp"] = tail["level"], tail["timestamp"]
         if not all(isinstance(v, _PLAIN) for v in d.values()) or any(_secret_key(k) for k in d):
             d = dict(redact_processor(None, "info", d))  # nested values or secret-named keys: the full scrub
-        lines.append(json.dumps(d, default=str, ensure_ascii=False))
+        lines.append(_JSON.encode(d))
     lines.append("")
     tee.write_lines("\n".join(lines))  # redacts the whole text: every value's token/Bearer/token= masked
 

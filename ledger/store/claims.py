@@ -210,6 +210,8 @@ def _outcome_params(o: RowOutcome, now: str, result: str | None, run_id: int) ->
     }
 
 
+_JSON = json.JSONEncoder(default=str, ensure_ascii=False)  # json.dumps(..., default=str, ensure_ascii=False)
+
 _OURS = sa.text(
     "SELECT id FROM ledger WHERE id IN :ids AND status = 'running' AND run_id = :run"
 ).bindparams(sa.bindparam("ids", expanding=True))
@@ -227,7 +229,7 @@ def record_outcomes(engine: sa.Engine, run_id: int, outcomes: Sequence[RowOutcom
     now = utcnow()
     with dialect.sharing_fsync(engine) as conn:  # group commit: durable with the next claim's fsync
         ours = {r for (r,) in conn.execute(_OURS, {"ids": [o.row_id for o in outcomes], "run": run_id})}
-        kept = [(o, None if o.result is None else json.dumps(o.result, default=str, ensure_ascii=False))
+        kept = [(o, None if o.result is None else _JSON.encode(o.result))
                 for o in outcomes if o.row_id in ours]
         for stmt, group in ((_RECORD, [k for k in kept if k[0].status != RowStatus.PENDING]),
                             (_RELEASE, [k for k in kept if k[0].status == RowStatus.PENDING])):

@@ -15,6 +15,7 @@ import importlib.util
 from collections.abc import Iterator
 from contextlib import contextmanager
 import os
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -49,9 +50,20 @@ def migrations_dir() -> Path:
 TIMESTAMP_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
 
 
+_second: tuple[int, str] = (-1, "")  # the last whole second utcnow formatted, and its text
+
+
 def utcnow() -> str:
-    """Now as a timestamp column's text (:data:`TIMESTAMP_FORMAT`)."""
-    return datetime.now(UTC).strftime(TIMESTAMP_FORMAT)
+    """Now as a timestamp column's text (:data:`TIMESTAMP_FORMAT`); the seconds' text is formatted once
+    per second (the worker stamps every attempt: ``datetime.strftime`` was most of its cost)."""
+    global _second
+    now = time.time()
+    whole = int(now)
+    second, text = _second
+    if whole != second:
+        text = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(whole))
+        _second = (whole, text)
+    return f"{text}.{int((now - whole) * 1e6):06d}Z"
 
 
 def parse_utc(text: str) -> datetime:
