@@ -163,11 +163,12 @@ def _entities(table: EntityTable, tallies: Tallies) -> str:
             + steps + _cell(e.first_error(table.steps)) + "</tr>"
         )
     everyone = sum(per["total"] for per in tallies.kinds.values())
+    first = f", this page the first {len(shown)}" if len(shown) < len(table.entities) else ""
     note = (
         f'<p class="muted">{len(table.entities)} of the {everyone} entities need attention (a step failed, is '
-        "invalid, blocked, or running): entities.csv lists them" + (f", this page the first {len(shown)}" if len(shown) < len(table.entities) else "")
-        + ". The others are counted above; the ledger's <code>entities</code> view lists every entity "
-        "(<code>sqlite3 -header -csv ledger.db \"SELECT * FROM entities\"</code>).</p>"
+        f"invalid, blocked, or running): entities.csv lists them{first}. The others are counted above; the "
+        "ledger's <code>entities</code> view lists every entity (<code>SELECT * FROM entities</code> with "
+        "sqlite3 on the ledger file).</p>"
     )
     if not table.entities:
         return "<h2>Entities that need attention</h2>" + note
