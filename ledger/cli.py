@@ -265,24 +265,23 @@ Env: WEBEX_ACCESS_TOKEN (required), WEBEX_BASE_URL (default: the Webex API).
 @click.pass_context
 def work_cmd(ctx: click.Context, batch_size: int, concurrency: int, max_rate: float | None, dry_run: bool, retry_profile: str, import_id: int | None) -> None:
     """Apply every pending row to Webex: resumable, safe to re-run, several workers may share a ledger."""
-    import gc
-    import os
-
-    gc.disable()  # start-up only allocates long-lived objects (wxc_sdk's models …): collecting is wasted work
-    from ledger.actions.runtime import WebexExecutors
     from ledger.settings import WorkSettings
-    from ledger.work.run import run_work
+    from ledger.work.run import run_work, start_up
 
-    gc.freeze()  # nor need later collections scan them again (issue 14: start-up against a fast server)
-    gc.enable()
-
-    factory = WebexExecutors.from_env(os.environ, concurrency=concurrency, dry_run=dry_run)
+    factory = start_up(lambda: _webex_executors(concurrency, dry_run))
     for note in factory.notes:
         click.echo(note, err=True)
     settings = WorkSettings(ctx.obj, batch_size, concurrency, max_rate, dry_run, retry_profile, import_id)
     report = run_work(settings, factory)
     click.echo(report.render())
     ctx.exit(int(report.exit_code))
+
+
+def _webex_executors(concurrency: int, dry_run: bool) -> Any:
+    """The run's executors on Webex, from WEBEX_ACCESS_TOKEN / WEBEX_BASE_URL (imports wxc_sdk)."""
+    from ledger.actions.runtime import WebexExecutors
+
+    return WebexExecutors.from_env(os.environ, concurrency=concurrency, dry_run=dry_run)
 
 
 @cli.command("demo")

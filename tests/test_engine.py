@@ -291,3 +291,32 @@ def test_a_failed_first_try_is_retried_by_the_same_policy_as_later_ones(ledger_p
     assert _outcomes(ledger_path, 2) == ["throttled", "succeeded"]
     assert _outcomes(ledger_path, 3) == ["retry", "retry", "succeeded"]
     assert _outcomes(ledger_path, 4) == ["failed"]
+
+
+def test_start_up_loads_with_the_collector_off_then_freezes_what_it_loaded() -> None:
+    """`ledger work`'s start-up (issue 14): what it loads is built without garbage collections, then
+    frozen (later collections skip it); the collector is on again afterwards, even when loading fails."""
+    import gc
+
+    from ledger.work.run import start_up
+
+    assert gc.isenabled()
+    seen: list[bool] = []
+
+    def load() -> list[object]:
+        seen.append(gc.isenabled())
+        return [object() for _ in range(10)]
+
+    try:
+        loaded = start_up(load)
+        assert seen == [False] and len(loaded) == 10
+        assert gc.isenabled() and gc.get_freeze_count() > 0
+
+        def broken() -> None:
+            raise ValueError("no token")
+
+        with pytest.raises(ValueError):
+            start_up(broken)
+        assert gc.isenabled()
+    finally:
+        gc.unfreeze()

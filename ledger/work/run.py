@@ -9,13 +9,14 @@ library never exits the process.
 from __future__ import annotations
 
 import dataclasses
+import gc
 import os
 import signal
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, TypeVar
 
 import sqlalchemy as sa
 
@@ -29,6 +30,21 @@ from ledger.work.progress import Progress
 from ledger.work.worker import Worker
 from ledger.work.outcomes import RunReport
 from ledger.work.ports import ExecutorFactory
+
+T = TypeVar("T")
+
+
+def start_up(load: Callable[[], T]) -> T:
+    """``load()`` (what a `ledger work` process builds before its run: the executors, wxc_sdk's models …)
+    with the garbage collector off, then its objects frozen: start-up only allocates long-lived objects,
+    so collecting is wasted work, nor need the run's collections scan them again (issue 14: start-up
+    against a fast server; imports ~0.1 s faster, interpreter exit ~0.2 s)."""
+    gc.disable()
+    try:
+        return load()
+    finally:
+        gc.freeze()
+        gc.enable()
 
 
 @contextmanager
