@@ -170,3 +170,25 @@ def test_the_report_never_reads_the_ledger_table_whole(mixed: Path, ledger_path:
     assert scans == []
     # every entity is counted from the (entity_key, action, status, site_key) index alone (rev 0005)
     assert any("COVERING INDEX ix_ledger_entity_key_action_status_site_key" in d for d in plans)
+
+
+def test_an_entity_whose_rows_name_two_sites_is_counted_once_at_the_least(
+    tmp_path: Path, engine: sa.Engine, run_cli: Callable[..., Result]
+) -> None:
+    """The SQL counts and the listed entities put an entity at the same site (its rows' least site
+    key), so a failed person whose create names Zeta and whose licences name Alpha moves from
+    Alpha's pending to Alpha's failed, and Zeta has no entity."""
+    create, lic = tmp_path / "create.csv", tmp_path / "lic.csv"
+    create.write_text("email,first_name,last_name,location_name\nq@x.com,Q,Q,Zeta\nr@x.com,R,R,Zeta\n", encoding="utf-8")
+    lic.write_text(f"email,location_name,add_license_ids\nq@x.com,Alpha,{LIC}\nr@x.com,Alpha,{LIC}\n", encoding="utf-8")
+    import_file(engine, get_spec("user.create"), create)
+    import_file(engine, get_spec("user.licenses"), lic)
+    with engine.begin() as conn:
+        conn.exec_driver_sql("UPDATE ledger SET status = 'succeeded'")
+        conn.exec_driver_sql("UPDATE ledger SET status = 'failed', error_message = 'no' WHERE import_id = 1 AND line_no = 2")
+    out = tmp_path / "r"
+    assert run_cli("report", "--out", str(out)).exit_code == 0
+    assert [(e["entity"], e["site"], e["state"]) for e in _csv(out / "entities.csv")] == [("q@x.com", "Alpha", "failed")]
+    page = (out / "report.html").read_text(encoding="utf-8")
+    assert '<tr><td>Alpha</td><td class="n">2</td><td class="n">1</td><td class="n">1</td><td class="n">0</td><td class="n">0</td>' in page
+    assert "<tr><td>Zeta</td>" not in page
