@@ -14,7 +14,6 @@ the SQL counts of :mod:`ledger.reporting.tallies` use too.
 from __future__ import annotations
 
 import csv
-import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -183,14 +182,6 @@ class EntityBuilder:
             self._table.values(), key=lambda e: (rank.get(e.entity.kind, len(KINDS)), e.entity.kind, e.site, e.name)
         )
         return EntityTable(steps, tuple(ordered))
-
-
-def build_entities(rows: Iterable[CurrentRow], files: Mapping[int, str]) -> EntityTable:
-    """The entity table of ``rows``. ``files``: import id → source path."""
-    builder = EntityBuilder()
-    for row in rows:
-        builder.add(row, files.get(row.import_id, ""), entity_of(row, json.loads(row.payload)))
-    return builder.table()
 
 
 def _step(row: CurrentRow, file: str) -> Step:
