@@ -125,6 +125,23 @@ def test_a_workspace_list_older_than_a_create_trusts_is_listed_again(sandbox, ac
     assert len(st.workspaces_by_name("Late")) == 1
 
 
+def test_a_create_the_stale_list_lacks_answered_409_is_looked_up_and_skipped(sandbox, act):
+    st = sandbox.state
+    st.refuse_duplicate_workspace_names = True  # Webex answering "already exists" (see the sandbox's note)
+    site = st.add_location("WSITE", calling_enabled=True)
+    st.add_workspace("Sala 0", site)
+    a = act(sandbox, "workspace.create")
+    _listed(a, site)
+    st.add_workspace("Late", site)  # created by someone else after the list: the list is stale for it
+    sandbox.log.clear()
+
+    res = a.run({"display_name": "Late", "location_id": site})
+
+    assert res.status == "skipped" and res.result["reason"] == "workspace_already_exists"
+    assert [(r.method, r.status) for r in sandbox.requests()] == [("POST", 409), ("GET", 200)]
+    assert len(st.workspaces_by_name("Late")) == 1 and st.workspace_create_counts["Late"] == 0
+
+
 def test_a_name_this_run_created_is_looked_up_again_never_created_twice(sandbox, act):
     st = sandbox.state
     site = st.add_location("WSITE", calling_enabled=True)

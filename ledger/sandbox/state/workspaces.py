@@ -62,6 +62,12 @@ class WorkspacesMixin(StateCore):
             name = body.get("displayName")
             if not name:
                 raise E.bad_request("displayName is required")
+            # webex-device.json POST /workspaces lists 409 but the reference does not say Webex refuses a
+            # second workspace of the same name, so by default the sandbox creates it (the stricter case
+            # for the ledger: a create sent twice shows as a duplicate). Tests that exercise the ledger's
+            # 409 branch set ``state.refuse_duplicate_workspace_names = True``.
+            if getattr(self, "refuse_duplicate_workspace_names", False) and self.workspaces_by_name(name):
+                raise E.ApiError(409, f"Workspace {name} already exists", 409, f"Workspace {name} already exists")
             loc_id = body.get("locationId") or body.get("workspaceLocationId")
             calling = body.get("calling") or {}
             ctype = calling.get("type") or "none"
