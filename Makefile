@@ -11,7 +11,7 @@ STAMP  := $(VENV)/.installed
 # import boundaries. No sandbox, no subprocess runs of `ledger work`; the `slow` ones are left out.
 CHECK_TESTS := tests/test_ladder.py tests/test_engine.py tests/test_policy.py tests/test_claims.py \
                tests/test_db.py tests/test_migrations.py tests/test_release.py tests/test_import.py \
-               tests/test_csvsource.py tests/test_normalize.py tests/test_report.py \
+               tests/test_csvsource.py tests/test_normalize.py tests/test_report.py tests/test_report_attention.py \
                tests/test_architecture.py tests/test_cli_foundation.py
 
 help: ## list the targets
