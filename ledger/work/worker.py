@@ -6,9 +6,9 @@ calls. Outcomes are written by :class:`ledger.work.outcomes.OutcomeRecorder`; de
 recognised by :mod:`ledger.work.liveness`.
 
 Threads: the calling (main) thread is the ledger's single writer: it claims rows into a queue that
-``concurrency`` lanes (pool threads) take their next row from themselves, and records the outcomes
-the lanes hand back in groups (``ledger.work.outcomes``: group commits). Lanes only run
-``ledger.work.rows.RowRunner`` (executor calls, retries, breaker feed); they never write.
+``concurrency`` lanes (pool threads, ``ledger.work.lanes``) take their next row from themselves, and
+records the outcomes the lanes hand back in groups (``ledger.work.outcomes``: group commits). Lanes
+only run ``ledger.work.rows.RowRunner`` (executor calls, retries, breaker feed); they never write.
 
 What happens to a row after a failed attempt (retry, fail, suspect, release, stop the run) is the
 outcome ladder's (``ledger.work.ladder``); this module acts on its steps: it stops claiming when the
@@ -23,7 +23,6 @@ from __future__ import annotations
 import concurrent.futures as cf
 import os
 import socket
-import threading
 import time
 from collections import deque
 from collections.abc import Callable
@@ -39,20 +38,16 @@ from ledger.store.claims import ClaimedRow
 from ledger.store.engine import make_engine
 from ledger.store.runs import RunCounters
 from ledger.work.gate import RunGate
+from ledger.work.lanes import Lanes
 from ledger.work.liveness import dead_reason
 from ledger.work.outcomes import OutcomeRecorder, RunReport
 from ledger.work.breaker import SystemicBreaker
 from ledger.work.ports import ExecutorFactory
 from ledger.work.profiles import RetryProfile, get_profile
 from ledger.work.progress import Progress
-from ledger.work.rows import RowRunner, Settled, Task, as_released
+from ledger.work.rows import RowRunner, Task, as_released
 
 log = structlog.get_logger("ledger.work.worker")
-
-#: the writer wakes at least this often (heartbeats, signals, group commits), or when this many outcomes wait
-_WAKE_S = 0.1
-_WAKE_AT = 100
-
 
 # --- the worker ----------------------------------------------------------------------------------
 
@@ -92,10 +87,8 @@ class Worker:
         self.run_id = 0
         self.reclaimed = recovery.Reclaimed()
         self.progress = progress
-        self._pool: cf.ThreadPoolExecutor | None = None
-        self._settled: deque[Settled] = deque()  # outcomes the lanes handed over, not yet recorded
-        self._wake = threading.Event()  # a lane has something for the writer
-        self.gate.on_pause = self._wake.set  # a new 429 pause: store it now
+        self.lanes = Lanes(self.rows, settings.concurrency, self._lane_may_start)
+        self.gate.on_pause = self.lanes.wake.set  # a new 429 pause: store it now
         self._stop_requested_at: float | None = None  # first SIGINT/SIGTERM (monotonic)
         self._final: tuple[RunStatus, ExitCode, str] | None = None
         self._last_beat = 0.0
@@ -124,7 +117,6 @@ class Worker:
             self.progress.total = claims.pending_count(self.engine, import_id=s.import_id)
         structlog.contextvars.bind_contextvars(run_id=self.run_id)
         self._sync_cooldown(force=True)
-        self._pool = cf.ThreadPoolExecutor(max_workers=max(s.concurrency, 1), thread_name_prefix="ledger-row")
         log.info("run_started", profile=self.profile.name, concurrency=s.concurrency, dry_run=s.dry_run)
         return self.run_id
 
@@ -143,15 +135,13 @@ class Worker:
     def abandon(self) -> None:
         """Leave at once (a second interrupt): requests in flight are not waited for, the run row
         stays ``running``; once this process is gone the next run reclaims its rows."""
-        if self._pool is not None:
-            self._pool.shutdown(wait=False, cancel_futures=True)
+        self.lanes.shutdown(wait=False)
         self._reader.dispose()
         structlog.contextvars.unbind_contextvars("run_id")
 
     def finish(self) -> RunReport:
         """Settle suspects, release anything still held, close the run row."""
-        if self._pool is not None:
-            self._pool.shutdown(wait=True)
+        self.lanes.shutdown(wait=True)
         self.out.settle_suspects(failed=not self._webex_down())
         self.out.flush()  # the group commit's last outcomes, before anything still held is released
         released = claims.release_all_running(self.engine, self.run_id)
@@ -259,13 +249,12 @@ class Worker:
     def _execute(self, tasks: deque[Task], more: Callable[[], list[ClaimedRow]] = list) -> None:
         """Run tasks on at most ``concurrency`` lanes, record outcomes in groups as they arrive.
 
-        A lane (:meth:`_lane`) is a pool thread that takes its next task itself, so a row follows the
-        previous one without waiting for this (writer) thread; the writer wakes when a lane has
-        outcomes waiting, needs rows, or ends, and at least every ``_WAKE_S``, and records what the
-        lanes settled since in one go (its bookkeeping overlaps the Webex calls instead of adding to
+        A lane (``ledger.work.lanes``) is a pool thread that takes its next task itself, so a row
+        follows the previous one without waiting for this (writer) thread; the writer wakes when a lane
+        has outcomes waiting, needs rows, or ends, and at least every ``lanes.WAKE_S``, and records what
+        the lanes settled since in one go (its bookkeeping overlaps the Webex calls instead of adding to
         them). ``more()`` is asked for further rows once fewer rows than lanes are left to start (refill).
         """
-        assert self._pool is not None
         limit = self.settings.concurrency
         lanes: set[cf.Future[None]] = set()
         exhausted = False
@@ -275,21 +264,18 @@ class Worker:
                 exhausted = not extra
                 tasks.extend(self.rows.tasks(extra))
             while tasks and len(lanes) < limit and self._may_dispatch():
-                lane = self._pool.submit(self._lane, tasks)
-                lane.add_done_callback(lambda _f: self._wake.set())
-                lanes.add(lane)
+                lanes.add(self.lanes.start(tasks))
             if not lanes:  # the claims ran out (or the run must stop): bulks not yet full go now
                 rest = self.rows.bulks(flush=True) if self._may_dispatch() else []
                 if not rest:
                     break
                 tasks.extend(rest)
                 continue
-            self._wake.wait(_WAKE_S)
-            self._wake.clear()
+            self.lanes.wait()
             for lane in [f for f in lanes if f.done()]:
                 lanes.discard(lane)
                 lane.result()  # a lane only ends; RowRunner.run_task never raises
-            settled = self._take_settled()
+            settled = self.lanes.take_settled()
             if settled:
                 self.out.record(settled, webex_down=self._webex_down())
             self._tick()
@@ -298,36 +284,12 @@ class Worker:
             res = claims.release_claims(self.engine, self.run_id, ids)
             self.counters.released += res.written
 
-    def _lane(self, tasks: deque[Task]) -> None:
-        """A pool thread: run tasks until none is left or the run must not start another; hand each
-        task's outcomes to the writer (``_settled``), waking it when it has work."""
-        limit = self.settings.concurrency
-        while self._lane_may_start():
-            try:
-                task = tasks.popleft()
-            except IndexError:
-                return
-            if len(tasks) < limit:
-                self._wake.set()  # rows run low: the writer refills
-            self._settled.extend(self.rows.run_task(task))
-            tasks.extend(self.rows.bulks())  # a sorted claim may have filled bulks
-            if len(self._settled) >= _WAKE_AT:
-                self._wake.set()
-
     def _lane_may_start(self) -> bool:
         """:meth:`_may_dispatch` as a lane sees it (reads only)."""
         return (
             self._stop_requested_at is None and self.rows.auth_message is None and self._final is None
             and self.rows.crashed is None and self.breaker.is_closed
         )
-
-    def _take_settled(self) -> list[Settled]:
-        out: list[Settled] = []
-        try:
-            while True:
-                out.append(self._settled.popleft())
-        except IndexError:
-            return out
 
     # -- periodic duties (main thread) ------------------------------------------------------------
     def _tick(self) -> None:
@@ -391,8 +353,7 @@ class Worker:
             self.gate.resume()
             return
         self.gate.resume()
-        assert self._pool is not None
-        fut = self._pool.submit(self.rows.run_task, Task(probe, probe=True))
+        fut = self.lanes.submit(Task(probe, probe=True))
         while True:
             try:
                 settled = fut.result(timeout=0.25)
