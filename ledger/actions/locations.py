@@ -275,7 +275,11 @@ class LocationMainNumber(LocationExecutor):
             now = details.calling_line_id or CallingLineId()
         if now.phone_number == number and (name is None or now.name == name):
             return self.skipped("main_number_already_set", location_id=loc_id, phone_number=number)
-        if number not in self.numbers_in_location(row, loc_id, [number]):
+        # a list of the org's numbers may predate the add (location.numbers earlier in this run, or another
+        # admin): a number it lacks is read again before the row fails
+        if number not in self.numbers_in_location(row, loc_id, [number]) and number not in self.inventory(
+            loc_id, org, number
+        ):
             raise RowFailure(
                 f"{number} is not in the location's number inventory; add it first (location.numbers)",
                 code="number_not_in_location",

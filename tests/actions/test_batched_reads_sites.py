@@ -265,3 +265,27 @@ def test_location_pstn_on_new_sites_sends_the_enable_and_the_connection_and_read
     assert not [r for r in log if r.method == "GET" and r.path.startswith(per_site)]
     assert len(log) <= 60 + 5, [(r.method, r.path) for r in log if r.method == "GET"][:40]
     assert all(loc["_calling"] and loc["_pstn"] for loc in st.locations.values() if loc["name"].startswith("S"))
+
+
+def test_a_main_number_added_after_the_numbers_list_was_taken_is_read_again_not_failed(sandbox, act):
+    """The org's numbers are listed once a run has read a few sites' inventories; a number added since
+    (location.numbers earlier in the same run, or another admin) is missing from that list: main_number
+    reads the site's inventory again before it fails the row (was: number_not_in_location)."""
+    from ledger.actions.location_reads import LOCATION_SNAPSHOT_AFTER
+
+    st = sandbox.state
+    sites = _sites(st, LOCATION_SNAPSHOT_AFTER + 3)
+    a = act(sandbox, "location.main_number")
+    for i, lid in enumerate(sites[:-1]):
+        st.add_number(lid, _site_numbers(i)[0])
+        assert a.run({"location_id": lid, "calling_line_id": _site_numbers(i)[0]}).status == "succeeded"
+    assert [r for r in _gets(sandbox, "/telephony/config/numbers") if "locationId" not in r.query]  # listed
+    late = _site_numbers(99)[0]
+    st.add_number(sites[-1], late)  # after the list
+    sandbox.log.clear()
+
+    res = a.run({"location_id": sites[-1], "calling_line_id": late})
+
+    assert res.status == "succeeded"
+    assert st.location_by_name(f"S{len(sites) - 1:03d}")["_callingLineId"]["phoneNumber"] == late
+    assert [r.query.get("locationId") for r in _gets(sandbox, "/telephony/config/numbers")] == [sites[-1]]
