@@ -139,6 +139,29 @@ def test_rows_waiting_for_a_bulk_go_once_a_claim_brings_none_of_their_action(led
     assert [len(call) for call in ex.bulk_calls] == [5, 10, 10, 10]
 
 
+class _SlowSecondSort(ScriptedListingBulkExecutor):
+    """The batched read of the second claimed batch takes a while (a slow list page)."""
+
+    def already_done(self, rows):  # type: ignore[no-untyped-def]
+        import time
+
+        if rows[0].line_no > 2:
+            time.sleep(0.5)
+        return super().already_done(rows)
+
+
+def test_running_out_of_claims_waits_for_batches_still_being_sorted(ledger_path: Path, tmp_path: Path) -> None:
+    """An empty claim (the claims ran out) while a lane still sorts an earlier batch into the pool must not
+    flush the pool: the bulks go once the lanes are done (was: a bulk of the first batch's 20 rows, then
+    one of the second's 20 — a full-suite run caught the SCIM bulks split as [12, 38, 100, 100])."""
+    import_users(ledger_path, tmp_path, 40)  # lines 2..41, none listed
+    ex = _SlowSecondSort(SPEC, bulk_size=30)
+    _, report = _work(ledger_path, ex, batch_size=20, concurrency=2)
+    assert report.exit_code == ExitCode.OK
+    assert statuses(ledger_path) == {"succeeded": 40}
+    assert sorted(len(call) for call in ex.bulk_calls) == [10, 30]
+
+
 def test_rows_waiting_for_a_bulk_go_back_to_pending_unsent_when_the_run_stops(ledger_path: Path, tmp_path: Path) -> None:
     import_users(ledger_path, tmp_path, 25)
     ex = ScriptedListingBulkExecutor(SPEC, bulk_size=10, call_script=["auth"])

@@ -115,7 +115,10 @@ class RowRunner:
                 continue
             size = self.bulk_size(action)
             tasks.extend(Task(group[i : i + size]) for i in range(0, len(group), size))
-        tasks.extend(Task(bulk) for bulk in self.pool.rest(keep=groups.keys()))  # none of theirs came
+        if rows:  # a batch that brought none of theirs: no more will come. (No rows at all: the claims ran
+            # out, but lanes may still be sorting earlier batches into the pool — the worker flushes it
+            # once they are done, RowRunner.bulks(flush=True).)
+            tasks.extend(Task(bulk) for bulk in self.pool.rest(keep=groups.keys()))
         return tasks
 
     def bulks(self, *, flush: bool = False) -> list[Task]:
