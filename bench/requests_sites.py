@@ -36,6 +36,8 @@ WS_PAGE, NUMBERS_PAGE, LOCATIONS_PAGE, CALLING_LOCATIONS_PAGE = 1000, 2000, 500,
 NUMBERS_PER_SITE = 5
 
 NO_LIST_WS = "no list endpoint carries a workspace's {what}: one read per row (GET /workspaces/{{id}}/features/{path})"
+NO_LIST_WRITTEN_FIRST = ("no list endpoint carries a workspace's outgoing permissions: which rows need a change is "
+                         "only known by a request per row; the least is one a row (the idempotent PUT, written first)")
 NO_LIST_LOC = "no list endpoint carries a location's {what}: one read per row ({path})"
 
 
@@ -146,9 +148,10 @@ CASES = [
     SiteCase("workspace.forwarding", "workspace_name,extension", lambda i, ids: f"{_ws(i)},{20000 + i}",
              _seed_ws, _restore_ws, lists=("workspaces",),
              note=NO_LIST_WS.format(what="forwarding", path="callForwarding")),
-    SiteCase("workspace.outgoing_permissions", "workspace_name,call_type,action",
-             lambda i, ids: f"{_ws(i)},NATIONAL,BLOCK", _seed_ws, _restore_ws, lists=("workspaces",),
-             note=NO_LIST_WS.format(what="outgoing permissions", path="outgoingPermission")),
+    # with transfer_enabled, as the operators' files give it: a complete row is written first
+    SiteCase("workspace.outgoing_permissions", "workspace_name,call_type,action,transfer_enabled",
+             lambda i, ids: f"{_ws(i)},NATIONAL,BLOCK,FALSE", _seed_ws, _restore_ws, lists=("workspaces",),
+             note=NO_LIST_WRITTEN_FIRST),
     SiteCase("workspace.check_permissions", "workspace_name", lambda i, ids: _ws(i), _seed_ws,
              lambda st, kept, i: None, writes=lambda k: 0, reads_per_row=2, lists=("workspaces",),
              note="a read-only precheck: its two reads a workspace (forwarding, outgoing permissions) are the "

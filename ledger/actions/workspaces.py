@@ -32,7 +32,7 @@ from wxc_sdk.workspaces import Workspace
 
 from ledger.actions.base import BaseExecutor, same_id
 from ledger.actions.forwarding import forward_destination, forwarding_changes
-from ledger.actions.permissions import as_bool, target_from_payload
+from ledger.actions.permissions import as_bool, complete_changes, request_body, target_from_payload
 from ledger.actions.snapshot import Written
 from ledger.actions.users import same_number
 from ledger.errors import RowFailure
@@ -236,18 +236,25 @@ class WorkspaceForwarding(WorkspaceExecutor):
 
 
 class WorkspaceOutgoingPermissions(WorkspaceExecutor):
-    """Custom outgoing-call permissions from the row's columns and/or the import's profile."""
+    """Custom outgoing-call permissions from the row's columns and/or the import's profile: written first
+    when the row sets every value it writes (as user.outgoing_permissions: BaseExecutor.write_first),
+    else read and only what differs sent."""
 
     def execute(self, row: RowInput) -> ActionResult:
         target = target_from_payload(row.payload)  # validates call types/profile before any call
         ws, org = self.workspace_id(row), self.org_id(row)
         path = f"workspaces/{ws}/features/outgoingPermission"  # plain JSON: see ledger.actions.permissions
-        current = self.call(f"read outgoing permissions of {self.who(row)}", lambda: self.get_json(path, org))
-        return self.apply_permissions(
-            current,
-            target,
-            lambda body: self.put_json(path, body, org),
-            f"set outgoing permissions of {self.who(row)}",
+        what = f"set outgoing permissions of {self.who(row)}"
+
+        def careful() -> ActionResult:
+            current = self.call(f"read outgoing permissions of {self.who(row)}", lambda: self.get_json(path, org))
+            return self.apply_permissions(
+                current, target, lambda body: self.put_json(path, body, org), what, workspace_id=ws
+            )
+
+        changes = complete_changes(target)
+        return self.write_first(
+            row, what, changes, lambda: self.put_json(path, request_body(changes or {}), org), careful,
             workspace_id=ws,
         )
 

@@ -101,14 +101,24 @@ def test_workspaces_file_end_to_end(tmp_path, sandbox, seeded, files):
         assert perms["useCustomEnabled"] is True and premium["action"] == "BLOCK"
 
 
-def test_second_ledger_writes_nothing(tmp_path, sandbox, seeded, files):
+def _workspace_permissions(sandbox) -> str:
+    st = sandbox.state
+    return json.dumps({w["id"]: st.permissions_of(w["id"]) for w in st.workspaces.values()}, sort_keys=True)
+
+
+def test_second_ledger_changes_nothing(tmp_path, sandbox, seeded, files):
     run_all(tmp_path / "first.db", sandbox, *files)
     sandbox.log.clear()
+    perms_before = _workspace_permissions(sandbox)
 
     status = run_all(tmp_path / "second.db", sandbox, *files)
 
     assert {s for s in status.values()} == {"skipped", "invalid", "succeeded", "nothing_to_do"}
     succeeded = {k for k, s in status.items() if s == "succeeded"}
-    assert succeeded == {f"workspace.check_permissions:{n}" for n in (2, 3, 4)}  # read-only: always succeeds
-    assert [(r.method, r.path) for r in sandbox.requests() if r.method in WRITES] == []
+    # read-only: always succeeds; outgoing permissions are written first (idempotent PUT, one request a row)
+    assert succeeded == {f"{a}:{n}" for a in ("workspace.check_permissions", "workspace.outgoing_permissions")
+                         for n in (2, 3, 4)}
+    writes = [(r.method, r.path) for r in sandbox.requests() if r.method in WRITES]
+    assert len(writes) == 3 and {(m, p.rsplit("/", 1)[1]) for m, p in writes} == {("PUT", "outgoingPermission")}
+    assert perms_before == _workspace_permissions(sandbox)
     assert sandbox.state.workspace_create_counts["Sala Juntas"] == 1

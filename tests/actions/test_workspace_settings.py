@@ -194,10 +194,26 @@ def test_forwarding_dry_run_writes_nothing(sandbox, act, site):
 # --- workspace.outgoing_permissions -----------------------------------------------------------------
 
 
-def test_permissions_send_only_the_difference(sandbox, act, site):
+def test_permissions_written_first_on_a_first_attempt(sandbox, act, site):
     a = act(sandbox, "workspace.outgoing_permissions")
     res = a.run({"workspace_name": "Sala Juntas", "call_type": "INTERNATIONAL", "action": "ALLOW",
                  "transfer_enabled": "TRUE", "use_custom_enabled": "TRUE", "use_custom_permissions": "TRUE"})
+
+    assert res.status == "succeeded" and res.result["read_first"] is False
+    assert [r.method for r in sandbox.requests() if r.path.endswith("/outgoingPermission")] == ["PUT"]
+    perms = sandbox.state.permissions_of(site["ws"])
+    assert (perms["useCustomEnabled"], perms["useCustomPermissions"]) == (True, True)
+    intl = next(p for p in perms["callingPermissions"] if p["callType"] == "INTERNATIONAL")
+    assert (intl["action"], intl["transferEnabled"]) == ("ALLOW", True)
+
+
+def test_permissions_send_only_the_difference_when_the_row_is_rechecked(sandbox, act, site):
+    sandbox.state.permissions_of(site["ws"])["useCustomPermissions"] = True
+    a = act(sandbox, "workspace.outgoing_permissions")
+    row = a.row({"workspace_name": "Sala Juntas", "call_type": "INTERNATIONAL", "action": "ALLOW",
+                 "transfer_enabled": "TRUE", "use_custom_enabled": "TRUE", "use_custom_permissions": "TRUE"},
+                recovered=True)
+    res = a.executor.execute(row)
 
     assert res.status == "succeeded"
     assert a.writes() == [
@@ -205,7 +221,7 @@ def test_permissions_send_only_the_difference(sandbox, act, site):
             "PUT",
             f"/v1/workspaces/{site['ws']}/features/outgoingPermission",
             {"callingPermissions": [{"callType": "INTERNATIONAL", "action": "ALLOW", "transferEnabled": True}],
-             "useCustomEnabled": True, "useCustomPermissions": True},
+             "useCustomEnabled": True},
         )
     ]
     perms = sandbox.state.permissions_of(site["ws"])
@@ -214,13 +230,22 @@ def test_permissions_send_only_the_difference(sandbox, act, site):
     assert (intl["action"], intl["transferEnabled"]) == ("ALLOW", True)
 
 
-def test_permissions_second_run_is_skipped_without_writes(sandbox, act, site):
+def test_permissions_recheck_of_a_done_row_is_skipped_without_writes(sandbox, act, site):
     row = {"workspace_name": "Sala Juntas", "call_type": "INTERNATIONAL", "action": "ALLOW", "transfer_enabled": "TRUE"}
     act(sandbox, "workspace.outgoing_permissions").run(row)
     sandbox.log.clear()
     again = act(sandbox, "workspace.outgoing_permissions")
-    assert again.run(row).status == "skipped"
+    assert again.executor.execute(again.row(row, recovered=True)).status == "skipped"
     assert again.writes() == []
+
+
+def test_permissions_without_a_transfer_flag_read_first_and_keep_it(sandbox, act, site):
+    a = act(sandbox, "workspace.outgoing_permissions")
+    assert a.run({"workspace_name": "Sala Juntas", "call_type": "NATIONAL", "action": "BLOCK"}).status == "succeeded"
+    assert [r.method for r in sandbox.requests() if r.path.endswith("/outgoingPermission")] == ["GET", "PUT"]
+    national = next(p for p in sandbox.state.permissions_of(site["ws"])["callingPermissions"]
+                    if p["callType"] == "NATIONAL")
+    assert (national["action"], national["transferEnabled"]) == ("BLOCK", True)
 
 
 def test_permissions_dry_run_writes_nothing(sandbox, act, site):
