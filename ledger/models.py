@@ -1,4 +1,4 @@
-"""Statuses and the frozen records that cross the store boundary."""
+"""Statuses and the frozen records that cross the store boundary; ``rows(n)`` for the messages."""
 
 from __future__ import annotations
 
@@ -60,3 +60,13 @@ class DepMatch(StrEnum):
     ENTITY = "entity"  # the same person / workspace / site (ledger.entity_key)
     SITE = "site"  # the site the dependent row concerns (ledger.site_key = the prerequisite's site)
     ALL = "all"  # the dependent file cannot name the prerequisite's entity: every row of import N
+
+
+def rows(n: int, what: str = "row") -> str:
+    """``1 row``, ``3 rows``, ``1 failed row``: a count with its noun agreeing (``what`` may carry adjectives)."""
+    return f"{n} {what}" if n == 1 else f"{n} {what}s"
+
+
+def are(n: int) -> str:
+    """The verb agreeing with a count of ``n``."""
+    return "is" if n == 1 else "are"

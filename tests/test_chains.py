@@ -56,7 +56,7 @@ def test_a_file_that_cannot_name_the_prerequisite_waits_for_all_and_says_so(
     out = run_cli("import", str(users), "--action", "user.forwarding", "--after", "1").stdout
     assert "after import 1 (location.pstn): user.forwarding names no location (no location_id/location_name column): every row waits for all rows of import 1" in out
     out = run_cli("import", str(by_id), "--action", "user.forwarding", "--after", "2").stdout
-    assert "1 rows name the person by id and import 2 by name/email (or the reverse) and no row gives both" in out
+    assert "1 row names the person by id and import 2 by name/email (or the reverse) and no row gives both" in out
     deps = query(ledger_path, "SELECT import_id, depends_on_import_id, match FROM import_deps ORDER BY import_id")
     assert [tuple(d) for d in deps] == [(2, 1, "all"), (3, 2, "all")]
 

@@ -143,7 +143,7 @@ def test_the_run_line_counts_the_rows_blocked_at_import_as_the_summary_does(tmp_
     forwarding.write_text("email,destination\na@x.com,+34935550001\nb@x.com,+34935550002\nc@x.com,+34935550003\n")
     assert run_cli("import", str(users), "--action", "user.create").exit_code == 0
     out = run_cli("import", str(forwarding), "--action", "user.forwarding", "--after", "1").stdout
-    assert "1 rows are blocked" in out
+    assert "1 row is blocked" in out
     env = {"WEBEX_BASE_URL": sb.base_url, "WEBEX_ACCESS_TOKEN": TOKEN}
     work = run_cli("work", env=env)
     assert work.exit_code == 0, work.stderr

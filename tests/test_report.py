@@ -80,10 +80,10 @@ def test_summary_counts(worked: sa.Engine) -> None:
     ]
     assert s.next_steps == (
         "`ledger retry --status failed --kind transient` (and `--kind systemic`) then `ledger work`: "
-        "1 rows failed for temporary or service-wide reasons",
+        "1 row failed for temporary or service-wide reasons",
         "fix the data of the 2 failed rows (row_errors.csv), then `ledger retry --status failed --kind row` and `ledger work`",
         "correct the 1 invalid lines listed in row_errors.csv and import the corrected file",
-        "`ledger work` to process the 1 pending rows",
+        "`ledger work` to process the 1 pending row",
     )
 
 
@@ -148,7 +148,7 @@ def test_status_one_screen(worked: sa.Engine, run_cli: Callable[..., Result]) ->
 
 def test_retry_by_kind_then_all_failed(worked: sa.Engine, run_cli: Callable[..., Result], ledger_path: Path) -> None:
     result = run_cli("retry", "--kind", "transient")
-    assert result.stdout == "1 rows back to pending; run `ledger work`\n"
+    assert result.stdout == "1 row back to pending; run `ledger work`\n"
     with worked.connect() as conn:
         row = conn.exec_driver_sql(
             "SELECT status, attempts, error_kind, http_status, error_message, tracking_id, result FROM ledger WHERE line_no=4"
@@ -184,7 +184,7 @@ def test_release_stale_runs(worked: sa.Engine, run_cli: Callable[..., Result]) -
         x("UPDATE ledger SET status='running', run_id=3 WHERE line_no=2")
     assert report.summary(worked).status == "running"
     result = run_cli("release", "--older-than", "15m")
-    assert result.stdout == "released 1 rows held by dead runs (now pending)\n"
+    assert result.stdout == "released 1 row held by dead runs (now pending)\n"
     with worked.connect() as conn:
         assert conn.exec_driver_sql("SELECT status, run_id, error_code FROM ledger WHERE line_no=6").one() == (
             "pending", 2, "reclaimed",

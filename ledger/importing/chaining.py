@@ -16,7 +16,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 
 from ledger.entities import SITE, entity_kind
-from ledger.models import DepMatch
+from ledger.models import DepMatch, are, rows
 from ledger.spec import ActionSpec
 from ledger.store import chains
 
@@ -46,7 +46,7 @@ def dependency_match(
         clash = _forms_clash(chains.key_forms(conn, import_id, "entity_key"), chains.key_forms(conn, after, "entity_key"))
         if clash:
             return DepMatch.ALL, (
-                f"{head}{clash} rows name the {_NOUN[mine]} by id and import {after} by name/email (or the "
+                f"{head}{rows(clash)} {_name(clash)} the {_NOUN[mine]} by id and import {after} by name/email (or the "
                 f"reverse) and no row gives both: every row waits for all rows of import {after}"
             )
         return DepMatch.ENTITY, f"{head}each row waits for the same {_NOUN[mine]}'s row"
@@ -61,10 +61,10 @@ def dependency_match(
         clash = _forms_clash(forms, chains.key_forms(conn, after, "site_key"))
         if clash:
             return DepMatch.ALL, (
-                f"{head}{clash} rows name their site by id and import {after} by name (or the reverse) and no "
+                f"{head}{rows(clash)} {_name(clash)} their site by id and import {after} by name (or the reverse) and no "
                 f"row gives both: every row waits for all rows of import {after}"
             )
-        extra = f"; {forms.none} rows name no location and wait for all its rows" if forms.none else ""
+        extra = f"; rows that name no location wait for all its rows: {forms.none}" if forms.none else ""
         return DepMatch.SITE, f"{head}each row waits for its site's row{extra}"
     return DepMatch.ALL, (
         f"{head}{spec.name} rows cannot name the {their_action} rows' entity: every row waits for all rows "
@@ -87,25 +87,29 @@ def link_import(
     notes.extend(_superseded_notes(chains.supersede(conn, import_id, spec.name)))
     blocked = chains.block(conn)
     if blocked:
-        notes.append(f"{blocked} rows are blocked by a failed or invalid prerequisite of the same entity")
+        notes.append(f"{rows(blocked)} {are(blocked)} blocked by a failed or invalid prerequisite of the same entity")
     return deps, notes
 
 
 def _superseded_notes(s: chains.Superseded) -> list[str]:
-    notes = [f"supersedes {n} earlier rows of import {imp} (same action and entity)" for imp, n in s.replaced.items()]
+    notes = [f"supersedes {rows(n, 'earlier row')} of import {imp} (same action and entity)" for imp, n in s.replaced.items()]
     notes += [
         f"{n} lines already done by import {imp} (same action, entity and data): not executed again"
         for imp, n in s.already_done.items()
     ]
     if s.running:
-        notes.append(f"{s.running} earlier rows of the same entities are running now: they are not superseded")
+        notes.append(f"{rows(s.running, 'earlier row')} of the same entities {are(s.running)} running now: they are not superseded")
     if s.inherited:
         notes.append(f"takes over the prerequisites of the rows it replaces: imports {_ids(s.inherited)}")
     if s.relinked:
         notes.append(f"imports {_ids(s.relinked)} now wait for this import's rows of the same entity")
     if s.unblocked:
-        notes.append(f"{s.unblocked} blocked rows wait again (their blocking row was replaced)")
+        notes.append(f"{rows(s.unblocked, 'blocked row')} wait again (their blocking row was replaced)")
     return notes
+
+
+def _name(n: int) -> str:
+    return "names" if n == 1 else "name"
 
 
 def _ids(ids: Sequence[int]) -> str:

@@ -27,7 +27,7 @@ from ledger.store.fixups import supersede_fixed_lines
 from ledger.importing.csvsource import CsvSource, header_key, sha256_file
 from ledger.store.engine import utcnow
 from ledger.errors import InputError
-from ledger.models import ErrorKind, RowStatus
+from ledger.models import ErrorKind, RowStatus, rows
 from ledger.spec import ActionSpec, Registry
 from ledger.importing.validate import InvalidRow, RowValidator
 
@@ -176,7 +176,7 @@ def _replace_fixed_lines(conn: sa.Connection, src: CsvSource, spec: ActionSpec, 
     refs = line_refs(src.path, spec.name, src.encoding)
     replaced = supersede_fixed_lines(conn, import_id, spec.name, refs)
     return [
-        f"fix-up file: replaces {n} rows of import {imp} (the lines its ledger_errors column names)"
+        f"fix-up file: replaces {rows(n)} of import {imp} (the lines its ledger_errors column names)"
         for imp, n in sorted(replaced.items())
     ]
 

@@ -34,7 +34,7 @@ from ledger.store.engine import parse_utc
 from ledger.store.runs import RunInfo, list_runs
 from ledger.work.liveness import dead_reason
 from ledger.errors import InputError
-from ledger.models import ErrorKind, RowStatus, RunStatus
+from ledger.models import ErrorKind, RowStatus, RunStatus, are, rows
 
 if TYPE_CHECKING:
     import sqlalchemy as sa
@@ -220,15 +220,15 @@ def _with_next_steps(
             "or `ledger release` now"
         )
     if s.running and not live and not silent:
-        steps.append(f"`ledger release`: {s.running} rows are held by a run that is gone")
+        steps.append(f"`ledger release`: {rows(s.running)} {are(s.running)} held by a run that is gone")
     if s.failed_systemic:
         steps.append(
             f"`ledger retry --status failed --kind transient{scope}` (and `--kind systemic`) then `ledger work`: "
-            f"{s.failed_systemic} rows failed for temporary or service-wide reasons"
+            f"{rows(s.failed_systemic)} failed for temporary or service-wide reasons"
         )
     if s.failed_row:
         steps.append(
-            f"fix the data of the {s.failed_row} failed rows (row_errors.csv), then "
+            f"fix the data of the {rows(s.failed_row, 'failed row')} (row_errors.csv), then "
             f"`ledger retry --status failed --kind row{scope}` and `ledger work`"
         )
     if s.invalid and s.invalid_lines not in (0, s.invalid):  # a line imported for several steps
@@ -240,11 +240,11 @@ def _with_next_steps(
         steps.append(f"correct the {s.invalid} invalid lines listed in row_errors.csv and import the corrected file")
     if s.blocked:
         steps.append(
-            f"{s.blocked} rows are blocked by a failed or invalid earlier step of the same person, workspace or "
+            f"{rows(s.blocked)} {are(s.blocked)} blocked by a failed or invalid earlier step of the same person, workspace or "
             "site (blocked_rows.csv names it): fix that step; they run by themselves after it"
         )
     if s.pending and not live:
-        steps.append(f"`ledger work{scope}` to process the {s.pending} pending rows")
+        steps.append(f"`ledger work{scope}` to process the {rows(s.pending, 'pending row')}")
     if live:
         steps.append(f"run {live[-1].id} is in progress; `ledger status` shows its progress")
     if not steps:
@@ -329,9 +329,9 @@ def render_report(files: ReportFiles) -> str:
 
 def render_files(files: ReportFiles) -> str:
     """The files ``write_report`` wrote, with how to import each fix-up file back."""
-    lines = [f"wrote {files.summary_json} and {files.row_errors_csv} ({files.error_rows} failed/invalid rows)"]
+    lines = [f"wrote {files.summary_json} and {files.row_errors_csv} ({rows(files.error_rows, 'failed/invalid row')})"]
     if files.blocked_csv is not None:
-        lines.append(f"wrote {files.blocked_csv} ({files.blocked_rows} blocked rows, with the step each waits on)")
+        lines.append(f"wrote {files.blocked_csv} ({rows(files.blocked_rows, 'blocked row')}, with the step each waits on)")
     if files.end_state is not None:
         lines.extend(render_end_state(files.end_state))
     return "\n".join(lines)
@@ -359,7 +359,7 @@ def render_import(result: ImportResult) -> str:
     pending = result.rows_valid - result.rows_nothing if result.rows_pending is None else result.rows_pending
     lines = [*result.notes]
     lines.append(
-        f"import {result.import_id}: {result.path} → {result.action}: {result.rows_total} rows, "
+        f"import {result.import_id}: {result.path} → {result.action}: {rows(result.rows_total)}, "
         f"{pending} pending{blocked}{done}{nothing}, {result.rows_invalid} invalid"
     )
     if result.family_columns:
@@ -371,7 +371,7 @@ def render_import(result: ImportResult) -> str:
     for line_no, message in result.first_invalid:
         lines.append(f"  line {line_no}: {message}")
     if result.rows_invalid > len(result.first_invalid):
-        lines.append(f"  … {result.rows_invalid - len(result.first_invalid)} more invalid rows: see `ledger report`")
+        lines.append(f"  … {rows(result.rows_invalid - len(result.first_invalid), 'more invalid row')}: see `ledger report`")
     return "\n".join(lines)
 
 
@@ -385,9 +385,9 @@ def columns_by_reader(columns: Iterable[tuple[str, str]]) -> str:
 
 def render_released(n: int, older_than_s: float, *, force: bool = False) -> str:
     if force:
-        return f"released {n} rows held by runs silent for more than {older_than_s:g}s, alive or not (now pending)"
-    return f"released {n} rows held by dead runs (now pending)"
+        return f"released {rows(n)} held by runs silent for more than {older_than_s:g}s, alive or not (now pending)"
+    return f"released {rows(n)} held by dead runs (now pending)"
 
 
 def render_retried(n: int) -> str:
-    return f"{n} rows back to pending" + ("; run `ledger work`" if n else "")
+    return f"{rows(n)} back to pending" + ("; run `ledger work`" if n else "")

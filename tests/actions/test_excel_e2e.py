@@ -122,7 +122,7 @@ def test_usuarios_remover_licencias_only_removes(tmp_path: Path, sandbox) -> Non
     db = tmp_path / "ledger.db"
     runner = CliRunner()
     res = runner.invoke(cli, ["--db", str(db), "import", str(f), "--action", "usuarios_remover_licencias"])
-    assert res.exit_code == 0 and "1 rows, 1 pending, 0 invalid" in res.output, res.output
+    assert res.exit_code == 0 and "1 row, 1 pending, 0 invalid" in res.output, res.output
     env = {"WEBEX_BASE_URL": sandbox.base_url, "WEBEX_ACCESS_TOKEN": sandbox.token}
     assert runner.invoke(cli, ["--db", str(db), "work"], env=env).exit_code == 0
     assert _rows(db)[2][0] == "succeeded"

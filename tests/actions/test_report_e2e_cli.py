@@ -109,7 +109,7 @@ def test_end_state_and_fixup_round_trip(tmp_path: Path, sandbox_factory) -> None
     for i, action in enumerate(STEPS):
         res = run("import", str(fixup), "--action", action)
         assert not [line for line in res.output.splitlines() if "ledger_errors" in line and "fix-up file" not in line]
-        assert f"fix-up file: replaces 1 rows of import {i + 1}" in res.output
+        assert f"fix-up file: replaces 1 row of import {i + 1}" in res.output
     res = run("work", "--retry-profile", "fast")
     assert "fixup.csv" not in res.output
 
