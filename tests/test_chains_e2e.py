@@ -120,7 +120,7 @@ def test_failed_and_invalid_creates_block_only_their_own_later_steps_and_recover
 
     fixed = write_csv(tmp_path / "create.fixup.csv", ["email", "first_name", "last_name"], [[INVALID, "First", "Fixed"]])
     back = run_cli("import", str(fixed), "--action", "user.create")
-    assert "supersedes 1 earlier rows of import 1 (same action and entity)" in back.stdout
+    assert "supersedes 1 earlier row of import 1 (same action and entity)" in back.stdout
     assert "imports 2 now wait for this import's rows of the same entity" in back.stdout
     assert run_cli("work", "--retry-profile", "fast", env=env).exit_code == 0
     rows = _rows(ledger_path)
