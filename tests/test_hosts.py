@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from ledger.actions.base import translate
+from ledger.actions.webex_errors import translate
 from ledger.actions.client import ForeignHostError, make_api
 from ledger.errors import SystemicFailure, TransientFailure
 from ledger.sandbox.testing import sandbox_factory  # noqa: F401 - fixture

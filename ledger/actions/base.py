@@ -1,27 +1,24 @@
-"""Shared machinery for executors: the Webex error ladder, name → id resolution, helpers.
+"""Shared machinery for executors: Webex calls, name → id resolution, the settings write steps.
 
 Every executor derives from :class:`BaseExecutor`. It receives the run's one ``WebexSimpleApi``
 (built by :func:`ledger.actions.client.make_api`), a per-run :class:`~ledger.work.ports.ResolveCache`
 and the dry-run flag. Executors raise ``ledger.errors`` ActionErrors, never SDK exceptions:
-wrap Webex calls in ``with self.webex("what"):`` to translate them with :func:`translate`.
+wrap Webex calls in ``with self.webex("what"):`` (or ``self.call``) to translate them with
+:func:`ledger.actions.webex_errors.translate`. Webex ids: ``ledger.actions.webex_ids``.
 """
 
 from __future__ import annotations
 
-import base64
 import time
 import re
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any, TypeVar
 
-import requests
 from wxc_sdk import WebexSimpleApi
 from wxc_sdk.people import Person
 from wxc_sdk.person_settings.forwarding import PersonForwardingSetting
-from wxc_sdk.rest import RestError
 
-from ledger.actions.client import ForeignHostError
 from ledger.actions.forwarding import forwarding_busy_failure, is_forwarding_busy, with_always
 from ledger.actions.permissions import (
     PermissionTarget,
@@ -32,137 +29,16 @@ from ledger.actions.permissions import (
     without,
 )
 from ledger.actions.snapshot import PeopleReads
+from ledger.actions.webex_errors import name_row_error, translate
 from ledger.entities import webex_uuid
-from ledger.errors import (
-    ActionError,
-    AuthFailure,
-    RowFailure,
-    SystemicFailure,
-    Throttled,
-    TransientFailure,
-)
-from ledger.work.ports import THROTTLE_STATUSES, ActionResult, ResolveCache, RowInput, parse_retry_after
+from ledger.errors import ActionError, RowFailure
+from ledger.work.ports import ActionResult, ResolveCache, RowInput
 from ledger.spec import ActionSpec
 
-TRANSIENT_STATUSES = frozenset({408, 500, 502, 503, 504})
 LOCATIONS_PAGE_MAX = 500
 # how long a name/email lookup that found nothing answers from the cache (not the whole run)
 NOT_FOUND_TTL_S = 30.0
 T = TypeVar("T")
-
-
-def rest_error_parts(exc: RestError) -> dict[str, Any]:
-    """The safe, useful parts of a RestError (never the request, its headers or the URL)."""
-    response = exc.response
-    detail = exc.detail
-    tracking = response.headers.get("TrackingID") if response is not None else None
-    if not isinstance(detail, str) and detail is not None:
-        tracking = getattr(detail, "tracking_id", None) or tracking
-    description = (detail or "")[:300] if isinstance(detail, str) else exc.description
-    return {
-        "http_status": response.status_code if response is not None else None,
-        "code": exc.code or None,
-        "description": description or (response.reason if response is not None else ""),
-        "tracking_id": tracking,
-        "retry_after": parse_retry_after(response.headers.get("Retry-After")) if response is not None else None,
-    }
-
-
-def translate(exc: BaseException, what: str, *, ambiguous_write: bool = False) -> ActionError:
-    """The generic ladder: SDK/HTTP exception → row / transient / throttled / systemic.
-
-    Actions may catch a RowFailure/ActionError first for their own codes; this is the default.
-    ``ambiguous_write``: the call was a write, so a timeout/5xx leaves its effect unknown.
-    """
-    if isinstance(exc, ActionError):
-        return exc
-    if isinstance(exc, RestError):
-        p = rest_error_parts(exc)
-        status = p["http_status"] or 0
-        msg = f"{what}: HTTP {status}" + (f" {p['code']}" if p["code"] else "") + f" {p['description']}".rstrip()
-        kw = {"code": p["code"], "http_status": status, "tracking_id": p["tracking_id"]}
-        if status == 401:
-            return AuthFailure(f"{what}: Webex rejected the access token (HTTP 401)", **kw)
-        if status in THROTTLE_STATUSES:
-            return Throttled(msg, retry_after=p["retry_after"], **kw)
-        if status in TRANSIENT_STATUSES or status >= 500:
-            return TransientFailure(msg, ambiguous=ambiguous_write, retry_after=p["retry_after"], **kw)
-        if status == 403:
-            why = "forbidden: the token lacks a scope or admin role, or this resource is outside its reach"
-            return SystemicFailure(f"{msg} ({why})", **kw)
-        return RowFailure(msg, **kw)
-    if isinstance(exc, ForeignHostError):
-        return SystemicFailure(str(exc))
-    if isinstance(exc, requests.Timeout):
-        return TransientFailure(f"{what}: timed out", ambiguous=ambiguous_write, code="timeout")
-    if isinstance(exc, requests.ConnectionError):
-        return TransientFailure(f"{what}: connection error", ambiguous=ambiguous_write, code="connection")
-    if isinstance(exc, ValueError):  # pydantic ValidationError is a ValueError: bad data or response
-        return RowFailure(f"{what}: {type(exc).__name__}: {str(exc).splitlines()[0][:200]}")
-    return TransientFailure(f"{what}: {type(exc).__name__}", ambiguous=ambiguous_write)
-
-
-# Webex error descriptions worth naming in ``detail["reason"]`` (searched case-insensitively, first
-# match wins); executors may put their own patterns first (``BaseExecutor.row_texts``).
-KNOWN_ROW_TEXTS: tuple[tuple[re.Pattern[str], str], ...] = tuple(
-    (re.compile(pattern, re.I), reason)
-    for pattern, reason in (
-        (r"extension\b.*\b(already|in use)", "extension_in_use"),
-        (r"number\b.*\bnot (found|available)|not available|not in the location", "number_not_available"),
-        (r"number\b.*\b(already|in use|assigned)", "number_in_use"),
-        (r"not a (valid )?(webex )?calling (user|location)|not enabled for webex calling", "not_calling"),
-        (r"already in use", "already_in_use"),
-    )
-)
-
-
-def name_row_error(
-    exc: ActionError,
-    texts: tuple[tuple[re.Pattern[str], str], ...] = (),
-    codes: Mapping[int, str] | None = None,
-) -> ActionError:
-    """Give a known Webex row error a readable reason (``detail["reason"]``) and, for the Webex
-    error ``codes`` given, an explanation in its message; anything else is returned unchanged."""
-    if not isinstance(exc, RowFailure):
-        return exc
-    code = int(exc.code) if exc.code and str(exc.code).isdigit() else None
-    text = str(exc).lower()
-    label = next((name for pattern, name in (*texts, *KNOWN_ROW_TEXTS) if pattern.search(text)), None)
-    explained = (codes or {}).get(code) if code is not None else None
-    if explained and explained.lower() not in text:
-        exc = RowFailure(
-            f"{exc} ({explained})", code=exc.code, http_status=exc.http_status, tracking_id=exc.tracking_id,
-            detail=exc.detail,
-        )
-    if label and "reason" not in exc.detail:
-        exc.detail = {**exc.detail, "reason": label}
-    return exc
-
-
-def strip_padding(webex_id: str | None) -> str:
-    return (webex_id or "").strip().rstrip("=")
-
-
-def same_id(a: str | None, b: str | None) -> bool:
-    return bool(a) and bool(b) and strip_padding(a) == strip_padding(b)
-
-
-def pad(webex_id: str) -> str:
-    webex_id = strip_padding(webex_id)
-    return webex_id + "=" * (-len(webex_id) % 4)
-
-
-def decode_id(webex_id: str) -> str:
-    """'ciscospark://us/LOCATION/<uuid>' (or '' when not a Webex id)."""
-    try:
-        return base64.b64decode(pad(webex_id)).decode("utf-8")
-    except (ValueError, UnicodeDecodeError):
-        return ""
-
-
-def id_uuid(webex_id: str) -> str:
-    decoded = decode_id(webex_id)
-    return decoded.rsplit("/", 1)[-1] if decoded else webex_id
 
 
 class BaseExecutor(PeopleReads):

@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from ledger.actions.base import same_id
+from ledger.actions.webex_ids import same_id
 from ledger.errors import RowFailure
 
 

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ledger.actions.base import same_id
+from ledger.actions.webex_ids import same_id
 from ledger.actions.locations import NOT_CALLING_STATUSES, LocationExecutor
 from ledger.entities import webex_uuid
 from ledger.errors import RowFailure

@@ -34,7 +34,8 @@ from wxc_sdk.telephony.location.internal_dialing import InternalDialing
 from wxc_sdk.rest import RestError
 from wxc_sdk.telephony.location.numbers import NumberAddError, NumberAddResponse
 
-from ledger.actions.base import BaseExecutor, decode_id, id_uuid, same_id
+from ledger.actions.base import BaseExecutor
+from ledger.actions.webex_ids import decode_id, id_uuid, same_id
 from ledger.actions.permissions import target_from_payload
 from ledger.actions.location_reads import LOCATION_SNAPSHOT_AFTER, SiteReads
 from ledger.errors import RowFailure

@@ -33,7 +33,7 @@ from typing import Any
 
 from wxc_sdk.people import Person
 
-from ledger.actions.base import same_id
+from ledger.actions.webex_ids import same_id
 from ledger.actions.users import SELECTED_WORDS, UserExecutor, classify_row_error, same_location
 from ledger.errors import ActionError, RowFailure, Throttled, TransientFailure
 from ledger.work.ports import ActionResult, RowInput, execute_one

@@ -35,7 +35,9 @@ from wxc_sdk.scim.bulk import BulkMethod, BulkOperation, BulkResponse, BulkRespo
 from wxc_sdk.rest import RestError
 from wxc_sdk.scim.users import EmailObject, EmailObjectType, NameObject, ScimUser, UserTypeObject
 
-from ledger.actions.base import BaseExecutor, id_uuid, translate
+from ledger.actions.base import BaseExecutor
+from ledger.actions.webex_errors import translate
+from ledger.actions.webex_ids import id_uuid
 from ledger.actions.permissions import as_bool
 from ledger.errors import ActionError, RowFailure, Throttled, TransientFailure
 from ledger.work.ports import THROTTLE_STATUSES, ActionResult, RowInput, execute_one

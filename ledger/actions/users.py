@@ -24,7 +24,9 @@ from wxc_sdk.people import Person
 from wxc_sdk.person_settings.numbers import UpdatePersonNumbers, UpdatePersonPhoneNumber
 
 from ledger.actions import licence_check
-from ledger.actions.base import BaseExecutor, decode_id, id_uuid, name_row_error, same_id, strip_padding
+from ledger.actions.base import BaseExecutor
+from ledger.actions.webex_errors import name_row_error
+from ledger.actions.webex_ids import decode_id, id_uuid, same_id, strip_padding
 from ledger.actions.forwarding import always_target, forwarding_changes
 from ledger.actions.permissions import complete_changes, request_body, target_from_payload
 from ledger.actions.snapshot import number_digits

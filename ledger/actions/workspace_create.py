@@ -35,7 +35,7 @@ from typing import Any
 
 from wxc_sdk.workspaces import CallingType, Workspace, WorkspaceCalling, WorkspaceWebexCalling
 
-from ledger.actions.base import same_id
+from ledger.actions.webex_ids import same_id
 from ledger.actions.workspaces import RECHECK_STATUSES, WorkspaceExecutor
 from ledger.errors import RowFailure
 from ledger.work.ports import ActionResult, RowInput

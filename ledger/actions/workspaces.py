@@ -30,7 +30,8 @@ from wxc_sdk.person_settings.forwarding import PersonForwardingSetting
 from wxc_sdk.workspace_settings.numbers import UpdateWorkspacePhoneNumber
 from wxc_sdk.workspaces import Workspace
 
-from ledger.actions.base import BaseExecutor, same_id
+from ledger.actions.base import BaseExecutor
+from ledger.actions.webex_ids import same_id
 from ledger.actions.forwarding import forward_destination, forwarding_changes
 from ledger.actions.permissions import as_bool, complete_changes, request_body, target_from_payload
 from ledger.actions.snapshot import Written
