@@ -50,6 +50,8 @@ class BulkPool:
         return self._take(lambda key: key not in keep)
 
     def _take(self, whole: Callable[[Key], bool]) -> list[list[ClaimedRow]]:
+        if not self._waiting:  # (no lock: a lane asks after every row; most runs have no bulk rows)
+            return []
         out: list[list[ClaimedRow]] = []
         with self._lock:
             for key, rows in self._waiting.items():

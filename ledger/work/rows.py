@@ -77,12 +77,16 @@ class RowRunner:
         self.auth_message: str | None = None
         self.crashed: str | None = None  # a bug in this module: the run stops (exit 1) instead of looping
         self._executors: dict[str, Executor] = {}
+        self._bulk_sizes: dict[str, int] = {}
         self._lock = threading.Lock()
         self.pool = BulkPool()  # sorted bulk rows waiting for a full bulk
 
     def bulk_size(self, action: str) -> int:
-        ex = self.executor(action)
-        return ex.spec.bulk_size if hasattr(ex, "execute_many") and ex.spec.bulk_size > 1 else 1
+        size = self._bulk_sizes.get(action)
+        if size is None:
+            ex = self.executor(action)
+            size = self._bulk_sizes[action] = ex.spec.bulk_size if hasattr(ex, "execute_many") and ex.spec.bulk_size > 1 else 1
+        return size
 
     def bulk_key(self, row: ClaimedRow) -> str:
         """The executor's grouping key for bulk rows (``BulkExecutor.bulk_key``), "" when it has none."""
@@ -90,6 +94,9 @@ class RowRunner:
         return str(key(row.payload)) if key is not None else ""
 
     def executor(self, action: str) -> Executor:
+        ex = self._executors.get(action)  # made once per action: no lock once it exists
+        if ex is not None:
+            return ex
         with self._lock:
             ex = self._executors.get(action)
             if ex is None:
