@@ -147,8 +147,9 @@ def run_requests(quick: bool) -> tuple[list[Row], Any]:
     raw = requests_bench.measure(quick)
     rows = []
     for r in raw:
-        goal = "(no list: see note)" if r["note"] else "≤ 1.2×"
-        met = None if r["note"] else r["ratio"] <= 1.2
+        ok = r["ratio"] <= 1.2  # an action no list serves may still reach it (written first: a request a row)
+        goal = "≤ 1.2×" if ok or not r["note"] else "(no list: see note)"
+        met = True if ok else (None if r["note"] else False)
         rows.append(row("requests", f"{r['action']}, {r['rows']:,} rows, {r['case']} ({r['changed']:,})",
                         f"{r['requests']:,} ({r['per_row']:.2f}/row)", f"{r['minimum']:,}", f"{r['ratio']:.2f}×",
                         goal, met))
@@ -190,6 +191,14 @@ RUNNERS: dict[str, Callable[[bool], tuple[list[Row], Any]]] = {
 }
 
 
+def render_markdown(rows: list[Row]) -> str:
+    """The table as the README's Performance section shows it."""
+    head = "| bench | case | measured | floor / ideal / minimum | ratio | goal | met |\n|---|---|---|---|---|---|---|"
+    met = {True: "yes", False: "**no**", None: "-"}
+    return "\n".join([head, *(f"| {r['bench']} | {r['case']} | {r['measured']} | {r['floor']} | {r['ratio']} | "
+                               f"{r['goal']} | {met[r['met']]} |" for r in rows)])
+
+
 def render(rows: list[Row]) -> str:
     cols = ("bench", "case", "measured", "floor", "ratio", "goal", "met")
     heads = ("bench", "case", "measured", "floor / ideal", "ratio", "goal", "met")
@@ -205,6 +214,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="tiny inputs: a smoke run, not a measurement")
     parser.add_argument("--only", default=",".join(BENCHES), help="comma list of: " + ", ".join(BENCHES))
     parser.add_argument("--out", type=Path, default=HERE / "out" / "results.json")
+    parser.add_argument("--markdown", action="store_true", help="print the table as the README shows it")
     parser.add_argument("--before", type=Path, default=None,
                         help="migration bench: the `ledger` binary of commit 7813427 (a worktree's .venv/bin/ledger); "
                              "without it the 'before' figures are reasoned from issue 14's per-row counts")
@@ -227,7 +237,7 @@ def main(argv: list[str] | None = None) -> int:
         timings[name] = time.perf_counter() - t0
         table.extend(rows)
     info = machine()
-    print(render(table))
+    print(render_markdown(table) if args.markdown else render(table))
     print(f"\n{started:%Y-%m-%d %H:%M} UTC · {info['nproc']} CPUs · {info['cpu']} · python {info['python']}"
           f"{' · QUICK (smoke run, figures not meaningful)' if args.quick else ''}")
     args.out.parent.mkdir(parents=True, exist_ok=True)
