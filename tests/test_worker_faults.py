@@ -45,7 +45,10 @@ def test_fault_mix_every_row_final_each_user_created_once(ledger_path: Path, tmp
     assert sum(r.error_kind == "row" for r in failed) >= len(bad) - 2
     assert all(sb.state.create_count(e) == 1 for e in emails if e not in bad)
     assert all(sb.state.create_count(e) == 0 for e in bad)
-    assert sb.retry_after_violations() == []  # no request inside a Retry-After window
+    # no request inside a Retry-After window; a request that passed the gate before the 429 reached the
+    # client can still arrive a little later on a loaded 2-core machine (seen at > 50 ms): 0.25 s grace,
+    # while a request sent during the 1 s pause would land anywhere in it
+    assert sb.retry_after_violations(grace_s=0.25) == []
     faults_seen = {r.fault for r in sb.requests() if r.fault}
     assert {"429", "503", "hang", "reset"} <= faults_seen  # the mix really happened
     run = query(ledger_path, "SELECT status, exit_code, throttled, retries FROM runs")[-1]
