@@ -17,9 +17,19 @@ are reclaimed like any ``running`` row of a dead run.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Mapping
+from typing import TYPE_CHECKING
 
-from ledger.store.claims import ClaimedRow
+from ledger.errors import ActionError, RowFailure
+from ledger.store.claims import AttemptRecord, ClaimedRow
+from ledger.work import ladder
+from ledger.work.ladder import Step
+from ledger.work.ports import ActionResult, RowInput
+from ledger.work.retry import RowTry
+from ledger.work.tries import attempt_no, attempt_record, now
+
+if TYPE_CHECKING:
+    from ledger.work.rows import Settled
 
 Key = tuple[str, str]  # (action, bulk_key)
 
@@ -74,4 +84,105 @@ class BulkPool:
             return sum(len(v) for v in self._waiting.values())
 
 
-__all__ = ["BulkPool"]
+class BulkRows:
+    """How :class:`ledger.work.rows.RowRunner` runs a bulk executor's rows (a mixin: it uses the runner's
+    ``executor``, ``pool``, ``retrying``, ``gate``, ``breaker`` and its row-settling methods)."""
+
+    def _sort(self, rows: list[ClaimedRow]) -> list[Settled]:
+        """A claim's rows of a bulk executor: those its batched read shows done (``already_done``) end
+        ``skipped`` with no request and take no slot of a bulk; the rest wait in the pool for one."""
+        executor = self.executor(rows[0].action)
+        started = now()
+        inputs = [RowInput(r.row_id, r.line_no, r.action, r.payload, attempt=attempt_no(r, []),
+                           recovered=r.recovered) for r in rows]
+        try:
+            known: Mapping[int, ActionResult] = executor.already_done(inputs)  # type: ignore[attr-defined]
+        except ActionError:  # the read failed: the bulks' own answers decide every row
+            known = {}
+        done = [
+            self._succeeded(r, known[r.row_id], [self._success_record(attempt_no(r, []), started, known[r.row_id])])
+            for r in rows if r.row_id in known
+        ]
+        self.pool.add((rows[0].action, self.bulk_key(rows[0])), [r for r in rows if r.row_id not in known],
+                      self.bulk_size(rows[0].action))
+        return done
+
+    def _run_bulk(self, rows: list[ClaimedRow]) -> list[Settled]:
+        """A bulk executor: up to ``bulk_size`` rows per call; rows failing transiently are re-sent.
+
+        One :class:`RowTry` spans every call of the task: a row is sent at most ``attempts`` times
+        (counted calls) within one time budget, however its re-sends are grouped."""
+        executor = self.executor(rows[0].action)
+        tries: dict[int, list[AttemptRecord]] = {r.row_id: [] for r in rows}
+        by_id = {r.row_id: r for r in rows}
+        results: dict[int, ActionResult | ActionError] = {}
+        todo = list(rows)
+        recovered = {r.row_id: r.recovered for r in rows}
+
+        def attempt(ctx: RowTry) -> Mapping[int, ActionResult | Exception]:
+            started = now()
+            inputs = [
+                RowInput(r.row_id, r.line_no, r.action, r.payload, attempt=attempt_no(r, tries[r.row_id]),
+                         recovered=recovered[r.row_id])
+                for r in todo
+            ]
+            try:
+                out = executor.execute_many(inputs)  # type: ignore[attr-defined]
+            except ActionError as exc:
+                self._after_failure(exc, ctx)
+                for r in todo:
+                    if exc.ambiguous:
+                        recovered[r.row_id] = True
+                    tries[r.row_id].append(attempt_record(attempt_no(r, tries[r.row_id]), started, exc))
+                raise
+            ctx.counted += 1
+            self.breaker.record_success()
+            return out  # type: ignore[no-any-return]
+
+        ctx = RowTry(blocked_at_start=self.gate.thread_blocked_s())
+        while todo:
+            try:
+                out = self.retrying(attempt, ctx)
+            except ActionError as exc:
+                for r in todo:
+                    results[r.row_id] = exc
+                break
+            tries_left = not self.retrying.stop.exhausted(ctx)  # type: ignore[attr-defined]
+            todo = self._bulk_answers(todo, out, tries, results, recovered, tries_left=tries_left)
+        return [
+            self._succeeded(by_id[i], res, tries[i]) if isinstance(res, ActionResult) else self._failed(by_id[i], res, tries[i])
+            for i, res in results.items()
+        ]
+
+    def _bulk_answers(
+        self,
+        todo: list[ClaimedRow],
+        out: Mapping[int, ActionResult | Exception],
+        tries: dict[int, list[AttemptRecord]],
+        results: dict[int, ActionResult | ActionError],
+        recovered: dict[int, bool],
+        *,
+        tries_left: bool,
+    ) -> list[ClaimedRow]:
+        """Record each row's answer in one bulk call; returns the rows the ladder sends again."""
+        again = []
+        for r in todo:
+            res = out.get(r.row_id, RowFailure("no result for this row in the bulk answer"))
+            n = attempt_no(r, tries[r.row_id])
+            if isinstance(res, ActionResult):
+                tries[r.row_id].append(self._success_record(n, now(), res))
+                results[r.row_id] = res
+                continue
+            err = res if isinstance(res, ActionError) else RowFailure(f"{type(res).__name__}: {str(res)[:200]}")
+            tries[r.row_id].append(attempt_record(n, now(), err))
+            results[r.row_id] = err
+            failure = ladder.classify(err)
+            assert failure is not None
+            if self._decide(failure, tries_left=tries_left) is Step.RETRY:
+                if err.ambiguous:
+                    recovered[r.row_id] = True
+                again.append(r)
+        return again
+
+
+__all__ = ["BulkPool", "BulkRows"]

@@ -4,7 +4,8 @@
 :class:`Settled` values for the writer (``ledger.work.worker``): it calls the executor under the
 profile's tenacity policy (``ledger.work.retry``), feeds the breaker with every attempt, records each
 try as an ``attempts`` row, and settles the row by the outcome ladder (``ledger.work.ladder``).
-It never touches the ledger.
+A bulk executor's rows run through :class:`ledger.work.bulks.BulkRows` (mixed in). It never touches the
+ledger.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from __future__ import annotations
 import dataclasses
 import threading
 from collections import deque
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,15 +22,15 @@ import structlog
 from ledger.errors import ActionError, RowFailure
 from ledger.models import RowStatus
 from ledger.store.claims import AttemptRecord, ClaimedRow, RowOutcome
-from ledger.store.engine import utcnow
 from ledger.work import ladder
 from ledger.work.breaker import SystemicBreaker
-from ledger.work.bulks import BulkPool
+from ledger.work.bulks import BulkPool, BulkRows
 from ledger.work.gate import RunGate
 from ledger.work.ladder import Failure, Step
 from ledger.work.ports import THROTTLE_STATUSES, ActionResult, Executor, ExecutorFactory, RowInput
 from ledger.work.profiles import RetryProfile
 from ledger.work.retry import RowTry, build_retrying
+from ledger.work.tries import attempt_no, attempt_record, last_is, now
 
 log = structlog.get_logger("ledger.work.worker")
 
@@ -51,7 +52,7 @@ class Settled:
     step: Step
 
 
-class RowRunner:
+class RowRunner(BulkRows):
     """Executes tasks (thread-safe); ``auth_message`` is set when the ladder stops the run (401, or
     403 until the breaker opened: the token lacks a scope/role, waiting will not grant it)."""
 
@@ -154,8 +155,8 @@ class RowRunner:
         recovered = [row.recovered]
 
         def attempt(ctx: RowTry) -> ActionResult:
-            started = _now()
-            n = _attempt_no(row, tries)
+            started = now()
+            n = attempt_no(row, tries)
             inp = RowInput(row.row_id, row.line_no, row.action, row.payload, attempt=n, recovered=recovered[0])
             try:
                 result = executor.execute(inp)
@@ -163,12 +164,12 @@ class RowRunner:
                 self._after_failure(exc, ctx)
                 if exc.ambiguous:
                     recovered[0] = True  # the write may have landed: the next try re-checks first
-                tries.append(_attempt_record(n, started, exc))
+                tries.append(attempt_record(n, started, exc))
                 raise
             except Exception as exc:  # noqa: BLE001 - an executor bug fails the row, not the run
                 err = RowFailure(f"internal error in {row.action}: {type(exc).__name__}: {str(exc)[:200]}")
                 log.exception("executor_error", row_id=row.row_id, action=row.action)
-                tries.append(_attempt_record(n, started, err))
+                tries.append(attempt_record(n, started, err))
                 raise err from None
             ctx.counted += 1
             self.breaker.record_success()
@@ -243,7 +244,7 @@ class RowRunner:
         self.gate.stop(f"Webex is failing: {exc.message}")
 
     def _success_record(self, n: int, started: str, result: ActionResult) -> AttemptRecord:
-        return AttemptRecord(n, started, _now(), "dry_run" if self.dry_run else result.status)
+        return AttemptRecord(n, started, now(), "dry_run" if self.dry_run else result.status)
 
     def _succeeded(self, row: ClaimedRow, result: ActionResult, tries: list[AttemptRecord]) -> Settled:
         if self.dry_run:
@@ -270,146 +271,17 @@ class RowRunner:
             return Settled(as_released(RowOutcome(row.row_id, RowStatus.FAILED, tuple(tries), **fields)), step)
         if self.dry_run:  # a preview: the row stays pending, its result says it would fail
             result = {"dry_run": True, "would": "fail", "error_kind": exc.kind, "error": exc.message}
-            outcome = RowOutcome(row.row_id, RowStatus.PENDING, _last_is(tries, "dry_run"), result=result,
+            outcome = RowOutcome(row.row_id, RowStatus.PENDING, last_is(tries, "dry_run"), result=result,
                                  counts_attempts=False)
             return Settled(outcome, Step.FAIL_ROW)
         if step is Step.SUSPECT and failure is Failure.TRANSIENT:
             self.breaker.record_failure(f"retries exhausted: {exc.message}")
-        return Settled(RowOutcome(row.row_id, RowStatus.FAILED, _last_is(tries, "failed"), **fields), step)
-
-    def _sort(self, rows: list[ClaimedRow]) -> list[Settled]:
-        """A claim's rows of a bulk executor: those its batched read shows done (``already_done``) end
-        ``skipped`` with no request and take no slot of a bulk; the rest wait in the pool for one."""
-        executor = self.executor(rows[0].action)
-        started = _now()
-        inputs = [RowInput(r.row_id, r.line_no, r.action, r.payload, attempt=_attempt_no(r, []),
-                           recovered=r.recovered) for r in rows]
-        try:
-            known: Mapping[int, ActionResult] = executor.already_done(inputs)  # type: ignore[attr-defined]
-        except ActionError:  # the read failed: the bulks' own answers decide every row
-            known = {}
-        done = [
-            self._succeeded(r, known[r.row_id], [self._success_record(_attempt_no(r, []), started, known[r.row_id])])
-            for r in rows if r.row_id in known
-        ]
-        self.pool.add((rows[0].action, self.bulk_key(rows[0])), [r for r in rows if r.row_id not in known],
-                      self.bulk_size(rows[0].action))
-        return done
-
-    def _run_bulk(self, rows: list[ClaimedRow]) -> list[Settled]:
-        """A bulk executor: up to ``bulk_size`` rows per call; rows failing transiently are re-sent.
-
-        One :class:`RowTry` spans every call of the task: a row is sent at most ``attempts`` times
-        (counted calls) within one time budget, however its re-sends are grouped."""
-        executor = self.executor(rows[0].action)
-        tries: dict[int, list[AttemptRecord]] = {r.row_id: [] for r in rows}
-        by_id = {r.row_id: r for r in rows}
-        results: dict[int, ActionResult | ActionError] = {}
-        todo = list(rows)
-        recovered = {r.row_id: r.recovered for r in rows}
-
-        def attempt(ctx: RowTry) -> Mapping[int, ActionResult | Exception]:
-            started = _now()
-            inputs = [
-                RowInput(r.row_id, r.line_no, r.action, r.payload, attempt=_attempt_no(r, tries[r.row_id]),
-                         recovered=recovered[r.row_id])
-                for r in todo
-            ]
-            try:
-                out = executor.execute_many(inputs)  # type: ignore[attr-defined]
-            except ActionError as exc:
-                self._after_failure(exc, ctx)
-                for r in todo:
-                    if exc.ambiguous:
-                        recovered[r.row_id] = True
-                    tries[r.row_id].append(_attempt_record(_attempt_no(r, tries[r.row_id]), started, exc))
-                raise
-            ctx.counted += 1
-            self.breaker.record_success()
-            return out  # type: ignore[no-any-return]
-
-        ctx = RowTry(blocked_at_start=self.gate.thread_blocked_s())
-        while todo:
-            try:
-                out = self.retrying(attempt, ctx)
-            except ActionError as exc:
-                for r in todo:
-                    results[r.row_id] = exc
-                break
-            tries_left = not self.retrying.stop.exhausted(ctx)  # type: ignore[attr-defined]
-            todo = self._bulk_answers(todo, out, tries, results, recovered, tries_left=tries_left)
-        return [
-            self._succeeded(by_id[i], res, tries[i]) if isinstance(res, ActionResult) else self._failed(by_id[i], res, tries[i])
-            for i, res in results.items()
-        ]
-
-    def _bulk_answers(
-        self,
-        todo: list[ClaimedRow],
-        out: Mapping[int, ActionResult | Exception],
-        tries: dict[int, list[AttemptRecord]],
-        results: dict[int, ActionResult | ActionError],
-        recovered: dict[int, bool],
-        *,
-        tries_left: bool,
-    ) -> list[ClaimedRow]:
-        """Record each row's answer in one bulk call; returns the rows the ladder sends again."""
-        again = []
-        for r in todo:
-            res = out.get(r.row_id, RowFailure("no result for this row in the bulk answer"))
-            n = _attempt_no(r, tries[r.row_id])
-            if isinstance(res, ActionResult):
-                tries[r.row_id].append(self._success_record(n, _now(), res))
-                results[r.row_id] = res
-                continue
-            err = res if isinstance(res, ActionError) else RowFailure(f"{type(res).__name__}: {str(res)[:200]}")
-            tries[r.row_id].append(_attempt_record(n, _now(), err))
-            results[r.row_id] = err
-            failure = ladder.classify(err)
-            assert failure is not None
-            if self._decide(failure, tries_left=tries_left) is Step.RETRY:
-                if err.ambiguous:
-                    recovered[r.row_id] = True
-                again.append(r)
-        return again
-
-
-def _now() -> str:
-    return utcnow()
-
-
-def _attempt_no(row: ClaimedRow, tries: list[AttemptRecord]) -> int:
-    """The number of the row's next try, counting the tries of earlier runs (``ledger.attempts``)."""
-    return row.prior_attempts + len(tries) + 1
-
-
-def _attempt_record(n: int, started: str, exc: ActionError) -> AttemptRecord:
-    failure = ladder.classify(exc)
-    outcome = "throttled" if failure is Failure.THROTTLED else "released" if failure is Failure.STOPPED else "retry"
-    return AttemptRecord(
-        attempt_no=n,
-        started_at=started,
-        finished_at=_now(),
-        outcome=outcome,
-        http_status=exc.http_status,
-        retry_after_s=exc.retry_after,
-        tracking_id=exc.tracking_id,
-        error_kind=exc.kind,
-        error_code=exc.code,
-        error_message=exc.message,
-    )
-
-
-def _last_is(tries: list[AttemptRecord], outcome: str) -> tuple[AttemptRecord, ...]:
-    """The tries, the last one marked with the row's final ``outcome`` (it was logged as a retry)."""
-    if not tries:
-        return ()
-    return (*tries[:-1], dataclasses.replace(tries[-1], outcome=outcome))
+        return Settled(RowOutcome(row.row_id, RowStatus.FAILED, last_is(tries, "failed"), **fields), step)
 
 
 def as_released(o: RowOutcome) -> RowOutcome:
     """The same outcome, but the row goes back to pending (its last try is marked released)."""
-    return dataclasses.replace(o, status=RowStatus.PENDING, attempts=_last_is(list(o.attempts), "released"))
+    return dataclasses.replace(o, status=RowStatus.PENDING, attempts=last_is(list(o.attempts), "released"))
 
 
 __all__ = ["RowRunner", "Settled", "Task", "as_released"]
