@@ -3,27 +3,16 @@ resume: nothing created twice, nothing lost, the users that existed before end s
 
 from __future__ import annotations
 
-import csv
 import random
-import signal
-import time
 from pathlib import Path
 
 import pytest
 
-from ledger.actions import get_spec
-from ledger.importing.importer import import_file
 from ledger.sandbox import FaultConfig
 from ledger.sandbox.testing import sandbox_factory  # noqa: F401 - fixture
-from ledger.store.engine import open_ledger
-from worker_support import TOKEN, run_work, start_work, statuses
+from worker_support import TOKEN, finished, import_csv, kill_9_when, run_work, start_work, statuses
 
 ROWS = 600
-
-
-def _done(db: Path) -> int:
-    c = statuses(db)
-    return c.get("succeeded", 0) + c.get("skipped", 0) + c.get("failed", 0)
 
 
 @pytest.mark.timeout(300)
@@ -36,24 +25,11 @@ def test_kill_9_mid_batch_with_batched_reads_creates_nothing_twice_and_loses_not
     sb = sandbox_factory(token=TOKEN, seed=3, faults=FaultConfig(latency_ms=2, latency_jitter_ms=3))
     for e in sorted(existing):
         sb.state.add_person(e, "Old", "User")
-    csv_path = tmp_path / "users.csv"
-    with csv_path.open("w", newline="") as fh:
-        w = csv.writer(fh)
-        w.writerow(["email", "first_name", "last_name"])
-        w.writerows([e, "Ana", "Puig"] for e in emails)
-    engine = open_ledger(ledger_path)
-    try:
-        import_file(engine, get_spec("user.create"), csv_path)
-    finally:
-        engine.dispose()
+    import_csv(ledger_path, "user.create", tmp_path / "users.csv", ["email", "first_name", "last_name"],
+               [[e, "Ana", "Puig"] for e in emails])
 
     proc = start_work(ledger_path, sb.base_url, "--batch-size", "50", out=tmp_path / "work.out")
-    deadline = time.monotonic() + 120
-    while _done(ledger_path) < 200 and proc.poll() is None and time.monotonic() < deadline:
-        time.sleep(0.01)
-    assert proc.poll() is None, "the run ended before the kill"
-    proc.send_signal(signal.SIGKILL)
-    proc.wait()
+    kill_9_when(proc, lambda: finished(ledger_path) >= 200)
     assert statuses(ledger_path).get("running", 0) > 0  # the kill left claimed rows behind
     listed = [r for r in sb.requests() if r.method == "GET" and r.path == "/v1/people" and "email" not in r.query]
     assert listed, "the killed run did not list the org's people"
@@ -80,24 +56,11 @@ def test_kill_9_while_scim_rows_wait_for_a_full_bulk_creates_nothing_twice_and_l
     sb = sandbox_factory(token=TOKEN, seed=5, faults=FaultConfig(latency_ms=150))
     for e in sorted(existing):
         sb.state.add_person(e, "Old", "User")
-    csv_path = tmp_path / "scim.csv"
-    with csv_path.open("w", newline="") as fh:
-        w = csv.writer(fh)
-        w.writerow(["email", "first_name", "last_name", "org_id"])
-        w.writerows([e, "Ana", "Puig", sb.state.org_id] for e in emails)
-    engine = open_ledger(ledger_path)
-    try:
-        import_file(engine, get_spec("user.scim_create"), csv_path)
-    finally:
-        engine.dispose()
+    import_csv(ledger_path, "user.scim_create", tmp_path / "scim.csv", ["email", "first_name", "last_name", "org_id"],
+               [[e, "Ana", "Puig", sb.state.org_id] for e in emails])
 
     proc = start_work(ledger_path, sb.base_url, "--batch-size", "50", out=tmp_path / "work.out")
-    deadline = time.monotonic() + 120
-    while not _bulks(sb) and proc.poll() is None and time.monotonic() < deadline:
-        time.sleep(0.005)
-    assert proc.poll() is None, "the run ended before the kill"
-    proc.send_signal(signal.SIGKILL)
-    proc.wait()
+    kill_9_when(proc, lambda: bool(_bulks(sb)))
     assert statuses(ledger_path).get("running", 0) > 0  # the kill left claimed rows behind
 
     code, out = run_work(ledger_path, sb.base_url, "--batch-size", "200", timeout=240)

@@ -4,27 +4,16 @@ twice and nothing is lost; the workspaces that existed before end skipped."""
 
 from __future__ import annotations
 
-import csv
 import random
-import signal
-import time
 from pathlib import Path
 
 import pytest
 
-from ledger.actions import get_spec
-from ledger.importing.importer import import_file
 from ledger.sandbox import FaultConfig
 from ledger.sandbox.testing import sandbox_factory  # noqa: F401 - fixture
-from ledger.store.engine import open_ledger
-from worker_support import TOKEN, run_work, start_work, statuses
+from worker_support import TOKEN, finished, import_csv, kill_9_when, run_work, start_work, statuses
 
 ROWS = 600
-
-
-def _done(db: Path) -> int:
-    c = statuses(db)
-    return c.get("succeeded", 0) + c.get("skipped", 0) + c.get("failed", 0)
 
 
 @pytest.mark.timeout(300)
@@ -37,24 +26,10 @@ def test_kill_9_mid_workspace_creates_with_a_listed_org_creates_nothing_twice_an
     sb = sandbox_factory(token=TOKEN, seed=4, faults=FaultConfig(latency_ms=2, latency_jitter_ms=3))
     for name in sorted(existing):
         sb.state.add_workspace(name)
-    csv_path = tmp_path / "workspaces.csv"
-    with csv_path.open("w", newline="") as fh:
-        w = csv.writer(fh)
-        w.writerow(["display_name"])
-        w.writerows([n] for n in names)
-    engine = open_ledger(ledger_path)
-    try:
-        import_file(engine, get_spec("workspace.create"), csv_path)
-    finally:
-        engine.dispose()
+    import_csv(ledger_path, "workspace.create", tmp_path / "workspaces.csv", ["display_name"], [[n] for n in names])
 
     proc = start_work(ledger_path, sb.base_url, "--batch-size", "50", out=tmp_path / "work.out")
-    deadline = time.monotonic() + 120
-    while _done(ledger_path) < 200 and proc.poll() is None and time.monotonic() < deadline:
-        time.sleep(0.01)
-    assert proc.poll() is None, "the run ended before the kill"
-    proc.send_signal(signal.SIGKILL)
-    proc.wait()
+    kill_9_when(proc, lambda: finished(ledger_path) >= 200)
     assert statuses(ledger_path).get("running", 0) > 0  # the kill left claimed rows behind
     listed = [r for r in sb.requests()
               if r.method == "GET" and r.path == "/v1/workspaces" and "displayName" not in r.query]

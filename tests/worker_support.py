@@ -6,7 +6,7 @@ import csv
 import os
 import subprocess
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -102,3 +102,37 @@ def run_work(db: Path, base_url: str, *args: str, token: str = TOKEN, timeout: f
     proc = start_work(db, base_url, *args, token=token)
     out, _ = proc.communicate(timeout=timeout)
     return proc.returncode, out.decode("utf-8", "replace")
+
+
+def import_csv(db: Path, action: str, path: Path, header: list[str], rows: list[list[str]]) -> None:
+    """Write ``rows`` as a CSV and import it into the ledger ``db`` as ``action`` (in process)."""
+    from ledger.actions import get_spec
+    from ledger.importing.importer import import_file
+    from ledger.store.engine import open_ledger
+
+    write_csv(path, header, rows)
+    engine = open_ledger(db)
+    try:
+        import_file(engine, get_spec(action), path)
+    finally:
+        engine.dispose()
+
+
+def finished(db: Path) -> int:
+    """Rows in a final outcome (succeeded, skipped, failed)."""
+    c = statuses(db)
+    return c.get("succeeded", 0) + c.get("skipped", 0) + c.get("failed", 0)
+
+
+def kill_9_when(proc: subprocess.Popen[bytes], ready: Callable[[], bool], *, within_s: float = 120) -> None:
+    """SIGKILL ``proc`` as soon as ``ready()``; fails when the run ended first (nothing was tested)."""
+    import signal
+    import time
+
+    deadline = time.monotonic() + within_s
+    while not ready() and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.005)
+    assert proc.poll() is None, "the run ended before the kill"
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+

@@ -22,6 +22,7 @@ from wxc_sdk.person_settings.forwarding import PersonForwardingSetting
 from ledger.actions.forwarding import forwarding_busy_failure, is_forwarding_busy, with_always
 from ledger.actions.permissions import (
     PermissionTarget,
+    complete_changes,
     locked_call_types,
     permission_before,
     permission_changes,
@@ -132,6 +133,30 @@ class BaseExecutor(PeopleReads):
                 raise forwarding_busy_failure(exc, who) from None
             raise
         return self.done(changes, **ids)
+
+    def set_permissions(
+        self,
+        row: RowInput,
+        target: PermissionTarget,
+        path: str,
+        org_id: str | None,
+        who: str,
+        read: Callable[[Callable[[], dict[str, Any]]], Mapping[str, Any]],
+        **ids: Any,
+    ) -> ActionResult:
+        """A person's or workspace's (``who``) outgoing permissions (``path``): written first when the row sets every
+        value it writes (:meth:`write_first`), else read (``read`` wraps the GET: its error naming) and only
+        what differs sent (:meth:`apply_permissions`)."""
+        what = f"set outgoing permissions of {who}"
+
+        def careful() -> ActionResult:
+            current = read(lambda: self.get_json(path, org_id))
+            return self.apply_permissions(current, target, lambda body: self.put_json(path, body, org_id), what, **ids)
+
+        changes = complete_changes(target)
+        return self.write_first(
+            row, what, changes, lambda: self.put_json(path, request_body(changes or {}), org_id), careful, **ids
+        )
 
     def apply_permissions(
         self,

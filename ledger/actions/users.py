@@ -28,7 +28,7 @@ from ledger.actions.base import BaseExecutor
 from ledger.actions.webex_errors import name_row_error
 from ledger.actions.webex_ids import decode_id, id_uuid, same_id, strip_padding
 from ledger.actions.forwarding import always_target, forwarding_changes
-from ledger.actions.permissions import complete_changes, request_body, target_from_payload
+from ledger.actions.permissions import target_from_payload
 from ledger.actions.snapshot import number_digits
 from ledger.errors import ActionError, RowFailure
 from ledger.work.ports import ActionResult, RowInput
@@ -317,22 +317,13 @@ class UserOutgoingPermissions(UserExecutor):
         person_id = self.person_id(row)
         org_id = self.org_id(row)
         # the spec's path and JSON (wxc_sdk 1.41 uses a flat path and sends LOCAL/TOLL): see permissions.py
-        path = f"people/{person_id}/features/outgoingPermission"
-        what = f"set outgoing permissions of {self.who(row)}"
-
-        def careful() -> ActionResult:
-            current = self.read_calling_setting(row, "outgoing permissions", lambda: self.get_json(path, org_id))
-            return self.apply_permissions(
-                current, target, lambda body: self.put_json(path, body, org_id), what, person_id=person_id
-            )
-
-        changes = complete_changes(target)
-        return self.write_first(
+        return self.set_permissions(
             row,
-            what,
-            changes,
-            lambda: self.put_json(path, request_body(changes or {}), org_id),
-            careful,
+            target,
+            f"people/{person_id}/features/outgoingPermission",
+            org_id,
+            self.who(row),
+            lambda get: self.read_calling_setting(row, "outgoing permissions", get),
             person_id=person_id,
         )
 

@@ -33,7 +33,7 @@ from wxc_sdk.workspaces import Workspace
 from ledger.actions.base import BaseExecutor
 from ledger.actions.webex_ids import same_id
 from ledger.actions.forwarding import forward_destination, forwarding_changes
-from ledger.actions.permissions import as_bool, complete_changes, request_body, target_from_payload
+from ledger.actions.permissions import as_bool, target_from_payload
 from ledger.actions.snapshot import Written
 from ledger.actions.users import same_number
 from ledger.errors import RowFailure
@@ -244,18 +244,14 @@ class WorkspaceOutgoingPermissions(WorkspaceExecutor):
     def execute(self, row: RowInput) -> ActionResult:
         target = target_from_payload(row.payload)  # validates call types/profile before any call
         ws, org = self.workspace_id(row), self.org_id(row)
-        path = f"workspaces/{ws}/features/outgoingPermission"  # plain JSON: see ledger.actions.permissions
-        what = f"set outgoing permissions of {self.who(row)}"
-
-        def careful() -> ActionResult:
-            current = self.call(f"read outgoing permissions of {self.who(row)}", lambda: self.get_json(path, org))
-            return self.apply_permissions(
-                current, target, lambda body: self.put_json(path, body, org), what, workspace_id=ws
-            )
-
-        changes = complete_changes(target)
-        return self.write_first(
-            row, what, changes, lambda: self.put_json(path, request_body(changes or {}), org), careful,
+        who = self.who(row)
+        return self.set_permissions(
+            row,
+            target,
+            f"workspaces/{ws}/features/outgoingPermission",  # plain JSON: see ledger.actions.permissions
+            org,
+            who,
+            lambda get: self.call(f"read outgoing permissions of {who}", get),
             workspace_id=ws,
         )
 
