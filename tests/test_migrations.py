@@ -138,3 +138,35 @@ def test_upgrade_0002_to_0003_keeps_rows_and_their_by_location_chains(tmp_path: 
         with pytest.raises(sa.exc.IntegrityError):
             conn.exec_driver_sql("UPDATE ledger SET status = 'lost' WHERE id = 2")
     engine.dispose()
+
+
+def _schema_of(path: Path) -> dict[str, str]:
+    """Every table, index and view of the file, by name, as SQLite stores its SQL (whitespace squashed)."""
+    engine = make_engine(path)
+    try:
+        with engine.connect() as conn:
+            rows = conn.exec_driver_sql("SELECT type, name, sql FROM sqlite_master WHERE name NOT LIKE 'sqlite_%'").all()
+            version = conn.exec_driver_sql("SELECT version_num FROM alembic_version").scalar()
+    finally:
+        engine.dispose()
+    return {"version": str(version), **{f"{t} {n}": _squash(sql or "") for t, n, sql in rows}}
+
+
+def test_a_new_ledger_created_from_the_schema_equals_one_built_by_every_migration(tmp_path: Path) -> None:
+    """open_ledger creates a new file from ledger.store.schema and stamps it (no migration runs); an old
+    file is upgraded by the migrations: both must end with the same tables, indexes, views and revision."""
+    migrated = make_engine(tmp_path / "migrated.db")
+    migrate(migrated)
+    migrated.dispose()
+    open_ledger(tmp_path / "created.db").dispose()
+
+    created, built = _schema_of(tmp_path / "created.db"), _schema_of(tmp_path / "migrated.db")
+    assert created["version"] == KNOWN_REVISIONS[-1]
+    assert set(created) == set(built)
+    for key in sorted(k for k in created if k.startswith(("index", "view"))):
+        assert created[key] == built[key], key
+    engine = make_engine(tmp_path / "created.db")
+    with engine.connect() as conn:
+        ctx = MigrationContext.configure(conn, opts={"compare_type": True, "compare_server_default": True})
+        assert compare_metadata(ctx, schema.metadata) == []
+    engine.dispose()

@@ -18,11 +18,15 @@ import os
 import time
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
 
 from ledger.errors import SchemaError
 from ledger.store import dialect
+
+if TYPE_CHECKING:
+    from alembic.config import Config
 
 #: Revisions of ``migrations/versions`` in order; the last is the head. Keep in sync with the
 #: migrations (``tests/test_migrations.py`` checks it), so the fast path needs no alembic import.
@@ -105,9 +109,7 @@ def current_revision(engine: sa.Engine) -> str | None:
     return str(rows[0][0]) if rows else None
 
 
-def migrate(engine: sa.Engine, revision: str = "head") -> None:
-    """Run the alembic migrations on ``engine``'s file, in one write-locking transaction."""
-    from alembic import command
+def _alembic_config() -> Config:
     from alembic.config import Config
 
     location = migrations_dir()
@@ -118,6 +120,37 @@ def migrate(engine: sa.Engine, revision: str = "head") -> None:
         )
     cfg = Config()
     cfg.set_main_option("script_location", str(location))
+    return cfg
+
+
+def create(engine: sa.Engine) -> None:
+    """A new (empty) ledger file: the head schema straight from ``ledger.store.schema`` (tables, indexes,
+    views) and stamped at head, in one transaction — alembic's cookbook recipe "Building an up to date
+    database from scratch"; the migrations are for files an older ledger wrote. ``tests/test_migrations.py``
+    keeps both paths equal. (A new ledger skips running every migration: ~60 ms off the first import.)"""
+    from alembic import command
+
+    from ledger.store import schema
+
+    cfg = _alembic_config()
+    with engine.connect() as conn:
+        with conn.begin():  # write-locking: concurrent first opens wait here
+            raced = sa.inspect(conn).has_table("alembic_version")  # another process created it meanwhile
+            if not raced:
+                schema.metadata.create_all(conn)
+                for view in schema.VIEWS.values():
+                    conn.execute(sa.text(view))
+                cfg.attributes["connection"] = conn
+                command.stamp(cfg, "head")
+    if raced:
+        migrate(engine)  # at head already: nothing to do; else what that process left
+
+
+def migrate(engine: sa.Engine, revision: str = "head") -> None:
+    """Run the alembic migrations on ``engine``'s file, in one write-locking transaction."""
+    from alembic import command
+
+    cfg = _alembic_config()
     with engine.connect() as conn, dialect.foreign_keys_off(conn):
         with conn.begin():
             cfg.attributes["connection"] = conn
@@ -130,7 +163,7 @@ def migrate(engine: sa.Engine, revision: str = "head") -> None:
 def open_ledger(path: Path | str, *, readonly: bool = False) -> sa.Engine:
     """Open (creating and migrating as needed) the ledger at ``path``.
 
-    - Missing file: created 0600 and migrated to head (``readonly=True``: SchemaError instead).
+    - Missing file: created 0600 with the head schema (:func:`create`; ``readonly=True``: SchemaError instead).
     - At head: nothing else happens (alembic is not imported).
     - Older known revision: upgraded (also for ``readonly``, through a short write connection).
     - Unknown revision (a newer ledger wrote it) or not a ledger at all: SchemaError.
@@ -165,6 +198,8 @@ def open_ledger(path: Path | str, *, readonly: bool = False) -> sa.Engine:
             migrate(writer)
         finally:
             writer.dispose()
+    elif revision is None:
+        create(engine)
     else:
         migrate(engine)
     return engine
