@@ -26,9 +26,9 @@ import tempfile
 from pathlib import Path
 
 try:
-    from bench.common import LEDGER, PYTHON
+    from bench.common import compile_bytecode, LEDGER, PYTHON
 except ImportError:  # run as a script
-    from common import LEDGER, PYTHON  # type: ignore[no-redef]
+    from common import compile_bytecode, LEDGER, PYTHON  # type: ignore[no-redef]
 
 LICENSE = "Y2lzY29zcGFyazovL3VzL0xJQ0VOU0UvZTVmN2Q5NzMtYjI2OS00Njg2LTk5N2UtNDUxMTkxNjhjZWQyOkJDU1REX2UwZjY1MTNmLTFhYWEtNDU4Yi05OGE2LTllNWZkMDcyNzU2OA"
 
@@ -115,6 +115,7 @@ def main() -> None:
     parser.add_argument("--rows", type=int, action="append", help="rows to generate (repeatable; default 21000)")
     parser.add_argument("--repeat", type=int, default=3, help="best of N (default 3)")
     args = parser.parse_args()
+    compile_bytecode()
     if not LEDGER.exists():
         raise SystemExit(f"{LEDGER} missing: run `make test` (or `make bench`) once to create .venv")
     work = Path(tempfile.mkdtemp(prefix="ledger-bench-"))

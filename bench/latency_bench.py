@@ -19,9 +19,9 @@ from pathlib import Path
 from typing import Any
 
 try:
-    from bench.common import SandboxProc, calling_users_csv, ledger_import, ledger_work
+    from bench.common import compile_bytecode, SandboxProc, calling_users_csv, ledger_import, ledger_work
 except ImportError:  # run as a script
-    from common import SandboxProc, calling_users_csv, ledger_import, ledger_work  # type: ignore[no-redef]
+    from common import compile_bytecode, SandboxProc, calling_users_csv, ledger_import, ledger_work  # type: ignore[no-redef]
 
 LATENCY_MS = 100.0
 
@@ -54,6 +54,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true")
     args = parser.parse_args()
+    compile_bytecode()
     for r in measure(args.quick):
         print(json.dumps(r))
 

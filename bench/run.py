@@ -46,7 +46,7 @@ import rate_bench  # noqa: E402
 import requests_bench  # noqa: E402
 import scale_bench  # noqa: E402
 import worker_bench  # noqa: E402
-from common import LEDGER, machine  # noqa: E402
+from common import LEDGER, compile_bytecode, machine  # noqa: E402
 
 BENCHES = ("import", "worker", "latency", "rate", "bulk", "requests", "migration", "scale")
 BEFORE: dict[str, Path | None] = {"ledger": None}  # --before: the `ledger` binary of commit 7813427
@@ -226,6 +226,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"unknown bench(es): {', '.join(unknown)} (choose from {', '.join(BENCHES)})")
     if not LEDGER.exists():
         parser.error(f"{LEDGER} missing: run `make bench` (it creates .venv)")
+    compile_bytecode()
     started = dt.datetime.now(dt.timezone.utc)
     table: list[Row] = []
     raw: dict[str, Any] = {}

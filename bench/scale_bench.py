@@ -21,9 +21,9 @@ from pathlib import Path
 from typing import Any
 
 try:
-    from bench.common import LEDGER, run
+    from bench.common import compile_bytecode, LEDGER, run
 except ImportError:  # run as a script
-    from common import LEDGER, run  # type: ignore[no-redef]
+    from common import compile_bytecode, LEDGER, run  # type: ignore[no-redef]
 
 CLAIM = 200
 CLAIMS = 20
@@ -105,6 +105,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="21000,210000")
     args = parser.parse_args()
+    compile_bytecode()
     print(json.dumps(measure(sizes=tuple(int(x) for x in args.sizes.split(","))), indent=1))
 
 

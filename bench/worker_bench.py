@@ -30,10 +30,10 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 try:
-    from bench.common import PYTHON, TOKEN, SandboxProc, ledger_import
+    from bench.common import compile_bytecode, PYTHON, TOKEN, SandboxProc, ledger_import
     from bench.common import ledger_work as work_process
 except ImportError:  # run as a script
-    from common import PYTHON, TOKEN, SandboxProc, ledger_import  # type: ignore[no-redef]
+    from common import compile_bytecode, PYTHON, TOKEN, SandboxProc, ledger_import  # type: ignore[no-redef]
     from common import ledger_work as work_process  # type: ignore[no-redef]
 
 T = TypeVar("T")
@@ -198,6 +198,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=5000)
     args = parser.parse_args()
+    compile_bytecode()
     raw = measure(args.rows)
     bare, work1 = raw["best_bare_s"], raw["best_work_c1_s"]
     print(f"rows: {args.rows}, floor stub in its own process; best of {len(raw['work_c1_s'])}")
