@@ -79,6 +79,8 @@ def test_forwarding_full_object_or_only_what_changes(sandbox, api, calling_user)
     assert r.status_code == 400 and "noAnswer.destination" in r.json()["errors"][0]["description"]
     r = requests.put(url, json={"callForwarding": {"always": {"enabled": "yes"}}}, headers=auth)
     assert r.status_code == 400
+    r = requests.put(url, json={"businessContinuity": {"enabled": "yes"}}, headers=auth)
+    assert r.status_code == 400
     assert sandbox.state.forwarding_of(calling_user)["callForwarding"]["noAnswer"]["enabled"] is False
     default = PersonForwardingSetting.default()
     api.person_settings.forwarding.configure(calling_user, default)

@@ -183,8 +183,8 @@ class TelephonyMixin(StateCore):
         What a forward needs stays checked on the result: an enabled forward has a destination."""
         cf = body.get("callForwarding", {})
         bc = body.get("businessContinuity", {})
-        if not isinstance(cf, dict) or not isinstance(bc, dict):
-            raise E.bad_request("callForwarding and businessContinuity must be objects")
+        if not isinstance(cf, dict) or not isinstance(bc, dict) or not isinstance(bc.get("enabled", False), bool):
+            raise E.bad_request("callForwarding and businessContinuity must be objects (enabled: boolean)")
         out = {"callForwarding": {}, "businessContinuity": {**cur["businessContinuity"], **bc}}
         for k in ("always", "busy", "noAnswer"):
             part = cf.get(k, {})
