@@ -42,17 +42,14 @@ class SiteReads(PeopleReads):
         entry per site, so it costs a page per 100 sites, less than reading the sites one by one; None for
         a row to re-check, and for a location the list lacks or this run wrote since (read it then,
         :meth:`calling_details`)."""
-        if row.recovered:
-            return None
-        snap = self._snapshot(row, "calling_locations", lambda: self._list_calling_locations(row), force=True)
+        snap = self._calling_snapshot(row)
         return snap.location(location_id) if snap is not None else None
 
     def calling_enabled(self, row: RowInput, location_id: str) -> bool:
         """Whether the location is enabled for Webex Calling: from the run's list of the org's calling
         locations (a site it lacks was not enabled when listed: enabling it then answers 409 if someone did
         since, which ``location.pstn`` accepts), else — a row to re-check, a site this run wrote — read now."""
-        snap = None if row.recovered else self._snapshot(
-            row, "calling_locations", lambda: self._list_calling_locations(row), force=True)
+        snap = self._calling_snapshot(row)
         listed = snap.is_calling(location_id) if snap is not None else None
         return listed if listed is not None else self.calling_details(row, location_id) is not None
 
@@ -60,6 +57,13 @@ class SiteReads(PeopleReads):
         """:meth:`telephony_details`, read now (counted towards listing the org's calling locations)."""
         self.count_person_read(row, "calling_locations")
         return self.telephony_details(location_id, self.org_id(row))
+
+    def _calling_snapshot(self, row: RowInput) -> CallingLocationsSnapshot | None:
+        """The run's list of the org's calling locations, listed at the first need; None for a row to
+        re-check (``recovered``: it never trusts a list)."""
+        if row.recovered:
+            return None
+        return self._snapshot(row, "calling_locations", lambda: self._list_calling_locations(row), force=True)
 
     def _list_calling_locations(self, row: RowInput) -> CallingLocationsSnapshot:
         org = self.org_id(row)
@@ -75,12 +79,17 @@ class SiteReads(PeopleReads):
         if snap is not None:
             snap.drop(location_id)
 
-    def numbers_in_location(self, row: RowInput, location_id: str, numbers: list[str]) -> set[str]:
+    def numbers_in_location(
+        self, row: RowInput, location_id: str, numbers: list[str], *, recheck_missing: bool = False
+    ) -> set[str]:
         """Which of ``numbers`` are in the location's inventory: from the run's list of the org's numbers
-        (``GET telephony/config/numbers``, 2,000 a page) once it is worth it, else read now."""
+        (``GET telephony/config/numbers``, 2,000 a page) once it is worth it, else read now.
+        ``recheck_missing``: a number the list shows outside the location is read again too (the list may
+        predate an add of this run, or another admin's) — for a row that would fail on it, not for
+        location.numbers, which adds what is missing (Webex ignores a number already there)."""
         listed = self.numbers_snapshot(row)
         seen = {n: listed.in_location(n, location_id) for n in numbers} if listed is not None else {}
-        if listed is not None and all(v is not None for v in seen.values()):
+        if listed is not None and all(v is not None and (v or not recheck_missing) for v in seen.values()):
             return {n for n, inside in seen.items() if inside}
         self.count_person_read(row, "numbers")
         number = numbers[0] if len(numbers) == 1 else None

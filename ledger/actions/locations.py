@@ -89,9 +89,7 @@ def main_and_numbers(payload: Mapping[str, Any]) -> list[str]:
 class LocationExecutor(SiteReads, BaseExecutor):
     """Shared steps of the location actions."""
 
-    # a row is a site, and an org has tens to a few hundred: its number inventory (a page per 2,000
-    # numbers) is listed after three single reads instead of ten
-    snapshot_after = LOCATION_SNAPSHOT_AFTER
+    snapshot_after = LOCATION_SNAPSHOT_AFTER  # a row is a site: see ledger.actions.location_reads
 
     def loc(self, row: RowInput) -> str:
         return self.location_id(row, "location_id", "name")
@@ -278,9 +276,7 @@ class LocationMainNumber(LocationExecutor):
             return self.skipped("main_number_already_set", location_id=loc_id, phone_number=number)
         # a list of the org's numbers may predate the add (location.numbers earlier in this run, or another
         # admin): a number it lacks is read again before the row fails
-        if number not in self.numbers_in_location(row, loc_id, [number]) and number not in self.inventory(
-            loc_id, org, number
-        ):
+        if number not in self.numbers_in_location(row, loc_id, [number], recheck_missing=True):
             raise RowFailure(
                 f"{number} is not in the location's number inventory; add it first (location.numbers)",
                 code="number_not_in_location",

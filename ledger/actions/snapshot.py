@@ -44,7 +44,7 @@ def _key(person_id: str | None) -> str:
     return webex_uuid(person_id) or ""
 
 
-class _Written:
+class Written:
     """What this run has written since the list was taken (those entries are read again, one by one).
 
     ``_mark`` normalises an entry to the snapshot's key."""
@@ -68,11 +68,13 @@ class _Written:
         with self._lock:
             self._dropped |= keys
 
+    def written_since(self, key: str) -> bool:
+        """Whether this run wrote ``key`` (already normalised by ``_mark``) since the list was taken."""
+        with self._lock:
+            return key in self._dropped
 
-Written = _Written  # the base of the other snapshots (workspaces by name, locations' numbers)
 
-
-class PeopleSnapshot(_Written):
+class PeopleSnapshot(Written):
     """The org's people as listed at ``taken`` (monotonic seconds), by email and by id."""
 
     def __init__(self, people: list[Person], taken: float):
@@ -95,9 +97,8 @@ class PeopleSnapshot(_Written):
     def person(self, person_id: str) -> Person | None:
         """The person as listed, unless this run has written it since (then None: read it again)."""
         k = _key(person_id)
-        with self._lock:
-            if k in self._dropped:
-                return None
+        if self.written_since(k):
+            return None
         p = self._by_id.get(k)
         return p.model_copy(deep=True) if p is not None else None
 
@@ -109,7 +110,7 @@ class PeopleSnapshot(_Written):
         return _key(entry)
 
 
-class NumbersSnapshot(_Written):
+class NumbersSnapshot(Written):
     """The org's number inventory (``GET telephony/config/numbers``, 2,000 a page, the API's default and
     maximum): number → owner id, as listed at ``taken``."""
 
@@ -129,9 +130,8 @@ class NumbersSnapshot(_Written):
         """Whether the list shows ``number`` owned by ``person_id``; None when it cannot say (not listed,
         or written by this run since)."""
         n = number_digits(number)
-        with self._lock:
-            if n in self._dropped or n not in self._owner:
-                return None
+        if self.written_since(n) or n not in self._owner:
+            return None
         owner = self._owner[n]
         return owner is not None and _key(owner) == _key(person_id)
 
@@ -139,16 +139,15 @@ class NumbersSnapshot(_Written):
         """Whether the list shows ``number`` in the location's inventory (a number the org's inventory
         lacks is in no location); None when this run has written it since (read it again)."""
         n = number_digits(number)
-        with self._lock:
-            if n in self._dropped:
-                return None
+        if self.written_since(n):
+            return None
         return bool(self._location.get(n)) and _key(self._location[n]) == _key(location_id)
 
     def _mark(self, entry: str) -> str:
         return number_digits(entry)
 
 
-class CallingLocationsSnapshot(_Written):
+class CallingLocationsSnapshot(Written):
     """The org's Webex Calling locations (``GET telephony/config/locations``: id, name, callingLineId …),
     as listed at ``taken``; a location this run writes (enables, sets its main number) is dropped."""
 
@@ -161,18 +160,16 @@ class CallingLocationsSnapshot(_Written):
     def is_calling(self, location_id: str) -> bool | None:
         """Whether the location was calling-enabled when listed; None when this run wrote it since."""
         k = _key(location_id)
-        with self._lock:
-            if k in self._dropped:
-                return None
+        if self.written_since(k):
+            return None
         return k in self._by_id
 
     def location(self, location_id: str) -> dict[str, Any] | None:
         """The location as listed; None when not listed (not calling-enabled when listed, or enabled since)
         or written by this run since — read it then."""
         k = _key(location_id)
-        with self._lock:
-            if k in self._dropped:
-                return None
+        if self.written_since(k):
+            return None
         return self._by_id.get(k)
 
     def _mark(self, entry: str) -> str:

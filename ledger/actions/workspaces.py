@@ -132,9 +132,8 @@ class _Listed(Written):
 
     def named(self, name: str) -> list[Workspace] | None:
         """The listed workspaces named ``name`` ([] when none); None when this run created one since."""
-        with self._lock:
-            if name.strip() in self._dropped:
-                return None
+        if self.written_since(name.strip()):
+            return None
         return list(self.by_name.get(name.strip(), []))
 
     def _mark(self, entry: str) -> str:
@@ -156,9 +155,10 @@ class WorkspaceSecondaryNumber(WorkspaceExecutor):
         # batched reads: the org's number inventory (GET telephony/config/numbers) lists each number with its
         # owner (a workspace's id, type PLACE), as for user.secondary_number; else the workspace's numbers
         inventory = self.numbers_snapshot(row)
-        if inventory is not None and inventory.owned_by(number, ws):
+        owned = inventory.owned_by(number, ws) if inventory is not None else None
+        if owned:
             return self.skipped("number_already_present", workspace_id=ws, number=number)
-        if inventory is None or inventory.owned_by(number, ws) is None:
+        if owned is None:
             self.count_person_read(row, "numbers")
             # plain JSON: the spec answers distinctiveRingEnabled + phoneNumbers only, which wxc_sdk 1.41's
             # model refuses (it requires workspace/location/organization); the number is `directNumber`
