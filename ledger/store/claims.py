@@ -163,14 +163,17 @@ def claim_batch(
 
 
 def pending_count(engine: sa.Engine, *, import_id: int | None = None) -> int:
-    return status_count(engine, "pending", import_id=import_id)
+    return status_counts(engine, ("pending",), import_id=import_id)["pending"]
 
 
-def status_count(engine: sa.Engine, status: str, *, import_id: int | None = None) -> int:
-    """How many rows (of ``import_id``, or all) are in ``status`` now."""
-    sql = "SELECT count(*) FROM ledger AS l WHERE l.status = :status" + _filters(import_id, False)
+def status_counts(engine: sa.Engine, statuses: Sequence[str], *, import_id: int | None = None) -> dict[str, int]:
+    """How many rows (of ``import_id``, or all) are in each of ``statuses`` now, in one query."""
+    sql = ("SELECT l.status, count(*) FROM ledger AS l WHERE l.status IN :statuses" + _filters(import_id, False)
+           + " GROUP BY l.status")
+    stmt = sa.text(sql).bindparams(sa.bindparam("statuses", expanding=True))
     with engine.connect() as conn:
-        return int(conn.execute(sa.text(sql), {"import_id": import_id, "status": status}).scalar() or 0)
+        found = dict(conn.execute(stmt, {"import_id": import_id, "statuses": list(statuses)}).all())
+    return {s: int(found.get(s, 0)) for s in statuses}
 
 
 # --- outcomes ------------------------------------------------------------------------------------
@@ -269,6 +272,6 @@ def release_all_running(engine: sa.Engine, run_id: int) -> int:
 
 
 __all__ = [
-    "AttemptRecord", "ClaimResult", "ClaimedRow", "RecordResult", "RowOutcome", "claim_batch", "pending_count", "status_count",
+    "AttemptRecord", "ClaimResult", "ClaimedRow", "RecordResult", "RowOutcome", "claim_batch", "pending_count", "status_counts",
     "record_outcomes", "release_all_running", "release_claims",
 ]

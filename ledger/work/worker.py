@@ -151,6 +151,7 @@ class Worker:
         self._reader.dispose()
         log.info("run_finished", status=status.value, exit_code=int(code), **self.counters.as_params())
         structlog.contextvars.unbind_contextvars("run_id")
+        left = claims.status_counts(self.engine, ("pending", "blocked"), import_id=self.settings.import_id)
         return RunReport(
             run_id=self.run_id,
             status=status,
@@ -159,8 +160,8 @@ class Worker:
             counters=self.counters,
             elapsed_s=time.monotonic() - self._started,
             reclaimed=self.reclaimed,
-            pending_left=claims.pending_count(self.engine, import_id=self.settings.import_id),
-            blocked_left=claims.status_count(self.engine, "blocked", import_id=self.settings.import_id),
+            pending_left=left["pending"],
+            blocked_left=left["blocked"],
             requests=self.gate.stats.requests,
             throttled=self.gate.stats.throttled,
             dry_run=self.settings.dry_run,
